@@ -1,0 +1,184 @@
+// The only module that reads backlog/ from disk. It never follows a symlink, never rewrites a
+// file it cannot parse, and reports each bad entry with the reason instead of giving up.
+import { lstat, open, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { parseItem, serializeItem, type ItemFields, type ParsedItem } from '../item.js';
+import { TendError, type Problem } from '../problem.js';
+import { isValidId, slugify, uniqueId } from '../slug.js';
+
+export const BACKLOG_DIR = 'backlog';
+export const ITEM_FILE = 'item.md';
+export const INBOX = 'inbox';
+export const DONE = 'done';
+export const BLOCKED = 'blocked';
+/** Items larger than this are refused: an agent prompt is not the place for a data dump. */
+export const MAX_ITEM_BYTES = 1024 * 1024;
+
+export interface Item {
+  id: string;
+  /** `inbox`, a phase name, `done` or `blocked`: the folder the item sits in. */
+  location: string;
+  /** Repository-relative path of the item file. */
+  file: string;
+  /** Repository-relative item folder; undefined for inbox files. */
+  dir?: string;
+  parsed: ParsedItem;
+  fields: ItemFields;
+  /** Files beside item.md (artifacts of earlier phases), sorted. */
+  artifacts: string[];
+  /** When the item was created: its `created` key, else the file's modification time. */
+  createdMs: number;
+}
+
+export interface InvalidEntry {
+  /** Repository-relative path of the bad file or folder. */
+  path: string;
+  id?: string;
+  location?: string;
+  problems: Problem[];
+}
+
+export interface Snapshot {
+  items: Item[];
+  invalid: InvalidEntry[];
+}
+
+type Read = { item: Item } | { invalid: InvalidEntry };
+
+function posix(...parts: string[]): string {
+  return parts.join('/');
+}
+
+async function readItemFile(root: string, rel: string, stem: string): Promise<{ parsed: ParsedItem; mtimeMs: number } | { problems: Problem[] }> {
+  const fail = (message: string, fix?: string) => ({ problems: [{ file: rel, message, fix }] });
+  const handle = await open(path.join(root, rel), 'r');
+  try {
+    const stat = await handle.stat();
+    if (stat.size > MAX_ITEM_BYTES) {
+      return fail(`file is ${(stat.size / 1024 / 1024).toFixed(1)} MiB; items are limited to 1 MiB`, 'move large content into a separate file and mention its path');
+    }
+    const bytes = await handle.readFile();
+    if (bytes.includes(0)) return fail('binary file (contains NUL bytes), not Markdown text', 'move it out of backlog/');
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return fail('not valid UTF-8 text', 're-save the file as UTF-8');
+    }
+    const parsed = parseItem(text, rel, stem);
+    if (!parsed.item) return { problems: parsed.problems };
+    return { parsed: parsed.item, mtimeMs: stat.mtimeMs };
+  } finally {
+    await handle.close();
+  }
+}
+
+function createdMs(fields: ItemFields, mtimeMs: number): number {
+  const ms = fields.created ? Date.parse(fields.created) : NaN;
+  return Number.isNaN(ms) ? mtimeMs : ms;
+}
+
+async function readFolderItem(root: string, location: string, id: string): Promise<Read> {
+  const dir = posix(BACKLOG_DIR, location, id);
+  const file = posix(dir, ITEM_FILE);
+  const invalid = (message: string, fix?: string): Read => ({ invalid: { path: dir, id, location, problems: [{ file: dir, message, fix }] } });
+  if (!isValidId(id)) {
+    return invalid('folder name is not a valid item id', `rename it to ${slugify(id) || 'a lowercase-name'} (lowercase letters, digits and dashes)`);
+  }
+  const entries = await readdir(path.join(root, dir), { withFileTypes: true });
+  const itemEntry = entries.find((e) => e.name === ITEM_FILE);
+  if (!itemEntry) return invalid('no item.md in the item folder', `restore it with \`git checkout -- ${file}\` or move the folder out of backlog/`);
+  const links = entries.filter((e) => e.isSymbolicLink()).map((e) => e.name);
+  if (links.length > 0) {
+    return { invalid: { path: dir, id, location, problems: links.map((l) => ({ file: posix(dir, l), message: 'is a symlink; tend does not follow symlinks in backlog/', fix: 'replace it with the file itself' })) } };
+  }
+  if (!itemEntry.isFile()) return invalid('item.md is not a regular file');
+  const read = await readItemFile(root, file, id);
+  if ('problems' in read) return { invalid: { path: file, id, location, problems: read.problems } };
+  const artifacts = entries.filter((e) => e.isFile() && e.name !== ITEM_FILE && !e.name.startsWith('.')).map((e) => e.name).sort();
+  return { item: { id, location, file, dir, parsed: read.parsed, fields: read.parsed.fields, artifacts, createdMs: createdMs(read.parsed.fields, read.mtimeMs) } };
+}
+
+/**
+ * Read every item under backlog/. `phases` is the set of phase folder names the pipelines
+ * define; any other folder is reported, not guessed at.
+ */
+export async function readBacklog(root: string, phases: ReadonlySet<string>): Promise<Snapshot> {
+  const base = path.join(root, BACKLOG_DIR);
+  let entries;
+  try {
+    const stat = await lstat(base);
+    if (stat.isSymbolicLink()) throw new TendError('backlog/ is a symlink; tend only works on a real backlog/ folder', 'replace the link with the folder itself');
+    entries = await readdir(base, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { items: [], invalid: [] };
+    throw err;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const folderReads: Promise<Read>[] = [];
+  const inboxFiles: string[] = [];
+  const invalid: InvalidEntry[] = [];
+  for (const entry of entries) {
+    const rel = posix(BACKLOG_DIR, entry.name);
+    if (entry.name.startsWith('.')) continue;
+    if (entry.isSymbolicLink()) {
+      invalid.push({ path: rel, problems: [{ file: rel, message: 'is a symlink; tend does not follow symlinks in backlog/', fix: 'replace it with the file itself' }] });
+    } else if (entry.isFile()) {
+      if (entry.name.toLowerCase().endsWith('.md')) inboxFiles.push(entry.name);
+    } else if (entry.isDirectory()) {
+      const known = phases.has(entry.name) || entry.name === DONE || entry.name === BLOCKED;
+      if (!known) {
+        invalid.push({ path: rel, problems: [{ file: rel, message: 'is not a phase folder of any pipeline', fix: `move its items to a phase folder, or add a phase named ${entry.name} to a pipeline` }] });
+        continue;
+      }
+      for (const child of await readdir(path.join(base, entry.name), { withFileTypes: true })) {
+        const childRel = posix(rel, child.name);
+        if (child.name.startsWith('.')) continue;
+        if (child.isDirectory()) folderReads.push(readFolderItem(root, entry.name, child.name));
+        else {
+          const what = child.isSymbolicLink() ? 'is a symlink in a phase folder' : 'is a file directly in a phase folder';
+          invalid.push({ path: childRel, location: entry.name, problems: [{ file: childRel, message: what, fix: `items live in ${rel}/<id>/item.md; new items go directly in backlog/` }] });
+        }
+      }
+    }
+  }
+  const items: Item[] = [];
+  for (const read of await Promise.all(folderReads)) {
+    if ('item' in read) items.push(read.item);
+    else invalid.push(read.invalid);
+  }
+  const duplicates = duplicateIds(items);
+  const kept = items.filter((item) => {
+    const others = duplicates.get(item.id);
+    if (!others) return true;
+    const elsewhere = others.filter((f) => f !== item.file).join(', ');
+    invalid.push({ path: item.file, id: item.id, location: item.location, problems: [{ file: item.file, message: `duplicate id ${item.id}: also at ${elsewhere}`, fix: 'an item lives in one folder only: remove or rename one of them' }] });
+    return false;
+  });
+  const taken = new Set([...items.map((i) => i.id), ...invalid.map((i) => i.id).filter((id): id is string => !!id)]);
+  for (const name of inboxFiles) {
+    const rel = posix(BACKLOG_DIR, name);
+    const stem = name.slice(0, -'.md'.length);
+    const read = await readItemFile(root, rel, stem);
+    if ('problems' in read) {
+      invalid.push({ path: rel, location: INBOX, problems: read.problems });
+      continue;
+    }
+    const id = uniqueId(slugify(stem) || slugify(read.parsed.fields.title) || 'item', (c) => taken.has(c));
+    taken.add(id);
+    kept.push({ id, location: INBOX, file: rel, parsed: read.parsed, fields: read.parsed.fields, artifacts: [], createdMs: createdMs(read.parsed.fields, read.mtimeMs) });
+  }
+  return { items: kept, invalid };
+}
+
+function duplicateIds(items: Item[]): Map<string, string[]> {
+  const byId = new Map<string, string[]>();
+  for (const item of items) byId.set(item.id, [...(byId.get(item.id) ?? []), item.file]);
+  return new Map([...byId].filter(([, files]) => files.length > 1));
+}
+
+/** Write an item file atomically: a crash leaves the old text or the new, never half of one. */
+export async function writeItemFile(root: string, rel: string, item: ParsedItem): Promise<void> {
+  await writeFileAtomic(path.join(root, rel), serializeItem(item), { fsync: true });
+}

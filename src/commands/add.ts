@@ -1,0 +1,61 @@
+// `tend add`: write a new inbox item `backlog/<slug>.md` and commit it. The file is exactly
+// what a human would write by hand.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { BACKLOG_DIR, writeItemFile } from '../backlog/store.js';
+import { commitPaths } from '../git.js';
+import { parseItem, updateItem } from '../item.js';
+import { TendError } from '../problem.js';
+import type { Repo } from '../repo.js';
+import { isValidId, slugify, uniqueId } from '../slug.js';
+import { commitMessage } from '../transition.js';
+
+export interface AddOptions {
+  title: string;
+  priority?: number;
+  pipeline?: string;
+  labels?: string[];
+  dependsOn?: string[];
+  body?: string;
+  now?: Date;
+}
+
+export interface AddResult {
+  id: string;
+  file: string;
+  commit?: string;
+}
+
+export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
+  const title = options.title.replace(/\s+/g, ' ').trim();
+  if (!title) throw new TendError('the title is empty', 'give the item a title: tend add "Fix login on Safari"');
+  if (options.pipeline !== undefined && !repo.config.pipelines.has(options.pipeline)) {
+    throw new TendError(`no pipeline named ${JSON.stringify(options.pipeline)}`, `choose one of ${[...repo.config.pipelines.keys()].join(', ') || '(none: run tend init)'}`);
+  }
+  const known = new Set([...repo.snapshot.items.map((i) => i.id), ...repo.snapshot.invalid.flatMap((i) => (i.id ? [i.id] : []))]);
+  for (const dep of options.dependsOn ?? []) {
+    if (!isValidId(dep)) throw new TendError(`${JSON.stringify(dep)} is not an item id`, 'ids are lowercase letters, digits and dashes, as `tend status` shows them');
+    if (!known.has(dep)) throw new TendError(`no item with id ${dep}`, 'see `tend status` for the ids');
+  }
+  const id = uniqueId(slugify(title) || 'item', (c) => known.has(c) || existsSync(path.join(repo.root, BACKLOG_DIR, `${c}.md`)));
+  const file = `${BACKLOG_DIR}/${id}.md`;
+
+  const body = options.body === undefined || options.body.trim() === '' ? '' : `${options.body.replace(/\s+$/, '')}\n`;
+  const blank = parseItem(body || `# ${title}\n`, file, id);
+  if (!blank.item) throw new Error('internal: a new item did not parse');
+  const item = updateItem(body ? blank.item : { ...blank.item, frontmatter: { ...blank.item.frontmatter, body: '' } }, {
+    title,
+    priority: options.priority ?? 3,
+    ...(options.pipeline ? { pipeline: options.pipeline } : {}),
+    labels: options.labels ?? [],
+    depends_on: options.dependsOn ?? [],
+    created: (options.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  });
+  await mkdir(path.join(repo.root, BACKLOG_DIR), { recursive: true });
+  await writeItemFile(repo.root, file, item);
+  const commit = await commitPaths(repo.root, [file], commitMessage({ id, summary: 'added', phase: 'inbox', outcome: 'added' }), {
+    author: repo.config.settings.git.author,
+  });
+  return { id, file, commit };
+}

@@ -1,0 +1,114 @@
+// Reads ORCHESTRATOR.md, pipelines/ and prompts/ from a repository and checks them together.
+// Returns every error and warning at once; never throws for a user's mistake.
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Problem } from '../problem.js';
+import { unknownVariables } from '../template.js';
+import { parsePipeline, type Pipeline } from './pipeline.js';
+import { agentType, DEFAULT_SETTINGS, parseSettings, type Settings } from './settings.js';
+
+export const SETTINGS_FILE = 'ORCHESTRATOR.md';
+export const PIPELINES_DIR = 'pipelines';
+export const PROMPTS_DIR = 'prompts';
+
+export interface Config {
+  settings: Settings;
+  /** ORCHESTRATOR.md body: the project context every agent receives. */
+  context: string;
+  pipelines: Map<string, Pipeline>;
+  /** Prompt templates by repository-relative path. */
+  prompts: Map<string, string>;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  errors: Problem[];
+  warnings: Problem[];
+}
+
+async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+export async function loadConfig(root: string): Promise<LoadedConfig> {
+  const errors: Problem[] = [];
+  const warnings: Problem[] = [];
+
+  const settingsText = await readText(path.join(root, SETTINGS_FILE));
+  let settings = DEFAULT_SETTINGS;
+  let context = '';
+  if (settingsText === undefined) {
+    warnings.push({ file: SETTINGS_FILE, message: 'missing; every setting takes its default', fix: 'run `tend init`' });
+  } else {
+    const parsed = parseSettings(settingsText, SETTINGS_FILE);
+    ({ settings, context } = parsed);
+    errors.push(...parsed.errors);
+    warnings.push(...parsed.warnings);
+  }
+
+  const pipelines = new Map<string, Pipeline>();
+  let names: string[] = [];
+  try {
+    names = (await readdir(path.join(root, PIPELINES_DIR), { withFileTypes: true }))
+      .filter((e) => e.isFile() && e.name.endsWith('.md'))
+      .map((e) => e.name)
+      .sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (names.length === 0) {
+    errors.push({ file: `${PIPELINES_DIR}/`, message: 'no pipeline found', fix: 'run `tend init` to install the default pipelines' });
+  }
+  for (const name of names) {
+    const file = `${PIPELINES_DIR}/${name}`;
+    const text = await readFile(path.join(root, file), 'utf8');
+    const parsed = parsePipeline(name.slice(0, -'.md'.length), text, file);
+    errors.push(...parsed.errors);
+    if (parsed.pipeline) pipelines.set(parsed.pipeline.name, parsed.pipeline);
+  }
+
+  const prompts = new Map<string, string>();
+  for (const pipeline of pipelines.values()) {
+    pipeline.phases.forEach((phase, i) => {
+      const where = { file: pipeline.file, key: `phases[${i}]` };
+      if (phase.agent && !agentType(settings, phase.agent)) {
+        errors.push({ ...where, message: `unknown agent ${JSON.stringify(phase.agent)}`, fix: 'use dry-run, claude, codex, opencode, or define it under `agents:` in ORCHESTRATOR.md' });
+      }
+    });
+    for (const phase of pipeline.phases) {
+      if (prompts.has(phase.prompt)) continue;
+      const text = await readText(path.join(root, phase.prompt));
+      if (text === undefined) {
+        errors.push({ file: pipeline.file, key: `${phase.name}.prompt`, message: `prompt file ${phase.prompt} does not exist`, fix: `create it, or run \`tend init\` to install the default prompts` });
+        continue;
+      }
+      prompts.set(phase.prompt, text);
+      for (const p of unknownVariables(text)) {
+        errors.push({ file: phase.prompt, line: p.line, message: `unknown template variable {{${p.variable}}}`, fix: 'see "Prompt variables" in the README' });
+      }
+    }
+  }
+
+  if (pipelines.size > 0 && !pipelines.has(settings.default_pipeline)) {
+    errors.push({ file: SETTINGS_FILE, key: 'default_pipeline', message: `no pipeline named ${JSON.stringify(settings.default_pipeline)}`, fix: `choose one of ${[...pipelines.keys()].join(', ')}` });
+  }
+  if (!agentType(settings, settings.agent)) {
+    errors.push({ file: SETTINGS_FILE, key: 'agent', message: `unknown agent ${JSON.stringify(settings.agent)}`, fix: 'use dry-run, claude, codex, opencode, or define it under `agents:`' });
+  }
+  for (const [name, agent] of Object.entries(settings.agents)) {
+    if (agentType(settings, name) === 'command' && !agent.command) {
+      errors.push({ file: SETTINGS_FILE, key: `agents.${name}.command`, message: 'a command agent needs `command:`', fix: 'e.g. command: ["my-agent", "--prompt-file", "{prompt_file}"]' });
+    }
+  }
+  return { config: { settings, context, pipelines, prompts }, errors, warnings };
+}
+
+/** Every phase name used by any pipeline: the phase folders backlog/ may hold. */
+export function phaseNames(config: Config): Set<string> {
+  return new Set([...config.pipelines.values()].flatMap((p) => p.phases.map((ph) => ph.name)));
+}

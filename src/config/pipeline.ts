@@ -1,0 +1,94 @@
+// A pipeline file (`pipelines/<name>.md`): its phases in frontmatter, and in its body the text
+// that tells triage when to choose it. Pure: the prompt files are checked by the loader.
+import { z } from 'zod';
+import { readYaml, splitFrontmatter } from '../frontmatter.js';
+import type { Problem } from '../problem.js';
+import { ID_PATTERN } from '../slug.js';
+import { argv, durationMs, isContainedRelativePath, issuesToProblems } from './schema-helpers.js';
+
+/** Folder names in backlog/ that are not phases. */
+export const RESERVED_FOLDERS = ['done', 'blocked'] as const;
+
+const phaseName = z.string().regex(ID_PATTERN, 'expected a lowercase name such as tech-research');
+const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+const phaseSchema = z.strictObject({
+  name: phaseName,
+  prompt: z.string().min(1).optional(),
+  artifact: z.string().regex(ARTIFACT_NAME, 'expected a plain file name such as design.md').optional(),
+  agent: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
+  timeout: durationMs.optional(),
+  stall_timeout: durationMs.optional(),
+  retries: z.int().min(0).max(20).optional(),
+  approve: z.boolean().default(false),
+  gate: argv.optional(),
+  workspace: z.enum(['repo', 'worktree']).optional(),
+  fanout: z.array(phaseName).min(1).optional(),
+  on_reject: phaseName.optional(),
+  max_loops: z.int().min(0).max(20).default(2),
+});
+
+const pipelineSchema = z.looseObject({
+  phases: z.array(phaseSchema).min(1, 'a pipeline needs at least one phase'),
+  concurrency: z.record(z.string(), z.int().min(1)).default({}),
+});
+
+export interface Phase extends Omit<z.output<typeof phaseSchema>, 'prompt' | 'artifact'> {
+  /** Repository-relative path of the prompt template. */
+  prompt: string;
+  /** File name of the artifact, written in the item folder. */
+  artifact: string;
+}
+
+export interface Pipeline {
+  name: string;
+  file: string;
+  /** When triage should choose this pipeline (the file body). */
+  description: string;
+  phases: Phase[];
+  concurrency: Record<string, number>;
+}
+
+export function parsePipeline(name: string, text: string, file: string): { pipeline?: Pipeline; errors: Problem[] } {
+  if (!ID_PATTERN.test(name)) {
+    return { errors: [{ file, message: `pipeline file name must be a lowercase slug such as quick-fix.md` }] };
+  }
+  const split = splitFrontmatter(text);
+  if ('problem' in split) return { errors: [{ file, ...split.problem }] };
+  const yaml = readYaml(split.value);
+  if (yaml.problems.length > 0) return { errors: yaml.problems.map((p) => ({ file, ...p })) };
+  const result = pipelineSchema.safeParse(yaml.data);
+  if (!result.success) return { errors: issuesToProblems(result.error.issues, file, yaml.keyLines, yaml.data) };
+
+  const errors: Problem[] = [];
+  const at = (key: string, message: string, fix?: string) =>
+    errors.push({ file, line: yaml.keyLines.get(key.split(/[.[]/)[0] ?? ''), key, message, fix });
+  const phases: Phase[] = result.data.phases.map((p, i) => {
+    const prompt = p.prompt ?? `${p.name}.md`;
+    if (!isContainedRelativePath(prompt)) {
+      at(`phases[${i}].prompt`, `must be a path inside prompts/, found ${JSON.stringify(prompt)}`);
+    }
+    return { ...p, prompt: `prompts/${prompt.replace(/^prompts\//, '')}`, artifact: p.artifact ?? `${p.name}.md` };
+  });
+  const seen = new Set<string>();
+  phases.forEach((p, i) => {
+    if (seen.has(p.name)) at(`phases[${i}].name`, `phase ${p.name} appears twice`);
+    seen.add(p.name);
+    if ((RESERVED_FOLDERS as readonly string[]).includes(p.name)) {
+      at(`phases[${i}].name`, `${p.name} is reserved for backlog/${p.name}/`, 'choose another phase name');
+    }
+    if (p.artifact.toLowerCase() === 'item.md') at(`phases[${i}].artifact`, 'item.md is the item itself', 'name the artifact after the phase');
+    if (p.on_reject !== undefined && !phases.slice(0, i).some((q) => q.name === p.on_reject)) {
+      at(`phases[${i}].on_reject`, `must name an earlier phase of this pipeline, found ${JSON.stringify(p.on_reject)}`);
+    }
+  });
+  for (const phase of Object.keys(result.data.concurrency)) {
+    if (!seen.has(phase)) at(`concurrency.${phase}`, `names no phase of this pipeline`);
+  }
+  if (errors.length > 0) return { errors };
+  return {
+    pipeline: { name, file, description: split.value.body.trim(), phases, concurrency: result.data.concurrency },
+    errors,
+  };
+}

@@ -1,0 +1,149 @@
+// git, through execa rather than simple-git: simple-git waits ~50 ms after every command that
+// prints nothing (PITFALLS.md), and a transition runs several of them.
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { TendError } from './problem.js';
+
+export interface GitResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export async function git(cwd: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<GitResult> {
+  const result = await execa('git', args, {
+    cwd,
+    env: { GIT_TERMINAL_PROMPT: '0', ...options.env },
+    input: options.input,
+    reject: false,
+    stripFinalNewline: true,
+  });
+  if (result.failed && result.exitCode === undefined) {
+    throw new TendError(`could not run git: ${result.shortMessage}`, 'install git and make sure it is on PATH', { cause: result });
+  }
+  return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? 1 };
+}
+
+async function gitOk(cwd: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<string> {
+  const result = await git(cwd, args, options);
+  if (result.exitCode !== 0) {
+    throw new TendError(`git ${args[0]} failed: ${result.stderr.trim() || `exit code ${result.exitCode}`}`);
+  }
+  return result.stdout;
+}
+
+/** The top of the work tree containing `cwd`, or undefined outside any repository. */
+export async function findRepoRoot(cwd: string): Promise<string | undefined> {
+  const result = await git(cwd, ['rev-parse', '--show-toplevel']);
+  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+}
+
+export async function initRepo(dir: string): Promise<void> {
+  await gitOk(dir, ['init', '--quiet']);
+}
+
+export async function headCommit(root: string): Promise<string | undefined> {
+  const result = await git(root, ['rev-parse', '--quiet', '--verify', 'HEAD^{commit}']);
+  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+}
+
+/** "Name <email>" of whoever git would record, or undefined when git has no identity. */
+export async function committerIdentity(root: string, env: Record<string, string> = {}): Promise<string | undefined> {
+  const result = await git(root, ['var', 'GIT_COMMITTER_IDENT'], { env });
+  return result.exitCode === 0 ? result.stdout.replace(/\s+\d+ [+-]\d{4}$/, '') : undefined;
+}
+
+export function authorEnv(author: string | undefined): Record<string, string> {
+  const match = author ? /^(.+?) <(.+)>$/.exec(author) : null;
+  if (!match) return {};
+  const [, name = '', email = ''] = match;
+  return { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: email };
+}
+
+let commitQueue: Promise<unknown> = Promise.resolve();
+let indexCounter = 0;
+
+/**
+ * Commit the working-tree state of `paths` (and nothing else) on top of HEAD. A private index
+ * is used so the user's staged and unstaged changes elsewhere are never committed, unstaged or
+ * reset. Returns the new commit, or undefined when the paths did not change. Commits from one
+ * process are serialized so HEAD moves one transition at a time.
+ */
+export function commitPaths(root: string, paths: string[], message: string, options: { author?: string } = {}): Promise<string | undefined> {
+  const run = commitQueue.then(() => commitNow(root, paths, message, options));
+  commitQueue = run.catch(() => undefined);
+  return run;
+}
+
+async function commitNow(root: string, paths: string[], message: string, options: { author?: string }): Promise<string | undefined> {
+  const gitDir = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-dir'])).trim());
+  const index = path.join(gitDir, `tend-index-${process.pid}-${indexCounter++}`);
+  const env = { GIT_INDEX_FILE: index, ...authorEnv(options.author) };
+  try {
+    const head = await headCommit(root);
+    if (head) await gitOk(root, ['read-tree', head], { env });
+    const present = paths.filter((p) => existsSync(path.join(root, p)));
+    const gone = paths.filter((p) => !present.includes(p));
+    if (present.length > 0) await gitOk(root, ['add', '--all', '--', ...present], { env });
+    if (gone.length > 0) await gitOk(root, ['rm', '-r', '--cached', '--quiet', '--ignore-unmatch', '--', ...gone], { env });
+    const tree = (await gitOk(root, ['write-tree'], { env })).trim();
+    if (head && tree === (await gitOk(root, ['rev-parse', `${head}^{tree}`])).trim()) return undefined;
+    const commit = (await gitOk(root, ['commit-tree', tree, ...(head ? ['-p', head] : []), '-F', '-'], { env, input: message })).trim();
+    const expected = head ?? '0'.repeat(40);
+    const update = await git(root, ['update-ref', '-m', message.split('\n')[0] ?? 'tend', 'HEAD', commit, expected]);
+    if (update.exitCode !== 0) {
+      throw new TendError(`HEAD moved while tend was committing (${update.stderr.trim()})`, 'run the command again');
+    }
+    await syncUserIndex(root, paths);
+    return commit;
+  } finally {
+    await rm(index, { force: true });
+  }
+}
+
+/** Make the user's index agree with the new HEAD for the committed paths only. */
+async function syncUserIndex(root: string, paths: string[]): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const result = await git(root, ['reset', '--quiet', 'HEAD', '--', ...paths]);
+    if (result.exitCode === 0 || attempt >= 5) return;
+    // Another git command holds index.lock; it is released within moments.
+    await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
+  }
+}
+
+export interface LogEntry {
+  commit: string;
+  date: string;
+  author: string;
+  subject: string;
+  trailers: Record<string, string>;
+}
+
+const FIELD = '\x1f';
+const RECORD = '\x1e';
+
+/** Commits whose message carries `Tend-Item: <id>`, oldest first. */
+export async function itemHistory(root: string, id: string): Promise<LogEntry[]> {
+  if (!(await headCommit(root))) return [];
+  const out = await gitOk(root, ['log', '--reverse', '-E', `--grep=^Tend-Item: ${id}$`, `--format=%H${FIELD}%aI${FIELD}%an${FIELD}%s${FIELD}%(trailers:only,unfold)${RECORD}`]);
+  return out
+    .split(RECORD)
+    .map((r) => r.trim())
+    .filter(Boolean)
+    .map((record) => {
+      const [commit = '', date = '', author = '', subject = '', trailerText = ''] = record.split(FIELD);
+      const trailers: Record<string, string> = {};
+      for (const line of trailerText.split('\n')) {
+        const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line.trim());
+        if (m?.[1]) trailers[m[1]] = m[2] ?? '';
+      }
+      return { commit, date, author, subject, trailers };
+    });
+}
+
+/** Whether git would ignore `rel` (e.g. `.tend/`) in this repository. */
+export async function isIgnored(root: string, rel: string): Promise<boolean> {
+  return (await git(root, ['check-ignore', '--quiet', '--no-index', rel])).exitCode === 0;
+}

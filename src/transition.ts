@@ -1,0 +1,31 @@
+// Commit messages for transitions: a readable subject and trailers that `git log
+// --format=%(trailers)` and `tend report` can parse (DESIGN.md, "Transitions are commits").
+
+export interface Transition {
+  id: string;
+  /** What happened, after the id: e.g. `added`, `prd -> tech-research`. */
+  summary: string;
+  phase?: string;
+  outcome: string;
+  agent?: string;
+  durationMs?: number;
+  costUsd?: number;
+  /** Extra trailers, e.g. `{ 'Tend-Reason': '...' }`. */
+  extra?: Record<string, string>;
+}
+
+export function commitMessage(t: Transition): string {
+  const trailers: [string, string | undefined][] = [
+    ['Tend-Item', t.id],
+    ['Tend-Phase', t.phase],
+    ['Tend-Outcome', t.outcome],
+    ['Tend-Agent', t.agent],
+    ['Tend-Duration', t.durationMs === undefined ? undefined : `${Math.round(t.durationMs / 1000)}s`],
+    ['Tend-Cost-USD', t.costUsd === undefined ? undefined : t.costUsd.toFixed(2)],
+    ...Object.entries(t.extra ?? {}),
+  ];
+  const lines = trailers
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([k, v]) => `${k}: ${v.replace(/\s+/g, ' ').trim()}`);
+  return `tend: ${t.id} ${t.summary}\n\n${lines.join('\n')}\n`;
+}
