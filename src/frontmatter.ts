@@ -2,7 +2,7 @@
 // and re-stringifying YAML reformats the whole block (PITFALLS.md), so this module splits the
 // text itself and edits a key by splicing new text at the position the `yaml` parser reports:
 // changing one key rewrites one line, and comments, quoting and key order stay as written.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document } from 'yaml';
+import { isCollection, isMap, isScalar, LineCounter, parseDocument, stringify, type Document } from 'yaml';
 
 export interface Frontmatter {
   /** The file began with a UTF-8 byte order mark (kept on write). */
@@ -23,6 +23,8 @@ export interface Frontmatter {
 
 export interface YamlProblem {
   line: number;
+  /** The top-level key at fault, when the YAML error is about one (a duplicate key). */
+  key?: string;
   message: string;
 }
 
@@ -33,8 +35,9 @@ const CLOSE = /^(?:---|\.\.\.)[ \t]*(?:\r?\n|$)/m;
 export function splitFrontmatter(text: string): { value: Frontmatter } | { problem: YamlProblem } {
   const bom = text.startsWith('\uFEFF');
   const rest = bom ? text.slice(1) : text;
-  const eol: Frontmatter['eol'] = /\r\n/.test(rest.slice(0, 4096)) ? '\r\n' : '\n';
   const open = OPEN.exec(rest);
+  // New frontmatter lines follow the block's own line ending, not a CRLF pasted into the body.
+  const eol: Frontmatter['eol'] = (open ? open[0] : rest.slice(0, 4096)).includes('\r\n') ? '\r\n' : '\n';
   if (!open) return { value: { bom, present: false, open: '', yaml: '', close: '', body: rest, eol } };
   const afterOpen = rest.slice(open[0].length);
   // The block may be empty: the closing line can follow the opening line directly.
@@ -77,11 +80,24 @@ export function readYaml(fm: Frontmatter): ParsedYaml {
   if (!fm.present || fm.yaml.trim() === '') return { data: {}, keyLines, problems: [] };
   const lineCounter = new LineCounter();
   const doc = parseDocument(fm.yaml, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const problems: YamlProblem[] = doc.errors.map((e) => ({
-    line: (e.linePos?.[0].line ?? 0) + 1,
-    message: `invalid YAML: ${e.message.split('\n')[0]}`,
-  }));
+  const problems: YamlProblem[] = doc.errors.map((e) => {
+    // The parser's own "at line N, column M:" counts from the YAML block, not the file: drop it.
+    const problem: YamlProblem = {
+      line: (e.linePos?.[0].line ?? 0) + 1,
+      message: `invalid YAML: ${e.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')}`,
+    };
+    if (e.code === 'DUPLICATE_KEY' && isMap(doc.contents)) {
+      const dup = doc.contents.items.find((p) => isScalar(p.key) && p.key.range?.[0] === e.pos[0]);
+      if (dup && isScalar(dup.key)) {
+        problem.key = String(dup.key.value);
+        problem.message = `the key ${problem.key} appears more than once; keep one of its lines`;
+      }
+    }
+    return problem;
+  });
   if (problems.length > 0) return { data: {}, keyLines, problems };
+  // Only comments between the delimiters: as empty as `---\n---\n`.
+  if (doc.contents === null) return { data: {}, keyLines, problems };
   if (!isMap(doc.contents)) {
     return { data: {}, keyLines, problems: [{ line: 2, message: 'frontmatter must be a list of `key: value` lines' }] };
   }
@@ -94,11 +110,10 @@ export function readYaml(fm: Frontmatter): ParsedYaml {
   return { data: data ?? {}, keyLines, problems };
 }
 
-/** YAML text for one value, on one line so a change is a one-line diff: lists as `[a, b]`. */
+/** YAML text for one value, on one line so a change is a one-line diff: `[a, b]`, `{ a: 1 }`. */
 function yamlValue(value: unknown): string {
   if (typeof value === 'string' && /[\r\n]/.test(value)) return JSON.stringify(value);
-  const collectionStyle = Array.isArray(value) ? 'flow' : 'any';
-  return stringify(value, { flowCollectionPadding: false, lineWidth: 0, collectionStyle }).trimEnd();
+  return stringify(value, { flowCollectionPadding: false, lineWidth: 0, collectionStyle: 'flow' }).trimEnd();
 }
 
 function topLevelPair(doc: Document, key: string) {
@@ -139,14 +154,16 @@ function setOne(yaml: string, key: string, value: unknown, eol: string): string 
     return yaml.slice(0, start) + (nextLine === -1 ? '' : yaml.slice(nextLine + 1));
   }
   const rendered = withEol(yamlValue(value));
-  if (valueNode?.range && !(isSeq(valueNode) && !valueNode.flow)) {
+  if (valueNode?.range && !(isCollection(valueNode) && !valueNode.flow)) {
     const [start, end] = valueNode.range;
-    // Block scalars own their final newline; an empty value starts right after the colon.
+    // Block scalars own their final newline; an empty value starts right after the colon, or
+    // right at a comment (`pipeline: # triage picks`), which must stay apart from the value.
     const keepEol = /\r?\n$/.exec(yaml.slice(start, end))?.[0] ?? '';
     const lead = yaml[start - 1] === ':' ? ' ' : '';
-    return yaml.slice(0, start) + lead + rendered + keepEol + yaml.slice(end);
+    const trail = start === end && yaml[end] === '#' ? ' ' : '';
+    return yaml.slice(0, start) + lead + rendered + trail + keepEol + yaml.slice(end);
   }
-  // A block list: replace from after `key:` to the end of the list.
+  // A block list or map: replace from after `key:` to its end.
   const colon = yaml.indexOf(':', keyNode.range?.[1] ?? 0);
   const end = valueNode?.range?.[1] ?? colon + 1;
   const keepEol = /\r?\n$/.exec(yaml.slice(colon, end))?.[0] ?? '';

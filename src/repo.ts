@@ -1,6 +1,7 @@
 // Opening the repository a command works on: its root, its config and its backlog.
 import { loadConfig, phaseNames, type LoadedConfig } from './config/load.js';
 import { readBacklog, type Snapshot } from './backlog/store.js';
+import { checkAgainstConfig } from './backlog/validate.js';
 import { findRepoRoot } from './git.js';
 import { TendError } from './problem.js';
 
@@ -18,6 +19,6 @@ export async function repoRoot(cwd: string): Promise<string> {
 export async function openRepo(cwd: string): Promise<Repo> {
   const root = await repoRoot(cwd);
   const loaded = await loadConfig(root);
-  const snapshot = await readBacklog(root, phaseNames(loaded.config));
+  const snapshot = checkAgainstConfig(await readBacklog(root, phaseNames(loaded.config)), loaded.config);
   return { root, snapshot, ...loaded };
 }

@@ -17,9 +17,10 @@ export function slugify(text: string): string {
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
   if (ascii.length <= MAX_SLUG) return ascii;
-  const cut = ascii.slice(0, MAX_SLUG);
+  // One character more: a dash right after the limit means the last word fits whole.
+  const cut = ascii.slice(0, MAX_SLUG + 1);
   const lastDash = cut.lastIndexOf('-');
-  return (lastDash > 20 ? cut.slice(0, lastDash) : cut).replace(/-+$/, '');
+  return (lastDash > 20 ? cut.slice(0, lastDash) : cut.slice(0, MAX_SLUG)).replace(/-+$/, '');
 }
 
 /** The first of `base`, `base-2`, `base-3`, ... that `taken` does not hold. */

@@ -27,5 +27,6 @@ export function commitMessage(t: Transition): string {
   const lines = trailers
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([k, v]) => `${k}: ${v.replace(/\s+/g, ' ').trim()}`);
-  return `tend: ${t.id} ${t.summary}\n\n${lines.join('\n')}\n`;
+  // One line: a newline in the summary would start the body and could forge trailers.
+  return `tend: ${t.id} ${t.summary.replace(/\s+/g, ' ').trim()}\n\n${lines.join('\n')}\n`;
 }

@@ -77,13 +77,18 @@ export function board(snapshot: Snapshot, config: Config): Board {
   return { groups, invalid: [...snapshot.invalid].sort((a, b) => (a.path < b.path ? -1 : 1)) };
 }
 
+/** A problem in JSON output: every key always present (null when unknown), for a stable schema. */
+export function problemJson(p: Problem) {
+  return { file: p.file, line: p.line ?? null, key: p.key ?? null, message: p.message, fix: p.fix ?? null };
+}
+
 /** The documented `tend status --json` shape (README, "tend status"). */
 export function boardJson(b: Board, config: { errors: Problem[]; warnings: Problem[] }, now: number) {
   return {
     version: 1,
     items: b.groups.flatMap((g) => g.items.map((i) => itemJson(i, now))),
     counts: Object.fromEntries(b.groups.map((g) => [g.location, g.items.length])),
-    invalid: b.invalid.map((i) => ({ path: i.path, id: i.id ?? null, location: i.location ?? null, problems: i.problems })),
-    config: { errors: config.errors, warnings: config.warnings },
+    invalid: b.invalid.map((i) => ({ path: i.path, id: i.id ?? null, location: i.location ?? null, problems: i.problems.map(problemJson) })),
+    config: { errors: config.errors.map(problemJson), warnings: config.warnings.map(problemJson) },
   };
 }

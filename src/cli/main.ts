@@ -122,6 +122,62 @@ export async function main(argv: string[]): Promise<number> {
           return checks.some((c) => !c.ok && c.severity === 'error') ? EXIT_FAILURE : EXIT_OK;
         })(),
     )
+    .command(
+      'run',
+      'move items through their pipelines: intake, phases, approvals, one commit per transition',
+      (y) =>
+        y
+          .option('once', { type: 'boolean', default: false, describe: 'stop when nothing can move (all done, blocked, waiting or parked)' })
+          .option('agent', { type: 'string', describe: 'use this agent for every phase of this run (e.g. dry-run)' })
+          .option('concurrency', { alias: 'c', type: 'number', describe: 'agents at once (default: concurrency in ORCHESTRATOR.md)' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the summary' })
+          .options(json)
+          .check((a) => {
+            if (a.concurrency !== undefined && (!Number.isInteger(a.concurrency) || a.concurrency < 1)) throw new Error('--concurrency must be a whole number, 1 or more');
+            return true;
+          })
+          .example('$0 run --once --agent dry-run', 'exercise the pipelines without spending anything')
+          .example('$0 run', 'keep running and pick up new work'),
+      (args) =>
+        run(async () => {
+          const { runCommand } = await import('../commands/run.js');
+          return runCommand(cwd, { once: args.once, agent: args.agent, concurrency: args.concurrency, quiet: args.quiet, json: args.json });
+        })(),
+    )
+    .command(
+      'approve <id>',
+      'approve an item waiting for a human: it moves on to its next phase',
+      (y) => y.positional('id', { type: 'string', describe: 'the item id' }),
+      (args) =>
+        run(async () => {
+          const [{ approve }, { openRepo }] = await Promise.all([import('../commands/item-actions.js'), import('../repo.js')]);
+          process.stdout.write(`${await approve(await openRepo(cwd), String(args.id))}\n`);
+        })(),
+    )
+    .command(
+      'reject <id>',
+      'reject an item waiting for a human: back to its on_reject phase (or the same one) with your reason, or --block',
+      (y) =>
+        y
+          .positional('id', { type: 'string', describe: 'the item id' })
+          .option('reason', { alias: 'r', type: 'string', demandOption: true, describe: 'what must change; the next agent reads it' })
+          .option('block', { type: 'boolean', default: false, describe: 'move it to backlog/blocked/ instead' }),
+      (args) =>
+        run(async () => {
+          const [{ reject }, { openRepo }] = await Promise.all([import('../commands/item-actions.js'), import('../repo.js')]);
+          process.stdout.write(`${await reject(await openRepo(cwd), String(args.id), args.reason, args.block)}\n`);
+        })(),
+    )
+    .command(
+      'retry <id>',
+      'put a blocked item back in the phase it was blocked in (attempts reset), or retry a failed or parked item now',
+      (y) => y.positional('id', { type: 'string', describe: 'the item id' }),
+      (args) =>
+        run(async () => {
+          const [{ retry }, { openRepo }] = await Promise.all([import('../commands/item-actions.js'), import('../repo.js')]);
+          process.stdout.write(`${await retry(await openRepo(cwd), String(args.id))}\n`);
+        })(),
+    )
     .demandCommand(1, 'name a command; see `tend --help`')
     .strict()
     .recommendCommands()

@@ -1,0 +1,56 @@
+// Any program as an agent, from an argv template in ORCHESTRATOR.md. The prompt reaches it as
+// a file ({prompt_file}), on stdin, or as one argument ({prompt}); never through a shell.
+import { jsonLines } from './limits.js';
+import { runProcess } from './process.js';
+import type { Agent, AgentRequest, AgentResult } from './types.js';
+
+export interface CommandAgentOptions {
+  name: string;
+  argv: string[];
+  input: 'file' | 'stdin' | 'argument';
+  env: Record<string, string>;
+}
+
+export const COMMAND_PLACEHOLDERS = ['prompt_file', 'prompt', 'artifact_path', 'model', 'phase', 'id', 'workspace', 'lens'] as const;
+
+export function expandArgv(template: string[], req: AgentRequest, input: CommandAgentOptions['input']): string[] {
+  const values: Record<string, string> = {
+    prompt_file: req.promptFile,
+    prompt: req.prompt,
+    artifact_path: req.artifactPath,
+    model: req.model ?? '',
+    phase: req.phase,
+    id: req.id,
+    workspace: req.cwd,
+    lens: req.lens ?? '',
+  };
+  const argv = template.map((arg) => arg.replace(/\{(\w+)\}/g, (all, name: string) => values[name] ?? all));
+  if (input === 'argument' && !template.some((a) => a.includes('{prompt}'))) argv.push(req.prompt);
+  return argv;
+}
+
+export function commandAgent(options: CommandAgentOptions): Agent {
+  return {
+    label: (model) => (model ? `${options.name} (${model})` : options.name),
+    async run(req): Promise<AgentResult> {
+      const [command = '', ...args] = expandArgv(options.argv, req, options.input);
+      const proc = await runProcess({
+        command,
+        args,
+        cwd: req.cwd,
+        env: { TEND_ITEM: req.id, TEND_PHASE: req.phase, TEND_ARTIFACT: req.artifactPath, TEND_PROMPT_FILE: req.promptFile, ...options.env },
+        input: options.input === 'stdin' ? req.prompt : undefined,
+        timeoutMs: req.timeoutMs,
+        stallTimeoutMs: req.stallTimeoutMs,
+        logFile: req.logFile,
+        logMaxBytes: req.logMaxBytes,
+        signal: req.signal,
+      });
+      const result: AgentResult = { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError };
+      // A program may report its cost as a JSON line, the way Claude Code does.
+      const report = [...jsonLines(proc.stdout)].reverse().find((e) => typeof e.total_cost_usd === 'number' || typeof e.cost_usd === 'number');
+      if (report) result.costUsd = Number(report.total_cost_usd ?? report.cost_usd);
+      return result;
+    },
+  };
+}

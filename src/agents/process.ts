@@ -1,0 +1,138 @@
+// Running an agent CLI as a child process: its own process group, so a timeout, a stall or
+// shutdown kills the whole tree (execa's own timeout leaves grandchildren running, PITFALLS.md);
+// output teed to a size-capped log and a rolling tail; never a shell.
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+
+export interface ProcessRequest {
+  command: string;
+  args: string[];
+  cwd: string;
+  env?: Record<string, string>;
+  /** Written to stdin, which is then closed; without it stdin is /dev/null. */
+  input?: string;
+  timeoutMs: number;
+  stallTimeoutMs: number;
+  logFile: string;
+  logMaxBytes: number;
+  signal: AbortSignal;
+  /** Called with each complete stdout line (for agents that stream JSON events). */
+  onLine?: (line: string) => void;
+}
+
+export interface ProcessResult {
+  exitCode: number | null;
+  stopped?: 'timeout' | 'stall' | 'aborted';
+  /** Error starting the program (e.g. not found), if any. */
+  spawnError?: string;
+  stdout: string;
+  tail: string;
+  durationMs: number;
+}
+
+const KILL_GRACE_MS = 3000;
+const TAIL_BYTES = 4000;
+/** Stdout kept in memory for parsing a final JSON result; a transcript beyond this is logged only. */
+const STDOUT_KEEP = 8 * 1024 * 1024;
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
+  await mkdir(path.dirname(req.logFile), { recursive: true });
+  const log = createWriteStream(req.logFile);
+  let logged = 0;
+  let tail = '';
+  let stdout = '';
+  let pending = '';
+  const started = Date.now();
+  log.write(`$ ${req.command} ${req.args.map((a) => (a.length > 80 ? `${JSON.stringify(a.slice(0, 77))}...` : JSON.stringify(a))).join(' ')}\n# cwd: ${req.cwd}\n`);
+
+  const child = execa(req.command, req.args, {
+    cwd: req.cwd,
+    env: req.env,
+    extendEnv: true,
+    detached: true,
+    reject: false,
+    buffer: false,
+    stdin: req.input === undefined ? 'ignore' : 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    windowsHide: true,
+  });
+  const pid = child.pid;
+  let stopped: ProcessResult['stopped'];
+  let lastOutput = Date.now();
+  const stop = (why: NonNullable<ProcessResult['stopped']>) => {
+    if (stopped || pid === undefined) return;
+    stopped = why;
+    killGroup(pid, 'SIGTERM');
+    setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS).unref();
+  };
+
+  const record = (chunk: Buffer, isStdout: boolean) => {
+    lastOutput = Date.now();
+    const text = chunk.toString('utf8');
+    if (logged < req.logMaxBytes) {
+      const room = req.logMaxBytes - logged;
+      log.write(chunk.length <= room ? chunk : chunk.subarray(0, room));
+      logged += Math.min(chunk.length, room);
+      if (logged >= req.logMaxBytes) log.write(`\n[tend: log cut at ${req.logMaxBytes} bytes (log_max_bytes)]\n`);
+    }
+    tail = (tail + text).slice(-TAIL_BYTES);
+    if (isStdout) {
+      if (stdout.length < STDOUT_KEEP) stdout += text;
+      if (req.onLine) {
+        pending += text;
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) req.onLine(line);
+      }
+    }
+  };
+  child.stdout?.on('data', (c: Buffer) => record(c, true));
+  child.stderr?.on('data', (c: Buffer) => record(c, false));
+  if (req.input !== undefined) {
+    child.stdin?.on('error', () => undefined); // an agent that exits without reading its stdin
+    child.stdin?.end(req.input);
+  }
+  // The agent itself exiting ends the run: anything it left behind in its group goes too,
+  // so a forgotten background process cannot hold the pipes open forever.
+  child.on('exit', () => {
+    if (pid !== undefined) killGroup(pid, 'SIGKILL');
+  });
+
+  const timer = setTimeout(() => stop('timeout'), req.timeoutMs);
+  const stallCheck = setInterval(() => {
+    if (Date.now() - lastOutput > req.stallTimeoutMs) stop('stall');
+  }, Math.min(1000, Math.max(50, req.stallTimeoutMs / 4)));
+  const onAbort = () => stop('aborted');
+  if (req.signal.aborted) onAbort();
+  else req.signal.addEventListener('abort', onAbort, { once: true });
+
+  const result = await child;
+  clearTimeout(timer);
+  clearInterval(stallCheck);
+  req.signal.removeEventListener('abort', onAbort);
+  if (pending && req.onLine) req.onLine(pending);
+  const durationMs = Date.now() - started;
+  const spawnError = result.exitCode === undefined && !stopped && result.failed ? result.shortMessage : undefined;
+  log.write(`\n# exit: ${stopped ? `stopped (${stopped})` : (result.exitCode ?? result.signal ?? 'unknown')} after ${durationMs} ms\n`);
+  if (spawnError) log.write(`# ${spawnError}\n`);
+  await new Promise((resolve) => log.end(resolve));
+  return {
+    exitCode: stopped ? null : (result.exitCode ?? null),
+    stopped,
+    spawnError,
+    stdout,
+    tail: spawnError ? `${tail}\n${spawnError}`.trim() : tail,
+    durationMs,
+  };
+}

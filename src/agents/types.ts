@@ -1,0 +1,62 @@
+// The interface every agent CLI sits behind. The engine knows nothing of a particular CLI.
+
+export interface AgentRequest {
+  /** Item id and phase, for logs and for agents (dry-run) that shape their output by phase. */
+  id: string;
+  phase: string;
+  /** The pipeline the item follows (dry-run's triage keeps it). */
+  pipeline: string;
+  /** The review lens in a fan-out. */
+  lens?: string;
+  /** The rendered prompt: context, phase instructions and the item. */
+  prompt: string;
+  /** Absolute path of a file holding the same prompt (for agents that read a file). */
+  promptFile: string;
+  /** Absolute path where the phase must write its artifact. */
+  artifactPath: string;
+  /** Directory the agent runs in. */
+  cwd: string;
+  model?: string;
+  timeoutMs: number;
+  /** Stop an agent that prints nothing for this long. */
+  stallTimeoutMs: number;
+  /** Absolute path of the log file for this run. */
+  logFile: string;
+  logMaxBytes: number;
+  /** Aborted when tend is shutting down: the agent is stopped at once. */
+  signal: AbortSignal;
+  /** Reports what the agent is doing now (a short line), when its CLI streams progress. */
+  onActivity?: (line: string) => void;
+}
+
+export interface UsageLimit {
+  /** When the provider says the limit resets, if it says. */
+  resetsAt?: Date;
+  message: string;
+}
+
+export interface AgentResult {
+  /** Exit code, or null when the process was killed. */
+  exitCode: number | null;
+  /** How the run ended when not by itself. */
+  stopped?: 'timeout' | 'stall' | 'aborted';
+  durationMs: number;
+  costUsd?: number;
+  tokens?: { input: number; output: number };
+  sessionId?: string;
+  turns?: number;
+  /** The agent reported an error even if it exited 0 (e.g. Claude's `is_error`). */
+  error?: string;
+  /** The provider refused for a rate or usage limit: not the item's fault, do not count it. */
+  usageLimit?: UsageLimit;
+  /** The program could not be started (not installed, not executable): not the item's fault. */
+  spawnError?: string;
+  /** The last lines of output, for blocked_reason and error messages. */
+  outputTail: string;
+}
+
+export interface Agent {
+  /** The name used in config and commit trailers, e.g. `claude (opus)`. */
+  label(model?: string): string;
+  run(request: AgentRequest): Promise<AgentResult>;
+}

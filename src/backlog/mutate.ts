@@ -1,0 +1,54 @@
+// Carrying out a transition on disk: move the item folder, rewrite item.md, commit both paths.
+// Order matters for kill -9: the folder is renamed first (atomic), then item.md is rewritten
+// atomically, so a crash leaves the item whole in one folder, never half-written or twice.
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { commitPaths } from '../git.js';
+import { updateItem } from '../item.js';
+import { TendError } from '../problem.js';
+import { commitMessage, type Transition } from '../transition.js';
+import { BACKLOG_DIR, INBOX, ITEM_FILE, writeItemFile, type Item } from './store.js';
+
+export interface ApplyOptions {
+  root: string;
+  author?: string;
+}
+
+export interface Applied {
+  item: Item;
+  commit?: string;
+}
+
+/** Move `item` to folder `to` (if given), set `changes` in its item.md, and commit. */
+export async function applyTransition(opts: ApplyOptions, item: Item, to: string | undefined, changes: Record<string, unknown>, transition: Transition): Promise<Applied> {
+  const { root } = opts;
+  const location = to ?? item.location;
+  const dir = `${BACKLOG_DIR}/${location}/${item.id}`;
+  const file = `${dir}/${ITEM_FILE}`;
+  const touched = new Set<string>([dir]);
+  if (location !== item.location) {
+    if (existsSync(path.join(root, dir))) {
+      throw new TendError(`cannot move ${item.id} to ${dir}: that folder already exists`, `two items share the id ${item.id}; rename one of the folders`);
+    }
+    await mkdir(path.join(root, BACKLOG_DIR, location), { recursive: true });
+    if (item.location === INBOX) {
+      // Intake: the inbox file itself becomes item.md, so it exists in exactly one place.
+      await mkdir(path.join(root, dir));
+      await rename(path.join(root, item.file), path.join(root, file));
+    } else {
+      await rename(path.join(root, item.dir ?? dir), path.join(root, dir));
+    }
+    touched.add(item.dir ?? item.file);
+  }
+  const parsed = updateItem(item.parsed, changes);
+  await writeItemFile(root, file, parsed);
+  const commit = await commitPaths(root, [...touched], commitMessage(transition), { author: opts.author });
+  const moved: Item = { ...item, location, dir, file, parsed, fields: parsed.fields };
+  return { item: moved, commit };
+}
+
+/** Remove an item folder's stale artifact before a phase writes it again. */
+export async function removeArtifact(root: string, item: Item, name: string): Promise<void> {
+  if (item.dir) await rm(path.join(root, item.dir, name), { force: true });
+}

@@ -1,0 +1,58 @@
+// `tend approve`, `tend reject`, `tend retry`: a human's decisions about one item, each one
+// commit.
+import { applyTransition } from '../backlog/mutate.js';
+import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
+import { decideApproval, decideRejection, type Decision } from '../engine/decide.js';
+import { pipelineOf } from '../engine/scheduler.js';
+import { TendError } from '../problem.js';
+import type { Repo } from '../repo.js';
+
+function findItem(repo: Repo, id: string): Item {
+  const item = repo.snapshot.items.find((i) => i.id === id);
+  if (item) return item;
+  const invalid = repo.snapshot.invalid.find((i) => i.id === id);
+  if (invalid) throw new TendError(`${id} is invalid: ${invalid.problems[0]?.message ?? ''}`, `fix ${invalid.path} first (see \`tend show ${id}\`)`);
+  throw new TendError(`no item with id ${id}`, 'see `tend status` for the ids');
+}
+
+function phaseOf(repo: Repo, item: Item) {
+  const pipeline = pipelineOf(item, repo.config);
+  const phase = pipeline?.phases.find((p) => p.name === item.location);
+  if (!pipeline || !phase) throw new TendError(`${item.id} is in ${item.location}/, not in a phase of its pipeline`);
+  return { pipeline, phase };
+}
+
+async function apply(repo: Repo, item: Item, d: Decision): Promise<string> {
+  await applyTransition({ root: repo.root, author: repo.config.settings.git.author }, item, d.to, d.changes, d.transition);
+  return `${item.id}: ${d.transition.summary}`;
+}
+
+export async function approve(repo: Repo, id: string): Promise<string> {
+  const item = findItem(repo, id);
+  if (item.fields.status !== 'waiting') throw new TendError(`${id} is not waiting for approval (status: ${item.fields.status}, in ${item.location}/)`);
+  const { pipeline, phase } = phaseOf(repo, item);
+  return apply(repo, item, decideApproval(item, pipeline, phase));
+}
+
+export async function reject(repo: Repo, id: string, reason: string, block: boolean): Promise<string> {
+  const item = findItem(repo, id);
+  if (item.fields.status !== 'waiting') throw new TendError(`${id} is not waiting for approval (status: ${item.fields.status}, in ${item.location}/)`, 'only an item waiting for a human can be rejected');
+  const { phase } = phaseOf(repo, item);
+  return apply(repo, item, decideRejection(item, phase, reason, block));
+}
+
+/** Put a blocked item back in the phase it was blocked in, or retry a failed/parked one now. */
+export async function retry(repo: Repo, id: string): Promise<string> {
+  const item = findItem(repo, id);
+  const fresh = { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined, blocked_reason: undefined, blocked_phase: undefined };
+  if (item.location === BLOCKED) {
+    const pipeline = pipelineOf(item, repo.config);
+    const wanted = item.parsed.data.blocked_phase;
+    const phase = pipeline?.phases.find((p) => p.name === wanted) ?? pipeline?.phases[0];
+    if (!phase) throw new TendError(`${id} has no pipeline to go back to`, 'set pipeline: in its item.md');
+    return apply(repo, item, { to: phase.name, changes: { ...fresh, loops: 0 }, transition: { id, phase: phase.name, summary: `blocked -> ${phase.name} (retry)`, outcome: 'retry' } });
+  }
+  if (item.location === INBOX || item.location === DONE) throw new TendError(`${id} is in ${item.location}/; only blocked, failed or parked items can be retried`);
+  if (item.fields.status === 'running' || item.fields.status === 'waiting') throw new TendError(`${id} is ${item.fields.status}; nothing to retry`);
+  return apply(repo, item, { changes: fresh, transition: { id, phase: item.location, summary: `${item.location} retry now`, outcome: 'retry' } });
+}

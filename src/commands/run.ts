@@ -1,0 +1,72 @@
+// `tend run`: the engine with a plain reporter (one line per transition) and signal handling.
+import { formatDuration } from '../duration.js';
+import { runEngine, type Reporter, type RunSummary } from '../engine/runner.js';
+import { paint, printJson } from '../output.js';
+import { repoRoot } from '../repo.js';
+
+export interface RunCommandOptions {
+  once: boolean;
+  agent?: string;
+  concurrency?: number;
+  quiet: boolean;
+  json: boolean;
+}
+
+function plainReporter(quiet: boolean): Reporter {
+  const out = paint(process.stdout);
+  const err = paint(process.stderr);
+  const time = () => new Date().toTimeString().slice(0, 8);
+  return {
+    transition(t) {
+      if (quiet) return;
+      const details = [t.agent, t.durationMs !== undefined ? formatDuration(t.durationMs) : undefined, t.costUsd !== undefined ? `$${t.costUsd.toFixed(2)}` : undefined].filter(Boolean).join(', ');
+      const color = t.outcome === 'blocked' || t.outcome === 'failed' ? 'red' : t.outcome === 'waiting' || t.outcome === 'parked' ? 'yellow' : t.outcome === 'claimed' ? 'dim' : 'green';
+      process.stdout.write(`${out('dim', time())} ${t.id} ${out(color, t.summary)}${details ? out('dim', `  (${details})`) : ''}\n`);
+    },
+    info(message) {
+      if (!quiet) process.stdout.write(`${message}\n`);
+    },
+    warn(message) {
+      process.stderr.write(`${err('yellow', 'warning')}: ${message}\n`);
+    },
+  };
+}
+
+export function formatSummary(s: RunSummary): string {
+  const lines = [
+    `${s.transitions} transitions, ${s.phasesDone} phases done, ${s.failures} failed attempts, $${s.costUsd.toFixed(2)}, ${formatDuration(s.elapsedMs)}`,
+  ];
+  if (s.done.length > 0) lines.push(`done: ${s.done.join(', ')}`);
+  if (s.blocked.length > 0) lines.push(`blocked (see \`tend show <id>\`): ${s.blocked.join(', ')}`);
+  if (s.waiting.length > 0) lines.push(`waiting for approval (\`tend approve <id>\`): ${s.waiting.join(', ')}`);
+  if (s.parked.length > 0) lines.push(`parked until a usage limit resets: ${s.parked.map((p) => `${p.id} (${p.until})`).join(', ')}`);
+  for (const e of s.errors) lines.push(`error: ${e}`);
+  return lines.join('\n');
+}
+
+export async function runCommand(cwd: string, options: RunCommandOptions): Promise<number> {
+  const root = await repoRoot(cwd);
+  const controller = new AbortController();
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) {
+      process.stderr.write('tend: stopping now\n');
+      process.exit(130);
+    }
+    signalled = sig;
+    process.stderr.write(`tend: ${sig}: stopping agents and requeueing their items (again to force)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await runEngine({ root, once: options.once, agent: options.agent, concurrency: options.concurrency, signal: controller.signal, reporter: plainReporter(options.quiet || options.json) });
+    if (options.json) printJson({ version: 1, ...summary });
+    else process.stdout.write(`${formatSummary(summary)}\n`);
+    if (signalled) return signalled === 'SIGINT' ? 130 : 143;
+    return summary.errors.length > 0 ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,171 @@
+// What happens to an item after a phase attempt, an approval or a rejection: a pure function
+// from the item and the outcome to a Decision (where the item goes, which keys change, and the
+// commit that records it). The runner only carries decisions out.
+import { BLOCKED, DONE, type Item } from '../backlog/store.js';
+import type { Config } from '../config/load.js';
+import type { Phase, Pipeline } from '../config/pipeline.js';
+import { formatDuration } from '../duration.js';
+import type { Transition } from '../transition.js';
+import { nextPhase } from './scheduler.js';
+
+export interface Decision {
+  /** The folder the item moves to; undefined to stay where it is. */
+  to?: string;
+  /** Frontmatter keys to set (`undefined` removes a key). */
+  changes: Record<string, unknown>;
+  transition: Transition;
+}
+
+export interface PhaseOutcome {
+  ok: boolean;
+  /** Why the attempt failed, in a sentence. */
+  failure?: string;
+  usageLimit?: { resetsAt?: Date; message: string };
+  interrupted?: boolean;
+  verdict?: 'approve' | 'reject';
+  triage?: { pipeline?: unknown; priority?: unknown; labels?: unknown };
+  costUsd: number;
+  durationMs: number;
+  agent: string;
+  tokens?: { input: number; output: number };
+  logFile?: string;
+  tail?: string;
+}
+
+/** How long an item waits when a provider says it is out of quota but not until when. */
+export const DEFAULT_USAGE_LIMIT_WAIT_MS = 60 * 60_000;
+
+export function maxAttempts(phase: Phase, config: Config): number {
+  return (phase.retries ?? config.settings.retries) + 1;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function lastLines(text: string | undefined, n: number): string {
+  return (text ?? '').trim().split('\n').slice(-n).join('\n');
+}
+
+/** Moving on from `phase` (done, or approved): to the next phase of the pipeline, or done/. */
+function advance(item: Item, pipeline: Pipeline, phase: Phase, extra: Record<string, unknown>, base: Omit<Transition, 'summary' | 'outcome'>, outcome: string, note = ''): Decision {
+  const to = nextPhase(pipeline, phase.name)?.name ?? DONE;
+  return {
+    to,
+    changes: { status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: undefined, resume_at: undefined, ...extra },
+    transition: { ...base, summary: `${phase.name} -> ${to}${note}`, outcome },
+  };
+}
+
+export function decideAfterPhase(item: Item, pipeline: Pipeline, phase: Phase, outcome: PhaseOutcome, config: Config, now: number): Decision {
+  const f = item.fields;
+  const cost = Math.round((f.cost_usd + outcome.costUsd) * 1e6) / 1e6;
+  const base: Omit<Transition, 'summary' | 'outcome'> = {
+    id: item.id,
+    phase: phase.name,
+    agent: outcome.agent,
+    durationMs: outcome.durationMs,
+    costUsd: outcome.costUsd,
+    extra: {
+      'Tend-Attempt': String(f.attempts),
+      ...(outcome.tokens ? { 'Tend-Tokens': `${outcome.tokens.input} in, ${outcome.tokens.output} out` } : {}),
+    },
+  };
+  const released = { owner: undefined, cost_usd: cost };
+
+  if (outcome.interrupted) {
+    return {
+      changes: { ...released, status: 'queued', attempts: Math.max(0, f.attempts - 1) },
+      transition: { ...base, summary: `${phase.name} interrupted, requeued`, outcome: 'interrupted' },
+    };
+  }
+  if (outcome.usageLimit) {
+    const resume = outcome.usageLimit.resetsAt?.getTime() ?? now + DEFAULT_USAGE_LIMIT_WAIT_MS;
+    return {
+      changes: { ...released, status: 'queued', attempts: Math.max(0, f.attempts - 1), resume_at: iso(Math.max(resume, now)) },
+      transition: { ...base, summary: `${phase.name} parked until ${iso(resume)} (usage limit)`, outcome: 'parked', extra: { ...base.extra, 'Tend-Reason': outcome.usageLimit.message } },
+    };
+  }
+  const max = maxAttempts(phase, config);
+  if (!outcome.ok) {
+    const reason = outcome.failure ?? 'the attempt failed';
+    if (f.attempts >= max) {
+      const log = outcome.logFile ? `\nlast log ${outcome.logFile}:\n${lastLines(outcome.tail, 8)}` : '';
+      return {
+        to: BLOCKED,
+        changes: { ...released, status: 'failed', blocked_reason: `${phase.name} failed ${f.attempts} times; last: ${reason}${log}`, blocked_phase: phase.name, resume_at: undefined },
+        transition: { ...base, summary: `${phase.name} -> blocked (failed ${f.attempts} times)`, outcome: 'blocked', extra: { ...base.extra, 'Tend-Reason': reason } },
+      };
+    }
+    const backoff = config.settings.retry_backoff * 2 ** Math.max(0, f.attempts - 1);
+    return {
+      changes: { ...released, status: 'failed', resume_at: iso(now + backoff) },
+      transition: { ...base, summary: `${phase.name} failed (attempt ${f.attempts} of ${max}), retry in ${formatDuration(backoff)}`, outcome: 'failed', extra: { ...base.extra, 'Tend-Reason': reason } },
+    };
+  }
+
+  // Triage may choose the pipeline, priority and labels.
+  let target = pipeline;
+  const triage: Record<string, unknown> = {};
+  if (outcome.triage) {
+    const { pipeline: chosen, priority, labels } = outcome.triage;
+    if (typeof chosen === 'string' && chosen !== '') {
+      const found = config.pipelines.get(chosen);
+      if (found) {
+        target = found;
+        triage.pipeline = chosen;
+      } else {
+        triage.pipeline = config.settings.default_pipeline;
+        triage.warning = `triage chose pipeline ${JSON.stringify(chosen)}, which does not exist; using ${config.settings.default_pipeline}`;
+        target = config.pipelines.get(config.settings.default_pipeline) ?? pipeline;
+      }
+    }
+    if (Number.isInteger(priority) && (priority as number) >= 1 && (priority as number) <= 5) triage.priority = priority;
+    if (Array.isArray(labels) && labels.every((l) => typeof l === 'string')) triage.labels = labels;
+  }
+
+  if (outcome.verdict === 'reject' && phase.on_reject) {
+    if (f.loops >= phase.max_loops) {
+      return {
+        to: BLOCKED,
+        changes: { ...released, status: 'failed', blocked_reason: `${phase.name} rejected the work ${f.loops + 1} times (max_loops: ${phase.max_loops}); read ${item.dir}/${phase.artifact}`, blocked_phase: phase.on_reject },
+        transition: { ...base, summary: `${phase.name} -> blocked (rejected ${f.loops + 1} times)`, outcome: 'blocked' },
+      };
+    }
+    return {
+      to: phase.on_reject,
+      changes: { ...released, status: 'queued', attempts: 0, loops: f.loops + 1, feedback: `The ${phase.name} phase rejected the work (round ${f.loops + 1}): read ${phase.artifact} in the item folder and address every blocker and major finding.` },
+      transition: { ...base, summary: `${phase.name} -> ${phase.on_reject} (rejected, round ${f.loops + 1})`, outcome: 'rejected' },
+    };
+  }
+  if (phase.approve && f.approved !== true) {
+    return {
+      changes: { ...released, ...triage, status: 'waiting' },
+      transition: { ...base, summary: `${phase.name} waiting for approval`, outcome: 'waiting' },
+    };
+  }
+  return advance(item, target, phase, { ...released, ...triage }, base, 'done');
+}
+
+/** A waiting item a human approved: move on from its phase. */
+export function decideApproval(item: Item, pipeline: Pipeline, phase: Phase): Decision {
+  return advance(item, pipeline, phase, {}, { id: item.id, phase: phase.name }, 'approved', ' (approved)');
+}
+
+/** A human rejection of a waiting item: back to `on_reject` (or the same phase) with the reason, or blocked. */
+export function decideRejection(item: Item, phase: Phase, reason: string, block: boolean): Decision {
+  const base = { id: item.id, phase: phase.name, extra: { 'Tend-Reason': reason } };
+  if (block) {
+    return {
+      to: BLOCKED,
+      changes: { status: 'failed', owner: undefined, approved: undefined, blocked_reason: `rejected by a human: ${reason}`, blocked_phase: phase.name },
+      transition: { ...base, summary: `${phase.name} -> blocked (rejected)`, outcome: 'blocked' },
+    };
+  }
+  const to = phase.on_reject ?? phase.name;
+  return {
+    to: to === phase.name ? undefined : to,
+    changes: { status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: reason },
+    transition: { ...base, summary: `${phase.name} -> ${to} (rejected)`, outcome: 'rejected' },
+  };
+}

@@ -1,0 +1,210 @@
+// One attempt at one phase of one item: render the prompt, run the agent (or one agent per lens
+// in a fan-out), check the artifact, run the gate, read the verdict. Returns a PhaseOutcome for
+// decide.ts; throws AgentUnavailable when the agent CLI cannot even start (not the item's fault).
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createAgent } from '../agents/index.js';
+import { runProcess } from '../agents/process.js';
+import type { AgentResult } from '../agents/types.js';
+import type { Item } from '../backlog/store.js';
+import type { Config } from '../config/load.js';
+import type { Phase, Pipeline } from '../config/pipeline.js';
+import { readYaml, splitFrontmatter } from '../frontmatter.js';
+import { TendError } from '../problem.js';
+import type { PhaseOutcome } from './decide.js';
+import { maxAttempts } from './decide.js';
+import { renderPrompt } from './prompt.js';
+import type { Slots } from './slots.js';
+
+export class AgentUnavailable extends TendError {}
+
+export interface PhaseRun {
+  root: string;
+  config: Config;
+  item: Item;
+  pipeline: Pipeline;
+  phase: Phase;
+  /** `--agent` given to `tend run`, overriding the configuration. */
+  agentOverride?: string;
+  baseBranch: string;
+  slots: Slots;
+  signal: AbortSignal;
+  onActivity?: (lens: string | undefined, line: string) => void;
+}
+
+/** review.md + lens security -> review-security.md */
+export function lensArtifact(artifact: string, lens: string): string {
+  const ext = path.extname(artifact);
+  return `${artifact.slice(0, artifact.length - ext.length)}-${lens}${ext}`;
+}
+
+async function nonEmpty(file: string): Promise<boolean> {
+  try {
+    const s = await stat(file);
+    return s.isFile() && (await readFile(file, 'utf8')).trim() !== '';
+  } catch {
+    return false;
+  }
+}
+
+async function artifactFrontmatter(file: string): Promise<{ data: Record<string, unknown>; body: string }> {
+  const split = splitFrontmatter(await readFile(file, 'utf8'));
+  if ('problem' in split) return { data: {}, body: '' };
+  return { data: readYaml(split.value).data, body: split.value.body };
+}
+
+function failureOf(result: AgentResult, artifactOk: boolean, artifact: string): string | undefined {
+  if (result.stopped === 'timeout') return `the agent ran past the phase timeout and was stopped`;
+  if (result.stopped === 'stall') return `the agent printed nothing for too long (stall_timeout) and was stopped`;
+  if (result.exitCode !== 0) return `the agent exited with code ${result.exitCode}`;
+  if (result.error) return `the agent reported an error: ${result.error}`;
+  if (!artifactOk) return `the agent exited 0 but did not write ${artifact} (or left it empty)`;
+  return undefined;
+}
+
+export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
+  const { root, config, item, pipeline, phase } = run;
+  const settings = config.settings;
+  const agentName = run.agentOverride ?? phase.agent ?? settings.agent;
+  const model = phase.model ?? settings.agents[agentName]?.model ?? settings.model;
+  const agent = createAgent(agentName, settings);
+  const template = config.prompts.get(phase.prompt);
+  if (template === undefined) throw new TendError(`prompt ${phase.prompt} is missing`, 'run `tend doctor`');
+  const dir = item.dir ?? '';
+  const attempt = item.fields.attempts;
+  const logDir = path.join(root, '.tend', 'logs', item.id);
+  await mkdir(logDir, { recursive: true });
+  const lenses: (string | undefined)[] = phase.fanout ?? [undefined];
+  const feedback = typeof item.parsed.data.feedback === 'string' ? item.parsed.data.feedback : '(none)';
+  const earlier = item.artifacts.filter((a) => a !== phase.artifact && !lenses.some((l) => l && a === lensArtifact(phase.artifact, l)));
+
+  const runLens = async (lens: string | undefined) => {
+    const artifact = lens ? lensArtifact(phase.artifact, lens) : phase.artifact;
+    const artifactAbs = path.join(root, dir, artifact);
+    await rm(artifactAbs, { force: true }); // a stale artifact must not pass for this attempt's
+    const stem = `${phase.name}${lens ? `-${lens}` : ''}.${attempt}`;
+    const prompt = renderPrompt({
+      context: config.context,
+      template,
+      phase,
+      pipelines: [...config.pipelines.values()],
+      itemBody: item.parsed.frontmatter.body,
+      values: {
+        id: item.id,
+        title: item.fields.title,
+        phase: phase.name,
+        pipeline: pipeline.name,
+        attempt: String(attempt),
+        max_attempts: String(maxAttempts(phase, config)),
+        item_path: item.file,
+        item_dir: dir,
+        artifact_path: `${dir}/${artifact}`,
+        artifacts: earlier.length > 0 ? earlier.map((a) => `- ${dir}/${a}`).join('\n') : '(none yet)',
+        lens: lens ?? 'general',
+        feedback,
+        workspace: root,
+        base_branch: run.baseBranch,
+        branch: run.baseBranch,
+        diff_command: 'git diff HEAD',
+      },
+    });
+    const promptFile = path.join(logDir, `${stem}.prompt.md`);
+    await writeFile(promptFile, prompt);
+    const result = await run.slots.with(() =>
+      agent.run({
+        id: item.id,
+        phase: phase.name,
+        pipeline: pipeline.name,
+        lens,
+        prompt,
+        promptFile,
+        artifactPath: artifactAbs,
+        cwd: root,
+        model,
+        timeoutMs: phase.timeout ?? settings.timeout,
+        stallTimeoutMs: phase.stall_timeout ?? settings.stall_timeout,
+        logFile: path.join(logDir, `${stem}.log`),
+        logMaxBytes: settings.log_max_bytes,
+        signal: run.signal,
+        onActivity: (line) => run.onActivity?.(lens, line),
+      }),
+    );
+    return { lens, artifact, artifactAbs, result, artifactOk: await nonEmpty(artifactAbs), logFile: path.relative(root, path.join(logDir, `${stem}.log`)) };
+  };
+
+  const runs = await Promise.all(lenses.map(runLens));
+  const outcome: PhaseOutcome = {
+    ok: false,
+    costUsd: runs.reduce((sum, r) => sum + (r.result.costUsd ?? 0), 0),
+    durationMs: Math.max(...runs.map((r) => r.result.durationMs)),
+    agent: agent.label(model),
+    logFile: runs[0]?.logFile,
+    tail: runs[0]?.result.outputTail,
+  };
+  const tokens = runs.filter((r) => r.result.tokens);
+  if (tokens.length > 0) {
+    outcome.tokens = { input: tokens.reduce((s, r) => s + (r.result.tokens?.input ?? 0), 0), output: tokens.reduce((s, r) => s + (r.result.tokens?.output ?? 0), 0) };
+  }
+  const unavailable = runs.find((r) => r.result.spawnError);
+  if (unavailable) throw new AgentUnavailable(`agent ${agentName} could not start: ${unavailable.result.spawnError}`, `install it, fix agents.${agentName} in ORCHESTRATOR.md, or run with --agent dry-run`);
+  if (runs.some((r) => r.result.stopped === 'aborted')) return { ...outcome, interrupted: true };
+  const limited = runs.find((r) => r.result.usageLimit);
+  if (limited?.result.usageLimit) return { ...outcome, usageLimit: limited.result.usageLimit };
+  const failed = runs.map((r) => ({ r, why: failureOf(r.result, r.artifactOk, `${dir}/${r.artifact}`) })).find((x) => x.why);
+  if (failed) return { ...outcome, failure: `${failed.r.lens ? `lens ${failed.r.lens}: ` : ''}${failed.why}`, logFile: failed.r.logFile, tail: failed.r.result.outputTail };
+
+  if (phase.fanout) await mergeFanout(root, item, phase, runs);
+  const artifact = await artifactFrontmatter(path.join(root, dir, phase.artifact));
+  if (phase.on_reject) {
+    const verdict = artifact.data.verdict;
+    if (verdict !== 'approve' && verdict !== 'reject') {
+      return { ...outcome, failure: `${dir}/${phase.artifact} must start with frontmatter \`verdict: approve\` or \`verdict: reject\`, found ${JSON.stringify(verdict ?? null)}` };
+    }
+    outcome.verdict = verdict;
+  }
+  if (phase.name === 'triage') outcome.triage = { pipeline: artifact.data.pipeline, priority: artifact.data.priority, labels: artifact.data.labels };
+
+  if (phase.gate) {
+    const gateLog = path.join(logDir, `${phase.name}.${attempt}.gate.log`);
+    const [command = 'sh', ...args] = Array.isArray(phase.gate) ? phase.gate : ['sh', '-c', phase.gate];
+    const gate = await runProcess({
+      command,
+      args,
+      cwd: root,
+      timeoutMs: phase.timeout ?? settings.timeout,
+      stallTimeoutMs: phase.timeout ?? settings.timeout,
+      logFile: gateLog,
+      logMaxBytes: settings.log_max_bytes,
+      signal: run.signal,
+    });
+    if (gate.stopped === 'aborted') return { ...outcome, interrupted: true };
+    if (gate.exitCode !== 0) {
+      const gateText = Array.isArray(phase.gate) ? phase.gate.join(' ') : phase.gate;
+      return { ...outcome, failure: `the gate \`${gateText}\` failed (${gate.spawnError ?? `exit ${gate.exitCode ?? gate.stopped}`})`, logFile: path.relative(root, gateLog), tail: gate.tail };
+    }
+  }
+  return { ...outcome, ok: true };
+}
+
+/** Merge the lens reviews into the phase artifact: a summary table, then each review. */
+async function mergeFanout(root: string, item: Item, phase: Phase, runs: { lens?: string; artifact: string; artifactAbs: string }[]): Promise<void> {
+  const rows: string[] = [];
+  const sections: string[] = [];
+  let rejected = false;
+  for (const r of runs) {
+    const { data, body } = await artifactFrontmatter(r.artifactAbs);
+    const verdict = data.verdict === 'reject' ? 'reject' : data.verdict === 'approve' ? 'approve' : 'none';
+    if (verdict !== 'approve') rejected = true;
+    const summary = body.split('\n').map((l) => l.replace(/^#+\s*/, '').trim()).find((l) => l !== '') ?? '';
+    rows.push(`| ${r.lens} | ${verdict} | ${summary.replace(/\|/g, '\\|').slice(0, 100)} | ${r.artifact} |`);
+    sections.push(`## ${r.lens}\n\n${body.trim()}`);
+  }
+  const text = [
+    `---\nverdict: ${rejected ? 'reject' : 'approve'}\n---`,
+    `# ${phase.name} of ${item.fields.title}`,
+    `${runs.length} lenses; the verdict is reject if any lens rejects or gives none.`,
+    `| lens | verdict | summary | file |\n| --- | --- | --- | --- |\n${rows.join('\n')}`,
+    ...sections,
+  ].join('\n\n');
+  await writeFile(path.join(root, item.dir ?? '', phase.artifact), `${text}\n`);
+}

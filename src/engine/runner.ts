@@ -1,0 +1,228 @@
+// The run loop: read a fresh snapshot, ask the scheduler what to do, carry it out (intake,
+// approvals, blocks, phase jobs), repeat. Every change is one commit through applyTransition.
+import { setMaxListeners } from 'node:events';
+import os from 'node:os';
+import { applyTransition } from '../backlog/mutate.js';
+import { DONE, INBOX, type Item } from '../backlog/store.js';
+import type { Config } from '../config/load.js';
+import { git } from '../git.js';
+import { formatProblem, TendError } from '../problem.js';
+import { openRepo } from '../repo.js';
+import type { Transition } from '../transition.js';
+import { decideAfterPhase, decideApproval, type Decision } from './decide.js';
+import { acquireRunLock } from './lock.js';
+import { AgentUnavailable, runPhase } from './phase.js';
+import { pipelineOf, plan, type Start } from './scheduler.js';
+import { Slots } from './slots.js';
+
+export interface RunOptions {
+  root: string;
+  once: boolean;
+  agent?: string;
+  concurrency?: number;
+  /** Stops the run: nothing new starts, running agents are stopped and their items requeued. */
+  signal: AbortSignal;
+  reporter: Reporter;
+  /** How often an idle run without --once looks for new work. */
+  pollMs?: number;
+}
+
+export interface Reporter {
+  transition(t: Transition, item: Item): void;
+  info(message: string): void;
+  warn(message: string): void;
+  activity?(id: string, phase: string, lens: string | undefined, line: string): void;
+}
+
+export interface RunSummary {
+  transitions: number;
+  phasesDone: number;
+  failures: number;
+  done: string[];
+  blocked: string[];
+  waiting: string[];
+  parked: { id: string; until: string }[];
+  costUsd: number;
+  elapsedMs: number;
+  /** Errors that were not an item's own fault (git, the agent CLI missing, ...). */
+  errors: string[];
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function currentBranch(root: string): Promise<string> {
+  const result = await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
+  if (result.exitCode !== 0) throw new TendError('HEAD is detached', 'check out a branch: tend commits every transition on the current branch');
+  return result.stdout.trim();
+}
+
+export async function runEngine(opts: RunOptions): Promise<RunSummary> {
+  const { root, reporter, signal } = opts;
+  const started = Date.now();
+  const summary: RunSummary = { transitions: 0, phasesDone: 0, failures: 0, done: [], blocked: [], waiting: [], parked: [], costUsd: 0, elapsedMs: 0, errors: [] };
+  // Every running agent (nine in a review fan-out) listens for the stop signal.
+  setMaxListeners(0, signal);
+  const lock = await acquireRunLock(root);
+  if (lock.tookOver) reporter.warn(`took over the lock of a run that is gone (${lock.tookOver})`);
+  try {
+    const first = await openRepo(root);
+    if (first.errors.length > 0) {
+      throw new TendError(`the configuration has errors:\n${first.errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`, 'fix them (`tend doctor` lists them all) and run again');
+    }
+    const branch = await currentBranch(root);
+    const wanted = first.config.settings.git.branch;
+    if (wanted && wanted !== branch) throw new TendError(`ORCHESTRATOR.md sets git.branch: ${wanted}, but ${branch} is checked out`, `check out ${wanted}, or remove git.branch`);
+    let config: Config = first.config;
+    const author = () => config.settings.git.author;
+    const owner = `${os.hostname()}:${process.pid}`;
+    const concurrency = opts.concurrency ?? config.settings.concurrency;
+    const slots = new Slots(concurrency);
+    const active = new Map<string, string>();
+    const jobs = new Map<string, Promise<void>>();
+    let fatal: Error | undefined;
+    // Items whose transition failed for a reason outside tend's control; not retried this run.
+    const broken = new Set<string>();
+    const attempt = async (item: Item, d: Decision): Promise<boolean> => {
+      try {
+        await apply(item, d);
+        return true;
+      } catch (err) {
+        broken.add(item.id);
+        summary.errors.push(`${item.id}: ${err instanceof Error ? err.message : String(err)}`);
+        reporter.warn(`${item.id}: ${err instanceof Error ? err.message : String(err)}`);
+        return false;
+      }
+    };
+
+    const apply = async (item: Item, d: Decision) => {
+      const applied = await applyTransition({ root, author: author() }, item, d.to, d.changes, d.transition);
+      if (applied.commit) {
+        summary.transitions += 1;
+        reporter.transition(d.transition, applied.item);
+      }
+      return applied.item;
+    };
+
+    // Items a previous run left `running` are requeued; the interrupted attempt counts.
+    for (const item of first.snapshot.items) {
+      if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running') continue;
+      const host = item.fields.owner?.split(':')[0];
+      if (host !== undefined && host !== os.hostname() && config.settings.git.remote) continue;
+      await apply(item, { changes: { status: 'queued', owner: undefined }, transition: { id: item.id, phase: item.location, summary: `${item.location} requeued (the run holding it ended)`, outcome: 'requeued' } });
+    }
+
+    const job = async ({ item, pipeline, phase }: Start) => {
+      let current = item;
+      try {
+        current = await apply(item, {
+          changes: { status: 'running', owner, attempts: item.fields.attempts + 1, resume_at: undefined },
+          transition: { id: item.id, phase: phase.name, summary: `${phase.name} started (attempt ${item.fields.attempts + 1})`, outcome: 'claimed' },
+        });
+        const outcome = await runPhase({
+          root, config, item: current, pipeline, phase, agentOverride: opts.agent, baseBranch: branch, slots, signal,
+          onActivity: (lens, line) => reporter.activity?.(item.id, phase.name, lens, line),
+        });
+        summary.costUsd += outcome.costUsd;
+        const decision = decideAfterPhase(current, pipeline, phase, outcome, config, Date.now());
+        const after = await apply(current, decision);
+        if (outcome.ok) summary.phasesDone += 1;
+        else if (!outcome.interrupted && !outcome.usageLimit) summary.failures += 1;
+        if (after.location === DONE) summary.done.push(after.id);
+        if (after.location === 'blocked') summary.blocked.push(after.id);
+      } catch (err) {
+        if (current.fields.status === 'running') {
+          // Not the item's fault: give the attempt back and requeue it.
+          await apply(current, { changes: { status: 'queued', owner: undefined, attempts: Math.max(0, current.fields.attempts - 1) }, transition: { id: item.id, phase: phase.name, summary: `${phase.name} requeued (${err instanceof Error ? err.message.split('\n')[0] : 'error'})`, outcome: 'requeued' } }).catch(() => undefined);
+        }
+        if (err instanceof AgentUnavailable) fatal ??= err;
+        else summary.errors.push(`${item.id}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
+
+    for (;;) {
+      if (signal.aborted || fatal) break;
+      const repo = await openRepo(root);
+      if (repo.errors.length === 0) config = repo.config;
+      else reporter.warn(`configuration has errors; keeping the last good one:\n${repo.errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+      const now = Date.now();
+      const items = repo.snapshot.items.filter((i) => !broken.has(i.id));
+      const p = plan(items, config, {
+        now,
+        freeSlots: concurrency - active.size,
+        active,
+        spentUsd: summary.costUsd,
+        invalidIds: new Set(repo.snapshot.invalid.flatMap((i) => (i.id ? [i.id] : []))),
+      });
+      let changed = false;
+      for (const item of p.intake) {
+        if (signal.aborted) break;
+        const pipeline = pipelineOf(item, config);
+        const firstPhase = pipeline?.phases[0];
+        if (!pipeline || !firstPhase) continue;
+        const defaults = {
+          title: item.fields.title,
+          priority: item.fields.priority,
+          status: 'queued',
+          attempts: 0,
+          created: item.parsed.data.created ?? new Date(item.createdMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          cost_usd: item.fields.cost_usd,
+        };
+        changed = (await attempt(item, { to: firstPhase.name, changes: defaults, transition: { id: item.id, phase: INBOX, summary: `inbox -> ${firstPhase.name}`, outcome: 'intake' } })) || changed;
+      }
+      for (const { item, pipeline, phase } of p.approved) {
+        changed = (await attempt(item, decideApproval(item, pipeline, phase))) || changed;
+      }
+      for (const { item, reason } of p.block) {
+        const blocked = { to: 'blocked', changes: { status: 'failed', blocked_reason: reason, blocked_phase: item.location }, transition: { id: item.id, phase: item.location, summary: `${item.location} -> blocked`, outcome: 'blocked', extra: { 'Tend-Reason': reason } } };
+        if (await attempt(item, blocked)) {
+          summary.blocked.push(item.id);
+          changed = true;
+        }
+      }
+      if (changed) continue; // the snapshot is stale now; plan again before starting anything
+      for (const start of p.start) {
+        if (signal.aborted) break;
+        active.set(start.item.id, start.phase.name);
+        const running = job(start).finally(() => {
+          active.delete(start.item.id);
+          jobs.delete(start.item.id);
+        });
+        jobs.set(start.item.id, running);
+      }
+      if (jobs.size > 0) {
+        await Promise.race([...jobs.values(), sleep(opts.pollMs ?? 1000, signal)]);
+        continue;
+      }
+      if (opts.once) {
+        const retryAt = Math.min(...p.retrying.map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)));
+        if (p.start.length === 0 && Number.isFinite(retryAt)) {
+          await sleep(Math.max(10, retryAt - Date.now()), signal);
+          continue;
+        }
+        if (p.start.length === 0) {
+          summary.waiting = p.waiting.map((i) => i.id);
+          summary.parked = p.parked.map((i) => ({ id: i.id, until: i.fields.resume_at ?? '' }));
+          break;
+        }
+      } else {
+        await sleep(opts.pollMs ?? 1000, signal);
+      }
+    }
+    await Promise.allSettled(jobs.values());
+    if (fatal) throw fatal;
+    return summary;
+  } finally {
+    summary.elapsedMs = Date.now() - started;
+    await lock.release();
+  }
+}
