@@ -1,0 +1,52 @@
+// Repositories set up for `tend run`: the default pipelines plus an ORCHESTRATOR.md that points
+// at one of the fake agents in test/fixtures/agents/.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { git, initializedRepo, PACKAGE_ROOT, read, writeTree } from './repo.js';
+
+export const FIXTURES = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'agents');
+
+/** ORCHESTRATOR.md frontmatter using fake agent `script` (a file in test/fixtures/agents/). */
+export function settingsFor(script: string, extra = ''): string {
+  return `---
+agent: fake
+retries: 1
+retry_backoff: 0s
+timeout: 20s
+agents:
+  fake:
+    type: command
+    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(path.join(FIXTURES, script))}]
+${extra}---
+Test project.
+`;
+}
+
+/** An initialized repository whose settings use `script`, committed, with `items` in the inbox. */
+export async function runRepo(script: string, items: Record<string, string> = {}, extraSettings = ''): Promise<string> {
+  const root = await initializedRepo();
+  await writeTree(root, { 'ORCHESTRATOR.md': settingsFor(script, extraSettings), ...items });
+  await git(root, 'add', '--all');
+  await git(root, 'commit', '--quiet', '-m', 'test setup');
+  return root;
+}
+
+/** Subjects of the commits tend made, oldest first. */
+export async function tendSubjects(root: string): Promise<string[]> {
+  const out = await git(root, 'log', '--reverse', '--format=%s', '--grep=^Tend-Item:');
+  return out.split('\n').filter(Boolean);
+}
+
+export async function itemField(root: string, rel: string, key: string): Promise<string | undefined> {
+  const text = await read(root, rel);
+  const m = new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(text);
+  return m?.[1];
+}
+
+export async function filesIn(root: string, rel: string): Promise<string[]> {
+  return (await readdir(path.join(root, rel))).sort();
+}
+
+export function item(title: string, extra = ''): string {
+  return `---\ntitle: ${title}\n${extra}---\n${title}: some text.\n`;
+}

@@ -1,0 +1,53 @@
+// Scheduling order of items and the folder order of the board.
+import { describe, expect, it } from 'vitest';
+import { compareItems, locationOrder } from '../../src/backlog/board.js';
+import type { Item } from '../../src/backlog/store.js';
+import type { Config } from '../../src/config/load.js';
+import { parsePipeline, type Pipeline } from '../../src/config/pipeline.js';
+import { DEFAULT_SETTINGS } from '../../src/config/settings.js';
+import { parseItem } from '../../src/item.js';
+
+function item(id: string, priority: number, createdMs: number): Item {
+  const file = `backlog/${id}.md`;
+  const parsed = parseItem(`---\npriority: ${priority}\n---\n`, file, id).item;
+  if (!parsed) throw new Error('bad fixture');
+  return { id, location: 'inbox', file, parsed, fields: parsed.fields, artifacts: [], createdMs };
+}
+
+function pipeline(name: string, phases: string[]): Pipeline {
+  const text = `---\nphases:\n${phases.map((p) => `  - { name: ${p} }`).join('\n')}\n---\n`;
+  const parsed = parsePipeline(name, text, `pipelines/${name}.md`).pipeline;
+  if (!parsed) throw new Error('bad fixture');
+  return parsed;
+}
+
+const config = (defaultPipeline: string, ...pipelines: Pipeline[]): Config => ({
+  settings: { ...DEFAULT_SETTINGS, default_pipeline: defaultPipeline },
+  context: '',
+  pipelines: new Map(pipelines.map((p) => [p.name, p])),
+  prompts: new Map(),
+});
+
+describe('compareItems', () => {
+  it('orders by priority, then age (oldest first), then id', () => {
+    const items = [item('d', 3, 100), item('c', 1, 300), item('b', 3, 100), item('a', 3, 50), item('e', 1, 200)];
+    expect([...items].sort(compareItems).map((i) => i.id)).toEqual(['e', 'c', 'a', 'b', 'd']);
+  });
+
+  it('treats equal items as equal', () => {
+    expect(compareItems(item('a', 2, 1), item('a', 2, 1))).toBe(0);
+  });
+});
+
+describe('locationOrder', () => {
+  const coding = pipeline('coding', ['triage', 'design', 'build', 'review']);
+  const quick = pipeline('quick-fix', ['triage', 'build', 'deploy']);
+
+  it('lists inbox, the default pipeline phases, other pipelines\' extra phases, done, blocked', () => {
+    expect(locationOrder(config('coding', quick, coding))).toEqual(['inbox', 'triage', 'design', 'build', 'review', 'deploy', 'done', 'blocked']);
+  });
+
+  it('follows the default pipeline', () => {
+    expect(locationOrder(config('quick-fix', coding, quick))).toEqual(['inbox', 'triage', 'build', 'deploy', 'design', 'review', 'done', 'blocked']);
+  });
+});
