@@ -84,7 +84,8 @@ async function commitNow(root: string, paths: string[], message: string, options
   try {
     const head = await headCommit(root);
     if (head) await gitOk(root, ['read-tree', head], { env });
-    const present = paths.filter((p) => existsSync(path.join(root, p)));
+    // A magic pathspec such as `:(glob)backlog/*/<id>` is handed to git as it is.
+    const present = paths.filter((p) => p.startsWith(':(') || existsSync(path.join(root, p)));
     const gone = paths.filter((p) => !present.includes(p));
     if (present.length > 0) await gitOk(root, ['add', '--all', '--', ...present], { env });
     if (gone.length > 0) await gitOk(root, ['rm', '-r', '--cached', '--quiet', '--ignore-unmatch', '--', ...gone], { env });

@@ -1,7 +1,7 @@
 // Claude Code: `claude -p --output-format stream-json --verbose`, prompt on stdin. The stream
 // feeds the live view and the stall timeout; its final `result` event carries cost and usage.
 import { jsonLines, usageLimitIn } from './limits.js';
-import { runProcess } from './process.js';
+import { agentEnv, runProcess } from './process.js';
 import type { Agent, AgentRequest, AgentResult } from './types.js';
 
 export interface CliAgentOptions {
@@ -36,12 +36,13 @@ export function claudeAgent(options: CliAgentOptions): Agent {
         command: options.command,
         args,
         cwd: req.cwd,
-        env: options.env,
+        env: agentEnv(req, options.env),
         input: req.prompt,
         timeoutMs: req.timeoutMs,
         stallTimeoutMs: req.stallTimeoutMs,
         logFile: req.logFile,
         logMaxBytes: req.logMaxBytes,
+        pidFile: req.pidFile,
         signal: req.signal,
         onLine: (line) => {
           const [event] = jsonLines(line);
@@ -59,7 +60,9 @@ export function parseClaudeOutput(stdout: string, base: AgentResult, now: Date):
   const events = jsonLines(stdout);
   const result: AgentResult = { ...base };
   const final = [...events].reverse().find((e) => e.type === 'result');
-  const rejected = events.find((e) => e.type === 'rate_limit_event' && JSON.stringify(e).includes('"rejected"'));
+  // Only `status: rejected` stops a run: the stream also reports `allowed` events that carry
+  // `overageStatus: "rejected"` (extra usage disabled) on runs that go on and succeed.
+  const rejected = events.find((e) => e.type === 'rate_limit_event' && ((e.rate_limit_info ?? e) as Record<string, unknown>).status === 'rejected');
   if (final) {
     result.costUsd = num(final.total_cost_usd);
     const usage = final.usage as Record<string, unknown> | undefined;
@@ -76,7 +79,7 @@ export function parseClaudeOutput(stdout: string, base: AgentResult, now: Date):
       else if (final.api_error_status === 429 || usageLimitIn(text, now)) result.usageLimit = usageLimitIn(text, now) ?? { message: text.slice(0, 300) };
     }
   }
-  if (rejected && !result.usageLimit) {
+  if (rejected && !result.usageLimit && (!final || result.error)) {
     const info = (rejected.rate_limit_info ?? rejected) as Record<string, unknown>;
     const resets = num(info.resetsAt) ?? num(info.resets_at);
     result.usageLimit = { message: 'Claude usage limit reached (rate_limit_event: rejected)', resetsAt: resets ? new Date(resets * (resets < 1e12 ? 1000 : 1)) : undefined };

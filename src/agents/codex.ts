@@ -1,7 +1,7 @@
 // Codex (`codex exec --json`) and opencode (`opencode run --format json`): prompt as an
 // argument (codex can hang on an open stdin, PITFALLS.md), JSONL events for activity and tokens.
 import { jsonLines, usageLimitIn } from './limits.js';
-import { runProcess } from './process.js';
+import { agentEnv, runProcess } from './process.js';
 import type { CliAgentOptions } from './claude.js';
 import type { Agent, AgentRequest, AgentResult } from './types.js';
 
@@ -14,11 +14,12 @@ async function runJsonCli(options: CliAgentOptions, req: AgentRequest, args: str
     command: options.command,
     args,
     cwd: req.cwd,
-    env: options.env,
+    env: agentEnv(req, options.env),
     timeoutMs: req.timeoutMs,
     stallTimeoutMs: req.stallTimeoutMs,
     logFile: req.logFile,
     logMaxBytes: req.logMaxBytes,
+    pidFile: req.pidFile,
     signal: req.signal,
     onLine: (line) => {
       const [event] = jsonLines(line);

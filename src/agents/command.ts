@@ -1,7 +1,7 @@
 // Any program as an agent, from an argv template in ORCHESTRATOR.md. The prompt reaches it as
 // a file ({prompt_file}), on stdin, or as one argument ({prompt}); never through a shell.
 import { jsonLines } from './limits.js';
-import { runProcess } from './process.js';
+import { agentEnv, runProcess } from './process.js';
 import type { Agent, AgentRequest, AgentResult } from './types.js';
 
 export interface CommandAgentOptions {
@@ -38,12 +38,13 @@ export function commandAgent(options: CommandAgentOptions): Agent {
         command,
         args,
         cwd: req.cwd,
-        env: { TEND_ITEM: req.id, TEND_PHASE: req.phase, TEND_ARTIFACT: req.artifactPath, TEND_PROMPT_FILE: req.promptFile, ...options.env },
+        env: agentEnv(req, options.env),
         input: options.input === 'stdin' ? req.prompt : undefined,
         timeoutMs: req.timeoutMs,
         stallTimeoutMs: req.stallTimeoutMs,
         logFile: req.logFile,
         logMaxBytes: req.logMaxBytes,
+        pidFile: req.pidFile,
         signal: req.signal,
       });
       const result: AgentResult = { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError };

@@ -2,7 +2,7 @@
 // shutdown kills the whole tree (execa's own timeout leaves grandchildren running, PITFALLS.md);
 // output teed to a size-capped log and a rolling tail; never a shell.
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 
@@ -18,8 +18,18 @@ export interface ProcessRequest {
   logFile: string;
   logMaxBytes: number;
   signal: AbortSignal;
+  /**
+   * Records the agent's process group while it runs, so a run that restarts after kill -9 can
+   * stop an agent the dead run left behind (it is in its own group and outlives tend).
+   */
+  pidFile?: string;
   /** Called with each complete stdout line (for agents that stream JSON events). */
   onLine?: (line: string) => void;
+}
+
+/** Environment every agent process gets, so wrappers and scripts know what they are doing. */
+export function agentEnv(req: { id: string; phase: string; artifactPath: string; promptFile: string; lens?: string }, extra: Record<string, string>): Record<string, string> {
+  return { TEND_ITEM: req.id, TEND_PHASE: req.phase, TEND_ARTIFACT: req.artifactPath, TEND_PROMPT_FILE: req.promptFile, TEND_LENS: req.lens ?? '', ...extra };
 }
 
 export interface ProcessResult {
@@ -68,6 +78,10 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
     windowsHide: true,
   });
   const pid = child.pid;
+  if (req.pidFile && pid !== undefined) {
+    await mkdir(path.dirname(req.pidFile), { recursive: true });
+    await writeFile(req.pidFile, `${pid}\n`);
+  }
   let stopped: ProcessResult['stopped'];
   let lastOutput = Date.now();
   const stop = (why: NonNullable<ProcessResult['stopped']>) => {
@@ -118,6 +132,7 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   else req.signal.addEventListener('abort', onAbort, { once: true });
 
   const result = await child;
+  if (req.pidFile) await rm(req.pidFile, { force: true });
   clearTimeout(timer);
   clearInterval(stallCheck);
   req.signal.removeEventListener('abort', onAbort);
@@ -135,4 +150,29 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
     tail: spawnError ? `${tail}\n${spawnError}`.trim() : tail,
     durationMs,
   };
+}
+
+/** Stop agents a dead run left running (their groups are recorded in `dir`). Returns how many. */
+export async function stopOrphanedAgents(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let stopped = 0;
+  for (const name of names.filter((n) => n.endsWith('.pid'))) {
+    const file = path.join(dir, name);
+    const pid = Number((await readFile(file, 'utf8')).trim());
+    if (Number.isInteger(pid) && pid > 1) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+        stopped += 1;
+      } catch {
+        // Already gone.
+      }
+    }
+    await rm(file, { force: true });
+  }
+  return stopped;
 }

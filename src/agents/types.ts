@@ -23,6 +23,8 @@ export interface AgentRequest {
   /** Absolute path of the log file for this run. */
   logFile: string;
   logMaxBytes: number;
+  /** Where to record the agent's process group while it runs. */
+  pidFile?: string;
   /** Aborted when tend is shutting down: the agent is stopped at once. */
   signal: AbortSignal;
   /** Reports what the agent is doing now (a short line), when its CLI streams progress. */

@@ -26,7 +26,9 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
   const location = to ?? item.location;
   const dir = `${BACKLOG_DIR}/${location}/${item.id}`;
   const file = `${dir}/${ITEM_FILE}`;
-  const touched = new Set<string>([dir]);
+  // Every folder of this item, so a crash's leftovers (a renamed folder not yet committed) are
+  // committed with its next transition rather than left behind.
+  const touched = new Set<string>([dir, `:(glob)${BACKLOG_DIR}/*/${item.id}/**`]);
   if (location !== item.location) {
     if (existsSync(path.join(root, dir))) {
       throw new TendError(`cannot move ${item.id} to ${dir}: that folder already exists`, `two items share the id ${item.id}; rename one of the folders`);
@@ -41,6 +43,7 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
     }
     touched.add(item.dir ?? item.file);
   }
+  if (item.location === INBOX) touched.add(item.file);
   const parsed = updateItem(item.parsed, changes);
   await writeItemFile(root, file, parsed);
   const commit = await commitPaths(root, [...touched], commitMessage(transition), { author: opts.author });

@@ -56,7 +56,7 @@ async function readItemFile(root: string, rel: string, stem: string): Promise<{ 
   try {
     const stat = await handle.stat();
     if (stat.size > MAX_ITEM_BYTES) {
-      return fail(`file is ${(stat.size / 1024 / 1024).toFixed(1)} MiB; items are limited to 1 MiB`, 'move large content into a separate file and mention its path');
+      return fail(`file is ${(stat.size / 1024 / 1024).toFixed(1)} MiB (${stat.size} bytes); items are limited to 1 MiB (${MAX_ITEM_BYTES} bytes)`, 'move large content into a separate file and mention its path');
     }
     const bytes = await handle.readFile();
     if (bytes.includes(0)) return fail('binary file (contains NUL bytes), not Markdown text', 'move it out of backlog/');
@@ -157,6 +157,10 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
     return false;
   });
   const taken = new Set([...items.map((i) => i.id), ...invalid.map((i) => i.id).filter((id): id is string => !!id)]);
+  // A file already named by its id (as `tend add` writes them) claims that id before any other
+  // name that merely slugs to it, so dropping in `Fix Login.md` never renames `fix-login.md`.
+  const ownsItsName = (name: string) => slugify(name.slice(0, -'.md'.length)) === name.slice(0, -'.md'.length);
+  inboxFiles.sort((a, b) => Number(ownsItsName(b)) - Number(ownsItsName(a)));
   for (const name of inboxFiles) {
     const rel = posix(BACKLOG_DIR, name);
     const stem = name.slice(0, -'.md'.length);

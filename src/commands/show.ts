@@ -1,5 +1,5 @@
 // `tend show <id>`: one item with its artifacts and its history from git log.
-import { itemJson } from '../backlog/board.js';
+import { itemJson, problemJson } from '../backlog/board.js';
 import { itemHistory } from '../git.js';
 import { paint, printJson } from '../output.js';
 import { formatProblem, TendError } from '../problem.js';
@@ -18,7 +18,7 @@ export async function show(repo: Repo, id: string, options: { json: boolean; now
     printJson({
       version: 1,
       item: item ? { ...itemJson(item, now), frontmatter: item.parsed.data, body: item.parsed.frontmatter.body } : null,
-      invalid: invalid ? { path: invalid.path, problems: invalid.problems } : null,
+      invalid: invalid ? { path: invalid.path, problems: invalid.problems.map(problemJson) } : null,
       history,
     });
     return;

@@ -1,7 +1,7 @@
 // What happens to an item after a phase attempt, an approval or a rejection: a pure function
 // from the item and the outcome to a Decision (where the item goes, which keys change, and the
 // commit that records it). The runner only carries decisions out.
-import { BLOCKED, DONE, type Item } from '../backlog/store.js';
+import { BACKLOG_DIR, BLOCKED, DONE, type Item } from '../backlog/store.js';
 import type { Config } from '../config/load.js';
 import type { Phase, Pipeline } from '../config/pipeline.js';
 import { formatDuration } from '../duration.js';
@@ -43,6 +43,10 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+function times(n: number): string {
+  return n === 1 ? 'once' : `${n} times`;
+}
+
 function lastLines(text: string | undefined, n: number): string {
   return (text ?? '').trim().split('\n').slice(-n).join('\n');
 }
@@ -80,9 +84,9 @@ export function decideAfterPhase(item: Item, pipeline: Pipeline, phase: Phase, o
     };
   }
   if (outcome.usageLimit) {
-    const resume = outcome.usageLimit.resetsAt?.getTime() ?? now + DEFAULT_USAGE_LIMIT_WAIT_MS;
+    const resume = Math.max(outcome.usageLimit.resetsAt?.getTime() ?? now + DEFAULT_USAGE_LIMIT_WAIT_MS, now);
     return {
-      changes: { ...released, status: 'queued', attempts: Math.max(0, f.attempts - 1), resume_at: iso(Math.max(resume, now)) },
+      changes: { ...released, status: 'queued', attempts: Math.max(0, f.attempts - 1), resume_at: iso(resume) },
       transition: { ...base, summary: `${phase.name} parked until ${iso(resume)} (usage limit)`, outcome: 'parked', extra: { ...base.extra, 'Tend-Reason': outcome.usageLimit.message } },
     };
   }
@@ -93,8 +97,8 @@ export function decideAfterPhase(item: Item, pipeline: Pipeline, phase: Phase, o
       const log = outcome.logFile ? `\nlast log ${outcome.logFile}:\n${lastLines(outcome.tail, 8)}` : '';
       return {
         to: BLOCKED,
-        changes: { ...released, status: 'failed', blocked_reason: `${phase.name} failed ${f.attempts} times; last: ${reason}${log}`, blocked_phase: phase.name, resume_at: undefined },
-        transition: { ...base, summary: `${phase.name} -> blocked (failed ${f.attempts} times)`, outcome: 'blocked', extra: { ...base.extra, 'Tend-Reason': reason } },
+        changes: { ...released, status: 'failed', blocked_reason: `${phase.name} failed ${times(f.attempts)}; last: ${reason}${log}`, blocked_phase: phase.name, resume_at: undefined },
+        transition: { ...base, summary: `${phase.name} -> blocked (failed ${times(f.attempts)})`, outcome: 'blocked', extra: { ...base.extra, 'Tend-Reason': reason } },
       };
     }
     const backoff = config.settings.retry_backoff * 2 ** Math.max(0, f.attempts - 1);
@@ -128,8 +132,8 @@ export function decideAfterPhase(item: Item, pipeline: Pipeline, phase: Phase, o
     if (f.loops >= phase.max_loops) {
       return {
         to: BLOCKED,
-        changes: { ...released, status: 'failed', blocked_reason: `${phase.name} rejected the work ${f.loops + 1} times (max_loops: ${phase.max_loops}); read ${item.dir}/${phase.artifact}`, blocked_phase: phase.on_reject },
-        transition: { ...base, summary: `${phase.name} -> blocked (rejected ${f.loops + 1} times)`, outcome: 'blocked' },
+        changes: { ...released, status: 'failed', blocked_reason: `${phase.name} rejected the work ${times(f.loops + 1)} (max_loops: ${phase.max_loops}); read ${BACKLOG_DIR}/${BLOCKED}/${item.id}/${phase.artifact}`, blocked_phase: phase.on_reject },
+        transition: { ...base, summary: `${phase.name} -> blocked (rejected ${times(f.loops + 1)})`, outcome: 'blocked' },
       };
     }
     return {

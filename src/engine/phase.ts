@@ -18,6 +18,9 @@ import type { Slots } from './slots.js';
 
 export class AgentUnavailable extends TendError {}
 
+/** Where running agents' process groups are recorded (see stopOrphanedAgents). */
+export const AGENT_PID_DIR = path.join('.tend', 'agents');
+
 export interface PhaseRun {
   root: string;
   config: Config;
@@ -125,6 +128,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
         stallTimeoutMs: phase.stall_timeout ?? settings.stall_timeout,
         logFile: path.join(logDir, `${stem}.log`),
         logMaxBytes: settings.log_max_bytes,
+        pidFile: path.join(root, AGENT_PID_DIR, `${item.id}.${stem}.pid`),
         signal: run.signal,
         onActivity: (line) => run.onActivity?.(lens, line),
       }),

@@ -2,6 +2,7 @@
 // approvals, blocks, phase jobs), repeat. Every change is one commit through applyTransition.
 import { setMaxListeners } from 'node:events';
 import os from 'node:os';
+import path from 'node:path';
 import { applyTransition } from '../backlog/mutate.js';
 import { DONE, INBOX, type Item } from '../backlog/store.js';
 import type { Config } from '../config/load.js';
@@ -11,7 +12,8 @@ import { openRepo } from '../repo.js';
 import type { Transition } from '../transition.js';
 import { decideAfterPhase, decideApproval, type Decision } from './decide.js';
 import { acquireRunLock } from './lock.js';
-import { AgentUnavailable, runPhase } from './phase.js';
+import { AGENT_PID_DIR, AgentUnavailable, runPhase } from './phase.js';
+import { stopOrphanedAgents } from '../agents/process.js';
 import { pipelineOf, plan, type Start } from './scheduler.js';
 import { Slots } from './slots.js';
 
@@ -113,6 +115,8 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       return applied.item;
     };
 
+    const orphans = await stopOrphanedAgents(path.join(root, AGENT_PID_DIR));
+    if (orphans > 0) reporter.warn(`stopped ${orphans} agent process group(s) left running by a run that was killed`);
     // Items a previous run left `running` are requeued; the interrupted attempt counts.
     for (const item of first.snapshot.items) {
       if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running') continue;

@@ -6,26 +6,25 @@ import { git, initializedRepo, PACKAGE_ROOT, read, writeTree } from './repo.js';
 
 export const FIXTURES = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'agents');
 
-/** ORCHESTRATOR.md frontmatter using fake agent `script` (a file in test/fixtures/agents/). */
-export function settingsFor(script: string, extra = ''): string {
+/** ORCHESTRATOR.md using fake agent `script` (a file in test/fixtures/agents/), fast retries. */
+export function settingsFor(script: string, overrides: Record<string, string | number> = {}): string {
+  const settings = { retries: 1, retry_backoff: '0s', timeout: '20s', ...overrides };
   return `---
 agent: fake
-retries: 1
-retry_backoff: 0s
-timeout: 20s
+${Object.entries(settings).map(([k, v]) => `${k}: ${v}`).join('\n')}
 agents:
   fake:
     type: command
     command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(path.join(FIXTURES, script))}]
-${extra}---
+---
 Test project.
 `;
 }
 
 /** An initialized repository whose settings use `script`, committed, with `items` in the inbox. */
-export async function runRepo(script: string, items: Record<string, string> = {}, extraSettings = ''): Promise<string> {
+export async function runRepo(script: string, items: Record<string, string> = {}, settings: Record<string, string | number> = {}): Promise<string> {
   const root = await initializedRepo();
-  await writeTree(root, { 'ORCHESTRATOR.md': settingsFor(script, extraSettings), ...items });
+  await writeTree(root, { 'ORCHESTRATOR.md': settingsFor(script, settings), ...items });
   await git(root, 'add', '--all');
   await git(root, 'commit', '--quiet', '-m', 'test setup');
   return root;
