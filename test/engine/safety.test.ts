@@ -1,0 +1,113 @@
+// One run per checkout, shutting down on a signal, and surviving kill -9 at any moment.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { item, itemField, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
+import { GIT_ENV, git, read, scratchDir, tend, TEND_BIN, tendJson } from '../helpers/repo.js';
+
+function startRun(root: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [TEND_BIN, 'run', ...args], { cwd: root, env: { ...process.env, ...GIT_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  return { child, output: () => output, exited };
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+describe('one run per checkout', () => {
+  it('a second run is refused while the first holds the lock; SIGTERM stops the agent and requeues its item', async () => {
+    const state = await scratchDir();
+    const pidFile = path.join(state, 'agent.pid');
+    const root = await runRepo('hang.mjs', { 'backlog/slow.md': item('Slow', 'pipeline: quick-fix\n') });
+    const first = startRun(root, [], { FAKE_PID_FILE: pidFile });
+    await waitFor(() => existsSync(pidFile), 'the agent to start');
+
+    const second = await tend(root, ['run', '--once']);
+    expect(second.exitCode).toBe(1);
+    expect(second.stderr).toMatch(/another tend run \(pid \d+, started .*\) is working in this checkout/);
+
+    const agentPid = Number(readFileSync(pidFile, 'utf8'));
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(143);
+    expect(running(agentPid)).toBe(false);
+    const file = 'backlog/triage/slow/item.md';
+    expect(await itemField(root, file, 'status')).toBe('queued');
+    expect(await itemField(root, file, 'attempts')).toBe('0');
+    expect(await itemField(root, file, 'owner')).toBeUndefined();
+    expect((await tendSubjects(root)).at(-1)).toBe('tend: slow triage interrupted, requeued');
+    expect(existsSync(path.join(root, '.tend/run.lock'))).toBe(false);
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+  });
+});
+
+describe('kill -9', () => {
+  it('a killed run leaves a stale lock and a running item; the next run takes over, stops the orphaned agent, and finishes', async () => {
+    const state = await scratchDir();
+    const pidFile = path.join(state, 'agent.pid');
+    const root = await runRepo('hang.mjs', { 'backlog/crash.md': item('Crash', 'pipeline: quick-fix\n') });
+    const first = startRun(root, [], { FAKE_PID_FILE: pidFile });
+    await waitFor(() => existsSync(pidFile), 'the agent to start');
+    const agentPid = Number(readFileSync(pidFile, 'utf8'));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(running(agentPid)).toBe(true); // its own process group outlives tend
+    expect(await itemField(root, 'backlog/triage/crash/item.md', 'status')).toBe('running');
+
+    await writeFile(path.join(root, 'ORCHESTRATOR.md'), settingsFor('write-artifact.mjs'));
+    const second = await tend(root, ['run', '--once']);
+    expect(second.exitCode).toBe(0);
+    expect(second.stderr).toMatch(/took over the lock of a run that is gone/);
+    expect(second.stderr).toMatch(/stopped 1 agent process group/);
+    expect(running(agentPid)).toBe(false);
+    const subjects = await tendSubjects(root);
+    expect(subjects).toContain('tend: crash triage requeued (the run holding it ended)');
+    expect(subjects.at(-1)).toBe('tend: crash review -> done');
+    // The interrupted attempt counted: the retry was attempt 2.
+    expect(subjects).toContain('tend: crash triage started (attempt 2)');
+  });
+
+  it('killed at random moments and restarted, every item ends in done/ exactly once, whole', async () => {
+    const ids = ['a1', 'b2', 'c3', 'd4', 'e5'];
+    const root = await runRepo('write-artifact.mjs', Object.fromEntries(ids.map((id, i) => [`backlog/${id}.md`, item(`Item ${id}`, `pipeline: quick-fix\npriority: ${(i % 5) + 1}\n`)])));
+    for (let round = 0; round < 8; round++) {
+      const run = startRun(root, ['--once']);
+      await new Promise((r) => setTimeout(r, 150 + ((round * 97) % 400)));
+      run.child.kill('SIGKILL');
+      await run.exited;
+      // After every kill, each item file is whole and parses: nothing half-written, nothing invalid.
+      const board = await tendJson<{ items: { id: string }[]; invalid: unknown[] }>(root, ['status']);
+      expect(board.invalid).toEqual([]);
+      expect(board.items.map((i) => i.id).sort()).toEqual(ids);
+    }
+    const final = await tend(root, ['run', '--once']);
+    expect(final.exitCode).toBe(0);
+    const board = await tendJson<{ items: { id: string; location: string }[]; invalid: unknown[] }>(root, ['status']);
+    expect(board.invalid).toEqual([]);
+    expect(board.items.map((i) => [i.id, i.location]).sort()).toEqual(ids.map((id) => [id, 'done']));
+    for (const id of ids) {
+      expect(await read(root, `backlog/done/${id}/item.md`)).toContain(`title: Item ${id}`);
+      expect(await readFile(path.join(root, `backlog/done/${id}/review.md`), 'utf8')).toMatch(/verdict: approve/);
+    }
+    // Everything tend did is committed, and nothing outside backlog/ was touched.
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+  }, 120_000);
+});
