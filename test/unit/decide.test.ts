@@ -1,0 +1,267 @@
+// What happens to an item after a phase attempt, an approval or a rejection (issue 3: retries,
+// usage limits, verdicts, approve, triage), and the commit that records it.
+import { describe, expect, it } from 'vitest';
+import { BLOCKED, DONE } from '../../src/backlog/store.js';
+import type { Phase } from '../../src/config/pipeline.js';
+import { decideAfterPhase, decideApproval, decideRejection, DEFAULT_USAGE_LIMIT_WAIT_MS, maxAttempts, type PhaseOutcome } from '../../src/engine/decide.js';
+import { commitMessage } from '../../src/transition.js';
+import { coding, config, item, NOW, phase, pipeline, type ItemSpec } from './builders.js';
+
+const CODING = coding();
+const QUICK = pipeline('quick-fix', ['triage', 'build', 'review']);
+const CONFIG = config([CODING, QUICK]);
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+const phaseOf = (name: string): Phase => {
+  const found = CODING.phases.find((p) => p.name === name);
+  if (!found) throw new Error(`no phase ${name}`);
+  return found;
+};
+
+const outcome = (extra: Partial<PhaseOutcome> = {}): PhaseOutcome => ({
+  ok: true,
+  costUsd: 0.25,
+  durationMs: 94_000,
+  agent: 'claude (opus)',
+  ...extra,
+});
+
+/** A claimed item (the runner counts the attempt and sets the owner when it starts a phase). */
+const claimed = (location: string, spec: ItemSpec = {}) =>
+  item('fix-login', { location, status: 'running', owner: 'host:123', attempts: 1, cost_usd: 0.5, ...spec });
+
+const after = (location: string, out: Partial<PhaseOutcome> = {}, spec: ItemSpec = {}, p: Phase = phaseOf(location), cfg = CONFIG) =>
+  decideAfterPhase(claimed(location, spec), CODING, p, outcome(out), cfg, NOW);
+
+describe('decideAfterPhase: success', () => {
+  it('moves to the next phase with attempts reset, the cost summed and the owner removed', () => {
+    const d = after('prd');
+    expect(d.to).toBe('tech-research');
+    expect(d.changes).toStrictEqual({
+      status: 'queued',
+      attempts: 0,
+      owner: undefined,
+      approved: undefined,
+      feedback: undefined,
+      resume_at: undefined,
+      cost_usd: 0.75,
+    });
+    expect(d.transition).toMatchObject({ id: 'fix-login', phase: 'prd', summary: 'prd -> tech-research', outcome: 'done', costUsd: 0.25 });
+  });
+
+  it('sums costs without floating-point noise', () => {
+    expect(after('prd', { costUsd: 0.2 }, { cost_usd: 0.1 }).changes.cost_usd).toBe(0.3);
+  });
+
+  it('moves to done/ after the last phase', () => {
+    const d = after('review', { verdict: 'approve' });
+    expect(d.to).toBe(DONE);
+    expect(d.transition.summary).toBe('review -> done');
+  });
+
+  it('writes the trailers of DESIGN.md plus the attempt and tokens', () => {
+    const d = after('prd', { costUsd: 0.4123, tokens: { input: 1200, output: 300 } });
+    const message = commitMessage(d.transition);
+    expect(message.split('\n')[0]).toBe('tend: fix-login prd -> tech-research');
+    for (const trailer of ['Tend-Item: fix-login', 'Tend-Phase: prd', 'Tend-Outcome: done', 'Tend-Agent: claude (opus)', 'Tend-Duration: 94s', 'Tend-Cost-USD: 0.41', 'Tend-Attempt: 1', 'Tend-Tokens: 1200 in, 300 out']) {
+      expect(message).toContain(`\n${trailer}\n`);
+    }
+  });
+
+  it('leaves out Tend-Tokens when the agent reports none', () => {
+    expect(commitMessage(after('prd').transition)).not.toContain('Tend-Tokens');
+  });
+});
+
+describe('decideAfterPhase: failure and retries', () => {
+  it('retries a failed attempt after retry_backoff, doubling with each attempt', () => {
+    const first = after('build', { ok: false, failure: 'the agent exited 1' }, { attempts: 1 });
+    expect(first.to).toBeUndefined();
+    expect(first.changes).toStrictEqual({ owner: undefined, cost_usd: 0.75, status: 'failed', resume_at: iso(NOW + 60_000) });
+    expect(first.transition).toMatchObject({ outcome: 'failed', summary: 'build failed (attempt 1 of 3), retry in 1m', extra: { 'Tend-Reason': 'the agent exited 1', 'Tend-Attempt': '1' } });
+
+    const second = after('build', { ok: false, failure: 'x' }, { attempts: 2 });
+    expect(second.changes.resume_at).toBe(iso(NOW + 120_000));
+    const slow = config([CODING], { retries: 5, retry_backoff: 30_000 });
+    expect(after('build', { ok: false }, { attempts: 4 }, phaseOf('build'), slow).changes.resume_at).toBe(iso(NOW + 30_000 * 8));
+  });
+
+  it('takes retries from the phase before the settings', () => {
+    expect(maxAttempts(phase('build', { retries: 0 }), CONFIG)).toBe(1);
+    expect(maxAttempts(phase('build'), config([CODING], { retries: 4 }))).toBe(5);
+    const single = after('build', { ok: false }, { attempts: 1 }, phase('build', { retries: 0 }));
+    expect(single.to).toBe(BLOCKED);
+    expect(single.changes.blocked_reason).toMatch(/^build failed once; /);
+  });
+
+  it('blocks after the last attempt, with the reason, the log and its tail', () => {
+    const tail = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`).join('\n');
+    const d = after('build', { ok: false, failure: 'the gate `npm test` failed (exit 1)', logFile: '.tend/logs/fix-login/build.3.log', tail: `${tail}\n` }, { attempts: 3 });
+    expect(d.to).toBe(BLOCKED);
+    expect(d.changes).toMatchObject({ status: 'failed', owner: undefined, cost_usd: 0.75, blocked_phase: 'build', resume_at: undefined });
+    const reason = String(d.changes.blocked_reason);
+    expect(reason).toMatch(/^build failed 3 times; last: the gate `npm test` failed \(exit 1\)/);
+    expect(reason).toContain('last log .tend/logs/fix-login/build.3.log:');
+    expect(reason).toContain('line 13\nline 14');
+    expect(reason).toMatch(/line 20$/);
+    expect(reason).not.toContain('line 12\n');
+    expect(d.transition).toMatchObject({ outcome: 'blocked', summary: 'build -> blocked (failed 3 times)', extra: { 'Tend-Reason': 'the gate `npm test` failed (exit 1)' } });
+  });
+
+  it('names a failure without a reason', () => {
+    expect(String(after('build', { ok: false }, { attempts: 3 }).changes.blocked_reason)).toContain('the attempt failed');
+  });
+});
+
+describe('decideAfterPhase: usage limits and interruptions', () => {
+  it('parks the item until the limit resets and gives the attempt back', () => {
+    const resetsAt = new Date(NOW + 5 * 3_600_000);
+    const d = after('build', { ok: false, usageLimit: { resetsAt, message: "You've hit your limit · resets 5pm" } }, { attempts: 2 });
+    expect(d.to).toBeUndefined();
+    expect(d.changes).toStrictEqual({ owner: undefined, cost_usd: 0.75, status: 'queued', attempts: 1, resume_at: iso(resetsAt.getTime()) });
+    expect(d.transition).toMatchObject({ outcome: 'parked', extra: { 'Tend-Reason': "You've hit your limit · resets 5pm" } });
+    expect(d.transition.summary).toContain(`parked until ${iso(resetsAt.getTime())}`);
+  });
+
+  it('parks for an hour when the provider does not say when the limit resets', () => {
+    expect(DEFAULT_USAGE_LIMIT_WAIT_MS).toBe(3_600_000);
+    const d = after('build', { ok: false, usageLimit: { message: 'rate limit exceeded' } });
+    expect(d.changes).toMatchObject({ status: 'queued', attempts: 0, resume_at: iso(NOW + 3_600_000) });
+  });
+
+  it('never parks into the past', () => {
+    const d = after('build', { ok: false, usageLimit: { resetsAt: new Date(NOW - 60_000), message: 'limit' } });
+    expect(d.changes.resume_at).toBe(iso(NOW));
+    expect(d.transition.summary).toBe(`build parked until ${iso(NOW)} (usage limit)`);
+  });
+
+  it('wins over a failure reported by the same attempt, even on the last attempt', () => {
+    const d = after('build', { ok: false, failure: 'exit 1', usageLimit: { message: '429' } }, { attempts: 3 });
+    expect(d.to).toBeUndefined();
+    expect(d.changes).toMatchObject({ status: 'queued', attempts: 2 });
+  });
+
+  it('requeues an interrupted attempt without counting it', () => {
+    const d = after('build', { ok: false, interrupted: true }, { attempts: 2 });
+    expect(d.to).toBeUndefined();
+    expect(d.changes).toStrictEqual({ owner: undefined, cost_usd: 0.75, status: 'queued', attempts: 1 });
+    expect(d.transition).toMatchObject({ outcome: 'interrupted', summary: 'build interrupted, requeued' });
+  });
+});
+
+describe('decideAfterPhase: review verdicts', () => {
+  it('sends a rejected review back to on_reject, one loop more, with feedback', () => {
+    const d = after('review', { verdict: 'reject' }, { loops: 0 });
+    expect(d.to).toBe('build');
+    expect(d.changes).toMatchObject({ status: 'queued', attempts: 0, loops: 1, owner: undefined, cost_usd: 0.75 });
+    expect(d.changes.feedback).toMatch(/review phase rejected the work \(round 1\): read review\.md/);
+    expect(d.transition).toMatchObject({ outcome: 'rejected', summary: 'review -> build (rejected, round 1)' });
+    expect(after('review', { verdict: 'reject' }, { loops: 1 }).changes.loops).toBe(2);
+  });
+
+  it('blocks a review rejected again at max_loops, to resume at on_reject', () => {
+    const d = after('review', { verdict: 'reject' }, { loops: 2 });
+    expect(d.to).toBe(BLOCKED);
+    expect(d.changes).toMatchObject({ status: 'failed', owner: undefined, blocked_phase: 'build' });
+    // The review is read where the item goes, not in the folder it leaves.
+    expect(d.changes.blocked_reason).toBe('review rejected the work 3 times (max_loops: 2); read backlog/blocked/fix-login/review.md');
+    expect(d.transition.outcome).toBe('blocked');
+    const once = phase('review', { on_reject: 'build', max_loops: 0 });
+    expect(after('review', { verdict: 'reject' }, { loops: 0 }, once).to).toBe(BLOCKED);
+  });
+
+  it('ignores a reject verdict in a phase without on_reject', () => {
+    expect(after('design', { verdict: 'reject' }).to).toBe('spec');
+  });
+});
+
+describe('decideAfterPhase: approval', () => {
+  const prd = phase('prd', { artifact: 'PRD.md', approve: true });
+
+  it('makes an approve phase wait for a human, in its folder', () => {
+    const d = after('prd', {}, {}, prd);
+    expect(d.to).toBeUndefined();
+    expect(d.changes).toStrictEqual({ owner: undefined, cost_usd: 0.75, status: 'waiting' });
+    expect(d.transition).toMatchObject({ outcome: 'waiting', summary: 'prd waiting for approval' });
+  });
+
+  it('moves on when the human approved before the phase ended', () => {
+    const d = after('prd', {}, { approved: true }, prd);
+    expect(d.to).toBe('tech-research');
+    expect(d.changes).toMatchObject({ status: 'queued', approved: undefined });
+    expect(Object.hasOwn(d.changes, 'approved')).toBe(true);
+  });
+});
+
+describe('decideAfterPhase: triage', () => {
+  const triage = (choice: PhaseOutcome['triage']) => after('triage', { triage: choice });
+
+  it('sets the pipeline, priority and labels, and moves on in the chosen pipeline', () => {
+    const d = triage({ pipeline: 'quick-fix', priority: 1, labels: ['bug', 'ui'] });
+    expect(d.to).toBe('build');
+    expect(d.changes).toMatchObject({ pipeline: 'quick-fix', priority: 1, labels: ['bug', 'ui'], status: 'queued', attempts: 0 });
+    expect(d.transition.summary).toBe('triage -> build');
+  });
+
+  it('falls back to the default pipeline with a warning in the item when the choice does not exist', () => {
+    const d = triage({ pipeline: 'quikc-fix' });
+    expect(d.to).toBe('research');
+    expect(d.changes.pipeline).toBe('coding');
+    expect(d.changes.warning).toMatch(/"quikc-fix", which does not exist; using coding/);
+  });
+
+  it('ignores a priority or labels of the wrong shape', () => {
+    const d = triage({ priority: 7, labels: ['ok', 3] });
+    expect(d.to).toBe('research');
+    expect(d.changes).not.toHaveProperty('priority');
+    expect(d.changes).not.toHaveProperty('labels');
+    expect(d.changes).not.toHaveProperty('pipeline');
+    expect(triage({ priority: '2' }).changes).not.toHaveProperty('priority');
+  });
+
+  it('keeps the triage choices while an approve triage waits', () => {
+    const d = decideAfterPhase(claimed('triage'), CODING, phase('triage', { approve: true }), outcome({ triage: { pipeline: 'quick-fix', priority: 2 } }), CONFIG, NOW);
+    expect(d.to).toBeUndefined();
+    expect(d.changes).toMatchObject({ status: 'waiting', pipeline: 'quick-fix', priority: 2 });
+  });
+});
+
+describe('decideApproval', () => {
+  it('moves a waiting item on from its phase and clears approved', () => {
+    const waiting = item('fix-login', { location: 'prd', status: 'waiting', approved: true, attempts: 1 });
+    const d = decideApproval(waiting, CODING, phase('prd', { approve: true }));
+    expect(d.to).toBe('tech-research');
+    expect(d.changes).toStrictEqual({ status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: undefined, resume_at: undefined });
+    expect(d.transition).toMatchObject({ id: 'fix-login', phase: 'prd', outcome: 'approved', summary: 'prd -> tech-research (approved)' });
+  });
+
+  it('moves an approved last phase to done/', () => {
+    expect(decideApproval(item('a', { location: 'review', status: 'waiting' }), QUICK, phase('review', { approve: true })).to).toBe(DONE);
+  });
+});
+
+describe('decideRejection', () => {
+  const waiting = (location: string) => item('fix-login', { location, status: 'waiting', attempts: 1 });
+
+  it('sends the item back to on_reject with the reason as feedback', () => {
+    const d = decideRejection(waiting('review'), phaseOf('review'), 'the login form still breaks', false);
+    expect(d.to).toBe('build');
+    expect(d.changes).toStrictEqual({ status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: 'the login form still breaks' });
+    expect(d.transition).toMatchObject({ outcome: 'rejected', summary: 'review -> build (rejected)', extra: { 'Tend-Reason': 'the login form still breaks' } });
+  });
+
+  it('reruns the same phase, in its folder, when it has no on_reject', () => {
+    const d = decideRejection(waiting('prd'), phase('prd', { approve: true }), 'too vague', false);
+    expect(d.to).toBeUndefined();
+    expect(d.changes).toMatchObject({ status: 'queued', attempts: 0, feedback: 'too vague' });
+    expect(d.transition.summary).toBe('prd -> prd (rejected)');
+  });
+
+  it('blocks the item with --block', () => {
+    const d = decideRejection(waiting('prd'), phase('prd', { approve: true }), 'not worth it', true);
+    expect(d.to).toBe(BLOCKED);
+    expect(d.changes).toStrictEqual({ status: 'failed', owner: undefined, approved: undefined, blocked_reason: 'rejected by a human: not worth it', blocked_phase: 'prd' });
+    expect(d.transition).toMatchObject({ outcome: 'blocked', extra: { 'Tend-Reason': 'not worth it' } });
+  });
+});
