@@ -14,6 +14,14 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+async function readBodyFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new TendError(`cannot read --body-file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'check the path', { cause: err });
+  }
+}
+
 function reportError(err: unknown): number {
   if (err instanceof TendError) {
     process.stderr.write(`tend: ${err.message}\n${err.fix ? `  fix: ${err.fix}\n` : ''}`);
@@ -28,7 +36,11 @@ const json = { json: { type: 'boolean', default: false, describe: 'print JSON (a
 export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
   const cwd = process.cwd();
+  // yargs hands a lone `-` positional over as an empty string, so look at the raw arguments.
+  const stdinBody = argv[0] === 'add' && argv.includes('-');
   const run = (fn: () => Promise<number | void>) => async () => {
+    // yargs still calls the handler after reporting a usage error.
+    if (code === EXIT_USAGE) return;
     try {
       code = (await fn()) ?? EXIT_OK;
     } catch (err) {
@@ -69,8 +81,8 @@ export async function main(argv: string[]): Promise<number> {
           .conflicts('body', 'body-file')
           .check((a) => {
             if (!Number.isInteger(a.priority) || a.priority < 1 || a.priority > 5) throw new Error('--priority must be an integer from 1 to 5');
-            if (a.stdin !== undefined && a.stdin !== '-') throw new Error(`unexpected argument ${JSON.stringify(a.stdin)}; put the title in quotes`);
-            if (a.stdin === '-' && (a.body !== undefined || a['body-file'] !== undefined)) throw new Error('`-` cannot be combined with --body or --body-file');
+            if (a.stdin !== undefined && !stdinBody) throw new Error(`unexpected argument ${JSON.stringify(a.stdin)}; put the title in quotes`);
+            if (stdinBody && (a.body !== undefined || a['body-file'] !== undefined)) throw new Error('`-` cannot be combined with --body or --body-file');
             return true;
           })
           .example('$0 add "Fix login on Safari" -p 1 -l bug', '')
@@ -78,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
       (args) =>
         run(async () => {
           const [{ add }, { openRepo }] = await Promise.all([import('../commands/add.js'), import('../repo.js')]);
-          const body = args.stdin === '-' ? await readStdin() : args['body-file'] ? await readFile(args['body-file'], 'utf8') : args.body;
+          const body = stdinBody ? await readStdin() : args['body-file'] ? await readBodyFile(args['body-file']) : args.body;
           const result = await add(await openRepo(cwd), {
             title: String(args.title),
             priority: args.priority,

@@ -88,10 +88,7 @@ describe('tend add', () => {
     for (const id of ['inline-body', 'file-body', 'no-body']) expect(status.stdout).toContain(id);
   });
 
-  // KNOWN BUG in src/cli/main.ts: yargs parses a lone `-` into the string positional `stdin` as
-  // "" (not "-"), so the check rejects it as a stray argument and, the handler running anyway
-  // (see below), the item is added without its body. Remove `.fails` when fixed.
-  it.fails('takes the body from standard input with -', async () => {
+  it('takes the body from standard input with -', async () => {
     const root = await copyRepo(template());
     const result = await tend(root, ['add', 'Stdin body', '-'], { input: 'line one\nline two\n' });
     expect(result.stderr).toBe('');
@@ -111,18 +108,14 @@ describe('tend add', () => {
     expect(await commitCount(root)).toBe(before);
   });
 
-  // KNOWN BUG in src/cli/main.ts: the .fail() handler records exit code 2 but does not stop
-  // yargs, so the command handler still runs after a failed .check(). Remove `.fails` when fixed.
-  it.fails('exits 2 on --priority 9 without running the command (usage error)', async () => {
+  it('exits 2 on --priority 9 without running the command (usage error)', async () => {
     const root = await copyRepo(template());
     const result = await tend(root, ['add', 'Too urgent', '--priority', '9']);
     expect(result.stderr).not.toMatch(/unexpected error/);
     expect(result.exitCode).toBe(2);
   });
 
-  // KNOWN BUG in src/cli/main.ts (same cause): the usage error is printed, then the item is
-  // added and committed anyway, and tend exits 0. Remove `.fails` when fixed.
-  it.fails('adds nothing when the title is not quoted (a stray argument is a usage error)', async () => {
+  it('adds nothing when the title is not quoted (a stray argument is a usage error)', async () => {
     const root = await copyRepo(template());
     const before = await commitCount(root);
     const result = await tend(root, ['add', 'Fix', 'login']);
@@ -132,9 +125,7 @@ describe('tend add', () => {
     expect(result.exitCode).toBe(2);
   });
 
-  // KNOWN BUG in src/cli/main.ts: --body-file is read in the handler with a bare readFile, so a
-  // missing file surfaces as "unexpected error" with a stack trace. Remove `.fails` when fixed.
-  it.fails('reports a missing --body-file clearly', async () => {
+  it('reports a missing --body-file clearly', async () => {
     const root = await copyRepo(template());
     const result = await tend(root, ['add', 'Lost body', '--body-file', 'no-such-file.md']);
     expect(result.exitCode).toBe(1);

@@ -32,7 +32,7 @@ async function expectInvalid(root: string, bad: string, reason: RegExp): Promise
   const before = await snapshotFiles(root);
   const commits = await commitCount(root);
 
-  const text = await tend(root, ['status']);
+  const [text, json] = await Promise.all([tend(root, ['status']), statusJson(root)]);
   expect(text.exitCode).toBe(0);
   expect(text.stderr).toBe('');
   const invalidSection = text.stdout.slice(text.stdout.indexOf('invalid ('));
@@ -41,7 +41,6 @@ async function expectInvalid(root: string, bad: string, reason: RegExp): Promise
   expect(invalidSection).toMatch(reason);
   for (const id of NEIGHBOURS) expect(text.stdout.slice(0, text.stdout.indexOf('invalid ('))).toMatch(new RegExp(`^  ${id} `, 'm'));
 
-  const json = await statusJson(root);
   const entry = json.invalid.find((i) => i.path === bad);
   expect(entry, `${bad} in ${JSON.stringify(json.invalid)}`).toBeDefined();
   expect(entry?.problems.length).toBeGreaterThan(0);
@@ -123,6 +122,14 @@ describe('bad input: listed as invalid, never rewritten, neighbours unharmed', (
     expect(entry.problems[0]).toMatchObject({ key: 'pipeline', fix: expect.stringMatching(/coding.*quick-fix/) });
   });
 
+  it('ids and names that would escape backlog/ (every problem at once)', async () => {
+    const root = await copyRepo(template());
+    await writeTree(root, { 'backlog/escape.md': '---\ntitle: Escape\npipeline: ../../etc\ndepends_on: [valid-neighbour, ../../etc/passwd]\n---\n' });
+    const { entry } = await expectInvalid(root, 'backlog/escape.md', /depends_on|pipeline/);
+    expect(entry.problems.map((p) => p.key).sort()).toEqual(['depends_on.1', 'pipeline']);
+    expect(entry.problems.find((p) => p.key === 'pipeline')).toMatchObject({ line: 3, message: expect.stringMatching(/found "\.\.\/\.\.\/etc"/) });
+  });
+
   it('duplicate ids: the same folder name in two phase folders', async () => {
     const root = await copyRepo(template());
     await writeTree(root, {
@@ -160,8 +167,7 @@ describe('bad input: listed as invalid, never rewritten, neighbours unharmed', (
       await symlink('/etc/passwd', path.join(root, 'backlog/passwd.md'));
       const { text, json } = await expectInvalid(root, 'backlog/passwd.md', /symlink/);
       const secret = (await readFile('/etc/passwd', 'utf8')).split('\n')[0] ?? 'root:';
-      const show = await tend(root, ['show', 'backlog/passwd.md']);
-      const doctor = await tend(root, ['doctor']);
+      const [show, doctor] = await Promise.all([tend(root, ['show', 'backlog/passwd.md']), tend(root, ['doctor'])]);
       for (const output of [text, JSON.stringify(json), show.stdout, show.stderr, doctor.stdout]) {
         expect(output).not.toContain(secret);
         expect(output).not.toMatch(/root:x?:0/);
