@@ -1,7 +1,6 @@
 // git, through execa rather than simple-git: simple-git waits ~50 ms after every command that
 // prints nothing (PITFALLS.md), and a transition runs several of them.
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { TendError } from './problem.js';
@@ -63,55 +62,42 @@ export function authorEnv(author: string | undefined): Record<string, string> {
 }
 
 let commitQueue: Promise<unknown> = Promise.resolve();
-let indexCounter = 0;
 
 /**
- * Commit the working-tree state of `paths` (and nothing else) on top of HEAD. A private index
- * is used so the user's staged and unstaged changes elsewhere are never committed, unstaged or
- * reset. Returns the new commit, or undefined when the paths did not change. Commits from one
- * process are serialized so HEAD moves one transition at a time.
+ * Commit the working-tree state of `paths` (and nothing else) on top of HEAD, with
+ * `git commit --only`: the user's staged and unstaged changes elsewhere are never committed,
+ * unstaged or reset. The user's hooks do not run on tend's commits. Returns false when the
+ * paths did not change. Commits from one process are serialized so HEAD moves one transition
+ * at a time.
  */
-export function commitPaths(root: string, paths: string[], message: string, options: { author?: string } = {}): Promise<string | undefined> {
+export function commitPaths(root: string, paths: string[], message: string, options: { author?: string } = {}): Promise<boolean> {
   const run = commitQueue.then(() => commitNow(root, paths, message, options));
   commitQueue = run.catch(() => undefined);
   return run;
 }
 
-async function commitNow(root: string, paths: string[], message: string, options: { author?: string }): Promise<string | undefined> {
-  const gitDir = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-dir'])).trim());
-  const index = path.join(gitDir, `tend-index-${process.pid}-${indexCounter++}`);
-  const env = { GIT_INDEX_FILE: index, ...authorEnv(options.author) };
-  try {
-    const head = await headCommit(root);
-    if (head) await gitOk(root, ['read-tree', head], { env });
-    // A magic pathspec such as `:(glob)backlog/*/<id>` is handed to git as it is.
-    const present = paths.filter((p) => p.startsWith(':(') || existsSync(path.join(root, p)));
-    const gone = paths.filter((p) => !present.includes(p));
-    if (present.length > 0) await gitOk(root, ['add', '--all', '--', ...present], { env });
-    if (gone.length > 0) await gitOk(root, ['rm', '-r', '--cached', '--quiet', '--ignore-unmatch', '--', ...gone], { env });
-    const tree = (await gitOk(root, ['write-tree'], { env })).trim();
-    if (head && tree === (await gitOk(root, ['rev-parse', `${head}^{tree}`])).trim()) return undefined;
-    const commit = (await gitOk(root, ['commit-tree', tree, ...(head ? ['-p', head] : []), '-F', '-'], { env, input: message })).trim();
-    const expected = head ?? '0'.repeat(40);
-    const update = await git(root, ['update-ref', '-m', message.split('\n')[0] ?? 'tend', 'HEAD', commit, expected]);
-    if (update.exitCode !== 0) {
-      throw new TendError(`HEAD moved while tend was committing (${update.stderr.trim()})`, 'run the command again');
-    }
-    await syncUserIndex(root, paths);
-    return commit;
-  } finally {
-    await rm(index, { force: true });
-  }
-}
+const NOTHING_TO_COMMIT = /nothing (added )?to commit|no changes added to commit/;
 
-/** Make the user's index agree with the new HEAD for the committed paths only. */
-async function syncUserIndex(root: string, paths: string[]): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const result = await git(root, ['reset', '--quiet', 'HEAD', '--', ...paths]);
-    if (result.exitCode === 0 || attempt >= 5) return;
-    // Another git command holds index.lock; it is released within moments.
-    await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
+async function commitNow(root: string, paths: string[], message: string, options: { author?: string }): Promise<boolean> {
+  // A magic pathspec such as `:(glob)backlog/*/<id>/**` is handed to git as it is.
+  const present = paths.filter((p) => p.startsWith(':(') || existsSync(path.join(root, p)));
+  const gone = paths.filter((p) => !present.includes(p));
+  const specs = [...present];
+  if (present.length > 0) await gitOk(root, ['add', '--all', '--', ...present]);
+  if (gone.length > 0) {
+    // Only paths git knew can be committed as deleted; a never-committed file that is gone
+    // (an inbox file written by hand, then taken in) has nothing to record.
+    const removed = await gitOk(root, ['rm', '-r', '--cached', '--ignore-unmatch', '--', ...gone]);
+    specs.push(...gone.filter((g) => removed.includes(`'${g}`)));
   }
+  if (specs.length === 0) return false;
+  const result = await git(root, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '--only', '-F', '-', '--', ...specs], { env: authorEnv(options.author), input: message });
+  if (result.exitCode === 0) return true;
+  if (NOTHING_TO_COMMIT.test(result.stdout + result.stderr)) return false;
+  if (/Please tell me who you are|unable to auto-detect email/.test(result.stderr)) {
+    throw new TendError('git does not know who is committing', 'git config --global user.name "Your Name" && git config --global user.email you@example.com, or set git.author in ORCHESTRATOR.md');
+  }
+  throw new TendError(`git commit failed: ${result.stderr.trim() || result.stdout.trim() || `exit code ${result.exitCode}`}`);
 }
 
 export interface LogEntry {

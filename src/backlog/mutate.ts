@@ -17,7 +17,8 @@ export interface ApplyOptions {
 
 export interface Applied {
   item: Item;
-  commit?: string;
+  /** False when nothing changed on disk, so no commit was made. */
+  committed: boolean;
 }
 
 /** Move `item` to folder `to` (if given), set `changes` in its item.md, and commit. */
@@ -46,9 +47,9 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
   if (item.location === INBOX) touched.add(item.file);
   const parsed = updateItem(item.parsed, changes);
   await writeItemFile(root, file, parsed);
-  const commit = await commitPaths(root, [...touched], commitMessage(transition), { author: opts.author });
+  const committed = await commitPaths(root, [...touched], commitMessage(transition), { author: opts.author });
   const moved: Item = { ...item, location, dir, file, parsed, fields: parsed.fields };
-  return { item: moved, commit };
+  return { item: moved, committed };
 }
 
 /** Remove an item folder's stale artifact before a phase writes it again. */

@@ -1,6 +1,6 @@
 // The only module that reads backlog/ from disk. It never follows a symlink, never rewrites a
 // file it cannot parse, and reports each bad entry with the reason instead of giving up.
-import { lstat, open, readdir } from 'node:fs/promises';
+import { lstat, open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { parseItem, serializeItem, type ItemFields, type ParsedItem } from '../item.js';
@@ -50,9 +50,28 @@ function posix(...parts: string[]): string {
   return parts.join('/');
 }
 
-async function readItemFile(root: string, rel: string, stem: string): Promise<{ parsed: ParsedItem; mtimeMs: number } | { problems: Problem[] }> {
+type FileRead = { parsed: ParsedItem; mtimeMs: number } | { problems: Problem[] };
+
+/**
+ * Parsed files by absolute path, valid while the file's identity, size and times are unchanged:
+ * a long run re-reads the backlog after every transition, and most files have not changed.
+ */
+const readCache = new Map<string, { key: string; read: FileRead }>();
+
+async function readItemFile(root: string, rel: string, stem: string): Promise<FileRead> {
+  const abs = path.join(root, rel);
+  const before = await stat(abs);
+  const key = `${before.ino}:${before.size}:${before.mtimeMs}:${before.ctimeMs}:${stem}`;
+  const cached = readCache.get(abs);
+  if (cached?.key === key) return cached.read;
+  const read = await readItemFileNow(abs, rel, stem);
+  readCache.set(abs, { key, read });
+  return read;
+}
+
+async function readItemFileNow(abs: string, rel: string, stem: string): Promise<FileRead> {
   const fail = (message: string, fix?: string) => ({ problems: [{ file: rel, message, fix }] });
-  const handle = await open(path.join(root, rel), 'r');
+  const handle = await open(abs, 'r');
   try {
     const stat = await handle.stat();
     if (stat.size > MAX_ITEM_BYTES) {

@@ -24,7 +24,7 @@ export interface AddOptions {
 export interface AddResult {
   id: string;
   file: string;
-  commit?: string;
+  committed: boolean;
 }
 
 export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
@@ -54,8 +54,8 @@ export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
   });
   await mkdir(path.join(repo.root, BACKLOG_DIR), { recursive: true });
   await writeItemFile(repo.root, file, item);
-  const commit = await commitPaths(repo.root, [file], commitMessage({ id, summary: 'added', phase: 'inbox', outcome: 'added' }), {
+  const committed = await commitPaths(repo.root, [file], commitMessage({ id, summary: 'added', phase: 'inbox', outcome: 'added' }), {
     author: repo.config.settings.git.author,
   });
-  return { id, file, commit };
+  return { id, file, committed };
 }

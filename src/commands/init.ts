@@ -7,7 +7,7 @@ import { PACKAGE_ROOT } from '../assets.js';
 import { PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE } from '../config/load.js';
 import { BACKLOG_DIR } from '../backlog/store.js';
 import { splitFrontmatter } from '../frontmatter.js';
-import { commitPaths, findRepoRoot, initRepo, isIgnored } from '../git.js';
+import { commitPaths, findRepoRoot, headCommit, initRepo, isIgnored } from '../git.js';
 
 export const STATE_DIR = '.tend';
 
@@ -73,9 +73,7 @@ export async function init(cwd: string, options: { author?: string } = {}): Prom
     await appendFile(gitignore, `${sep}# tend's local runtime state (locks, logs, worktrees)\n${STATE_DIR}/\n`);
     created.push('.gitignore');
   }
-  const commit =
-    created.length > 0
-      ? await commitPaths(root, created, `tend: init\n\nTend-Outcome: init\n`, { author: options.author })
-      : undefined;
+  const committed = created.length > 0 && (await commitPaths(root, created, `tend: init\n\nTend-Outcome: init\n`, { author: options.author }));
+  const commit = committed ? await headCommit(root) : undefined;
   return { root, createdRepo, created, kept, commit };
 }

@@ -108,7 +108,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
 
     const apply = async (item: Item, d: Decision) => {
       const applied = await applyTransition({ root, author: author() }, item, d.to, d.changes, d.transition);
-      if (applied.commit) {
+      if (applied.committed) {
         summary.transitions += 1;
         reporter.transition(d.transition, applied.item);
       }
