@@ -61,7 +61,17 @@ export function authorEnv(author: string | undefined): Record<string, string> {
   return { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: email };
 }
 
-let commitQueue: Promise<unknown> = Promise.resolve();
+let gitQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Run git operations that move HEAD or the index (commits, merges, worktree changes) one at a
+ * time within this process. Not reentrant: `fn` must not call withGitLock itself.
+ */
+export function withGitLock<T>(fn: () => Promise<T>): Promise<T> {
+  const run = gitQueue.then(fn);
+  gitQueue = run.catch(() => undefined);
+  return run;
+}
 
 /**
  * Commit the working-tree state of `paths` (and nothing else) on top of HEAD, with
@@ -71,9 +81,7 @@ let commitQueue: Promise<unknown> = Promise.resolve();
  * at a time.
  */
 export function commitPaths(root: string, paths: string[], message: string, options: { author?: string } = {}): Promise<boolean> {
-  const run = commitQueue.then(() => commitNow(root, paths, message, options));
-  commitQueue = run.catch(() => undefined);
-  return run;
+  return withGitLock(() => commitNow(root, paths, message, options));
 }
 
 const NOTHING_TO_COMMIT = /nothing (added )?to commit|no changes added to commit/;

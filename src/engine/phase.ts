@@ -1,7 +1,7 @@
 // One attempt at one phase of one item: render the prompt, run the agent (or one agent per lens
 // in a fan-out), check the artifact, run the gate, read the verdict. Returns a PhaseOutcome for
 // decide.ts; throws AgentUnavailable when the agent CLI cannot even start (not the item's fault).
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createAgent } from '../agents/index.js';
 import { runProcess } from '../agents/process.js';
@@ -14,6 +14,7 @@ import { TendError } from '../problem.js';
 import type { PhaseOutcome } from './decide.js';
 import { maxAttempts } from './decide.js';
 import { renderPrompt } from './prompt.js';
+import { prepareWorkspace, runHook, WorkspaceError, type Workspace } from './workspace.js';
 import type { Slots } from './slots.js';
 
 export class AgentUnavailable extends TendError {}
@@ -80,6 +81,20 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   const lenses: (string | undefined)[] = phase.fanout ?? [undefined];
   const feedback = typeof item.parsed.data.feedback === 'string' ? item.parsed.data.feedback : '(none)';
   const earlier = item.artifacts.filter((a) => a !== phase.artifact && !lenses.some((l) => l && a === lensArtifact(phase.artifact, l)));
+  const agentLabel = agent.label(model);
+  const failed = (failure: string): PhaseOutcome => ({ ok: false, failure, costUsd: 0, durationMs: 0, agent: agentLabel });
+
+  let workspace: Workspace;
+  try {
+    workspace = await prepareWorkspace(root, item.id, phase.workspace ?? settings.workspace, run.baseBranch, settings, logDir, run.signal);
+  } catch (err) {
+    if (err instanceof WorkspaceError) return failed(err.message);
+    throw err;
+  }
+  // In a worktree the item's files are still in the main checkout: give the agent absolute paths.
+  const shown = (rel: string) => (workspace.kind === 'worktree' ? path.join(root, rel) : rel);
+  const beforeRun = await runHook('before_run', settings, workspace.dir, logDir, run.signal);
+  if (beforeRun) return failed(beforeRun);
 
   const runLens = async (lens: string | undefined) => {
     const artifact = lens ? lensArtifact(phase.artifact, lens) : phase.artifact;
@@ -99,16 +114,16 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
         pipeline: pipeline.name,
         attempt: String(attempt),
         max_attempts: String(maxAttempts(phase, config)),
-        item_path: item.file,
-        item_dir: dir,
-        artifact_path: `${dir}/${artifact}`,
-        artifacts: earlier.length > 0 ? earlier.map((a) => `- ${dir}/${a}`).join('\n') : '(none yet)',
+        item_path: shown(item.file),
+        item_dir: shown(dir),
+        artifact_path: shown(`${dir}/${artifact}`),
+        artifacts: earlier.length > 0 ? earlier.map((a) => `- ${shown(`${dir}/${a}`)}`).join('\n') : '(none yet)',
         lens: lens ?? 'general',
         feedback,
-        workspace: root,
-        base_branch: run.baseBranch,
-        branch: run.baseBranch,
-        diff_command: 'git diff HEAD',
+        workspace: workspace.dir,
+        base_branch: workspace.baseBranch,
+        branch: workspace.branch,
+        diff_command: workspace.diffCommand,
       },
     });
     const promptFile = path.join(logDir, `${stem}.prompt.md`);
@@ -122,7 +137,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
         prompt,
         promptFile,
         artifactPath: artifactAbs,
-        cwd: root,
+        cwd: workspace.dir,
         model,
         timeoutMs: phase.timeout ?? settings.timeout,
         stallTimeoutMs: phase.stall_timeout ?? settings.stall_timeout,
@@ -137,11 +152,13 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   };
 
   const runs = await Promise.all(lenses.map(runLens));
+  const afterRun = await runHook('after_run', settings, workspace.dir, logDir, run.signal);
+  if (afterRun) await appendFile(path.join(logDir, `${phase.name}.${attempt}.log`), `\n# ${afterRun}\n`).catch(() => undefined);
   const outcome: PhaseOutcome = {
     ok: false,
     costUsd: runs.reduce((sum, r) => sum + (r.result.costUsd ?? 0), 0),
     durationMs: Math.max(...runs.map((r) => r.result.durationMs)),
-    agent: agent.label(model),
+    agent: agentLabel,
     logFile: runs[0]?.logFile,
     tail: runs[0]?.result.outputTail,
   };
@@ -154,8 +171,8 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   if (runs.some((r) => r.result.stopped === 'aborted')) return { ...outcome, interrupted: true };
   const limited = runs.find((r) => r.result.usageLimit);
   if (limited?.result.usageLimit) return { ...outcome, usageLimit: limited.result.usageLimit };
-  const failed = runs.map((r) => ({ r, why: failureOf(r.result, r.artifactOk, `${dir}/${r.artifact}`) })).find((x) => x.why);
-  if (failed) return { ...outcome, failure: `${failed.r.lens ? `lens ${failed.r.lens}: ` : ''}${failed.why}`, logFile: failed.r.logFile, tail: failed.r.result.outputTail };
+  const failedRun = runs.map((r) => ({ r, why: failureOf(r.result, r.artifactOk, `${dir}/${r.artifact}`) })).find((x) => x.why);
+  if (failedRun) return { ...outcome, failure: `${failedRun.r.lens ? `lens ${failedRun.r.lens}: ` : ''}${failedRun.why}`, logFile: failedRun.r.logFile, tail: failedRun.r.result.outputTail };
 
   if (phase.fanout) await mergeFanout(root, item, phase, runs);
   const artifact = await artifactFrontmatter(path.join(root, dir, phase.artifact));
@@ -174,7 +191,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
     const gate = await runProcess({
       command,
       args,
-      cwd: root,
+      cwd: workspace.dir,
       timeoutMs: phase.timeout ?? settings.timeout,
       stallTimeoutMs: phase.timeout ?? settings.timeout,
       logFile: gateLog,

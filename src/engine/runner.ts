@@ -4,7 +4,7 @@ import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { applyTransition } from '../backlog/mutate.js';
-import { DONE, INBOX, type Item } from '../backlog/store.js';
+import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
 import type { Config } from '../config/load.js';
 import { git } from '../git.js';
 import { formatProblem, TendError } from '../problem.js';
@@ -16,6 +16,7 @@ import { AGENT_PID_DIR, AgentUnavailable, runPhase } from './phase.js';
 import { stopOrphanedAgents } from '../agents/process.js';
 import { pipelineOf, plan, type Start } from './scheduler.js';
 import { Slots } from './slots.js';
+import { branchExists, itemBranch, mergeBranch, removeWorktree } from './workspace.js';
 
 export interface RunOptions {
   root: string;
@@ -106,7 +107,28 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       }
     };
 
-    const apply = async (item: Item, d: Decision) => {
+    // An item leaving for done/ or blocked/ gives up its worktree; done first merges its branch
+    // as `merge` says, and a merge that fails blocks the item instead, with the branch intact.
+    const settleWorkspace = async (item: Item, d: Decision): Promise<Decision> => {
+      const branchName = itemBranch(item.id);
+      if ((d.to !== DONE && d.to !== BLOCKED) || !(await branchExists(root, branchName))) return d;
+      let settled: Decision = { ...d, changes: { ...d.changes, branch: branchName } };
+      if (d.to === DONE) {
+        const merged = await mergeBranch(root, item.id, config.settings.merge, branch);
+        if (!merged.ok) {
+          settled = {
+            to: BLOCKED,
+            changes: { ...settled.changes, status: 'failed', blocked_reason: merged.reason, blocked_phase: item.location },
+            transition: { ...d.transition, summary: `${item.location} -> blocked (merge failed)`, outcome: 'blocked', extra: { ...d.transition.extra, 'Tend-Reason': merged.reason } },
+          };
+        }
+      }
+      await removeWorktree(root, item.id, config.settings, path.join(root, '.tend', 'logs', item.id), signal);
+      return settled;
+    };
+
+    const apply = async (item: Item, decision: Decision) => {
+      const d = await settleWorkspace(item, decision);
       const applied = await applyTransition({ root, author: author() }, item, d.to, d.changes, d.transition);
       if (applied.committed) {
         summary.transitions += 1;
@@ -142,7 +164,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         if (outcome.ok) summary.phasesDone += 1;
         else if (!outcome.interrupted && !outcome.usageLimit) summary.failures += 1;
         if (after.location === DONE) summary.done.push(after.id);
-        if (after.location === 'blocked') summary.blocked.push(after.id);
+        if (after.location === BLOCKED) summary.blocked.push(after.id);
       } catch (err) {
         if (current.fields.status === 'running') {
           // Not the item's fault: give the attempt back and requeue it.
@@ -187,7 +209,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         changed = (await attempt(item, decideApproval(item, pipeline, phase))) || changed;
       }
       for (const { item, reason } of p.block) {
-        const blocked = { to: 'blocked', changes: { status: 'failed', blocked_reason: reason, blocked_phase: item.location }, transition: { id: item.id, phase: item.location, summary: `${item.location} -> blocked`, outcome: 'blocked', extra: { 'Tend-Reason': reason } } };
+        const blocked = { to: BLOCKED, changes: { status: 'failed', blocked_reason: reason, blocked_phase: item.location }, transition: { id: item.id, phase: item.location, summary: `${item.location} -> blocked`, outcome: 'blocked', extra: { 'Tend-Reason': reason } } };
         if (await attempt(item, blocked)) {
           summary.blocked.push(item.id);
           changed = true;

@@ -1,0 +1,130 @@
+// Where an agent works. `repo`: the checkout itself. `worktree`: the item's own git worktree in
+// .tend/worktrees/<id> on branch tend/<id>, created from the base branch, so parallel builds
+// never touch the same files and the user's checkout is never switched or modified by a build.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { runProcess } from '../agents/process.js';
+import type { Settings } from '../config/settings.js';
+import { git, withGitLock } from '../git.js';
+import { TendError } from '../problem.js';
+
+export const WORKTREES_DIR = path.join('.tend', 'worktrees');
+
+export interface Workspace {
+  kind: 'repo' | 'worktree';
+  /** Absolute directory the agent runs in. */
+  dir: string;
+  /** The branch work is committed on there. */
+  branch: string;
+  baseBranch: string;
+  diffCommand: string;
+}
+
+export function itemBranch(id: string): string {
+  return `tend/${id}`;
+}
+
+export function worktreeDir(root: string, id: string): string {
+  return path.join(root, WORKTREES_DIR, id);
+}
+
+async function gitOrFail(cwd: string, args: string[], what: string): Promise<string> {
+  const result = await git(cwd, args);
+  if (result.exitCode !== 0) throw new TendError(`${what}: ${result.stderr.trim() || `git exit ${result.exitCode}`}`);
+  return result.stdout;
+}
+
+export async function branchExists(root: string, branch: string): Promise<boolean> {
+  return (await git(root, ['rev-parse', '--quiet', '--verify', `refs/heads/${branch}`])).exitCode === 0;
+}
+
+export type HookName = 'after_create' | 'before_run' | 'after_run' | 'before_remove';
+
+/** Run a workspace hook (a shell command from ORCHESTRATOR.md) in `dir`. Returns a failure text or undefined. */
+export async function runHook(name: HookName, settings: Settings, dir: string, logDir: string, signal: AbortSignal): Promise<string | undefined> {
+  const command = settings.hooks[name];
+  if (!command) return undefined;
+  const logFile = path.join(logDir, `hook-${name}.log`);
+  const result = await runProcess({ command: 'sh', args: ['-c', command], cwd: dir, timeoutMs: settings.hooks.timeout, stallTimeoutMs: settings.hooks.timeout, logFile, logMaxBytes: settings.log_max_bytes, signal });
+  if (result.exitCode === 0) return undefined;
+  return `hook ${name} (\`${command}\`) failed: ${result.spawnError ?? (result.stopped ? `stopped (${result.stopped})` : `exit ${result.exitCode}`)}; see ${logFile}`;
+}
+
+/**
+ * The workspace for a phase, creating the item's worktree (and branch) when it does not exist,
+ * e.g. on the first worktree phase or after `.tend/` was deleted. Runs after_create on creation.
+ */
+export async function prepareWorkspace(root: string, id: string, kind: 'repo' | 'worktree', baseBranch: string, settings: Settings, logDir: string, signal: AbortSignal): Promise<Workspace> {
+  if (kind === 'repo') return { kind, dir: root, branch: baseBranch, baseBranch, diffCommand: 'git diff HEAD' };
+  const branch = itemBranch(id);
+  const dir = worktreeDir(root, id);
+  const workspace: Workspace = { kind, dir, branch, baseBranch, diffCommand: `git diff ${baseBranch}...${branch}` };
+  if (existsSync(path.join(dir, '.git'))) return workspace;
+  await withGitLock(async () => {
+    await mkdir(path.dirname(dir), { recursive: true });
+    await git(root, ['worktree', 'prune']); // forget worktrees whose folder was deleted
+    const args = (await branchExists(root, branch)) ? ['worktree', 'add', '--quiet', dir, branch] : ['worktree', 'add', '--quiet', '-b', branch, dir, baseBranch];
+    await gitOrFail(root, args, `could not create the worktree for ${id}`);
+  });
+  const failure = await runHook('after_create', settings, dir, logDir, signal);
+  if (failure) {
+    await removeWorktree(root, id, settings, logDir, signal, { runHook: false });
+    throw new WorkspaceError(failure);
+  }
+  return workspace;
+}
+
+/** A workspace hook failed: the attempt fails (it counts), the run goes on. */
+export class WorkspaceError extends TendError {}
+
+/** Remove the item's worktree (the branch stays). Nothing is lost: its commits are on the branch. */
+export async function removeWorktree(root: string, id: string, settings: Settings, logDir: string, signal: AbortSignal, options = { runHook: true }): Promise<void> {
+  const dir = worktreeDir(root, id);
+  if (!existsSync(dir)) return;
+  if (options.runHook) await runHook('before_remove', settings, dir, logDir, signal);
+  await withGitLock(async () => {
+    await git(root, ['worktree', 'remove', '--force', dir]);
+    await git(root, ['worktree', 'prune']);
+  });
+}
+
+export type MergeResult = { ok: true; note: string } | { ok: false; reason: string };
+
+/**
+ * Bring the item's branch into the base branch as `merge` says. `none`: leave it for a pull
+ * request. `ff`: rebase it onto the base (which has moved on with tend's own commits), then
+ * fast-forward. `merge`: a merge commit. A conflict leaves everything as it was and says why.
+ */
+export async function mergeBranch(root: string, id: string, mode: Settings['merge'], baseBranch: string): Promise<MergeResult> {
+  const branch = itemBranch(id);
+  if (!(await branchExists(root, branch))) return { ok: true, note: 'no branch' };
+  if (mode === 'none') return { ok: true, note: `branch ${branch} kept for review` };
+  return withGitLock(async () => {
+    const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
+    if (current !== baseBranch) return { ok: false, reason: `the checkout is on ${current || 'a detached HEAD'}, not ${baseBranch}; merge ${branch} yourself` };
+    if (mode === 'ff') {
+      const dir = worktreeDir(root, id);
+      const rebaseIn = existsSync(dir) ? dir : root;
+      const rebase = existsSync(dir) ? await git(dir, ['rebase', '--quiet', baseBranch]) : await git(root, ['rebase', '--quiet', baseBranch, branch]);
+      if (rebase.exitCode !== 0) {
+        await git(rebaseIn, ['rebase', '--abort']);
+        if (!existsSync(dir)) await git(root, ['checkout', '--quiet', baseBranch]);
+        return { ok: false, reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${firstLine(rebase.stderr || rebase.stdout)}; the branch is kept as it was` };
+      }
+      const ff = await git(root, ['merge', '--quiet', '--ff-only', branch]);
+      if (ff.exitCode !== 0) return { ok: false, reason: `could not fast-forward ${baseBranch} to ${branch}: ${firstLine(ff.stderr)}` };
+      return { ok: true, note: `fast-forwarded ${baseBranch} to ${branch}` };
+    }
+    const merge = await git(root, ['-c', 'core.hooksPath=/dev/null', 'merge', '--quiet', '--no-ff', '--no-edit', '-m', `tend: merge ${branch}`, branch]);
+    if (merge.exitCode !== 0) {
+      await git(root, ['merge', '--abort']);
+      return { ok: false, reason: `merging ${branch} into ${baseBranch} conflicts: ${firstLine(merge.stdout || merge.stderr)}; both sides are kept, resolve it by hand` };
+    }
+    return { ok: true, note: `merged ${branch} into ${baseBranch}` };
+  });
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
+}

@@ -1,0 +1,86 @@
+// Builds in isolated worktrees: parallel builds on their own branches, the user's checkout
+// untouched, the merge setting, conflicts, and hooks.
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
+import { git, read, scratchDir, tend, writeTree } from '../helpers/repo.js';
+
+const quickFix = (title: string) => item(title, 'pipeline: quick-fix\n');
+
+describe('worktrees', () => {
+  it('two builds run at once on their own branches; the main checkout is never touched', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/one.md': quickFix('One'), 'backlog/two.md': quickFix('Two'), 'user.txt': 'mine\n' });
+    await writeTree(root, { 'user.txt': 'mine, edited\n' });
+    const result = await tend(root, ['run', '--once', '--concurrency', '2']);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+
+    for (const id of ['one', 'two']) {
+      expect(await git(root, 'log', '--format=%s', '-1', `tend/${id}`)).toBe(`build ${id}`);
+      expect(await git(root, 'show', `tend/${id}:src/${id}.txt`)).toBe(`written for ${id}`);
+      expect(await itemField(root, `backlog/done/${id}/item.md`, 'branch')).toBe(`tend/${id}`);
+      // The build ran in the item's worktree, on its branch.
+      const build = await read(root, `backlog/done/${id}/build.md`);
+      expect(build).toContain(`cwd: ${path.join(root, '.tend/worktrees', id)}`);
+      expect(build).toContain(`branch: tend/${id}`);
+    }
+    // Each branch holds only its own build commit on top of where it started.
+    expect(await git(root, 'show', '--name-only', '--format=', 'tend/one')).toBe('src/one.txt');
+    // merge: none (the default) leaves main alone: no code, same branch, the user's edit intact.
+    expect(existsSync(path.join(root, 'src'))).toBe(false);
+    expect(await git(root, 'branch', '--show-current')).toBe('main');
+    expect(await read(root, 'user.txt')).toBe('mine, edited\n');
+    expect(await git(root, 'status', '--porcelain')).toBe(' M user.txt');
+    // Worktrees are removed once their items are done.
+    expect((await git(root, 'worktree', 'list')).trim().split('\n')).toHaveLength(1);
+  });
+
+  it('merge: ff brings the branch into main once the item is done', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/feature.md': quickFix('Feature') }, { merge: 'ff' });
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode).toBe(0);
+    expect(await read(root, 'src/feature.txt')).toBe('written for feature\n');
+    expect(await git(root, 'log', '--format=%s', '-1', '--', 'src/feature.txt')).toBe('build feature');
+    expect((await tendSubjects(root)).at(-1)).toBe('tend: feature review -> done');
+  });
+
+  it('merge: merge with a conflict blocks the item and keeps both sides', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/first.md': quickFix('First'), 'backlog/second.md': item('Second', 'pipeline: quick-fix\npriority: 4\n') }, { merge: 'merge' });
+    const result = await tend(root, ['run', '--once', '--concurrency', '2'], { env: { FAKE_FILE: 'shared.txt', FAKE_SLOW_ITEM: 'second' } });
+    expect(result.exitCode).toBe(0);
+    expect(await read(root, 'shared.txt')).toBe('written for first\n');
+    const reason = await itemField(root, 'backlog/blocked/second/item.md', 'blocked_reason');
+    expect(reason).toMatch(/merging tend\/second into main conflicts/);
+    expect(await git(root, 'show', 'tend/second:shared.txt')).toBe('written for second');
+    expect(await git(root, 'status', '--porcelain', '--untracked-files=no')).toBe('');
+    expect(existsSync(path.join(root, '.git/MERGE_HEAD'))).toBe(false);
+  });
+
+  it('a worktree deleted with .tend/ is recreated from the branch for the next phase', async () => {
+    const pipeline = `---\nphases:\n  - { name: build, workspace: worktree, approve: true }\n  - { name: review, workspace: worktree, on_reject: build }\n---\nBuild, pause, review.\n`;
+    const root = await runRepo('commit-code.mjs', { 'pipelines/paused.md': pipeline, 'backlog/paused.md': item('Paused', 'pipeline: paused\n') });
+    await tend(root, ['run', '--once']);
+    expect(await itemField(root, 'backlog/build/paused/item.md', 'status')).toBe('waiting');
+    await rm(path.join(root, '.tend'), { recursive: true, force: true });
+    expect((await tend(root, ['approve', 'paused'])).exitCode).toBe(0);
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode).toBe(0);
+    const review = await read(root, 'backlog/done/paused/review.md');
+    expect(review).toContain('branch: tend/paused');
+    expect(await git(root, 'log', '--format=%s', '-1', 'tend/paused')).toBe('build paused');
+  });
+
+  it('runs the after_create hook in a new worktree; a failing hook fails the attempt', async () => {
+    const state = await scratchDir();
+    const marker = path.join(state, 'created');
+    const root = await runRepo('commit-code.mjs', { 'backlog/hooked.md': quickFix('Hooked') }, { hooks: `{ after_create: "pwd >> ${marker}" }` });
+    expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
+    expect((await readFile(marker, 'utf8')).trim()).toBe(path.join(root, '.tend/worktrees/hooked'));
+
+    const failing = await runRepo('commit-code.mjs', { 'backlog/hooked.md': quickFix('Hooked') }, { hooks: '{ after_create: "exit 7" }', retries: 0 });
+    expect((await tend(failing, ['run', '--once'])).exitCode).toBe(0);
+    expect(await itemField(failing, 'backlog/blocked/hooked/item.md', 'blocked_reason')).toMatch(/hook after_create \(`exit 7`\) failed: exit 7/);
+  });
+});
