@@ -11,7 +11,21 @@ export interface GitResult {
   exitCode: number;
 }
 
+const INDEX_LOCKED = /index\.lock': File exists/;
+
+/**
+ * Run git. A command that finds the index locked (the user's own `git status` in another
+ * terminal holds it for a moment) is retried for up to about two seconds.
+ */
 export async function git(cwd: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<GitResult> {
+  for (let attempt = 0; ; attempt++) {
+    const result = await gitOnce(cwd, args, options);
+    if (result.exitCode === 0 || attempt >= 8 || !INDEX_LOCKED.test(result.stderr)) return result;
+    await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** Math.min(attempt, 4)));
+  }
+}
+
+async function gitOnce(cwd: string, args: string[], options: { env?: Record<string, string>; input?: string }): Promise<GitResult> {
   const result = await execa('git', args, {
     cwd,
     env: { GIT_TERMINAL_PROMPT: '0', ...options.env },

@@ -143,6 +143,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('agent', { type: 'string', describe: 'use this agent for every phase of this run (e.g. dry-run)' })
           .option('concurrency', { alias: 'c', type: 'number', describe: 'agents at once (default: concurrency in ORCHESTRATOR.md)' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the summary' })
+          .option('poll', { type: 'boolean', default: false, describe: 'poll for file changes instead of file system events (network drives)' })
           .options(json)
           .check((a) => {
             if (a.concurrency !== undefined && (!Number.isInteger(a.concurrency) || a.concurrency < 1)) throw new Error('--concurrency must be a whole number, 1 or more');
@@ -153,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
       (args) =>
         run(async () => {
           const { runCommand } = await import('../commands/run.js');
-          return runCommand(cwd, { once: args.once, agent: args.agent, concurrency: args.concurrency, quiet: args.quiet, json: args.json });
+          return runCommand(cwd, { once: args.once, agent: args.agent, concurrency: args.concurrency, quiet: args.quiet, json: args.json, poll: args.poll });
         })(),
     )
     .command(

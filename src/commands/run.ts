@@ -1,4 +1,5 @@
 // `tend run`: the engine with a plain reporter (one line per transition) and signal handling.
+import { liveView, transitionLine } from '../cli/live-view.js';
 import { formatDuration } from '../duration.js';
 import { runEngine, type Reporter, type RunSummary } from '../engine/runner.js';
 import { paint, printJson } from '../output.js';
@@ -10,18 +11,16 @@ export interface RunCommandOptions {
   concurrency?: number;
   quiet: boolean;
   json: boolean;
+  poll: boolean;
 }
 
+/** One plain line per transition: for logs, CI and pipes. */
 function plainReporter(quiet: boolean): Reporter {
   const out = paint(process.stdout);
   const err = paint(process.stderr);
-  const time = () => new Date().toTimeString().slice(0, 8);
   return {
     transition(t) {
-      if (quiet) return;
-      const details = [t.agent, t.durationMs !== undefined ? formatDuration(t.durationMs) : undefined, t.costUsd !== undefined ? `$${t.costUsd.toFixed(2)}` : undefined].filter(Boolean).join(', ');
-      const color = t.outcome === 'blocked' || t.outcome === 'failed' ? 'red' : t.outcome === 'waiting' || t.outcome === 'parked' ? 'yellow' : t.outcome === 'claimed' ? 'dim' : 'green';
-      process.stdout.write(`${out('dim', time())} ${t.id} ${out(color, t.summary)}${details ? out('dim', `  (${details})`) : ''}\n`);
+      if (!quiet) process.stdout.write(`${transitionLine(t, out)}\n`);
     },
     info(message) {
       if (!quiet) process.stdout.write(`${message}\n`);
@@ -60,7 +59,9 @@ export async function runCommand(cwd: string, options: RunCommandOptions): Promi
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const summary = await runEngine({ root, once: options.once, agent: options.agent, concurrency: options.concurrency, signal: controller.signal, reporter: plainReporter(options.quiet || options.json) });
+    const live = process.stdout.isTTY && !options.quiet && !options.json ? liveView(process.stdout) : undefined;
+    const reporter = live ?? plainReporter(options.quiet || options.json);
+    const summary = await runEngine({ root, once: options.once, watch: !options.once, polling: options.poll, agent: options.agent, concurrency: options.concurrency, signal: controller.signal, reporter }).finally(() => live?.close());
     if (options.json) printJson({ version: 1, ...summary });
     else process.stdout.write(`${formatSummary(summary)}\n`);
     if (signalled) return signalled === 'SIGINT' ? 130 : 143;

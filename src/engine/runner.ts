@@ -4,18 +4,20 @@ import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { applyTransition } from '../backlog/mutate.js';
-import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
+import { BACKLOG_DIR, BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
 import type { Config } from '../config/load.js';
-import { git } from '../git.js';
+import { commitPaths, git } from '../git.js';
 import { formatProblem, TendError } from '../problem.js';
 import { openRepo } from '../repo.js';
-import type { Transition } from '../transition.js';
+import { commitMessage, type Transition } from '../transition.js';
 import { decideAfterPhase, decideApproval, type Decision } from './decide.js';
 import { acquireRunLock } from './lock.js';
 import { AGENT_PID_DIR, AgentUnavailable, runPhase } from './phase.js';
 import { stopOrphanedAgents } from '../agents/process.js';
 import { pipelineOf, plan, type Start } from './scheduler.js';
 import { Slots } from './slots.js';
+import { findHandChanges, type HandChange } from './hand-edits.js';
+import { watchRepo, type RepoWatcher } from './watcher.js';
 import { branchExists, itemBranch, mergeBranch, removeWorktree } from './workspace.js';
 
 export interface RunOptions {
@@ -26,15 +28,21 @@ export interface RunOptions {
   /** Stops the run: nothing new starts, running agents are stopped and their items requeued. */
   signal: AbortSignal;
   reporter: Reporter;
-  /** How often an idle run without --once looks for new work. */
+  /** How often an idle run without --once looks for new work when it is not watching files. */
   pollMs?: number;
+  /** Watch the files (live mode); without --once this is the default. */
+  watch?: boolean;
+  /** Poll instead of native file events (for file systems without them). */
+  polling?: boolean;
 }
 
 export interface Reporter {
-  transition(t: Transition, item: Item): void;
+  transition(t: Transition): void;
   info(message: string): void;
   warn(message: string): void;
   activity?(id: string, phase: string, lens: string | undefined, line: string): void;
+  /** Items per folder, after each fresh read of the backlog. */
+  board?(counts: Record<string, number>): void;
 }
 
 export interface RunSummary {
@@ -76,6 +84,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
   // Every running agent (nine in a review fan-out) listens for the stop signal.
   setMaxListeners(0, signal);
   const lock = await acquireRunLock(root);
+  let watcher: RepoWatcher | undefined;
   if (lock.tookOver) reporter.warn(`took over the lock of a run that is gone (${lock.tookOver})`);
   try {
     const first = await openRepo(root);
@@ -132,9 +141,29 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       const applied = await applyTransition({ root, author: author() }, item, d.to, d.changes, d.transition);
       if (applied.committed) {
         summary.transitions += 1;
-        reporter.transition(d.transition, applied.item);
+        reporter.transition(d.transition);
       }
       return applied.item;
+    };
+
+    // Items a human moved or deleted while their agent ran: the agent is stopped, and the
+    // human's change is committed as it is instead of the phase's result.
+    const controllers = new Map<string, AbortController>();
+    const takenByHand = new Set<string>();
+    // Items whose job is moving their folder right now: not a human's doing.
+    const moving = new Set<string>();
+    let dirty = true;
+    const handChange = async (change: HandChange) => {
+      const transition: Transition = { id: change.id, phase: change.item?.location ?? change.from[0], summary: change.summary, outcome: change.kind };
+      if (change.kind === 'moved' && change.item) {
+        await apply(change.item, { changes: { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined }, transition });
+        return;
+      }
+      if (change.kind === 'removed') await removeWorktree(root, change.id, config.settings, path.join(root, '.tend', 'logs', change.id), signal);
+      if (await commitPaths(root, [`:(glob)${BACKLOG_DIR}/*/${change.id}/**`], commitMessage(transition), { author: author() })) {
+        summary.transitions += 1;
+        reporter.transition(transition);
+      }
     };
 
     const orphans = await stopOrphanedAgents(path.join(root, AGENT_PID_DIR));
@@ -149,37 +178,68 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
 
     const job = async ({ item, pipeline, phase }: Start) => {
       let current = item;
+      const controller = new AbortController();
+      controllers.set(item.id, controller);
+      const jobSignal = AbortSignal.any([signal, controller.signal]);
       try {
         current = await apply(item, {
           changes: { status: 'running', owner, attempts: item.fields.attempts + 1, resume_at: undefined },
           transition: { id: item.id, phase: phase.name, summary: `${phase.name} started (attempt ${item.fields.attempts + 1})`, outcome: 'claimed' },
         });
         const outcome = await runPhase({
-          root, config, item: current, pipeline, phase, agentOverride: opts.agent, baseBranch: branch, slots, signal,
+          root, config, item: current, pipeline, phase, agentOverride: opts.agent, baseBranch: branch, slots, signal: jobSignal,
           onActivity: (lens, line) => reporter.activity?.(item.id, phase.name, lens, line),
         });
         summary.costUsd += outcome.costUsd;
+        if (takenByHand.has(item.id)) return;
         const decision = decideAfterPhase(current, pipeline, phase, outcome, config, Date.now());
-        const after = await apply(current, decision);
+        moving.add(item.id);
+        const after = await apply(current, decision).finally(() => moving.delete(item.id));
         if (outcome.ok) summary.phasesDone += 1;
         else if (!outcome.interrupted && !outcome.usageLimit) summary.failures += 1;
         if (after.location === DONE) summary.done.push(after.id);
         if (after.location === BLOCKED) summary.blocked.push(after.id);
       } catch (err) {
+        if (takenByHand.has(item.id)) return;
         if (current.fields.status === 'running') {
           // Not the item's fault: give the attempt back and requeue it.
           await apply(current, { changes: { status: 'queued', owner: undefined, attempts: Math.max(0, current.fields.attempts - 1) }, transition: { id: item.id, phase: phase.name, summary: `${phase.name} requeued (${err instanceof Error ? err.message.split('\n')[0] : 'error'})`, outcome: 'requeued' } }).catch(() => undefined);
         }
         if (err instanceof AgentUnavailable) fatal ??= err;
         else summary.errors.push(`${item.id}: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        controllers.delete(item.id);
+        if (takenByHand.delete(item.id)) dirty = true;
       }
     };
+
+    watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
+    if (watcher?.polling) reporter.warn('polling for file changes (--poll)');
 
     for (;;) {
       if (signal.aborted || fatal) break;
       const repo = await openRepo(root);
       if (repo.errors.length === 0) config = repo.config;
       else reporter.warn(`configuration has errors; keeping the last good one:\n${repo.errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+      for (const [id, phase] of active) {
+        const now = repo.snapshot.items.find((i) => i.id === id);
+        if (now?.location === phase || takenByHand.has(id) || moving.has(id)) continue;
+        takenByHand.add(id);
+        controllers.get(id)?.abort();
+        reporter.warn(`${id} was ${now ? `moved to ${now.location}/` : 'removed'} by hand: its agent is stopped`);
+      }
+      const counts: Record<string, number> = {};
+      for (const i of repo.snapshot.items) counts[i.location] = (counts[i.location] ?? 0) + 1;
+      reporter.board?.(counts);
+      let changed = false;
+      if (dirty) {
+        dirty = false;
+        for (const change of await findHandChanges(root, repo.snapshot, new Set(active.keys()))) {
+          await handChange(change).catch((err: unknown) => reporter.warn(`${change.id}: ${err instanceof Error ? err.message : String(err)}`));
+          changed = true;
+        }
+        if (changed) continue;
+      }
       const now = Date.now();
       const items = repo.snapshot.items.filter((i) => !broken.has(i.id));
       const p = plan(items, config, {
@@ -189,7 +249,6 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         spentUsd: summary.costUsd,
         invalidIds: new Set(repo.snapshot.invalid.flatMap((i) => (i.id ? [i.id] : []))),
       });
-      let changed = false;
       for (const item of p.intake) {
         if (signal.aborted) break;
         const pipeline = pipelineOf(item, config);
@@ -225,8 +284,11 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         });
         jobs.set(start.item.id, running);
       }
+      const woken = watcher?.next().then(() => {
+        dirty = true;
+      });
       if (jobs.size > 0) {
-        await Promise.race([...jobs.values(), sleep(opts.pollMs ?? 1000, signal)]);
+        await Promise.race([...jobs.values(), sleep(opts.pollMs ?? 1000, signal), ...(woken ? [woken] : [])]);
         continue;
       }
       if (opts.once) {
@@ -241,7 +303,10 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
           break;
         }
       } else {
-        await sleep(opts.pollMs ?? 1000, signal);
+        // Idle: wait for a file change, a retry or parked item coming due, or the next poll.
+        const due = Math.min(...[...p.retrying, ...p.parked].map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)));
+        const idleMs = Math.min(watcher ? 30_000 : (opts.pollMs ?? 1000), Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity);
+        await Promise.race([sleep(idleMs, signal), ...(woken ? [woken] : [])]);
       }
     }
     await Promise.allSettled(jobs.values());
@@ -249,6 +314,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     return summary;
   } finally {
     summary.elapsedMs = Date.now() - started;
+    await watcher?.close();
     await lock.release();
   }
 }

@@ -1,0 +1,89 @@
+// The live view of `tend run` in a terminal: what each running agent is doing, the board's
+// counts, and the last transitions, redrawn in place at the bottom of the screen. Warnings and
+// transitions scroll above it, so the terminal's scrollback still holds the whole night.
+import { formatDuration } from '../duration.js';
+import type { Reporter } from '../engine/runner.js';
+import { paint, truncate } from '../output.js';
+import type { Transition } from '../transition.js';
+
+interface Running {
+  phase: string;
+  attempt: string;
+  started: number;
+  activity: string;
+}
+
+const REDRAW_MS = 250;
+const RECENT = 6;
+
+export function transitionLine(t: Transition, c: ReturnType<typeof paint>): string {
+  const details = [t.agent, t.durationMs !== undefined ? formatDuration(t.durationMs) : undefined, t.costUsd !== undefined ? `$${t.costUsd.toFixed(2)}` : undefined].filter(Boolean).join(', ');
+  const color = t.outcome === 'blocked' || t.outcome === 'failed' ? 'red' : t.outcome === 'waiting' || t.outcome === 'parked' ? 'yellow' : t.outcome === 'claimed' ? 'dim' : 'green';
+  return `${c('dim', new Date().toTimeString().slice(0, 8))} ${t.id} ${c(color, t.summary)}${details ? c('dim', `  (${details})`) : ''}`;
+}
+
+export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void } {
+  const c = paint(stream);
+  const running = new Map<string, Running>();
+  const recent: string[] = [];
+  let counts: Record<string, number> = {};
+  let transitions = 0;
+  let cost = 0;
+  const started = Date.now();
+  let drawn = 0;
+
+  const clear = () => {
+    if (drawn > 0) stream.write(`\x1b[${drawn}A\x1b[J`);
+    drawn = 0;
+  };
+  const draw = () => {
+    const width = Math.max(40, (stream.columns || 100) - 1);
+    const lines = [
+      c('bold', `tend run · ${running.size} running · ${transitions} transitions · $${cost.toFixed(2)} · ${formatDuration(Date.now() - started)}`),
+      ...[...running].map(([id, r]) => `  ${c('cyan', id)}  ${r.phase} #${r.attempt}  ${formatDuration(Date.now() - r.started)}  ${c('dim', r.activity)}`),
+      `  ${Object.entries(counts).filter(([, n]) => n > 0).map(([where, n]) => `${where} ${n}`).join(' · ') || 'backlog empty'}`,
+      ...recent.map((l) => `  ${l}`),
+    ].map((l) => truncate(l, width));
+    clear();
+    stream.write(`${lines.join('\n')}\n`);
+    drawn = lines.length;
+  };
+  const timer = setInterval(draw, REDRAW_MS);
+  timer.unref();
+
+  return {
+    transition(t) {
+      transitions += 1;
+      cost += t.costUsd ?? 0;
+      if (t.outcome === 'claimed') {
+        running.set(t.id, { phase: t.phase ?? '', attempt: /attempt (\d+)/.exec(t.summary)?.[1] ?? '?', started: Date.now(), activity: 'starting' });
+      } else {
+        running.delete(t.id);
+      }
+      recent.push(transitionLine(t, c));
+      if (recent.length > RECENT) recent.shift();
+      draw();
+    },
+    info(message) {
+      clear();
+      stream.write(`${message}\n`);
+      draw();
+    },
+    warn(message) {
+      clear();
+      process.stderr.write(`${c('yellow', 'warning')}: ${message}\n`);
+      draw();
+    },
+    activity(id, _phase, lens, line) {
+      const r = running.get(id);
+      if (r) r.activity = `${lens ? `(${lens}) ` : ''}${line}`;
+    },
+    board(next) {
+      counts = next;
+    },
+    close() {
+      clearInterval(timer);
+      clear();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// Changes a human made under backlog/ (an edited item.md, a folder moved to another phase, a
+// folder deleted), found as what git sees uncommitted: tend commits everything it writes, so
+// anything left over outside the items tend is working on came from someone else.
+import { BACKLOG_DIR, INBOX, type Item, type Snapshot } from '../backlog/store.js';
+import { readYaml, splitFrontmatter } from '../frontmatter.js';
+import { git } from '../git.js';
+
+export interface HandChange {
+  id: string;
+  kind: 'edited' | 'moved' | 'removed';
+  /** The item as it is now (absent when removed). */
+  item?: Item;
+  /** Folders the item was in before, per the changed paths (for moves and removals). */
+  from: string[];
+  /** A short account of what changed, for the commit subject. */
+  summary: string;
+}
+
+/** Paths git reports as changed under backlog/, from `git status --porcelain -z`. */
+export async function changedBacklogPaths(root: string): Promise<{ path: string; deleted: boolean }[]> {
+  const result = await git(root, ['--no-optional-locks', 'status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--', `${BACKLOG_DIR}/`]);
+  if (result.exitCode !== 0) return [];
+  return result.stdout
+    .split('\0')
+    .filter((entry) => entry.length > 3)
+    .map((entry) => ({ path: entry.slice(3), deleted: entry[0] === 'D' || entry[1] === 'D' }));
+}
+
+/** `backlog/<location>/<id>/...` -> { location, id }; inbox files and stray files -> undefined. */
+function itemOf(file: string): { location: string; id: string } | undefined {
+  const parts = file.split('/');
+  if (parts[0] !== BACKLOG_DIR || parts.length < 4) return undefined;
+  return { location: parts[1] ?? '', id: parts[2] ?? '' };
+}
+
+function describeValue(v: unknown): string {
+  return v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** "priority 3 -> 1, approved -> true": the frontmatter keys that differ. Pure. */
+export function frontmatterChanges(before: Record<string, unknown>, after: Record<string, unknown>): string {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+  const changed = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  return changed
+    .map((k) => (before[k] === undefined ? `${k} -> ${describeValue(after[k])}` : after[k] === undefined ? `${k} removed` : `${k} ${describeValue(before[k])} -> ${describeValue(after[k])}`))
+    .join(', ');
+}
+
+async function committedData(root: string, file: string): Promise<Record<string, unknown>> {
+  const shown = await git(root, ['show', `HEAD:${file}`]);
+  if (shown.exitCode !== 0) return {};
+  const split = splitFrontmatter(shown.stdout);
+  return 'value' in split ? readYaml(split.value).data : {};
+}
+
+/** Human changes to items tend is not working on right now. Invalid items wait until fixed. */
+export async function findHandChanges(root: string, snapshot: Snapshot, active: ReadonlySet<string>): Promise<HandChange[]> {
+  const byId = new Map<string, { location: string; deleted: boolean }[]>();
+  for (const change of await changedBacklogPaths(root)) {
+    const at = itemOf(change.path);
+    if (!at || active.has(at.id)) continue;
+    byId.set(at.id, [...(byId.get(at.id) ?? []), { location: at.location, deleted: change.deleted }]);
+  }
+  const invalid = new Set(snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])));
+  const changes: HandChange[] = [];
+  for (const [id, paths] of byId) {
+    if (invalid.has(id)) continue;
+    const item = snapshot.items.find((i) => i.id === id && i.location !== INBOX);
+    const from = [...new Set(paths.filter((p) => p.deleted && p.location !== item?.location).map((p) => p.location))];
+    if (!item) {
+      changes.push({ id, kind: 'removed', from, summary: `removed by hand from ${from.join(', ') || 'backlog'}` });
+    } else if (from.length > 0) {
+      changes.push({ id, kind: 'moved', item, from, summary: `moved by hand: ${from.join(', ')} -> ${item.location}` });
+    } else {
+      const edits = frontmatterChanges(await committedData(root, item.file), item.parsed.data);
+      changes.push({ id, kind: 'edited', item, from, summary: `edited by hand${edits ? ` (${edits})` : ''}` });
+    }
+  }
+  return changes;
+}
