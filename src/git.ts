@@ -100,17 +100,22 @@ export function commitPaths(root: string, paths: string[], message: string, opti
 
 const NOTHING_TO_COMMIT = /nothing (added )?to commit|no changes added to commit/;
 
+/** A path from a file name, for git: `*`, `?` and `[` in it are characters, not patterns. */
+export function literal(p: string): string {
+  return p.startsWith(':(') ? p : `:(literal)${p}`;
+}
+
 async function commitNow(root: string, paths: string[], message: string, options: { author?: string }): Promise<boolean> {
   // A magic pathspec such as `:(glob)backlog/*/<id>/**` is handed to git as it is.
   const present = paths.filter((p) => p.startsWith(':(') || existsSync(path.join(root, p)));
   const gone = paths.filter((p) => !present.includes(p));
-  const specs = [...present];
-  if (present.length > 0) await gitOk(root, ['add', '--all', '--', ...present]);
+  const specs = present.map(literal);
+  if (present.length > 0) await gitOk(root, ['add', '--all', '--', ...specs]);
   if (gone.length > 0) {
     // Only paths git knew can be committed as deleted; a never-committed file that is gone
     // (an inbox file written by hand, then taken in) has nothing to record.
-    const removed = await gitOk(root, ['rm', '-r', '--cached', '--ignore-unmatch', '--', ...gone]);
-    specs.push(...gone.filter((g) => removed.includes(`'${g}`)));
+    const removed = (await gitOk(root, ['rm', '-r', '--cached', '--ignore-unmatch', '--', ...gone.map(literal)])).split('\n');
+    specs.push(...gone.filter((g) => removed.some((line) => line === `rm '${g}'` || line.startsWith(`rm '${g}/`))).map(literal));
   }
   if (specs.length === 0) return false;
   const result = await git(root, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '--only', '-F', '-', '--', ...specs], { env: authorEnv(options.author), input: message });
@@ -118,6 +123,9 @@ async function commitNow(root: string, paths: string[], message: string, options
   if (NOTHING_TO_COMMIT.test(result.stdout + result.stderr)) return false;
   if (/Please tell me who you are|unable to auto-detect email/.test(result.stderr)) {
     throw new TendError('git does not know who is committing', 'git config --global user.name "Your Name" && git config --global user.email you@example.com, or set git.author in ORCHESTRATOR.md');
+  }
+  if (/partial commit during a merge|You have unmerged paths/.test(result.stderr)) {
+    throw new TendError('the checkout is in the middle of a merge, so tend cannot commit', 'finish or abort the merge (git merge --continue / --abort); tend goes on after that');
   }
   throw new TendError(`git commit failed: ${result.stderr.trim() || result.stdout.trim() || `exit code ${result.exitCode}`}`);
 }

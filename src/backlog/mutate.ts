@@ -2,13 +2,13 @@
 // Order matters for kill -9: the folder is renamed first (atomic), then item.md is rewritten
 // atomically, so a crash leaves the item whole in one folder, never half-written or twice.
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { commitPaths } from '../git.js';
 import { updateItem } from '../item.js';
-import { TendError } from '../problem.js';
+import { formatProblem, TendError } from '../problem.js';
 import { commitMessage, type Transition } from '../transition.js';
-import { BACKLOG_DIR, INBOX, ITEM_FILE, writeItemFile, type Item } from './store.js';
+import { BACKLOG_DIR, INBOX, ITEM_FILE, readItemFile, writeItemFile, type Item } from './store.js';
 
 export interface ApplyOptions {
   root: string;
@@ -21,15 +21,24 @@ export interface Applied {
   committed: boolean;
 }
 
-/** Move `item` to folder `to` (if given), set `changes` in its item.md, and commit. */
+/**
+ * Move `item` to folder `to` (if given), set `changes` in its item.md, and commit. The changes
+ * are applied to item.md as it is on disk now, so a human's edit made while its phase ran is
+ * kept; an item.md that a human left invalid is not touched at all.
+ */
 export async function applyTransition(opts: ApplyOptions, item: Item, to: string | undefined, changes: Record<string, unknown>, transition: Transition): Promise<Applied> {
   const { root } = opts;
+  const fresh = await readItemFile(root, item.file, item.id);
+  if ('problems' in fresh) {
+    throw new TendError(`${item.file} cannot be updated: ${fresh.problems.map(formatProblem).join('; ')}`, 'fix the file; tend leaves it as it is until then');
+  }
   const location = to ?? item.location;
   const dir = `${BACKLOG_DIR}/${location}/${item.id}`;
   const file = `${dir}/${ITEM_FILE}`;
   // Every folder of this item, so a crash's leftovers (a renamed folder not yet committed) are
   // committed with its next transition rather than left behind.
   const touched = new Set<string>([dir, `:(glob)${BACKLOG_DIR}/*/${item.id}/**`]);
+  if (item.location === INBOX) touched.add(item.file);
   if (location !== item.location) {
     if (existsSync(path.join(root, dir))) {
       throw new TendError(`cannot move ${item.id} to ${dir}: that folder already exists`, `two items share the id ${item.id}; rename one of the folders`);
@@ -39,20 +48,14 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
       // Intake: the inbox file itself becomes item.md, so it exists in exactly one place.
       await mkdir(path.join(root, dir));
       await rename(path.join(root, item.file), path.join(root, file));
-    } else {
-      await rename(path.join(root, item.dir ?? dir), path.join(root, dir));
+    } else if (item.dir) {
+      await rename(path.join(root, item.dir), path.join(root, dir));
+      touched.add(item.dir);
     }
-    touched.add(item.dir ?? item.file);
   }
-  if (item.location === INBOX) touched.add(item.file);
-  const parsed = updateItem(item.parsed, changes);
+  const parsed = updateItem(fresh.parsed, changes);
   await writeItemFile(root, file, parsed);
   const committed = await commitPaths(root, [...touched], commitMessage(transition), { author: opts.author });
   const moved: Item = { ...item, location, dir, file, parsed, fields: parsed.fields };
   return { item: moved, committed };
-}
-
-/** Remove an item folder's stale artifact before a phase writes it again. */
-export async function removeArtifact(root: string, item: Item, name: string): Promise<void> {
-  if (item.dir) await rm(path.join(root, item.dir, name), { force: true });
 }

@@ -1,8 +1,7 @@
 // The only module that reads backlog/ from disk. It never follows a symlink, never rewrites a
 // file it cannot parse, and reports each bad entry with the reason instead of giving up.
-import { lstat, open, readdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { parseItem, serializeItem, type ItemFields, type ParsedItem } from '../item.js';
 import { TendError, type Problem } from '../problem.js';
 import { isValidId, slugify, uniqueId } from '../slug.js';
@@ -58,9 +57,10 @@ type FileRead = { parsed: ParsedItem; mtimeMs: number } | { problems: Problem[] 
  */
 const readCache = new Map<string, { key: string; read: FileRead }>();
 
-async function readItemFile(root: string, rel: string, stem: string): Promise<FileRead> {
+export async function readItemFile(root: string, rel: string, stem: string): Promise<FileRead> {
   const abs = path.join(root, rel);
-  const before = await stat(abs);
+  const before = await lstat(abs);
+  if (before.isSymbolicLink()) return { problems: [{ file: rel, message: 'is a symlink; tend does not follow symlinks in backlog/', fix: 'replace it with the file itself' }] };
   const key = `${before.ino}:${before.size}:${before.mtimeMs}:${before.ctimeMs}:${stem}`;
   const cached = readCache.get(abs);
   if (cached?.key === key) return cached.read;
@@ -201,7 +201,27 @@ function duplicateIds(items: Item[]): Map<string, string[]> {
   return new Map([...byId].filter(([, files]) => files.length > 1));
 }
 
-/** Write an item file atomically: a crash leaves the old text or the new, never half of one. */
+let tmpCounter = 0;
+
+/**
+ * Write a file atomically: a crash leaves the old text or the new, never half of one. The
+ * rename replaces a symlink rather than writing through it, and the temporary file lives in
+ * .tend/ so a crash never leaves debris in backlog/.
+ */
+export async function writeFileAtomic(root: string, rel: string, text: string): Promise<void> {
+  const tmpDir = path.join(root, '.tend', 'tmp');
+  await mkdir(tmpDir, { recursive: true });
+  const tmp = path.join(tmpDir, `${process.pid}-${tmpCounter++}.tmp`);
+  const handle = await open(tmp, 'wx');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path.join(root, rel));
+}
+
 export async function writeItemFile(root: string, rel: string, item: ParsedItem): Promise<void> {
-  await writeFileAtomic(path.join(root, rel), serializeItem(item), { fsync: true });
+  await writeFileAtomic(root, rel, serializeItem(item));
 }

@@ -37,7 +37,7 @@ export async function watchRepo(root: string, onWarn: (message: string) => void,
       interval: 500,
       // Wait until a file has stopped growing: a half-copied file is not taken in.
       awaitWriteFinish: { stabilityThreshold: 120, pollInterval: 25 },
-      // write-file-atomic's temporary files and editors' swap files.
+      // Editors' swap and backup files.
       ignored: (file: string) => /(^|[/\\])\.[^/\\]*\.sw[a-p]$|~$|\.tmp$|\.md\.\d+$/.test(file) || path.basename(file).startsWith('.#'),
     });
     w.on('all', signal);
