@@ -1,12 +1,12 @@
 // One attempt at one phase of one item: render the prompt, run the agent (or one agent per lens
 // in a fan-out), check the artifact, run the gate, read the verdict. Returns a PhaseOutcome for
 // decide.ts; throws AgentUnavailable when the agent CLI cannot even start (not the item's fault).
-import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createAgent } from '../agents/index.js';
 import { runProcess } from '../agents/process.js';
 import type { AgentResult } from '../agents/types.js';
-import type { Item } from '../backlog/store.js';
+import { writeFileAtomic, type Item } from '../backlog/store.js';
 import type { Config } from '../config/load.js';
 import type { Phase, Pipeline } from '../config/pipeline.js';
 import { readYaml, splitFrontmatter } from '../frontmatter.js';
@@ -42,12 +42,15 @@ export function lensArtifact(artifact: string, lens: string): string {
   return `${artifact.slice(0, artifact.length - ext.length)}-${lens}${ext}`;
 }
 
-async function nonEmpty(file: string): Promise<boolean> {
+/** An artifact counts when it is a regular file (not a symlink) with some text in it. */
+async function artifactState(file: string): Promise<'ok' | 'missing' | 'empty' | 'symlink'> {
   try {
-    const s = await stat(file);
-    return s.isFile() && (await readFile(file, 'utf8')).trim() !== '';
+    const s = await lstat(file);
+    if (s.isSymbolicLink()) return 'symlink';
+    if (!s.isFile()) return 'missing';
+    return (await readFile(file, 'utf8')).trim() === '' ? 'empty' : 'ok';
   } catch {
-    return false;
+    return 'missing';
   }
 }
 
@@ -57,12 +60,13 @@ async function artifactFrontmatter(file: string): Promise<{ data: Record<string,
   return { data: readYaml(split.value).data, body: split.value.body };
 }
 
-function failureOf(result: AgentResult, artifactOk: boolean, artifact: string): string | undefined {
+function failureOf(result: AgentResult, artifact: Awaited<ReturnType<typeof artifactState>>, name: string): string | undefined {
   if (result.stopped === 'timeout') return `the agent ran past the phase timeout and was stopped`;
   if (result.stopped === 'stall') return `the agent printed nothing for too long (stall_timeout) and was stopped`;
   if (result.exitCode !== 0) return `the agent exited with code ${result.exitCode}`;
   if (result.error) return `the agent reported an error: ${result.error}`;
-  if (!artifactOk) return `the agent exited 0 but did not write ${artifact} (or left it empty)`;
+  if (artifact === 'symlink') return `${name} is a symlink; an artifact must be a file the agent wrote`;
+  if (artifact !== 'ok') return `the agent exited 0 but did not write ${name} (or left it empty)`;
   return undefined;
 }
 
@@ -86,7 +90,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
 
   let workspace: Workspace;
   try {
-    workspace = await prepareWorkspace(root, item.id, phase.workspace ?? settings.workspace, run.baseBranch, settings, logDir, run.signal);
+    workspace = await prepareWorkspace(root, item.id, phase.workspace ?? settings.workspace, run.baseBranch, settings, logDir, run.signal, item.fields.branch);
   } catch (err) {
     if (err instanceof WorkspaceError) return failed(err.message);
     throw err;
@@ -99,7 +103,12 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   const runLens = async (lens: string | undefined) => {
     const artifact = lens ? lensArtifact(phase.artifact, lens) : phase.artifact;
     const artifactAbs = path.join(root, dir, artifact);
+    // In a worktree the agent writes inside its own workspace (a sandboxed agent may write
+    // nowhere else), under .tend/ which git ignores; tend copies the file into the item folder.
+    const agentArtifact = workspace.kind === 'worktree' ? path.join(workspace.dir, '.tend', 'artifacts', item.id, artifact) : artifactAbs;
     await rm(artifactAbs, { force: true }); // a stale artifact must not pass for this attempt's
+    await rm(agentArtifact, { force: true });
+    await mkdir(path.dirname(agentArtifact), { recursive: true });
     const stem = `${phase.name}${lens ? `-${lens}` : ''}.${attempt}`;
     const prompt = renderPrompt({
       context: config.context,
@@ -116,7 +125,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
         max_attempts: String(maxAttempts(phase, config)),
         item_path: shown(item.file),
         item_dir: shown(dir),
-        artifact_path: shown(`${dir}/${artifact}`),
+        artifact_path: agentArtifact === artifactAbs ? `${dir}/${artifact}` : agentArtifact,
         artifacts: earlier.length > 0 ? earlier.map((a) => `- ${shown(`${dir}/${a}`)}`).join('\n') : '(none yet)',
         lens: lens ?? 'general',
         feedback,
@@ -136,7 +145,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
         lens,
         prompt,
         promptFile,
-        artifactPath: artifactAbs,
+        artifactPath: agentArtifact,
         cwd: workspace.dir,
         model,
         timeoutMs: phase.timeout ?? settings.timeout,
@@ -148,7 +157,12 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
         onActivity: (line) => run.onActivity?.(lens, line),
       }),
     );
-    return { lens, artifact, artifactAbs, result, artifactOk: await nonEmpty(artifactAbs), logFile: path.relative(root, path.join(logDir, `${stem}.log`)) };
+    let state = await artifactState(agentArtifact);
+    if (state === 'ok' && agentArtifact !== artifactAbs) {
+      await writeFileAtomic(root, `${dir}/${artifact}`, await readFile(agentArtifact, 'utf8'));
+      state = await artifactState(artifactAbs);
+    }
+    return { lens, artifact, artifactAbs, result, state, logFile: path.relative(root, path.join(logDir, `${stem}.log`)) };
   };
 
   const runs = await Promise.all(lenses.map(runLens));
@@ -171,7 +185,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   if (runs.some((r) => r.result.stopped === 'aborted')) return { ...outcome, interrupted: true };
   const limited = runs.find((r) => r.result.usageLimit);
   if (limited?.result.usageLimit) return { ...outcome, usageLimit: limited.result.usageLimit };
-  const failedRun = runs.map((r) => ({ r, why: failureOf(r.result, r.artifactOk, `${dir}/${r.artifact}`) })).find((x) => x.why);
+  const failedRun = runs.map((r) => ({ r, why: failureOf(r.result, r.state, `${dir}/${r.artifact}`) })).find((x) => x.why);
   if (failedRun) return { ...outcome, failure: `${failedRun.r.lens ? `lens ${failedRun.r.lens}: ` : ''}${failedRun.why}`, logFile: failedRun.r.logFile, tail: failedRun.r.result.outputTail };
 
   if (phase.fanout) await mergeFanout(root, item, phase, runs);
@@ -227,5 +241,5 @@ async function mergeFanout(root: string, item: Item, phase: Phase, runs: { lens?
     `| lens | verdict | summary | file |\n| --- | --- | --- | --- |\n${rows.join('\n')}`,
     ...sections,
   ].join('\n\n');
-  await writeFile(path.join(root, item.dir ?? '', phase.artifact), `${text}\n`);
+  await writeFileAtomic(root, `${item.dir ?? ''}/${phase.artifact}`, `${text}\n`);
 }

@@ -182,8 +182,9 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       controllers.set(item.id, controller);
       const jobSignal = AbortSignal.any([signal, controller.signal]);
       try {
+        const inWorktree = (phase.workspace ?? config.settings.workspace) === 'worktree';
         current = await apply(item, {
-          changes: { status: 'running', owner, attempts: item.fields.attempts + 1, resume_at: undefined },
+          changes: { status: 'running', owner, attempts: item.fields.attempts + 1, resume_at: undefined, ...(inWorktree && !item.fields.branch ? { branch: itemBranch(item.id) } : {}) },
           transition: { id: item.id, phase: phase.name, summary: `${phase.name} started (attempt ${item.fields.attempts + 1})`, outcome: 'claimed' },
         });
         const outcome = await runPhase({

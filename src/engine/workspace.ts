@@ -2,7 +2,7 @@
 // .tend/worktrees/<id> on branch tend/<id>, created from the base branch, so parallel builds
 // never touch the same files and the user's checkout is never switched or modified by a build.
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runProcess } from '../agents/process.js';
 import type { Settings } from '../config/settings.js';
@@ -31,8 +31,34 @@ export function worktreeDir(root: string, id: string): string {
 
 async function gitOrFail(cwd: string, args: string[], what: string): Promise<string> {
   const result = await git(cwd, args);
-  if (result.exitCode !== 0) throw new TendError(`${what}: ${result.stderr.trim() || `git exit ${result.exitCode}`}`);
+  if (result.exitCode !== 0) throw new WorkspaceError(`${what}: ${firstLine(result.stderr || result.stdout)}`);
   return result.stdout;
+}
+
+/** A branch name as a shell word (the agent runs `diff_command` in a shell). */
+function shellWord(name: string): string {
+  return /^[A-Za-z0-9._/-]+$/.test(name) ? name : `'${name.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Keep .tend/ out of every worktree's `git add -A`, whatever the user's .gitignore says. */
+async function excludeStateDir(root: string): Promise<void> {
+  const common = (await git(root, ['rev-parse', '--git-common-dir'])).stdout.trim();
+  const exclude = path.resolve(root, common, 'info', 'exclude');
+  const text = existsSync(exclude) ? await readFile(exclude, 'utf8') : '';
+  if (text.split('\n').some((l) => l.trim() === '.tend/')) return;
+  await mkdir(path.dirname(exclude), { recursive: true });
+  await appendFile(exclude, `${text === '' || text.endsWith('\n') ? '' : '\n'}.tend/\n`);
+}
+
+/** Add the item's worktree: on its existing branch, or on a new one from the base branch. */
+async function addWorktree(root: string, id: string, baseBranch: string): Promise<void> {
+  const branch = itemBranch(id);
+  const dir = worktreeDir(root, id);
+  await mkdir(path.dirname(dir), { recursive: true });
+  await excludeStateDir(root);
+  await git(root, ['worktree', 'prune']); // forget worktrees whose folder was deleted
+  const args = (await branchExists(root, branch)) ? ['worktree', 'add', '--quiet', dir, branch] : ['worktree', 'add', '--quiet', '-b', branch, dir, baseBranch];
+  await gitOrFail(root, args, `could not create the worktree for ${id}`);
 }
 
 export async function branchExists(root: string, branch: string): Promise<boolean> {
@@ -55,18 +81,16 @@ export async function runHook(name: HookName, settings: Settings, dir: string, l
  * The workspace for a phase, creating the item's worktree (and branch) when it does not exist,
  * e.g. on the first worktree phase or after `.tend/` was deleted. Runs after_create on creation.
  */
-export async function prepareWorkspace(root: string, id: string, kind: 'repo' | 'worktree', baseBranch: string, settings: Settings, logDir: string, signal: AbortSignal): Promise<Workspace> {
+export async function prepareWorkspace(root: string, id: string, kind: 'repo' | 'worktree', baseBranch: string, settings: Settings, logDir: string, signal: AbortSignal, recordedBranch?: string): Promise<Workspace> {
   if (kind === 'repo') return { kind, dir: root, branch: baseBranch, baseBranch, diffCommand: 'git diff HEAD' };
   const branch = itemBranch(id);
   const dir = worktreeDir(root, id);
-  const workspace: Workspace = { kind, dir, branch, baseBranch, diffCommand: `git diff ${baseBranch}...${branch}` };
+  const workspace: Workspace = { kind, dir, branch, baseBranch, diffCommand: `git diff ${shellWord(baseBranch)}...${branch}` };
   if (existsSync(path.join(dir, '.git'))) return workspace;
-  await withGitLock(async () => {
-    await mkdir(path.dirname(dir), { recursive: true });
-    await git(root, ['worktree', 'prune']); // forget worktrees whose folder was deleted
-    const args = (await branchExists(root, branch)) ? ['worktree', 'add', '--quiet', dir, branch] : ['worktree', 'add', '--quiet', '-b', branch, dir, baseBranch];
-    await gitOrFail(root, args, `could not create the worktree for ${id}`);
-  });
+  if (recordedBranch !== branch && (await branchExists(root, branch))) {
+    throw new WorkspaceError(`a branch ${branch} already exists but is not this item's (left by an earlier item with the same id?)`, `delete it (git branch -D ${branch}) or rename it, then \`tend retry ${id}\``);
+  }
+  await withGitLock(() => addWorktree(root, id, baseBranch));
   const failure = await runHook('after_create', settings, dir, logDir, signal);
   if (failure) {
     await removeWorktree(root, id, settings, logDir, signal, { runHook: false });
@@ -78,11 +102,18 @@ export async function prepareWorkspace(root: string, id: string, kind: 'repo' | 
 /** A workspace hook failed: the attempt fails (it counts), the run goes on. */
 export class WorkspaceError extends TendError {}
 
-/** Remove the item's worktree (the branch stays). Nothing is lost: its commits are on the branch. */
+/**
+ * Remove the item's worktree; the branch stays. Work an agent left uncommitted is committed on
+ * the branch first, so nothing is lost.
+ */
 export async function removeWorktree(root: string, id: string, settings: Settings, logDir: string, signal: AbortSignal, options = { runHook: true }): Promise<void> {
   const dir = worktreeDir(root, id);
   if (!existsSync(dir)) return;
   if (options.runHook) await runHook('before_remove', settings, dir, logDir, signal);
+  if ((await git(dir, ['status', '--porcelain'])).stdout.trim() !== '') {
+    await git(dir, ['add', '--all']);
+    await git(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: work left uncommitted in the worktree of ${id}`]);
+  }
   await withGitLock(async () => {
     await git(root, ['worktree', 'remove', '--force', dir]);
     await git(root, ['worktree', 'prune']);
@@ -104,22 +135,29 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
     const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
     if (current !== baseBranch) return { ok: false, reason: `the checkout is on ${current || 'a detached HEAD'}, not ${baseBranch}; merge ${branch} yourself` };
     if (mode === 'ff') {
+      // Rebase in the item's own worktree, never in the user's checkout: the base has moved on
+      // with tend's transition commits since the branch was made.
       const dir = worktreeDir(root, id);
-      const rebaseIn = existsSync(dir) ? dir : root;
-      const rebase = existsSync(dir) ? await git(dir, ['rebase', '--quiet', baseBranch]) : await git(root, ['rebase', '--quiet', baseBranch, branch]);
+      if (!existsSync(path.join(dir, '.git'))) await addWorktree(root, id, baseBranch);
+      const rebase = await git(dir, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', baseBranch]);
       if (rebase.exitCode !== 0) {
-        await git(rebaseIn, ['rebase', '--abort']);
-        if (!existsSync(dir)) await git(root, ['checkout', '--quiet', baseBranch]);
-        return { ok: false, reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${firstLine(rebase.stderr || rebase.stdout)}; the branch is kept as it was` };
+        await git(dir, ['rebase', '--abort']);
+        return { ok: false, reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${firstLine(rebase.stdout || rebase.stderr)}; the branch is kept as it was` };
       }
       const ff = await git(root, ['merge', '--quiet', '--ff-only', branch]);
-      if (ff.exitCode !== 0) return { ok: false, reason: `could not fast-forward ${baseBranch} to ${branch}: ${firstLine(ff.stderr)}` };
+      if (ff.exitCode !== 0) return { ok: false, reason: `could not fast-forward ${baseBranch} to ${branch}: ${firstLine(ff.stderr)}; the branch is kept` };
       return { ok: true, note: `fast-forwarded ${baseBranch} to ${branch}` };
     }
     const merge = await git(root, ['-c', 'core.hooksPath=/dev/null', 'merge', '--quiet', '--no-ff', '--no-edit', '-m', `tend: merge ${branch}`, branch]);
     if (merge.exitCode !== 0) {
-      await git(root, ['merge', '--abort']);
-      return { ok: false, reason: `merging ${branch} into ${baseBranch} conflicts: ${firstLine(merge.stdout || merge.stderr)}; both sides are kept, resolve it by hand` };
+      const conflict = /CONFLICT/.test(merge.stdout);
+      if (existsSync(path.join(root, '.git', 'MERGE_HEAD')) || conflict) await git(root, ['merge', '--abort']);
+      return {
+        ok: false,
+        reason: conflict
+          ? `merging ${branch} into ${baseBranch} conflicts: ${firstLine(merge.stdout)}; both sides are kept, resolve it by hand`
+          : `git refused to merge ${branch} into ${baseBranch}: ${firstLine(merge.stderr || merge.stdout)}; the branch is kept`,
+      };
     }
     return { ok: true, note: `merged ${branch} into ${baseBranch}` };
   });
