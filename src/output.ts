@@ -37,8 +37,14 @@ function visibleLength(text: string): number {
   return [...text.replace(/\x1b\[[0-9;]*m/g, '')].length;
 }
 
+/** Item text shown in a terminal: control characters (escape sequences) replaced. */
+export function clean(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g, '?');
+}
+
 export function truncate(text: string, max: number): string {
-  const chars = [...text];
+  const chars = [...clean(text)];
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 

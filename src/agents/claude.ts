@@ -50,7 +50,7 @@ export function claudeAgent(options: CliAgentOptions): Agent {
           if (what) req.onActivity?.(what.slice(0, 120));
         },
       });
-      return parseClaudeOutput(proc.stdout, { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError }, new Date());
+      return parseClaudeOutput(proc.stdout, { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError, missingProgram: proc.missingProgram }, new Date());
     },
   };
 }

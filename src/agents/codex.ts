@@ -38,7 +38,7 @@ export function codexAgent(options: CliAgentOptions): Agent {
         const item = e.item as { type?: string; command?: string; text?: string } | undefined;
         return item?.command ?? item?.text?.split('\n')[0] ?? (typeof e.type === 'string' ? e.type : undefined);
       });
-      return parseCodexOutput(proc.stdout, { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError }, new Date());
+      return parseCodexOutput(proc.stdout, { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError, missingProgram: proc.missingProgram }, new Date());
     },
   };
 }
@@ -74,7 +74,7 @@ export function opencodeAgent(options: CliAgentOptions): Agent {
         const part = e.part as { type?: string; tool?: string; text?: string } | undefined;
         return part?.tool ?? part?.text?.split('\n')[0] ?? part?.type;
       });
-      const result: AgentResult = { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError };
+      const result: AgentResult = { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError, missingProgram: proc.missingProgram };
       let cost = 0;
       let input = 0;
       let output = 0;

@@ -24,7 +24,7 @@ export function expandArgv(template: string[], req: AgentRequest, input: Command
     workspace: req.cwd,
     lens: req.lens ?? '',
   };
-  const argv = template.map((arg) => arg.replace(/\{(\w+)\}/g, (all, name: string) => values[name] ?? all));
+  const argv = template.map((arg) => arg.replace(/\{(\w+)\}/g, (all, name: string) => (Object.hasOwn(values, name) ? (values[name] ?? '') : all)));
   if (input === 'argument' && !template.some((a) => a.includes('{prompt}'))) argv.push(req.prompt);
   return argv;
 }
@@ -47,7 +47,7 @@ export function commandAgent(options: CommandAgentOptions): Agent {
         pidFile: req.pidFile,
         signal: req.signal,
       });
-      const result: AgentResult = { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError };
+      const result: AgentResult = { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError, missingProgram: proc.missingProgram };
       // A program may report its cost as a JSON line, the way Claude Code does.
       const report = [...jsonLines(proc.stdout)].reverse().find((e) => typeof e.total_cost_usd === 'number' || typeof e.cost_usd === 'number');
       if (report) result.costUsd = Number(report.total_cost_usd ?? report.cost_usd);

@@ -1,7 +1,7 @@
 // Running an agent CLI as a child process: its own process group, so a timeout, a stall or
 // shutdown kills the whole tree (execa's own timeout leaves grandchildren running, PITFALLS.md);
 // output teed to a size-capped log and a rolling tail; never a shell.
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -35,8 +35,10 @@ export function agentEnv(req: { id: string; phase: string; artifactPath: string;
 export interface ProcessResult {
   exitCode: number | null;
   stopped?: 'timeout' | 'stall' | 'aborted';
-  /** Error starting the program (e.g. not found), if any. */
+  /** Error starting the program, if any. */
   spawnError?: string;
+  /** The program is not there or not executable (ENOENT, EACCES): the agent is unavailable. */
+  missingProgram?: boolean;
   stdout: string;
   tail: string;
   durationMs: number;
@@ -80,7 +82,7 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   const pid = child.pid;
   if (req.pidFile && pid !== undefined) {
     await mkdir(path.dirname(req.pidFile), { recursive: true });
-    await writeFile(req.pidFile, `${pid}\n`);
+    await writeFile(req.pidFile, `${processIdentity(pid)}\n`);
   }
   let stopped: ProcessResult['stopped'];
   let lastOutput = Date.now();
@@ -139,6 +141,8 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   if (pending && req.onLine) req.onLine(pending);
   const durationMs = Date.now() - started;
   const spawnError = result.exitCode === undefined && !stopped && result.failed ? result.shortMessage : undefined;
+  const errno = (result as { code?: string }).code ?? (result.cause as NodeJS.ErrnoException | undefined)?.code;
+  const missingProgram = spawnError !== undefined && (errno === 'ENOENT' || errno === 'EACCES' || /ENOENT|EACCES/.test(spawnError));
   log.write(`\n# exit: ${stopped ? `stopped (${stopped})` : (result.exitCode ?? result.signal ?? 'unknown')} after ${durationMs} ms\n`);
   if (spawnError) log.write(`# ${spawnError}\n`);
   await new Promise((resolve) => log.end(resolve));
@@ -146,13 +150,29 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
     exitCode: stopped ? null : (result.exitCode ?? null),
     stopped,
     spawnError,
+    missingProgram,
     stdout,
     tail: spawnError ? `${tail}\n${spawnError}`.trim() : tail,
     durationMs,
   };
 }
 
-/** Stop agents a dead run left running (their groups are recorded in `dir`). Returns how many. */
+/**
+ * "pid boot-id start-time": enough to tell, after a crash or a reboot, whether a pid still
+ * names the same process or has been reused by someone else's. Linux only (/proc); elsewhere
+ * just the pid, and orphans are then left alone rather than risk killing a stranger.
+ */
+function processIdentity(pid: number): string {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return `${pid} ${boot} ${fields[19] ?? ''}`;
+  } catch {
+    return String(pid);
+  }
+}
+
+/** Stop agents a dead run left running (recorded in `dir`). Returns how many were stopped. */
 export async function stopOrphanedAgents(dir: string): Promise<number> {
   let names: string[];
   try {
@@ -163,8 +183,9 @@ export async function stopOrphanedAgents(dir: string): Promise<number> {
   let stopped = 0;
   for (const name of names.filter((n) => n.endsWith('.pid'))) {
     const file = path.join(dir, name);
-    const pid = Number((await readFile(file, 'utf8')).trim());
-    if (Number.isInteger(pid) && pid > 1) {
+    const recorded = (await readFile(file, 'utf8')).trim();
+    const pid = Number(recorded.split(' ')[0]);
+    if (Number.isInteger(pid) && pid > 1 && recorded.includes(' ') && processIdentity(pid) === recorded) {
       try {
         process.kill(-pid, 'SIGKILL');
         stopped += 1;

@@ -51,8 +51,10 @@ export interface AgentResult {
   error?: string;
   /** The provider refused for a rate or usage limit: not the item's fault, do not count it. */
   usageLimit?: UsageLimit;
-  /** The program could not be started (not installed, not executable): not the item's fault. */
+  /** The program could not be started. */
   spawnError?: string;
+  /** ...because it is not installed or not executable: not the item's fault, the run stops. */
+  missingProgram?: boolean;
   /** The last lines of output, for blocked_reason and error messages. */
   outputTail: string;
 }

@@ -1,7 +1,8 @@
 // `tend show <id>`: one item with its artifacts and its history from git log.
 import { itemJson, problemJson } from '../backlog/board.js';
 import { itemHistory } from '../git.js';
-import { paint, printJson } from '../output.js';
+import { clean, paint, printJson } from '../output.js';
+import { isValidId } from '../slug.js';
 import { formatProblem, TendError } from '../problem.js';
 import type { Repo } from '../repo.js';
 
@@ -13,7 +14,7 @@ export async function show(repo: Repo, id: string, options: { json: boolean; now
     const close = repo.snapshot.items.map((i) => i.id).filter((other) => other.includes(id) || id.includes(other));
     throw new TendError(`no item with id ${id}`, close.length > 0 ? `did you mean ${close.slice(0, 5).join(', ')}?` : 'see `tend status` for the ids');
   }
-  const history = await itemHistory(repo.root, id);
+  const history = isValidId(id) ? await itemHistory(repo.root, id) : [];
   if (options.json) {
     printJson({
       version: 1,
@@ -26,9 +27,9 @@ export async function show(repo: Repo, id: string, options: { json: boolean; now
   const c = paint(process.stdout);
   const out: string[] = [];
   if (item) {
-    out.push(`${c('bold', item.fields.title)}  ${c('dim', `(${item.id})`)}`, `${c('dim', 'file:')} ${item.file}`, '');
+    out.push(`${c('bold', clean(item.fields.title))}  ${c('dim', `(${item.id})`)}`, `${c('dim', 'file:')} ${item.file}`, '');
     for (const [key, value] of Object.entries(item.parsed.data)) out.push(`${c('cyan', key)}: ${JSON.stringify(value)}`);
-    out.push('', item.parsed.frontmatter.body.trim() || c('dim', '(no text)'), '');
+    out.push('', clean(item.parsed.frontmatter.body.trim()) || c('dim', '(no text)'), '');
     out.push(c('bold', 'artifacts'));
     out.push(...(item.artifacts.length > 0 ? item.artifacts.map((a) => `  ${item.dir}/${a}`) : [c('dim', '  (none yet)')]));
   }

@@ -1,8 +1,9 @@
 // Reads ORCHESTRATOR.md, pipelines/ and prompts/ from a repository and checks them together.
 // Returns every error and warning at once; never throws for a user's mistake.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Problem } from '../problem.js';
+import { COMMAND_PLACEHOLDERS } from '../agents/command.js';
 import { unknownVariables } from '../template.js';
 import { parsePipeline, type Pipeline } from './pipeline.js';
 import { agentType, DEFAULT_SETTINGS, parseSettings, type Settings } from './settings.js';
@@ -33,6 +34,14 @@ async function readText(file: string): Promise<string | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+}
+
+/** A prompt file's text; 'outside' when it resolves (through a symlink) out of prompts/. */
+async function readPrompt(root: string, rel: string): Promise<string | undefined | 'outside'> {
+  const text = await readText(path.join(root, rel));
+  if (text === undefined) return undefined;
+  const [real, dir] = await Promise.all([realpath(path.join(root, rel)), realpath(path.join(root, PROMPTS_DIR))]);
+  return real.startsWith(dir + path.sep) ? text : 'outside';
 }
 
 export async function loadConfig(root: string): Promise<LoadedConfig> {
@@ -82,7 +91,11 @@ export async function loadConfig(root: string): Promise<LoadedConfig> {
     });
     for (const phase of pipeline.phases) {
       if (prompts.has(phase.prompt)) continue;
-      const text = await readText(path.join(root, phase.prompt));
+      const text = await readPrompt(root, phase.prompt);
+      if (text === 'outside') {
+        errors.push({ file: phase.prompt, message: 'is a symlink that leads outside prompts/', fix: 'replace it with the file itself' });
+        continue;
+      }
       if (text === undefined) {
         errors.push({ file: pipeline.file, key: `${phase.name}.prompt`, message: `prompt file ${phase.prompt} does not exist`, fix: `create it, or run \`tend init\` to install the default prompts` });
         continue;
@@ -103,6 +116,12 @@ export async function loadConfig(root: string): Promise<LoadedConfig> {
   for (const [name, agent] of Object.entries(settings.agents)) {
     if (agentType(settings, name) === 'command' && !agent.command) {
       errors.push({ file: SETTINGS_FILE, key: `agents.${name}.command`, message: 'a command agent needs `command:`', fix: 'e.g. command: ["my-agent", "--prompt-file", "{prompt_file}"]' });
+    }
+    const argv = [agent.command ?? [], agent.args].flat();
+    for (const placeholder of argv.flatMap((a) => [...a.matchAll(/\{(\w+)\}/g)].map((m) => m[1] ?? ''))) {
+      if (!(COMMAND_PLACEHOLDERS as readonly string[]).includes(placeholder)) {
+        errors.push({ file: SETTINGS_FILE, key: `agents.${name}`, message: `unknown placeholder {${placeholder}}`, fix: `use ${COMMAND_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}` });
+      }
     }
   }
   return { config: { settings, context, pipelines, prompts }, errors, warnings };

@@ -4,6 +4,7 @@
 import { BACKLOG_DIR, INBOX, type Item, type Snapshot } from '../backlog/store.js';
 import { readYaml, splitFrontmatter } from '../frontmatter.js';
 import { git } from '../git.js';
+import { slugify } from '../slug.js';
 
 export interface HandChange {
   id: string;
@@ -14,6 +15,8 @@ export interface HandChange {
   from: string[];
   /** A short account of what changed, for the commit subject. */
   summary: string;
+  /** What to commit: the item's folders (a glob) or, for an inbox file, that file. */
+  paths: string[];
 }
 
 /** Paths git reports as changed under backlog/, from `git status --porcelain -z`. */
@@ -46,9 +49,10 @@ export function frontmatterChanges(before: Record<string, unknown>, after: Recor
     .join(', ');
 }
 
-async function committedData(root: string, file: string): Promise<Record<string, unknown>> {
+/** The frontmatter of `file` as last committed, or undefined when it never was. */
+async function committedData(root: string, file: string): Promise<Record<string, unknown> | undefined> {
   const shown = await git(root, ['show', `HEAD:${file}`]);
-  if (shown.exitCode !== 0) return {};
+  if (shown.exitCode !== 0) return undefined;
   const split = splitFrontmatter(shown.stdout);
   return 'value' in split ? readYaml(split.value).data : {};
 }
@@ -56,24 +60,33 @@ async function committedData(root: string, file: string): Promise<Record<string,
 /** Human changes to items tend is not working on right now. Invalid items wait until fixed. */
 export async function findHandChanges(root: string, snapshot: Snapshot, active: ReadonlySet<string>): Promise<HandChange[]> {
   const byId = new Map<string, { location: string; deleted: boolean }[]>();
+  const changes: HandChange[] = [];
   for (const change of await changedBacklogPaths(root)) {
+    // A committed inbox file that is gone: removed by a human, or taken in by a run that was
+    // killed before it could commit. Either way the deletion is recorded.
+    if (change.deleted && /^backlog\/[^/]+\.md$/i.test(change.path)) {
+      const stem = change.path.slice(BACKLOG_DIR.length + 1, -3);
+      changes.push({ id: slugify(stem) || stem, kind: 'removed', from: [INBOX], summary: `inbox file ${change.path} removed`, paths: [change.path] });
+      continue;
+    }
     const at = itemOf(change.path);
     if (!at || active.has(at.id)) continue;
     byId.set(at.id, [...(byId.get(at.id) ?? []), { location: at.location, deleted: change.deleted }]);
   }
   const invalid = new Set(snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])));
-  const changes: HandChange[] = [];
   for (const [id, paths] of byId) {
+    const glob = [`:(glob)${BACKLOG_DIR}/*/${id}/**`];
     if (invalid.has(id)) continue;
     const item = snapshot.items.find((i) => i.id === id && i.location !== INBOX);
     const from = [...new Set(paths.filter((p) => p.deleted && p.location !== item?.location).map((p) => p.location))];
     if (!item) {
-      changes.push({ id, kind: 'removed', from, summary: `removed by hand from ${from.join(', ') || 'backlog'}` });
+      changes.push({ id, kind: 'removed', from, summary: `removed by hand from ${from.join(', ') || 'backlog'}`, paths: glob });
     } else if (from.length > 0) {
-      changes.push({ id, kind: 'moved', item, from, summary: `moved by hand: ${from.join(', ')} -> ${item.location}` });
+      changes.push({ id, kind: 'moved', item, from, summary: `moved by hand: ${from.join(', ')} -> ${item.location}`, paths: glob });
     } else {
-      const edits = frontmatterChanges(await committedData(root, item.file), item.parsed.data);
-      changes.push({ id, kind: 'edited', item, from, summary: `edited by hand${edits ? ` (${edits})` : ''}` });
+      const before = await committedData(root, item.file);
+      const edits = before ? frontmatterChanges(before, item.parsed.data) : '';
+      changes.push({ id, kind: 'edited', item, from, summary: before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`, paths: glob });
     }
   }
   return changes;

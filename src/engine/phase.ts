@@ -61,6 +61,7 @@ async function artifactFrontmatter(file: string): Promise<{ data: Record<string,
 }
 
 function failureOf(result: AgentResult, artifact: Awaited<ReturnType<typeof artifactState>>, name: string): string | undefined {
+  if (result.spawnError) return `the agent could not be started: ${result.spawnError}`;
   if (result.stopped === 'timeout') return `the agent ran past the phase timeout and was stopped`;
   if (result.stopped === 'stall') return `the agent printed nothing for too long (stall_timeout) and was stopped`;
   if (result.exitCode !== 0) return `the agent exited with code ${result.exitCode}`;
@@ -180,7 +181,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   if (tokens.length > 0) {
     outcome.tokens = { input: tokens.reduce((s, r) => s + (r.result.tokens?.input ?? 0), 0), output: tokens.reduce((s, r) => s + (r.result.tokens?.output ?? 0), 0) };
   }
-  const unavailable = runs.find((r) => r.result.spawnError);
+  const unavailable = runs.find((r) => r.result.missingProgram);
   if (unavailable) throw new AgentUnavailable(`agent ${agentName} could not start: ${unavailable.result.spawnError}`, `install it, fix agents.${agentName} in ORCHESTRATOR.md, or run with --agent dry-run`);
   if (runs.some((r) => r.result.stopped === 'aborted')) return { ...outcome, interrupted: true };
   const limited = runs.find((r) => r.result.usageLimit);

@@ -4,7 +4,7 @@ import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { applyTransition } from '../backlog/mutate.js';
-import { BACKLOG_DIR, BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
+import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
 import type { Config } from '../config/load.js';
 import { commitPaths, git } from '../git.js';
 import { formatProblem, TendError } from '../problem.js';
@@ -160,7 +160,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         return;
       }
       if (change.kind === 'removed') await removeWorktree(root, change.id, config.settings, path.join(root, '.tend', 'logs', change.id), signal);
-      if (await commitPaths(root, [`:(glob)${BACKLOG_DIR}/*/${change.id}/**`], commitMessage(transition), { author: author() })) {
+      if (await commitPaths(root, change.paths, commitMessage(transition), { author: author() })) {
         summary.transitions += 1;
         reporter.transition(transition);
       }
@@ -241,6 +241,13 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         }
         if (changed) continue;
       }
+      // An item this run claimed but no job holds (its transition failed half-way, e.g. a
+      // human left item.md invalid and fixed it later) goes back in the queue.
+      for (const item of repo.snapshot.items) {
+        if (item.fields.status !== 'running' || item.fields.owner !== owner || active.has(item.id) || broken.has(item.id)) continue;
+        changed = (await attempt(item, { changes: { status: 'queued', owner: undefined }, transition: { id: item.id, phase: item.location, summary: `${item.location} requeued`, outcome: 'requeued' } })) || changed;
+      }
+      if (changed) continue;
       const now = Date.now();
       const items = repo.snapshot.items.filter((i) => !broken.has(i.id));
       const p = plan(items, config, {
