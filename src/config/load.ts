@@ -1,6 +1,6 @@
 // Reads ORCHESTRATOR.md, pipelines/ and prompts/ from a repository and checks them together.
 // Returns every error and warning at once; never throws for a user's mistake.
-import { readdir, readFile, realpath } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Problem } from '../problem.js';
 import { COMMAND_PLACEHOLDERS } from '../agents/command.js';
@@ -130,4 +130,18 @@ export async function loadConfig(root: string): Promise<LoadedConfig> {
 /** Every phase name used by any pipeline: the phase folders backlog/ may hold. */
 export function phaseNames(config: Config): Set<string> {
   return new Set([...config.pipelines.values()].flatMap((p) => p.phases.map((ph) => ph.name)));
+}
+
+/** The newest modification time among the configuration files (0 when there are none). */
+export async function configChangedAt(root: string): Promise<number> {
+  const files = [SETTINGS_FILE];
+  for (const dir of [PIPELINES_DIR, PROMPTS_DIR]) {
+    try {
+      files.push(...(await readdir(path.join(root, dir))).map((name) => `${dir}/${name}`));
+    } catch {
+      // No such folder: nothing changed there.
+    }
+  }
+  const times = await Promise.all(files.map((f) => stat(path.join(root, f)).then((s) => s.mtimeMs, () => 0)));
+  return Math.max(0, ...times);
 }

@@ -1,7 +1,7 @@
 // Changes a human made under backlog/ (an edited item.md, a folder moved to another phase, a
 // folder deleted), found as what git sees uncommitted: tend commits everything it writes, so
 // anything left over outside the items tend is working on came from someone else.
-import { BACKLOG_DIR, INBOX, type Item, type Snapshot } from '../backlog/store.js';
+import { BACKLOG_DIR, INBOX, readItemFile, type Item, type Snapshot } from '../backlog/store.js';
 import { readYaml, splitFrontmatter } from '../frontmatter.js';
 import { git } from '../git.js';
 import { slugify } from '../slug.js';
@@ -85,7 +85,8 @@ export async function findHandChanges(root: string, snapshot: Snapshot, active: 
       changes.push({ id, kind: 'moved', item, from, summary: `moved by hand: ${from.join(', ')} -> ${item.location}`, paths: glob });
     } else {
       const before = await committedData(root, item.file);
-      const edits = before ? frontmatterChanges(before, item.parsed.data) : '';
+      const now = await readItemFile(root, item.file, item.id);
+      const edits = before && 'parsed' in now ? frontmatterChanges(before, now.parsed.data) : '';
       changes.push({ id, kind: 'edited', item, from, summary: before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`, paths: glob });
     }
   }

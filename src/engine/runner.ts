@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { applyTransition } from '../backlog/mutate.js';
 import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
-import type { Config } from '../config/load.js';
+import { configChangedAt, type Config } from '../config/load.js';
 import { commitPaths, git } from '../git.js';
 import { formatProblem, TendError } from '../problem.js';
 import { openRepo } from '../repo.js';
@@ -45,6 +45,9 @@ export interface Reporter {
   board?(counts: Record<string, number>): void;
 }
 
+/** How long configuration files must be unchanged before a running tend uses them. */
+const CONFIG_SETTLE_MS = 300;
+
 export interface RunSummary {
   transitions: number;
   phasesDone: number;
@@ -59,7 +62,9 @@ export interface RunSummary {
   errors: string[];
 }
 
+/** Wait `ms`, or less if `signal` aborts (at once if it already has). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const done = () => {
       clearTimeout(timer);
@@ -215,13 +220,27 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     };
 
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
-    if (watcher?.polling) reporter.warn('polling for file changes (--poll)');
+    if (watcher) reporter.info(`watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
+    let lastConfigErrors = '';
+    let configSettling = false;
+    let lastConfigAt = await configChangedAt(root);
 
     for (;;) {
       if (signal.aborted || fatal) break;
       const repo = await openRepo(root);
-      if (repo.errors.length === 0) config = repo.config;
-      else reporter.warn(`configuration has errors; keeping the last good one:\n${repo.errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+      // A configuration file written a moment ago may be half-written (an editor truncates, then
+      // writes): wait until it has been still for a moment before using or judging it.
+      const configAt = await configChangedAt(root);
+      configSettling = Date.now() - configAt < CONFIG_SETTLE_MS;
+      if (!configSettling) {
+        const configErrors = repo.errors.map((p) => `  ${formatProblem(p)}`).join('\n');
+        if (repo.errors.length === 0) {
+          if (configAt !== lastConfigAt) reporter.info('configuration reloaded');
+          config = repo.config;
+          lastConfigAt = configAt;
+        } else if (configErrors !== lastConfigErrors) reporter.warn(`configuration has errors; keeping the last good one:\n${configErrors}`);
+        lastConfigErrors = configErrors;
+      }
       for (const [id, phase] of active) {
         const now = repo.snapshot.items.find((i) => i.id === id);
         if (now?.location === phase || takenByHand.has(id) || moving.has(id)) continue;
@@ -313,7 +332,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       } else {
         // Idle: wait for a file change, a retry or parked item coming due, or the next poll.
         const due = Math.min(...[...p.retrying, ...p.parked].map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)));
-        const idleMs = Math.min(watcher ? 30_000 : (opts.pollMs ?? 1000), Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity);
+        const idleMs = Math.min(watcher ? 30_000 : (opts.pollMs ?? 1000), Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity, configSettling ? CONFIG_SETTLE_MS : Infinity);
         await Promise.race([sleep(idleMs, signal), ...(woken ? [woken] : [])]);
       }
     }

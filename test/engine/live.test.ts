@@ -1,0 +1,115 @@
+// Live mode with the real watcher: `tend run` (no --once) reacting to a human editing the
+// backlog by hand.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { item, itemField, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
+import { GIT_ENV, git, read, scratchDir, TEND_BIN } from '../helpers/repo.js';
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of running.splice(0)) child.kill('SIGKILL');
+});
+
+function startRun(root: string, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...GIT_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.push(child);
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const subjectsOf = (root: string) => () => tendSubjects(root);
+
+describe('tend run in live mode', () => {
+  it('takes in a new inbox file, including one saved by rename, and finishes it', async () => {
+    const root = await runRepo('write-artifact.mjs');
+    const run = startRun(root);
+    await eventually(() => run.output(), (o) => o.includes('watching backlog/'), 'the watcher to be ready');
+    await writeFile(path.join(root, 'backlog/live.md'), item('Live', 'pipeline: quick-fix\n'));
+    // An editor's save-by-rename: write a temporary file, then rename it into place.
+    await writeFile(path.join(root, 'backlog/.saved.md.tmp'), item('Saved', 'pipeline: quick-fix\n'));
+    await rename(path.join(root, 'backlog/.saved.md.tmp'), path.join(root, 'backlog/saved.md'));
+    const subjects = await eventually(subjectsOf(root), (s) => s.includes('tend: live review -> done') && s.includes('tend: saved review -> done'), 'both items done');
+    expect(subjects).toContain('tend: live inbox -> triage');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(143);
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+  });
+
+  it('commits a priority edit as its own transition, and the scheduler follows it', async () => {
+    const state = await scratchDir();
+    const pidFile = path.join(state, 'pid');
+    const root = await runRepo('hang.mjs', {
+      'backlog/first.md': item('First', 'pipeline: quick-fix\npriority: 1\n'),
+      'backlog/later.md': item('Later', 'pipeline: quick-fix\npriority: 4\n'),
+      'backlog/urgent.md': item('Urgent', 'pipeline: quick-fix\npriority: 5\n'),
+    });
+    const run = startRun(root, { FAKE_PID_FILE: pidFile });
+    await eventually(() => existsSync(pidFile), (v) => v, 'the first agent to start');
+    // While `first` holds the only slot, the human makes `urgent` the most urgent item.
+    const file = 'backlog/triage/urgent/item.md';
+    await writeFile(path.join(root, file), (await read(root, file)).replace('priority: 5', 'priority: 1'));
+    await eventually(subjectsOf(root), (s) => s.includes('tend: urgent edited by hand (priority 5 -> 1)'), 'the edit commit');
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+    // Let the hanging agent go: the next agent is a quick one, and it must pick `urgent`.
+    await writeFile(path.join(root, 'ORCHESTRATOR.md'), settingsFor('write-artifact.mjs'));
+    await eventually(() => run.output(), (o) => o.includes('configuration reloaded'), 'the new settings');
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    const subjects = await eventually(subjectsOf(root), (s) => s.some((x) => x.startsWith('tend: later triage started')), 'later to start');
+    expect(subjects.findIndex((s) => s.startsWith('tend: urgent triage started'))).toBeLessThan(subjects.findIndex((s) => s.startsWith('tend: later triage started')));
+  });
+
+  it('accepts a folder moved by hand; stops the agent of a folder deleted by hand', async () => {
+    const pids = await scratchDir();
+    const pidFile = path.join(pids, 'doomed.pid');
+    const root = await runRepo('hang.mjs', { 'backlog/doomed.md': item('Doomed', 'pipeline: quick-fix\npriority: 1\n'), 'backlog/parked.md': item('Parked', 'pipeline: gated\n'), 'pipelines/gated.md': '---\nphases:\n  - { name: triage, approve: true }\n  - { name: build }\n---\nGated.\n' }, { concurrency: 2 });
+    const run = startRun(root, { FAKE_PID_DIR: pids });
+    await eventually(() => existsSync(pidFile), (v) => v, 'the agent to start');
+    const agentPid = Number(readFileSync(pidFile, 'utf8'));
+    await rm(path.join(root, 'backlog/triage/doomed'), { recursive: true, force: true });
+    await eventually(subjectsOf(root), (s) => s.includes('tend: doomed removed by hand from triage'), 'the removal commit');
+    await eventually(() => { try { process.kill(agentPid, 0); return readFileSync(`/proc/${agentPid}/stat`, 'utf8').split(') ')[1]?.[0] === 'Z'; } catch { return true; } }, (gone) => gone, 'the agent to be stopped');
+
+    // `parked` is running triage (hang.mjs); move it by hand to build while it runs.
+    await eventually(subjectsOf(root), (s) => s.includes('tend: parked triage started (attempt 1)'), 'parked to start');
+    await mkdir(path.join(root, 'backlog/build'), { recursive: true });
+    await rename(path.join(root, 'backlog/triage/parked'), path.join(root, 'backlog/build/parked'));
+    await eventually(subjectsOf(root), (s) => s.includes('tend: parked moved by hand: triage -> build'), 'the move commit');
+    expect(run.output()).toMatch(/parked was moved to build\/ by hand: its agent is stopped/);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(143);
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+  });
+
+  it('reloads an edited pipeline; an invalid ORCHESTRATOR.md keeps the last good one', async () => {
+    const root = await runRepo('write-artifact.mjs');
+    const run = startRun(root);
+    await eventually(() => run.output(), (o) => o.includes('watching backlog/'), 'the watcher to be ready');
+    await writeFile(path.join(root, 'pipelines/tiny.md'), '---\nphases:\n  - { name: triage }\n---\nOne phase.\n');
+    await writeFile(path.join(root, 'backlog/small.md'), item('Small', 'pipeline: tiny\n'));
+    await eventually(subjectsOf(root), (s) => s.includes('tend: small triage -> done'), 'the new pipeline to be used');
+
+    await writeFile(path.join(root, 'ORCHESTRATOR.md'), '---\nconcurrency: lots\n---\n');
+    await eventually(() => run.output(), (o) => /configuration has errors; keeping the last good one:\n\s+ORCHESTRATOR\.md:2: concurrency/.test(o), 'the config error');
+    await writeFile(path.join(root, 'backlog/after.md'), item('After', 'pipeline: tiny\n'));
+    await eventually(subjectsOf(root), (s) => s.includes('tend: after triage -> done'), 'work to go on');
+    // The last good settings (the fake agent, not the default claude) did the work.
+    expect(await read(root, 'backlog/done/after/triage.md')).toContain('written by a fake agent');
+    expect(run.output().match(/configuration has errors/g)).toHaveLength(1);
+  });
+});
