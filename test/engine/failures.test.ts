@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES, item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
+import { pathWithOnlyGit } from '../cli/support.js';
 import { git, read, scratchDir, tend } from '../helpers/repo.js';
 
 const quickFix = (title: string) => item(title, 'pipeline: quick-fix\n');
@@ -80,7 +81,7 @@ describe('failing agents', () => {
 
   it('an agent CLI that is not installed stops the run with exit 1 and burns no attempt', async () => {
     const root = await runRepo('write-artifact.mjs', { 'backlog/x.md': quickFix('X') });
-    const result = await tend(root, ['run', '--once', '--agent', 'claude'], { env: { PATH: path.dirname(process.execPath) } });
+    const result = await tend(root, ['run', '--once', '--agent', 'claude'], { env: { PATH: await pathWithOnlyGit() } });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/agent claude could not start/);
     expect(await itemField(root, 'backlog/triage/x/item.md', 'status')).toBe('queued');
@@ -110,17 +111,22 @@ describe('the claude adapter (a stand-in claude on PATH)', () => {
 
   it('a usage limit parks the item until the reset without burning attempts', async () => {
     const root = await runRepo('write-artifact.mjs', { 'backlog/limited.md': quickFix('Limited') });
+    const next5pm = (at: Date) => {
+      const d = new Date(at);
+      d.setHours(17, 0, 0, 0);
+      if (d.getTime() <= at.getTime()) d.setDate(d.getDate() + 1);
+      return d.getTime();
+    };
+    const before = next5pm(new Date());
     const result = await tend(root, ['run', '--once', '--agent', 'claude'], { env: env({ FAKE_CLAUDE: 'limit' }) });
+    const after = next5pm(new Date());
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/parked until a usage limit resets: limited/);
     const file = 'backlog/triage/limited/item.md';
     expect(await itemField(root, file, 'attempts')).toBe('0');
     expect(await itemField(root, file, 'status')).toBe('queued');
     const resumeAt = Date.parse((await itemField(root, file, 'resume_at')) ?? '');
-    const expected = new Date();
-    expected.setHours(17, 0, 0, 0);
-    if (expected.getTime() <= Date.now()) expected.setDate(expected.getDate() + 1);
-    expect(resumeAt).toBe(expected.getTime());
+    expect([before, after]).toContain(resumeAt); // the next 17:00, even if the run straddled it
     expect((await tendSubjects(root)).at(-1)).toMatch(/^tend: limited triage parked until .* \(usage limit\)$/);
   });
 });

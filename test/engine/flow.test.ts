@@ -73,7 +73,7 @@ describe('approval by a human', () => {
 
     const blocked = await tend(root, ['reject', 'other', '--reason', 'Not worth it', '--block']);
     expect(blocked.exitCode).toBe(0);
-    expect(await itemField(root, 'backlog/blocked/other/item.md', 'blocked_reason')).toBe('"rejected by a human: Not worth it"');
+    expect(await itemField(root, 'backlog/blocked/other/item.md', 'blocked_reason')).toBe('rejected by a human: Not worth it');
     const notWaiting = await tend(root, ['approve', 'other']);
     expect(notWaiting.exitCode).toBe(1);
     expect(notWaiting.stderr).toMatch(/not waiting for approval/);

@@ -5,8 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { item, itemField, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
-import { GIT_ENV, git, read, scratchDir, TEND_BIN } from '../helpers/repo.js';
+import { item, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
+import { cleanEnv, git, read, scratchDir, TEND_BIN } from '../helpers/repo.js';
 
 const running: ChildProcess[] = [];
 afterEach(() => {
@@ -14,7 +14,7 @@ afterEach(() => {
 });
 
 function startRun(root: string, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...GIT_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   running.push(child);
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));

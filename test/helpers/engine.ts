@@ -2,6 +2,7 @@
 // at one of the fake agents in test/fixtures/agents/.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { readYaml, splitFrontmatter } from '../../src/frontmatter.js';
 import { git, initializedRepo, PACKAGE_ROOT, read, writeTree } from './repo.js';
 
 export const FIXTURES = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'agents');
@@ -36,10 +37,12 @@ export async function tendSubjects(root: string): Promise<string[]> {
   return out.split('\n').filter(Boolean);
 }
 
+/** A frontmatter value of an item file as text (parsed, so body lines never match). */
 export async function itemField(root: string, rel: string, key: string): Promise<string | undefined> {
-  const text = await read(root, rel);
-  const m = new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(text);
-  return m?.[1];
+  const split = splitFrontmatter(await read(root, rel));
+  if (!('value' in split)) throw new Error(`${rel} has broken frontmatter`);
+  const value = readYaml(split.value).data[key];
+  return value === undefined || value === null ? undefined : typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 export async function filesIn(root: string, rel: string): Promise<string[]> {

@@ -20,6 +20,15 @@ export const GIT_ENV: Record<string, string> = {
   NO_COLOR: '1',
 };
 
+/**
+ * The environment for child processes: this one without git's and tend's own variables, so a
+ * test run from a git hook (GIT_DIR, GIT_INDEX_FILE ...) or with FORCE_COLOR set behaves the same.
+ */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const kept = Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(GIT_|TEND_|FAKE_)/.test(k) && !['FORCE_COLOR', 'NO_COLOR', 'CI'].includes(k));
+  return { ...(Object.fromEntries(kept) as Record<string, string>), ...GIT_ENV, ...extra };
+}
+
 const cleanups: string[] = [];
 afterEach(async () => {
   for (const dir of cleanups.splice(0)) await rm(dir, { recursive: true, force: true });
@@ -33,7 +42,7 @@ export async function scratchDir(): Promise<string> {
 }
 
 export async function git(cwd: string, ...args: string[]): Promise<string> {
-  const result = await execa('git', args, { cwd, env: GIT_ENV });
+  const result = await execa('git', args, { cwd, env: cleanEnv(), extendEnv: false });
   return result.stdout;
 }
 
@@ -78,7 +87,8 @@ export interface TendResult {
 export async function tend(cwd: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<TendResult> {
   const result = await execa(process.execPath, [TEND_BIN, ...args], {
     cwd,
-    env: { ...GIT_ENV, ...options.env },
+    env: cleanEnv(options.env),
+    extendEnv: false,
     input: options.input ?? '',
     reject: false,
   });

@@ -1,7 +1,7 @@
 // ORCHESTRATOR.md settings: defaults for everything, every mistake reported with file, line, key.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { agentType, DEFAULT_SETTINGS, parseSettings } from '../../src/config/settings.js';
+import { agentType, DEFAULT_SETTINGS, parseSettings, SETTING_KEYS } from '../../src/config/settings.js';
 
 const packaged = readFileSync(new URL('../../ORCHESTRATOR.md', import.meta.url), 'utf8');
 
@@ -17,6 +17,12 @@ describe('parseSettings', () => {
     expect(parsed.warnings).toEqual([]);
     expect(parsed.settings).toEqual(DEFAULT_SETTINGS);
     expect(parsed.context).toMatch(/^tend is a git-native orchestrator/);
+  });
+
+  it('the packaged ORCHESTRATOR.md mentions every setting and sub-setting, so it is the reference', () => {
+    const frontmatter = packaged.split('\n---\n')[0] ?? '';
+    const keys = [...SETTING_KEYS, 'per_item_usd', 'per_run_usd', 'branch', 'remote', 'author', 'after_create', 'before_run', 'after_run', 'before_remove'];
+    for (const key of keys) expect(frontmatter, key).toMatch(new RegExp(`^#?\\s*${key}:`, 'm'));
   });
 
   it('reads durations and nested settings', () => {
