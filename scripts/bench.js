@@ -2,6 +2,7 @@
 // `npm run bench`: tend's cost per transition against a raw `git commit` of a same-sized
 // change, both measured in this run on this machine, printed as a ratio (never asserted).
 import { execFileSync, spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
