@@ -1,6 +1,7 @@
 // git, through execa rather than simple-git: simple-git waits ~50 ms after every command that
 // prints nothing (PITFALLS.md), and a transition runs several of them.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { TendError } from './problem.js';
@@ -94,7 +95,29 @@ export function withGitLock<T>(fn: () => Promise<T>): Promise<T> {
  * paths did not change. Commits from one process are serialized so HEAD moves one transition
  * at a time.
  */
-export function commitPaths(root: string, paths: string[], message: string, options: { author?: string } = {}): Promise<boolean> {
+export interface CommitOptions {
+  author?: string;
+  /** Commit only while this branch is checked out (an agent may have switched it). */
+  branch?: string;
+}
+
+/** HEAD moved to another branch under tend: nothing more can be committed safely. */
+export class BranchMoved extends TendError {}
+
+const gitDirs = new Map<string, string>();
+
+/** The branch HEAD names, read from the HEAD file (no process), or undefined when detached. */
+export async function currentBranchFast(root: string): Promise<string | undefined> {
+  let dir = gitDirs.get(root);
+  if (!dir) {
+    dir = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-dir'])).trim());
+    gitDirs.set(root, dir);
+  }
+  const head = (await readFile(path.join(dir, 'HEAD'), 'utf8')).trim();
+  return head.startsWith('ref: refs/heads/') ? head.slice('ref: refs/heads/'.length) : undefined;
+}
+
+export function commitPaths(root: string, paths: string[], message: string, options: CommitOptions = {}): Promise<boolean> {
   return withGitLock(() => commitNow(root, paths, message, options));
 }
 
@@ -105,7 +128,13 @@ export function literal(p: string): string {
   return p.startsWith(':(') ? p : `:(literal)${p}`;
 }
 
-async function commitNow(root: string, paths: string[], message: string, options: { author?: string }): Promise<boolean> {
+async function commitNow(root: string, paths: string[], message: string, options: CommitOptions): Promise<boolean> {
+  if (options.branch) {
+    const now = await currentBranchFast(root);
+    if (now !== options.branch) {
+      throw new BranchMoved(`the checkout is now on ${now ?? 'a detached HEAD'}, not ${options.branch} where tend commits (an agent or a person switched it)`, `switch back with \`git checkout ${options.branch}\`, then run tend again`);
+    }
+  }
   // A magic pathspec such as `:(glob)backlog/*/<id>/**` is handed to git as it is.
   const present = paths.filter((p) => p.startsWith(':(') || existsSync(path.join(root, p)));
   const gone = paths.filter((p) => !present.includes(p));
@@ -114,8 +143,10 @@ async function commitNow(root: string, paths: string[], message: string, options
   if (gone.length > 0) {
     // Only paths git knew can be committed as deleted; a never-committed file that is gone
     // (an inbox file written by hand, then taken in) has nothing to record.
-    const removed = (await gitOk(root, ['rm', '-r', '--cached', '--ignore-unmatch', '--', ...gone.map(literal)])).split('\n');
-    specs.push(...gone.filter((g) => removed.some((line) => line === `rm '${g}'` || line.startsWith(`rm '${g}/`))).map(literal));
+    await gitOk(root, ['rm', '-r', '--cached', '--ignore-unmatch', '--quiet', '--', ...gone.map(literal)]);
+    for (const g of gone) {
+      if ((await git(root, ['rev-parse', '--quiet', '--verify', `HEAD:${g}`])).exitCode === 0) specs.push(literal(g));
+    }
   }
   if (specs.length === 0) return false;
   const result = await git(root, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '--only', '-F', '-', '--', ...specs], { env: authorEnv(options.author), input: message });

@@ -1,7 +1,7 @@
 // Running an agent CLI as a child process: its own process group, so a timeout, a stall or
 // shutdown kills the whole tree (execa's own timeout leaves grandchildren running, PITFALLS.md);
 // output teed to a size-capped log and a rolling tail; never a shell.
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -60,6 +60,11 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   await mkdir(path.dirname(req.logFile), { recursive: true });
   const log = createWriteStream(req.logFile);
+  // A full disk must not take tend down: the agent runs on, its log is cut short.
+  let logFailed = false;
+  log.on('error', () => {
+    logFailed = true;
+  });
   let logged = 0;
   let tail = '';
   let stdout = '';
@@ -67,6 +72,11 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   const started = Date.now();
   log.write(`$ ${req.command} ${req.args.map((a) => (a.length > 80 ? `${JSON.stringify(a.slice(0, 77))}...` : JSON.stringify(a))).join(' ')}\n# cwd: ${req.cwd}\n`);
 
+  if (!existsSync(req.cwd)) {
+    log.end();
+    const spawnError = `the working directory ${req.cwd} does not exist`;
+    return { exitCode: null, spawnError, missingProgram: false, stdout: '', tail: spawnError, durationMs: 0 };
+  }
   const child = execa(req.command, req.args, {
     cwd: req.cwd,
     env: req.env,
@@ -96,7 +106,7 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   const record = (chunk: Buffer, isStdout: boolean) => {
     lastOutput = Date.now();
     const text = chunk.toString('utf8');
-    if (logged < req.logMaxBytes) {
+    if (!logFailed && logged < req.logMaxBytes) {
       const room = req.logMaxBytes - logged;
       log.write(chunk.length <= room ? chunk : chunk.subarray(0, room));
       logged += Math.min(chunk.length, room);
@@ -145,7 +155,7 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   const missingProgram = spawnError !== undefined && (errno === 'ENOENT' || errno === 'EACCES' || /ENOENT|EACCES/.test(spawnError));
   log.write(`\n# exit: ${stopped ? `stopped (${stopped})` : (result.exitCode ?? result.signal ?? 'unknown')} after ${durationMs} ms\n`);
   if (spawnError) log.write(`# ${spawnError}\n`);
-  await new Promise((resolve) => log.end(resolve));
+  if (!logFailed) await new Promise((resolve) => log.end(resolve));
   return {
     exitCode: stopped ? null : (result.exitCode ?? null),
     stopped,

@@ -13,6 +13,8 @@ import { BACKLOG_DIR, INBOX, ITEM_FILE, readItemFile, writeItemFile, type Item }
 export interface ApplyOptions {
   root: string;
   author?: string;
+  /** The branch transitions are committed on; a commit is refused if HEAD is elsewhere. */
+  branch?: string;
 }
 
 export interface Applied {
@@ -55,7 +57,7 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
   }
   const parsed = updateItem(fresh.parsed, changes);
   await writeItemFile(root, file, parsed);
-  const committed = await commitPaths(root, [...touched], commitMessage(transition), { author: opts.author });
+  const committed = await commitPaths(root, [...touched], commitMessage(transition), { author: opts.author, branch: opts.branch });
   const moved: Item = { ...item, location, dir, file, parsed, fields: parsed.fields };
   return { item: moved, committed };
 }

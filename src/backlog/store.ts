@@ -43,7 +43,13 @@ export interface Snapshot {
   invalid: InvalidEntry[];
 }
 
-type Read = { item: Item } | { invalid: InvalidEntry };
+type Read = { item: Item } | { invalid: InvalidEntry } | { vanished: true };
+
+/** An entry that disappeared while it was being read (moved or deleted meanwhile). */
+function vanished(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
 
 function posix(...parts: string[]): string {
   return parts.join('/');
@@ -99,6 +105,15 @@ function createdMs(fields: ItemFields, mtimeMs: number): number {
 }
 
 async function readFolderItem(root: string, location: string, id: string): Promise<Read> {
+  try {
+    return await readFolderItemNow(root, location, id);
+  } catch (err) {
+    if (vanished(err)) return { vanished: true };
+    throw err;
+  }
+}
+
+async function readFolderItemNow(root: string, location: string, id: string): Promise<Read> {
   const dir = posix(BACKLOG_DIR, location, id);
   const file = posix(dir, ITEM_FILE);
   const invalid = (message: string, fix?: string): Read => ({ invalid: { path: dir, id, location, problems: [{ file: dir, message, fix }] } });
@@ -135,7 +150,7 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
     throw err;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const folderReads: Promise<Read>[] = [];
+  const folderItems: [location: string, id: string][] = [];
   const inboxFiles: string[] = [];
   const invalid: InvalidEntry[] = [];
   for (const entry of entries) {
@@ -151,10 +166,14 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
         invalid.push({ path: rel, problems: [{ file: rel, message: 'is not a phase folder of any pipeline', fix: `move its items to a phase folder, or add a phase named ${entry.name} to a pipeline` }] });
         continue;
       }
-      for (const child of await readdir(path.join(base, entry.name), { withFileTypes: true })) {
+      const children = await readdir(path.join(base, entry.name), { withFileTypes: true }).catch((err: unknown) => {
+        if (vanished(err)) return [];
+        throw err;
+      });
+      for (const child of children) {
         const childRel = posix(rel, child.name);
         if (child.name.startsWith('.')) continue;
-        if (child.isDirectory()) folderReads.push(readFolderItem(root, entry.name, child.name));
+        if (child.isDirectory()) folderItems.push([entry.name, child.name]);
         else {
           const what = child.isSymbolicLink() ? 'is a symlink in a phase folder' : 'is a file directly in a phase folder';
           invalid.push({ path: childRel, location: entry.name, problems: [{ file: childRel, message: what, fix: `items live in ${rel}/<id>/item.md; new items go directly in backlog/` }] });
@@ -163,9 +182,10 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
     }
   }
   const items: Item[] = [];
-  for (const read of await Promise.all(folderReads)) {
+  // Read only after the walk, all at once, so no rejection is left without a handler.
+  for (const read of await Promise.all(folderItems.map(([location, id]) => readFolderItem(root, location, id)))) {
     if ('item' in read) items.push(read.item);
-    else invalid.push(read.invalid);
+    else if ('invalid' in read) invalid.push(read.invalid);
   }
   const duplicates = duplicateIds(items);
   const kept = items.filter((item) => {
@@ -183,9 +203,16 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
   for (const name of inboxFiles) {
     const rel = posix(BACKLOG_DIR, name);
     const stem = name.slice(0, -'.md'.length);
-    const read = await readItemFile(root, rel, stem);
+    let read: FileRead;
+    try {
+      read = await readItemFile(root, rel, stem);
+    } catch (err) {
+      if (vanished(err)) continue;
+      throw err;
+    }
     if ('problems' in read) {
-      invalid.push({ path: rel, location: INBOX, problems: read.problems });
+      // Its id as it will be once fixed, so an item that depends on it waits instead of blocking.
+      invalid.push({ path: rel, id: slugify(stem) || undefined, location: INBOX, problems: read.problems });
       continue;
     }
     const id = uniqueId(slugify(stem) || slugify(read.parsed.fields.title) || 'item', (c) => taken.has(c));

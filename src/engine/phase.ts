@@ -1,7 +1,7 @@
 // One attempt at one phase of one item: render the prompt, run the agent (or one agent per lens
 // in a fan-out), check the artifact, run the gate, read the verdict. Returns a PhaseOutcome for
 // decide.ts; throws AgentUnavailable when the agent CLI cannot even start (not the item's fault).
-import { appendFile, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createAgent } from '../agents/index.js';
 import { runProcess } from '../agents/process.js';
@@ -42,12 +42,16 @@ export function lensArtifact(artifact: string, lens: string): string {
   return `${artifact.slice(0, artifact.length - ext.length)}-${lens}${ext}`;
 }
 
+/** Artifacts are documents: anything larger is not committed (it would bloat the repository). */
+export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024;
+
 /** An artifact counts when it is a regular file (not a symlink) with some text in it. */
-async function artifactState(file: string): Promise<'ok' | 'missing' | 'empty' | 'symlink'> {
+async function artifactState(file: string): Promise<'ok' | 'missing' | 'empty' | 'symlink' | 'oversize'> {
   try {
     const s = await lstat(file);
     if (s.isSymbolicLink()) return 'symlink';
     if (!s.isFile()) return 'missing';
+    if (s.size > MAX_ARTIFACT_BYTES) return 'oversize';
     return (await readFile(file, 'utf8')).trim() === '' ? 'empty' : 'ok';
   } catch {
     return 'missing';
@@ -67,6 +71,7 @@ function failureOf(result: AgentResult, artifact: Awaited<ReturnType<typeof arti
   if (result.exitCode !== 0) return `the agent exited with code ${result.exitCode}`;
   if (result.error) return `the agent reported an error: ${result.error}`;
   if (artifact === 'symlink') return `${name} is a symlink; an artifact must be a file the agent wrote`;
+  if (artifact === 'oversize') return `${name} is larger than ${MAX_ARTIFACT_BYTES / 1024 / 1024} MiB; it was moved to .tend/oversize/ and not committed`;
   if (artifact !== 'ok') return `the agent exited 0 but did not write ${name} (or left it empty)`;
   return undefined;
 }
@@ -159,6 +164,11 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
       }),
     );
     let state = await artifactState(agentArtifact);
+    if (state === 'oversize') {
+      const aside = path.join(root, '.tend', 'oversize', `${item.id}-${stem}-${artifact}`);
+      await mkdir(path.dirname(aside), { recursive: true });
+      await rename(agentArtifact, aside);
+    }
     if (state === 'ok' && agentArtifact !== artifactAbs) {
       await writeFileAtomic(root, `${dir}/${artifact}`, await readFile(agentArtifact, 'utf8'));
       state = await artifactState(artifactAbs);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { applyTransition } from '../backlog/mutate.js';
 import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
 import { configChangedAt, type Config } from '../config/load.js';
-import { commitPaths, git } from '../git.js';
+import { BranchMoved, commitPaths, git } from '../git.js';
 import { formatProblem, TendError } from '../problem.js';
 import { openRepo } from '../repo.js';
 import { commitMessage, type Transition } from '../transition.js';
@@ -44,6 +44,9 @@ export interface Reporter {
   /** Items per folder, after each fresh read of the backlog. */
   board?(counts: Record<string, number>): void;
 }
+
+/** Errors outside an item's control (disk, permissions) before a run stops trying it. */
+const MAX_ERRORS_PER_ITEM = 3;
 
 /** How long configuration files must be unchanged before a running tend uses them. */
 const CONFIG_SETTLE_MS = 300;
@@ -109,11 +112,13 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     let fatal: Error | undefined;
     // Items whose transition failed for a reason outside tend's control; not retried this run.
     const broken = new Set<string>();
+    const errorCounts = new Map<string, number>();
     const attempt = async (item: Item, d: Decision): Promise<boolean> => {
       try {
         await apply(item, d);
         return true;
       } catch (err) {
+        if (err instanceof BranchMoved) fatal ??= err;
         broken.add(item.id);
         summary.errors.push(`${item.id}: ${err instanceof Error ? err.message : String(err)}`);
         reporter.warn(`${item.id}: ${err instanceof Error ? err.message : String(err)}`);
@@ -143,7 +148,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
 
     const apply = async (item: Item, decision: Decision) => {
       const d = await settleWorkspace(item, decision);
-      const applied = await applyTransition({ root, author: author() }, item, d.to, d.changes, d.transition);
+      const applied = await applyTransition({ root, author: author(), branch }, item, d.to, d.changes, d.transition);
       if (applied.committed) {
         summary.transitions += 1;
         reporter.transition(d.transition);
@@ -165,7 +170,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         return;
       }
       if (change.kind === 'removed') await removeWorktree(root, change.id, config.settings, path.join(root, '.tend', 'logs', change.id), signal);
-      if (await commitPaths(root, change.paths, commitMessage(transition), { author: author() })) {
+      if (await commitPaths(root, change.paths, commitMessage(transition), { author: author(), branch })) {
         summary.transitions += 1;
         reporter.transition(transition);
       }
@@ -211,8 +216,20 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
           // Not the item's fault: give the attempt back and requeue it.
           await apply(current, { changes: { status: 'queued', owner: undefined, attempts: Math.max(0, current.fields.attempts - 1) }, transition: { id: item.id, phase: phase.name, summary: `${phase.name} requeued (${err instanceof Error ? err.message.split('\n')[0] : 'error'})`, outcome: 'requeued' } }).catch(() => undefined);
         }
-        if (err instanceof AgentUnavailable) fatal ??= err;
-        else summary.errors.push(`${item.id}: ${err instanceof Error ? err.message : String(err)}`);
+        if (err instanceof AgentUnavailable || err instanceof BranchMoved) fatal ??= err;
+        else {
+          // Not the item's fault (a full disk, a file in the way): say so now, and after a
+          // few in a row leave the item alone for this run instead of spinning on it.
+          const message = `${item.id}: ${err instanceof Error ? err.message : String(err)}`;
+          summary.errors.push(message);
+          reporter.warn(message);
+          const count = (errorCounts.get(item.id) ?? 0) + 1;
+          errorCounts.set(item.id, count);
+          if (count >= MAX_ERRORS_PER_ITEM) {
+            broken.add(item.id);
+            reporter.warn(`${item.id}: ${count} errors in a row; leaving it alone for the rest of this run`);
+          }
+        }
       } finally {
         controllers.delete(item.id);
         if (takenByHand.delete(item.id)) dirty = true;
@@ -222,6 +239,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
     if (watcher) reporter.info(`watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
     let lastConfigErrors = '';
+    let lastInvalid = '';
     let configSettling = false;
     let lastConfigAt = await configChangedAt(root);
 
@@ -244,10 +262,15 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       for (const [id, phase] of active) {
         const now = repo.snapshot.items.find((i) => i.id === id);
         if (now?.location === phase || takenByHand.has(id) || moving.has(id)) continue;
+        // Left invalid by a human mid-edit: the agent goes on; the transition waits for a fix.
+        if (!now && repo.snapshot.invalid.some((i) => i.id === id && i.location === phase)) continue;
         takenByHand.add(id);
         controllers.get(id)?.abort();
         reporter.warn(`${id} was ${now ? `moved to ${now.location}/` : 'removed'} by hand: its agent is stopped`);
       }
+      const invalidText = repo.snapshot.invalid.map((i) => i.problems.map((p) => `  ${formatProblem(p)}`).join('\n')).join('\n');
+      if (invalidText !== lastInvalid && invalidText !== '') reporter.warn(`invalid backlog entries, left untouched until fixed (\`tend status\`):\n${invalidText}`);
+      lastInvalid = invalidText;
       const counts: Record<string, number> = {};
       for (const i of repo.snapshot.items) counts[i.location] = (counts[i.location] ?? 0) + 1;
       reporter.board?.(counts);

@@ -97,7 +97,7 @@ describe('tend status', () => {
     expect(json.invalid).toEqual([
       {
         path: 'backlog/broken.md',
-        id: null,
+        id: 'broken',
         location: 'inbox',
         problems: [{ file: 'backlog/broken.md', line: 2, key: 'priority', message: expect.stringMatching(/found "high"/), fix: null }],
       },
