@@ -139,7 +139,8 @@ async function commitNow(root: string, paths: string[], message: string, options
   const present = paths.filter((p) => p.startsWith(':(') || existsSync(path.join(root, p)));
   const gone = paths.filter((p) => !present.includes(p));
   const specs = present.map(literal);
-  if (present.length > 0) await gitOk(root, ['add', '--all', '--', ...specs]);
+  // --force: a phase folder such as backlog/build/ may match the user's .gitignore (build/).
+  if (present.length > 0) await gitOk(root, ['add', '--all', '--force', '--', ...specs]);
   if (gone.length > 0) {
     // Only paths git knew can be committed as deleted; a never-committed file that is gone
     // (an inbox file written by hand, then taken in) has nothing to record.

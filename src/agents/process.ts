@@ -1,7 +1,7 @@
 // Running an agent CLI as a child process: its own process group, so a timeout, a stall or
 // shutdown kills the whole tree (execa's own timeout leaves grandchildren running, PITFALLS.md);
 // output teed to a size-capped log and a rolling tail; never a shell.
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -206,4 +206,24 @@ export async function stopOrphanedAgents(dir: string): Promise<number> {
     await rm(file, { force: true });
   }
   return stopped;
+}
+
+/** At once, without waiting: kill every recorded agent group (a second Ctrl-C). */
+export function killRecordedAgentsSync(dir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names.filter((n) => n.endsWith('.pid'))) {
+    const pid = Number(readFileSync(path.join(dir, name), 'utf8').trim().split(' ')[0]);
+    if (Number.isInteger(pid) && pid > 1) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
 }

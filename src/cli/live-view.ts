@@ -56,7 +56,7 @@ export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void
       transitions += 1;
       cost += t.costUsd ?? 0;
       if (t.outcome === 'claimed') {
-        running.set(t.id, { phase: t.phase ?? '', attempt: /attempt (\d+)/.exec(t.summary)?.[1] ?? '?', started: Date.now(), activity: 'starting' });
+        running.set(t.id, { phase: t.phase ?? '', attempt: /attempt (\d+)/.exec(t.summary)?.[1] ?? '?', started: Date.now(), activity: 'working' });
       } else {
         running.delete(t.id);
       }

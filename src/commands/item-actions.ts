@@ -4,6 +4,8 @@ import { applyTransition } from '../backlog/mutate.js';
 import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
 import { decideApproval, decideRejection, type Decision } from '../engine/decide.js';
 import { pipelineOf } from '../engine/scheduler.js';
+import { settleWorkspace } from '../engine/workspace.js';
+import { git } from '../git.js';
 import { TendError } from '../problem.js';
 import type { Repo } from '../repo.js';
 
@@ -22,7 +24,9 @@ function phaseOf(repo: Repo, item: Item) {
   return { pipeline, phase };
 }
 
-async function apply(repo: Repo, item: Item, d: Decision): Promise<string> {
+async function apply(repo: Repo, item: Item, decision: Decision): Promise<string> {
+  const branch = (await git(repo.root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
+  const d = await settleWorkspace(repo.root, item, decision, repo.config.settings, branch, new AbortController().signal);
   await applyTransition({ root: repo.root, author: repo.config.settings.git.author }, item, d.to, d.changes, d.transition);
   return `${item.id}: ${d.transition.summary}`;
 }

@@ -2,6 +2,9 @@
 import { liveView, transitionLine } from '../cli/live-view.js';
 import { formatDuration } from '../duration.js';
 import { runEngine, type Reporter, type RunSummary } from '../engine/runner.js';
+import path from 'node:path';
+import { killRecordedAgentsSync } from '../agents/process.js';
+import { AGENT_PID_DIR } from '../engine/phase.js';
 import { paint, printJson } from '../output.js';
 import { repoRoot } from '../repo.js';
 
@@ -38,6 +41,7 @@ export function formatSummary(s: RunSummary): string {
   if (s.done.length > 0) lines.push(`done: ${s.done.join(', ')}`);
   if (s.blocked.length > 0) lines.push(`blocked (see \`tend show <id>\`): ${s.blocked.join(', ')}`);
   if (s.waiting.length > 0) lines.push(`waiting for approval (\`tend approve <id>\`): ${s.waiting.join(', ')}`);
+  if (s.stuck.length > 0) lines.push(`waiting on a blocked dependency: ${s.stuck.join(', ')}`);
   if (s.parked.length > 0) lines.push(`parked until a usage limit resets: ${s.parked.map((p) => `${p.id} (${p.until})`).join(', ')}`);
   for (const e of s.errors) lines.push(`error: ${e}`);
   return lines.join('\n');
@@ -50,6 +54,7 @@ export async function runCommand(cwd: string, options: RunCommandOptions): Promi
   const onSignal = (sig: NodeJS.Signals) => {
     if (signalled) {
       process.stderr.write('tend: stopping now\n');
+      killRecordedAgentsSync(path.join(root, AGENT_PID_DIR));
       process.exit(130);
     }
     signalled = sig;

@@ -98,13 +98,13 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   try {
     workspace = await prepareWorkspace(root, item.id, phase.workspace ?? settings.workspace, run.baseBranch, settings, logDir, run.signal, item.fields.branch);
   } catch (err) {
-    if (err instanceof WorkspaceError) return failed(err.message);
+    if (err instanceof WorkspaceError) return run.signal.aborted ? { ...failed(err.message), interrupted: true } : failed(err.message);
     throw err;
   }
   // In a worktree the item's files are still in the main checkout: give the agent absolute paths.
   const shown = (rel: string) => (workspace.kind === 'worktree' ? path.join(root, rel) : rel);
   const beforeRun = await runHook('before_run', settings, workspace.dir, logDir, run.signal);
-  if (beforeRun) return failed(beforeRun);
+  if (beforeRun) return run.signal.aborted ? { ...failed(beforeRun), interrupted: true } : failed(beforeRun);
 
   const runLens = async (lens: string | undefined) => {
     const artifact = lens ? lensArtifact(phase.artifact, lens) : phase.artifact;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { applyTransition } from '../backlog/mutate.js';
 import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
 import { configChangedAt, type Config } from '../config/load.js';
+import { agentType } from '../config/settings.js';
 import { BranchMoved, commitPaths, git } from '../git.js';
 import { formatProblem, TendError } from '../problem.js';
 import { openRepo } from '../repo.js';
@@ -18,7 +19,7 @@ import { pipelineOf, plan, type Start } from './scheduler.js';
 import { Slots } from './slots.js';
 import { findHandChanges, type HandChange } from './hand-edits.js';
 import { watchRepo, type RepoWatcher } from './watcher.js';
-import { branchExists, itemBranch, mergeBranch, removeWorktree } from './workspace.js';
+import { itemBranch, removeWorktree, settleWorkspace } from './workspace.js';
 
 export interface RunOptions {
   root: string;
@@ -59,6 +60,8 @@ export interface RunSummary {
   blocked: string[];
   waiting: string[];
   parked: { id: string; until: string }[];
+  /** Items waiting on a blocked dependency. */
+  stuck: string[];
   costUsd: number;
   elapsedMs: number;
   /** Errors that were not an item's own fault (git, the agent CLI missing, ...). */
@@ -88,7 +91,7 @@ async function currentBranch(root: string): Promise<string> {
 export async function runEngine(opts: RunOptions): Promise<RunSummary> {
   const { root, reporter, signal } = opts;
   const started = Date.now();
-  const summary: RunSummary = { transitions: 0, phasesDone: 0, failures: 0, done: [], blocked: [], waiting: [], parked: [], costUsd: 0, elapsedMs: 0, errors: [] };
+  const summary: RunSummary = { transitions: 0, phasesDone: 0, failures: 0, done: [], blocked: [], waiting: [], parked: [], stuck: [], costUsd: 0, elapsedMs: 0, errors: [] };
   // Every running agent (nine in a review fan-out) listens for the stop signal.
   setMaxListeners(0, signal);
   const lock = await acquireRunLock(root);
@@ -98,6 +101,9 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     const first = await openRepo(root);
     if (first.errors.length > 0) {
       throw new TendError(`the configuration has errors:\n${first.errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`, 'fix them (`tend doctor` lists them all) and run again');
+    }
+    if (opts.agent && !agentType(first.config.settings, opts.agent)) {
+      throw new TendError(`unknown agent ${JSON.stringify(opts.agent)} (--agent)`, 'use dry-run, claude, codex, opencode, or a name defined under `agents:` in ORCHESTRATOR.md');
     }
     const branch = await currentBranch(root);
     const wanted = first.config.settings.git.branch;
@@ -112,6 +118,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     let fatal: Error | undefined;
     // Items whose transition failed for a reason outside tend's control; not retried this run.
     const broken = new Set<string>();
+    const suspectMissing = new Set<string>();
     const errorCounts = new Map<string, number>();
     const attempt = async (item: Item, d: Decision): Promise<boolean> => {
       try {
@@ -126,28 +133,10 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       }
     };
 
-    // An item leaving for done/ or blocked/ gives up its worktree; done first merges its branch
-    // as `merge` says, and a merge that fails blocks the item instead, with the branch intact.
-    const settleWorkspace = async (item: Item, d: Decision): Promise<Decision> => {
-      const branchName = itemBranch(item.id);
-      if ((d.to !== DONE && d.to !== BLOCKED) || !(await branchExists(root, branchName))) return d;
-      let settled: Decision = { ...d, changes: { ...d.changes, branch: branchName } };
-      if (d.to === DONE) {
-        const merged = await mergeBranch(root, item.id, config.settings.merge, branch);
-        if (!merged.ok) {
-          settled = {
-            to: BLOCKED,
-            changes: { ...settled.changes, status: 'failed', blocked_reason: merged.reason, blocked_phase: item.location },
-            transition: { ...d.transition, summary: `${item.location} -> blocked (merge failed)`, outcome: 'blocked', extra: { ...d.transition.extra, 'Tend-Reason': merged.reason } },
-          };
-        }
-      }
-      await removeWorktree(root, item.id, config.settings, path.join(root, '.tend', 'logs', item.id), signal);
-      return settled;
-    };
+    const settle = (item: Item, d: Decision) => settleWorkspace(root, item, d, config.settings, branch, signal);
 
     const apply = async (item: Item, decision: Decision) => {
-      const d = await settleWorkspace(item, decision);
+      const d = await settle(item, decision);
       const applied = await applyTransition({ root, author: author(), branch }, item, d.to, d.changes, d.transition);
       if (applied.committed) {
         summary.transitions += 1;
@@ -183,7 +172,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running') continue;
       const host = item.fields.owner?.split(':')[0];
       if (host !== undefined && host !== os.hostname() && config.settings.git.remote) continue;
-      await apply(item, { changes: { status: 'queued', owner: undefined }, transition: { id: item.id, phase: item.location, summary: `${item.location} requeued (the run holding it ended)`, outcome: 'requeued' } });
+      await attempt(item, { changes: { status: 'queued', owner: undefined }, transition: { id: item.id, phase: item.location, summary: `${item.location} requeued (the run holding it ended)`, outcome: 'requeued' } });
     }
 
     const job = async ({ item, pipeline, phase }: Start) => {
@@ -204,8 +193,8 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         summary.costUsd += outcome.costUsd;
         if (takenByHand.has(item.id)) return;
         const decision = decideAfterPhase(current, pipeline, phase, outcome, config, Date.now());
-        moving.add(item.id);
-        const after = await apply(current, decision).finally(() => moving.delete(item.id));
+        moving.add(item.id); // cleared with `active`, once the job is over
+        const after = await apply(current, decision);
         if (outcome.ok) summary.phasesDone += 1;
         else if (!outcome.interrupted && !outcome.usageLimit) summary.failures += 1;
         if (after.location === DONE) summary.done.push(after.id);
@@ -259,6 +248,8 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         } else if (configErrors !== lastConfigErrors) reporter.warn(`configuration has errors; keeping the last good one:\n${configErrors}`);
         lastConfigErrors = configErrors;
       }
+      // Jobs may end while this tick runs; decisions below use the jobs as they were at its start.
+      const activeAtStart = new Set(active.keys());
       for (const [id, phase] of active) {
         const now = repo.snapshot.items.find((i) => i.id === id);
         if (now?.location === phase || takenByHand.has(id) || moving.has(id)) continue;
@@ -277,7 +268,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       let changed = false;
       if (dirty) {
         dirty = false;
-        for (const change of await findHandChanges(root, repo.snapshot, new Set(active.keys()))) {
+        for (const change of await findHandChanges(root, repo.snapshot, activeAtStart)) {
           await handChange(change).catch((err: unknown) => reporter.warn(`${change.id}: ${err instanceof Error ? err.message : String(err)}`));
           changed = true;
         }
@@ -286,7 +277,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       // An item this run claimed but no job holds (its transition failed half-way, e.g. a
       // human left item.md invalid and fixed it later) goes back in the queue.
       for (const item of repo.snapshot.items) {
-        if (item.fields.status !== 'running' || item.fields.owner !== owner || active.has(item.id) || broken.has(item.id)) continue;
+        if (item.fields.status !== 'running' || item.fields.owner !== owner || activeAtStart.has(item.id) || active.has(item.id) || broken.has(item.id)) continue;
         changed = (await attempt(item, { changes: { status: 'queued', owner: undefined }, transition: { id: item.id, phase: item.location, summary: `${item.location} requeued`, outcome: 'requeued' } })) || changed;
       }
       if (changed) continue;
@@ -297,7 +288,8 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         freeSlots: concurrency - active.size,
         active,
         spentUsd: summary.costUsd,
-        invalidIds: new Set(repo.snapshot.invalid.flatMap((i) => (i.id ? [i.id] : []))),
+        // Ids that exist but are not planned now: their dependents wait rather than block.
+        invalidIds: new Set([...repo.snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])), ...broken, ...active.keys()]),
       });
       for (const item of p.intake) {
         if (signal.aborted) break;
@@ -317,7 +309,17 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       for (const { item, pipeline, phase } of p.approved) {
         changed = (await attempt(item, decideApproval(item, pipeline, phase))) || changed;
       }
-      for (const { item, reason } of p.block) {
+      const missingNow = new Set(p.block.filter((b) => b.missingDependency).map((b) => b.item.id));
+      for (const id of suspectMissing) if (!missingNow.has(id)) suspectMissing.delete(id);
+      let recheck = false;
+      for (const { item, reason, missingDependency } of p.block) {
+        // A dependency may be missing from one snapshot only because it is being moved: block
+        // for a missing id only when two reads in a row agree.
+        if (missingDependency && !suspectMissing.has(item.id)) {
+          suspectMissing.add(item.id);
+          recheck = true;
+          continue;
+        }
         const blocked = { to: BLOCKED, changes: { status: 'failed', blocked_reason: reason, blocked_phase: item.location }, transition: { id: item.id, phase: item.location, summary: `${item.location} -> blocked`, outcome: 'blocked', extra: { 'Tend-Reason': reason } } };
         if (await attempt(item, blocked)) {
           summary.blocked.push(item.id);
@@ -325,12 +327,17 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         }
       }
       if (changed) continue; // the snapshot is stale now; plan again before starting anything
+      if (recheck) {
+        await sleep(100, signal);
+        continue;
+      }
       for (const start of p.start) {
         if (signal.aborted) break;
         active.set(start.item.id, start.phase.name);
         const running = job(start).finally(() => {
           active.delete(start.item.id);
           jobs.delete(start.item.id);
+          moving.delete(start.item.id);
         });
         jobs.set(start.item.id, running);
       }
@@ -349,6 +356,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         }
         if (p.start.length === 0) {
           summary.waiting = p.waiting.map((i) => i.id);
+          summary.stuck = p.stuck.map((i) => i.id);
           summary.parked = p.parked.map((i) => ({ id: i.id, until: i.fields.resume_at ?? '' }));
           break;
         }

@@ -19,7 +19,9 @@ export interface Plan {
   /** Items to start a phase for, in order, within the concurrency limits. */
   start: Start[];
   /** Items that cannot go on without a human, with the reason. */
-  block: { item: Item; reason: string }[];
+  block: { item: Item; reason: string; missingDependency?: boolean }[];
+  /** Items waiting on a dependency that is itself blocked: they move once a human unblocks it. */
+  stuck: Item[];
   /** Items that will become runnable by themselves: failed attempts waiting out their backoff. */
   retrying: Item[];
   /** Items parked until a provider's limit resets (`resume_at`). */
@@ -62,7 +64,7 @@ function cycleThrough(id: string, deps: ReadonlyMap<string, string[]>): string[]
 }
 
 export function plan(items: readonly Item[], config: Config, state: SchedulerState): Plan {
-  const result: Plan = { intake: [], approved: [], start: [], block: [], retrying: [], parked: [], waiting: [] };
+  const result: Plan = { intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [] };
   const byId = new Map(items.map((i) => [i.id, i]));
   const deps = new Map(items.map((i) => [i.id, i.fields.depends_on]));
   const sorted = [...items].sort(compareItems);
@@ -92,12 +94,16 @@ export function plan(items: readonly Item[], config: Config, state: SchedulerSta
     }
     const missing = f.depends_on.filter((d) => !byId.has(d) && !state.invalidIds.has(d));
     if (missing.length > 0) {
-      result.block.push({ item, reason: `depends on ${missing.join(', ')}, which no item has as id; fix depends_on` });
+      result.block.push({ item, reason: `depends on ${missing.join(', ')}, which no item has as id; fix depends_on`, missingDependency: true });
       continue;
     }
     const cycle = cycleThrough(item.id, deps);
     if (cycle) {
       result.block.push({ item, reason: `dependency cycle ${cycle.join(' -> ')}; remove one of these depends_on entries` });
+      continue;
+    }
+    if (f.depends_on.some((d) => byId.get(d)?.location === BLOCKED)) {
+      result.stuck.push(item);
       continue;
     }
     if (f.depends_on.some((d) => byId.get(d)?.location !== DONE)) continue;

@@ -7,7 +7,9 @@ import path from 'node:path';
 import { runProcess } from '../agents/process.js';
 import type { Settings } from '../config/settings.js';
 import { git, withGitLock } from '../git.js';
+import { BLOCKED, DONE, type Item } from '../backlog/store.js';
 import { TendError } from '../problem.js';
+import type { Decision } from './decide.js';
 
 export const WORKTREES_DIR = path.join('.tend', 'worktrees');
 
@@ -165,4 +167,26 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
 
 function firstLine(text: string): string {
   return text.trim().split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
+}
+
+/**
+ * An item leaving for done/ or blocked/ gives up its worktree; done first merges its branch as
+ * `merge` says, and a merge that fails blocks the item instead, with the branch intact.
+ */
+export async function settleWorkspace(root: string, item: Item, d: Decision, settings: Settings, baseBranch: string, signal: AbortSignal): Promise<Decision> {
+  const branch = itemBranch(item.id);
+  if ((d.to !== DONE && d.to !== BLOCKED) || !(await branchExists(root, branch))) return d;
+  let settled: Decision = { ...d, changes: { ...d.changes, branch } };
+  if (d.to === DONE) {
+    const merged = await mergeBranch(root, item.id, settings.merge, baseBranch);
+    if (!merged.ok) {
+      settled = {
+        to: BLOCKED,
+        changes: { ...settled.changes, status: 'failed', blocked_reason: merged.reason, blocked_phase: item.location },
+        transition: { ...d.transition, summary: `${item.location} -> blocked (merge failed)`, outcome: 'blocked', extra: { ...d.transition.extra, 'Tend-Reason': merged.reason } },
+      };
+    }
+  }
+  await removeWorktree(root, item.id, settings, path.join(root, '.tend', 'logs', item.id), signal);
+  return settled;
 }

@@ -20,15 +20,18 @@ function startRun(root: string, env: Record<string, string> = {}) {
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  currentOutput = () => output;
   return { child, output: () => output, exited };
 }
+
+let currentOutput: () => string = () => '';
 
 async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}\ntend said:\n${currentOutput()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
