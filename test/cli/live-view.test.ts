@@ -1,0 +1,40 @@
+// The live view, seen the way a person sees it: `tend run` in a real pseudo-terminal (util-linux
+// `script`), which makes stdout a TTY.
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { item, runRepo } from '../helpers/engine.js';
+import { cleanEnv, TEND_BIN } from '../helpers/repo.js';
+
+async function inTerminal(cwd: string, args: string[], env: Record<string, string>): Promise<string> {
+  const command = [process.execPath, TEND_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const result = await execa('script', ['-qfec', command, '/dev/null'], { cwd, env: cleanEnv({ COLUMNS: '100', LINES: '30', TERM: 'xterm', ...env }), extendEnv: false, reject: false });
+  return String(result.stdout);
+}
+
+describe('tend run in a terminal', () => {
+  it('shows a live view (running agents, counts, recent transitions) and ends with the summary', async () => {
+    const root = await runRepo('slow-write.mjs', { 'backlog/one.md': item('One', 'pipeline: quick-fix\n'), 'backlog/two.md': item('Two', 'pipeline: quick-fix\n') }, { concurrency: 2 });
+    const screen = await inTerminal(root, ['run', '--once'], { FAKE_DELAY_MS: '600' });
+    expect(screen).toMatch(/tend run · 2 running · \d+ transitions · \$0\.00/);
+    expect(screen).toMatch(/ {2}one {2}triage #1 {2}\S+ {2}working/);
+    expect(screen).toMatch(/triage 2/);
+    expect(screen).toMatch(/one triage -> build/);
+    // eslint-disable-next-line no-control-regex
+    expect(screen).toMatch(/\x1b\[\d+A\x1b\[J/); // redrawn in place
+    // eslint-disable-next-line no-control-regex
+    expect(screen).not.toMatch(/\x1b\[\d+m/); // NO_COLOR (set by the test environment)
+    expect(screen).toMatch(/\d+ transitions, 6 phases done, 0 failed attempts/);
+    expect(screen).toMatch(/done: (one, two|two, one)/);
+  });
+
+  it('is in colour without NO_COLOR; --quiet prints only the summary', async () => {
+    const root = await runRepo('write-artifact.mjs', { 'backlog/one.md': item('One', 'pipeline: quick-fix\n') });
+    const coloured = await inTerminal(root, ['run', '--once'], { NO_COLOR: '' });
+    expect(coloured).toContain('\x1b[1mtend run ·');
+    const root2 = await runRepo('write-artifact.mjs', { 'backlog/one.md': item('One', 'pipeline: quick-fix\n') });
+    const quiet = await inTerminal(root2, ['run', '--once', '--quiet'], {});
+    expect(quiet).not.toContain('tend run ·');
+    expect(quiet.trim().split('\n')).toHaveLength(2); // the summary only
+    expect(quiet).not.toContain('\x1b[');
+  });
+});
