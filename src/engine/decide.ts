@@ -32,6 +32,9 @@ export interface PhaseOutcome {
   tail?: string;
 }
 
+/** Usage-limit waits in a row before an item is blocked instead of parked again. */
+export const MAX_LIMIT_WAITS = 24;
+
 /** How long an item waits when a provider says it is out of quota but not until when. */
 export const DEFAULT_USAGE_LIMIT_WAIT_MS = 60 * 60_000;
 
@@ -56,7 +59,7 @@ function advance(item: Item, pipeline: Pipeline, phase: Phase, extra: Record<str
   const to = nextPhase(pipeline, phase.name)?.name ?? DONE;
   return {
     to,
-    changes: { status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: undefined, resume_at: undefined, ...extra },
+    changes: { status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: undefined, resume_at: undefined, limit_waits: undefined, ...extra },
     transition: { ...base, summary: `${phase.name} -> ${to}${note}`, outcome },
   };
 }
@@ -84,9 +87,19 @@ export function decideAfterPhase(item: Item, pipeline: Pipeline, phase: Phase, o
     };
   }
   if (outcome.usageLimit) {
+    // A "limit" that never lifts is more likely the agent's own output read as one: stop after
+    // a day's worth of waits rather than retry, paid, every hour forever.
+    const waits = (typeof item.parsed.data.limit_waits === 'number' ? item.parsed.data.limit_waits : 0) + 1;
+    if (waits > MAX_LIMIT_WAITS) {
+      return {
+        to: BLOCKED,
+        changes: { ...released, status: 'failed', limit_waits: undefined, resume_at: undefined, blocked_phase: phase.name, blocked_reason: `${phase.name} hit a usage limit ${MAX_LIMIT_WAITS} times in a row; last: ${outcome.usageLimit.message}` },
+        transition: { ...base, summary: `${phase.name} -> blocked (usage limit ${MAX_LIMIT_WAITS} times)`, outcome: 'blocked', extra: { ...base.extra, 'Tend-Reason': outcome.usageLimit.message } },
+      };
+    }
     const resume = Math.max(outcome.usageLimit.resetsAt?.getTime() ?? now + DEFAULT_USAGE_LIMIT_WAIT_MS, now);
     return {
-      changes: { ...released, status: 'queued', attempts: Math.max(0, f.attempts - 1), resume_at: iso(resume) },
+      changes: { ...released, status: 'queued', attempts: Math.max(0, f.attempts - 1), resume_at: iso(resume), limit_waits: waits },
       transition: { ...base, summary: `${phase.name} parked until ${iso(resume)} (usage limit)`, outcome: 'parked', extra: { ...base.extra, 'Tend-Reason': outcome.usageLimit.message } },
     };
   }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { BLOCKED, DONE } from '../../src/backlog/store.js';
 import type { Phase } from '../../src/config/pipeline.js';
-import { decideAfterPhase, decideApproval, decideRejection, DEFAULT_USAGE_LIMIT_WAIT_MS, maxAttempts, type PhaseOutcome } from '../../src/engine/decide.js';
+import { decideAfterPhase, decideApproval, decideRejection, DEFAULT_USAGE_LIMIT_WAIT_MS, MAX_LIMIT_WAITS, maxAttempts, type PhaseOutcome } from '../../src/engine/decide.js';
 import { commitMessage } from '../../src/transition.js';
 import { coding, config, item, NOW, phase, pipeline, type ItemSpec } from './builders.js';
 
@@ -45,6 +45,7 @@ describe('decideAfterPhase: success', () => {
       approved: undefined,
       feedback: undefined,
       resume_at: undefined,
+      limit_waits: undefined,
       cost_usd: 0.75,
     });
     expect(d.transition).toMatchObject({ id: 'fix-login', phase: 'prd', summary: 'prd -> tech-research', outcome: 'done', costUsd: 0.25 });
@@ -119,9 +120,22 @@ describe('decideAfterPhase: usage limits and interruptions', () => {
     const resetsAt = new Date(NOW + 5 * 3_600_000);
     const d = after('build', { ok: false, usageLimit: { resetsAt, message: "You've hit your limit · resets 5pm" } }, { attempts: 2 });
     expect(d.to).toBeUndefined();
-    expect(d.changes).toStrictEqual({ owner: undefined, cost_usd: 0.75, status: 'queued', attempts: 1, resume_at: iso(resetsAt.getTime()) });
+    expect(d.changes).toStrictEqual({ owner: undefined, cost_usd: 0.75, status: 'queued', attempts: 1, resume_at: iso(resetsAt.getTime()), limit_waits: 1 });
     expect(d.transition).toMatchObject({ outcome: 'parked', extra: { 'Tend-Reason': "You've hit your limit · resets 5pm" } });
     expect(d.transition.summary).toContain(`parked until ${iso(resetsAt.getTime())}`);
+  });
+
+  it('counts waits in a row and blocks instead of parking a 25th time', () => {
+    const parked = item('x', { location: 'build', attempts: 1 });
+    parked.parsed.data.limit_waits = MAX_LIMIT_WAITS - 1;
+    const again = decideAfterPhase(parked, QUICK, phaseOf('build'), outcome({ ok: false, usageLimit: { message: 'rate limit exceeded' } }), CONFIG, NOW);
+    expect(again.changes).toMatchObject({ status: 'queued', limit_waits: MAX_LIMIT_WAITS });
+    parked.parsed.data.limit_waits = MAX_LIMIT_WAITS;
+    const blocked = decideAfterPhase(parked, QUICK, phaseOf('build'), outcome({ ok: false, usageLimit: { message: 'rate limit exceeded' } }), CONFIG, NOW);
+    expect(blocked.to).toBe(BLOCKED);
+    expect(blocked.changes.blocked_reason).toBe(`build hit a usage limit ${MAX_LIMIT_WAITS} times in a row; last: rate limit exceeded`);
+    // A phase that succeeds starts the count again.
+    expect(decideAfterPhase(parked, QUICK, phaseOf('build'), outcome({ ok: true }), CONFIG, NOW).changes).toMatchObject({ limit_waits: undefined });
   });
 
   it('parks for an hour when the provider does not say when the limit resets', () => {
@@ -232,7 +246,7 @@ describe('decideApproval', () => {
     const waiting = item('fix-login', { location: 'prd', status: 'waiting', approved: true, attempts: 1 });
     const d = decideApproval(waiting, CODING, phase('prd', { approve: true }));
     expect(d.to).toBe('tech-research');
-    expect(d.changes).toStrictEqual({ status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: undefined, resume_at: undefined });
+    expect(d.changes).toStrictEqual({ status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: undefined, resume_at: undefined, limit_waits: undefined });
     expect(d.transition).toMatchObject({ id: 'fix-login', phase: 'prd', outcome: 'approved', summary: 'prd -> tech-research (approved)' });
   });
 
