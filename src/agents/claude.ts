@@ -1,18 +1,8 @@
 // Claude Code: `claude -p --output-format stream-json --verbose`, prompt on stdin. The stream
 // feeds the live view and the stall timeout; its final `result` event carries cost and usage.
-import { jsonLines, usageLimitIn } from './limits.js';
-import { agentEnv, runProcess } from './process.js';
-import type { Agent, AgentRequest, AgentResult } from './types.js';
-
-export interface CliAgentOptions {
-  command: string;
-  args: string[];
-  env: Record<string, string>;
-}
-
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
+import { finiteNumber, jsonLines, usageLimitIn } from './limits.js';
+import { runAgentProcess } from './run-agent.js';
+import type { Agent, AgentRequest, AgentResult, CliAgentOptions } from './types.js';
 
 /** What the agent is doing, from one stream event: a tool it calls or the start of its text. */
 function activity(event: Record<string, unknown>): string | undefined {
@@ -32,25 +22,8 @@ export function claudeAgent(options: CliAgentOptions): Agent {
     label: (model) => (model ? `claude (${model})` : 'claude'),
     async run(req: AgentRequest): Promise<AgentResult> {
       const args = ['-p', '--output-format', 'stream-json', '--verbose', ...(req.model ? ['--model', req.model] : []), ...options.args];
-      const proc = await runProcess({
-        command: options.command,
-        args,
-        cwd: req.cwd,
-        env: agentEnv(req, options.env),
-        input: req.prompt,
-        timeoutMs: req.timeoutMs,
-        stallTimeoutMs: req.stallTimeoutMs,
-        logFile: req.logFile,
-        logMaxBytes: req.logMaxBytes,
-        pidFile: req.pidFile,
-        signal: req.signal,
-        onLine: (line) => {
-          const [event] = jsonLines(line);
-          const what = event && activity(event);
-          if (what) req.onActivity?.(what.slice(0, 120));
-        },
-      });
-      return parseClaudeOutput(proc.stdout, { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError, missingProgram: proc.missingProgram }, new Date());
+      const { stdout, base } = await runAgentProcess(req, { command: options.command, args, env: options.env, input: req.prompt, activity });
+      return parseClaudeOutput(stdout, base, new Date());
     },
   };
 }
@@ -64,14 +37,14 @@ export function parseClaudeOutput(stdout: string, base: AgentResult, now: Date):
   // `overageStatus: "rejected"` (extra usage disabled) on runs that go on and succeed.
   const rejected = events.find((e) => e.type === 'rate_limit_event' && ((e.rate_limit_info ?? e) as Record<string, unknown>).status === 'rejected');
   if (final) {
-    result.costUsd = num(final.total_cost_usd);
+    result.costUsd = finiteNumber(final.total_cost_usd);
     const usage = final.usage as Record<string, unknown> | undefined;
     if (usage) {
-      const input = (num(usage.input_tokens) ?? 0) + (num(usage.cache_creation_input_tokens) ?? 0) + (num(usage.cache_read_input_tokens) ?? 0);
-      result.tokens = { input, output: num(usage.output_tokens) ?? 0 };
+      const input = (finiteNumber(usage.input_tokens) ?? 0) + (finiteNumber(usage.cache_creation_input_tokens) ?? 0) + (finiteNumber(usage.cache_read_input_tokens) ?? 0);
+      result.tokens = { input, output: finiteNumber(usage.output_tokens) ?? 0 };
     }
     if (typeof final.session_id === 'string') result.sessionId = final.session_id;
-    result.turns = num(final.num_turns);
+    result.turns = finiteNumber(final.num_turns);
     if (final.is_error === true || (typeof final.subtype === 'string' && final.subtype !== 'success')) {
       result.error = `${String(final.subtype ?? 'error')}: ${String(final.result ?? '').slice(0, 500)}`.trim();
       const text = String(final.result ?? '');
@@ -81,7 +54,7 @@ export function parseClaudeOutput(stdout: string, base: AgentResult, now: Date):
   }
   if (rejected && !result.usageLimit && (!final || result.error)) {
     const info = (rejected.rate_limit_info ?? rejected) as Record<string, unknown>;
-    const resets = num(info.resetsAt) ?? num(info.resets_at);
+    const resets = finiteNumber(info.resetsAt) ?? finiteNumber(info.resets_at);
     result.usageLimit = { message: 'Claude usage limit reached (rate_limit_event: rejected)', resetsAt: resets ? new Date(resets * (resets < 1e12 ? 1000 : 1)) : undefined };
   }
   if (!final && !result.usageLimit && base.exitCode !== 0) {

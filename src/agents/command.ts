@@ -1,7 +1,7 @@
 // Any program as an agent, from an argv template in ORCHESTRATOR.md. The prompt reaches it as
 // a file ({prompt_file}), on stdin, or as one argument ({prompt}); never through a shell.
 import { jsonLines } from './limits.js';
-import { agentEnv, runProcess } from './process.js';
+import { runAgentProcess } from './run-agent.js';
 import type { Agent, AgentRequest, AgentResult } from './types.js';
 
 export interface CommandAgentOptions {
@@ -34,24 +34,11 @@ export function commandAgent(options: CommandAgentOptions): Agent {
     label: (model) => (model ? `${options.name} (${model})` : options.name),
     async run(req): Promise<AgentResult> {
       const [command = '', ...args] = expandArgv(options.argv, req, options.input);
-      const proc = await runProcess({
-        command,
-        args,
-        cwd: req.cwd,
-        env: agentEnv(req, options.env),
-        input: options.input === 'stdin' ? req.prompt : undefined,
-        timeoutMs: req.timeoutMs,
-        stallTimeoutMs: req.stallTimeoutMs,
-        logFile: req.logFile,
-        logMaxBytes: req.logMaxBytes,
-        pidFile: req.pidFile,
-        signal: req.signal,
-      });
-      const result: AgentResult = { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError, missingProgram: proc.missingProgram };
+      const { stdout, base } = await runAgentProcess(req, { command, args, env: options.env, input: options.input === 'stdin' ? req.prompt : undefined });
       // A program may report its cost as a JSON line, the way Claude Code does.
-      const report = [...jsonLines(proc.stdout)].reverse().find((e) => typeof e.total_cost_usd === 'number' || typeof e.cost_usd === 'number');
-      if (report) result.costUsd = Number(report.total_cost_usd ?? report.cost_usd);
-      return result;
+      const report = [...jsonLines(stdout)].reverse().find((e) => typeof e.total_cost_usd === 'number' || typeof e.cost_usd === 'number');
+      if (report) base.costUsd = Number(report.total_cost_usd ?? report.cost_usd);
+      return base;
     },
   };
 }

@@ -3,9 +3,10 @@ import type { Settings } from '../config/settings.js';
 import { agentType } from '../config/settings.js';
 import { TendError } from '../problem.js';
 import { claudeAgent } from './claude.js';
-import { codexAgent, opencodeAgent } from './codex.js';
+import { codexAgent } from './codex.js';
 import { commandAgent } from './command.js';
 import { dryRunAgent } from './dry-run.js';
+import { opencodeAgent } from './opencode.js';
 import type { Agent } from './types.js';
 
 export function createAgent(name: string, settings: Settings): Agent {

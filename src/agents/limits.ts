@@ -1,4 +1,5 @@
-// Recognising a provider's rate or usage limit in an agent's output, and when it resets. Pure.
+// Reading an agent's output: a provider's rate or usage limit and when it resets, JSON event
+// lines, and the numbers in them. Pure.
 import type { UsageLimit } from './types.js';
 
 // Specific phrases only: an agent whose tests merely mention rate limiting must still fail, so
@@ -55,4 +56,9 @@ export function jsonLines(text: string): Record<string, unknown>[] {
     }
   }
   return out;
+}
+
+/** A finite number, or undefined for anything else (a missing field, a string, NaN). */
+export function finiteNumber(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }

@@ -64,3 +64,10 @@ export interface Agent {
   label(model?: string): string;
   run(request: AgentRequest): Promise<AgentResult>;
 }
+
+/** A built-in CLI adapter's settings: the program, extra arguments after tend's own, its env. */
+export interface CliAgentOptions {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+}
