@@ -1,5 +1,5 @@
 // The work item: pure parse / serialize / update of `item.md` text. No I/O here.
-import { remark } from 'remark';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { joinFrontmatter, readYaml, setFields, splitFrontmatter, type Frontmatter } from './frontmatter.js';
 import type { Problem } from './problem.js';
@@ -87,9 +87,15 @@ function describe(value: unknown): string {
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
+// remark is loaded on first use (require(esm), Node >= 20.19): most items name their title, and
+// loading it up front would add ~75 ms to every command's start-up.
+const requireLazily = createRequire(import.meta.url);
+let markdown: (typeof import('remark'))['remark'] | undefined;
+
 /** Title for an item that gives none: its first heading, else its file name. */
 export function fallbackTitle(body: string, fileStem: string): string {
-  const tree = remark().parse(body);
+  markdown ??= (requireLazily('remark') as typeof import('remark')).remark;
+  const tree = markdown().parse(body);
   for (const node of tree.children) {
     if (node.type === 'heading') {
       const text = plainText(node).trim();
