@@ -7,6 +7,7 @@ import { createAgent } from '../agents/index.js';
 import { runProcess } from '../agents/process.js';
 import type { AgentResult } from '../agents/types.js';
 import { writeFileAtomic, type Item } from '../backlog/store.js';
+import { git, literal } from '../git.js';
 import type { Config } from '../config/load.js';
 import type { Phase, Pipeline } from '../config/pipeline.js';
 import { readYaml, splitFrontmatter } from '../frontmatter.js';
@@ -34,6 +35,13 @@ export interface PhaseRun {
   slots: Slots;
   signal: AbortSignal;
   onActivity?: (lens: string | undefined, line: string) => void;
+  onWarning?: (message: string) => void;
+}
+
+/** Files under backlog/ that git has but the working tree does not. */
+async function deletedBacklogFiles(root: string): Promise<Set<string>> {
+  const out = await git(root, ['--no-optional-locks', 'ls-files', '--deleted', '-z', '--', 'backlog/']);
+  return new Set(out.stdout.split('\0').filter(Boolean));
 }
 
 /** review.md + lens security -> review-security.md */
@@ -176,7 +184,18 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
     return { lens, artifact, artifactAbs, result, state, logFile: path.relative(root, path.join(logDir, `${stem}.log`)) };
   };
 
+  // An agent in the checkout itself could delete other items' files; such deletions are put
+  // back from git's index rather than committed later as a human's removal.
+  const deletedBefore = workspace.kind === 'repo' ? await deletedBacklogFiles(root) : new Set<string>();
   const runs = await Promise.all(lenses.map(runLens));
+  if (workspace.kind === 'repo') {
+    const ownDir = `${dir}/`;
+    const lost = [...(await deletedBacklogFiles(root))].filter((f) => !deletedBefore.has(f) && !f.startsWith(ownDir));
+    if (lost.length > 0) {
+      await git(root, ['restore', '--worktree', '--', ...lost.map(literal)]);
+      run.onWarning?.(`${item.id}: the ${phase.name} agent deleted ${lost.length} file(s) of other items (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', ...' : ''}); restored from git`);
+    }
+  }
   const afterRun = await runHook('after_run', settings, workspace.dir, logDir, run.signal);
   if (afterRun) await appendFile(path.join(logDir, `${phase.name}.${attempt}.log`), `\n# ${afterRun}\n`).catch(() => undefined);
   const outcome: PhaseOutcome = {

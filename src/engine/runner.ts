@@ -189,6 +189,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
         const outcome = await runPhase({
           root, config, item: current, pipeline, phase, agentOverride: opts.agent, baseBranch: branch, slots, signal: jobSignal,
           onActivity: (lens, line) => reporter.activity?.(item.id, phase.name, lens, line),
+          onWarning: (message) => reporter.warn(message),
         });
         summary.costUsd += outcome.costUsd;
         if (takenByHand.has(item.id)) return;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES, item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
 import { pathWithOnlyGit } from '../cli/support.js';
-import { git, read, scratchDir, tend } from '../helpers/repo.js';
+import { git, read, scratchDir, tend, writeTree } from '../helpers/repo.js';
 
 const quickFix = (title: string) => item(title, 'pipeline: quick-fix\n');
 
@@ -86,6 +86,20 @@ describe('failing agents', () => {
     expect(result.stderr).toMatch(/agent claude could not start/);
     expect(await itemField(root, 'backlog/triage/x/item.md', 'status')).toBe('queued');
     expect(await itemField(root, 'backlog/triage/x/item.md', 'attempts')).toBe('0');
+  });
+});
+
+describe('an agent that deletes what is not its own', () => {
+  it('gets other items\' deleted files put back, with a warning, and nothing is committed as removed', async () => {
+    const root = await runRepo('delete-other.mjs', { 'backlog/victim.md': item('Victim', 'pipeline: quick-fix\npriority: 1\n') });
+    expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
+    await writeTree(root, { 'backlog/vandal.md': item('Vandal', 'pipeline: coding\n') });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_VICTIM: 'backlog/done/victim' } });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(/vandal: the triage agent deleted \d+ file\(s\) of other items \(backlog\/done\/victim\/.*restored from git/);
+    expect(await read(root, 'backlog/done/victim/item.md')).toContain('title: Victim');
+    expect((await tendSubjects(root)).filter((s) => s.includes('removed'))).toEqual([]);
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
 });
 
