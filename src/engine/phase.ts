@@ -2,6 +2,7 @@
 // in a fan-out), check the artifact, run the gate, read the verdict. Returns a PhaseOutcome for
 // decide.ts; throws AgentUnavailable when the agent CLI cannot even start (not the item's fault).
 import { appendFile, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { createAgent } from '../agents/index.js';
 import { runProcess } from '../agents/process.js';
@@ -36,6 +37,18 @@ export interface PhaseRun {
   signal: AbortSignal;
   onActivity?: (lens: string | undefined, line: string) => void;
   onWarning?: (message: string) => void;
+}
+
+/**
+ * Whether a deleted `backlog/<folder>/<id>/...` file belongs to an item other than `own` that
+ * exists in no folder now. An item that was moved (by another job, or a human) is not gone;
+ * inbox files are left alone (intake moves them under another name).
+ */
+function itemGone(root: string, file: string, own: string): boolean {
+  const [top, , id] = file.split('/');
+  if (top !== 'backlog' || file.split('/').length < 4 || !id || id === own) return false;
+  const folders = readdirSync(path.join(root, 'backlog'), { withFileTypes: true }).filter((e) => e.isDirectory());
+  return !folders.some((f) => existsSync(path.join(root, 'backlog', f.name, id, 'item.md')));
 }
 
 /** Files under backlog/ that git has but the working tree does not. */
@@ -189,8 +202,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   const deletedBefore = workspace.kind === 'repo' ? await deletedBacklogFiles(root) : new Set<string>();
   const runs = await Promise.all(lenses.map(runLens));
   if (workspace.kind === 'repo') {
-    const ownDir = `${dir}/`;
-    const lost = [...(await deletedBacklogFiles(root))].filter((f) => !deletedBefore.has(f) && !f.startsWith(ownDir));
+    const lost = [...(await deletedBacklogFiles(root))].filter((f) => !deletedBefore.has(f) && itemGone(root, f, item.id));
     if (lost.length > 0) {
       await git(root, ['restore', '--worktree', '--', ...lost.map(literal)]);
       run.onWarning?.(`${item.id}: the ${phase.name} agent deleted ${lost.length} file(s) of other items (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', ...' : ''}); restored from git`);
