@@ -3,7 +3,7 @@
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { item, runRepo } from '../helpers/engine.js';
-import { cleanEnv, TEND_BIN } from '../helpers/repo.js';
+import { cleanEnv, scratchDir, TEND_BIN } from '../helpers/repo.js';
 
 async function inTerminal(cwd: string, args: string[], env: Record<string, string>): Promise<string> {
   const command = [process.execPath, TEND_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
@@ -14,7 +14,7 @@ async function inTerminal(cwd: string, args: string[], env: Record<string, strin
 describe('tend run in a terminal', () => {
   it('shows a live view (running agents, counts, recent transitions) and ends with the summary', async () => {
     const root = await runRepo('slow-write.mjs', { 'backlog/one.md': item('One', 'pipeline: quick-fix\n'), 'backlog/two.md': item('Two', 'pipeline: quick-fix\n') }, { concurrency: 2 });
-    const screen = await inTerminal(root, ['run', '--once'], { FAKE_DELAY_MS: '600' });
+    const screen = await inTerminal(root, ['run', '--once'], { FAKE_DELAY_MS: '400', FAKE_RENDEZVOUS: await scratchDir() });
     expect(screen).toMatch(/tend run · 2 running · \d+ transitions · \$0\.00/);
     expect(screen).toMatch(/ {2}one {2}triage #1 {2}\S+ {2}working/);
     expect(screen).toMatch(/triage 2/);

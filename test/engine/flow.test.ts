@@ -107,8 +107,9 @@ describe('concurrency', () => {
   it('--concurrency 2 runs two items at once; the default of 1 never overlaps', async () => {
     const items = { 'backlog/one.md': item('One', 'pipeline: quick-fix\n'), 'backlog/two.md': item('Two', 'pipeline: quick-fix\n') };
     const parallel = await scratchDir();
+    const rendezvous = await scratchDir();
     const root = await runRepo('slow-write.mjs', items);
-    expect((await tend(root, ['run', '--once', '--concurrency', '2'], { env: { FAKE_STATE_DIR: parallel } })).exitCode).toBe(0);
+    expect((await tend(root, ['run', '--once', '--concurrency', '2'], { env: { FAKE_STATE_DIR: parallel, FAKE_RENDEZVOUS: rendezvous, FAKE_DELAY_MS: '100' } })).exitCode).toBe(0);
     expect(overlap(await times(parallel, 'one.triage.times'), await times(parallel, 'two.triage.times'))).toBe(true);
 
     const serial = await scratchDir();
