@@ -27,6 +27,12 @@ function reportError(err: unknown): number {
     process.stderr.write(`tend: ${err.message}\n${err.fix ? `  fix: ${err.fix}\n` : ''}`);
     return EXIT_FAILURE;
   }
+  const sys = err as NodeJS.ErrnoException;
+  if (sys instanceof Error && typeof sys.code === 'string' && typeof sys.path === 'string') {
+    // The file system said no (a file where a folder should be, no space, no permission).
+    process.stderr.write(`tend: ${sys.message}\n  fix: check ${sys.path} (${sys.code}): it must be a folder or file tend can write\n`);
+    return EXIT_FAILURE;
+  }
   process.stderr.write(`tend: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return EXIT_FAILURE;
 }
