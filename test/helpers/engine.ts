@@ -10,14 +10,15 @@ export const FIXTURES = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'agents');
 /** ORCHESTRATOR.md using fake agent `script` (a file in test/fixtures/agents/), fast retries. */
 export function settingsFor(script: string, overrides: Record<string, string | number> = {}): string {
   const settings = { retries: 1, retry_backoff: '0s', timeout: '20s', ...overrides };
-  return `---
-agent: fake
-${Object.entries(settings).map(([k, v]) => `${k}: ${v}`).join('\n')}
-agents:
+  const agents = 'agents' in overrides ? '' : `agents:
   fake:
     type: command
     command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(path.join(FIXTURES, script))}]
----
+`;
+  return `---
+agent: fake
+${Object.entries(settings).map(([k, v]) => `${k}: ${v}`).join('\n')}
+${agents}---
 Test project.
 `;
 }
