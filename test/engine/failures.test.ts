@@ -144,3 +144,30 @@ describe('the claude adapter (a stand-in claude on PATH)', () => {
     expect((await tendSubjects(root)).at(-1)).toMatch(/^tend: limited triage parked until .* \(usage limit\)$/);
   });
 });
+
+describe('the codex and opencode adapters (stand-ins on PATH)', () => {
+  const env = (argsLog: string) => ({ PATH: `${path.join(FIXTURES, 'bin')}:${process.env.PATH}`, FAKE_ARGS: argsLog });
+
+  it('codex: `codex exec --json --sandbox workspace-write --model M <prompt>`, tokens in the trailers', async () => {
+    const argsLog = path.join(await scratchDir(), 'args');
+    const root = await runRepo('write-artifact.mjs', { 'backlog/cx.md': quickFix('Cx') }, { model: 'gpt-test' });
+    const result = await tend(root, ['run', '--once', '--agent', 'codex'], { env: env(argsLog) });
+    expect(result.exitCode).toBe(0);
+    const first = JSON.parse((await readFile(argsLog, 'utf8')).split('\n')[0] ?? '') as string[];
+    expect(first).toEqual(['exec', '--json', '--sandbox', 'workspace-write', '--model', 'gpt-test']);
+    const trailers = await git(root, 'log', '-1', '--format=%(trailers:only,unfold)', '--grep=cx triage -> build');
+    expect(trailers).toContain('Tend-Agent: codex (gpt-test)');
+    expect(trailers).toContain('Tend-Tokens: 300 in, 40 out');
+  });
+
+  it('opencode: `opencode run --format json -m M <prompt>`, cost summed into the item', async () => {
+    const argsLog = path.join(await scratchDir(), 'args');
+    const root = await runRepo('write-artifact.mjs', { 'backlog/oc.md': quickFix('Oc') }, { model: 'anthropic/test' });
+    const result = await tend(root, ['run', '--once', '--agent', 'opencode'], { env: env(argsLog) });
+    expect(result.exitCode).toBe(0);
+    const first = JSON.parse((await readFile(argsLog, 'utf8')).split('\n')[0] ?? '') as string[];
+    expect(first).toEqual(['run', '--format', 'json', '-m', 'anthropic/test']);
+    // triage, build, and two review lenses at $0.10 each
+    expect(Number(await itemField(root, 'backlog/done/oc/item.md', 'cost_usd'))).toBeCloseTo(0.4, 6);
+  });
+});
