@@ -87,7 +87,7 @@ async function readItemFileNow(abs: string, rel: string, stem: string): Promise<
     if (bytes.includes(0)) return fail('binary file (contains NUL bytes), not Markdown text', 'move it out of backlog/');
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
     } catch {
       return fail('not valid UTF-8 text', 're-save the file as UTF-8');
     }

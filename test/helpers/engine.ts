@@ -24,7 +24,7 @@ Test project.
 }
 
 /** An initialized repository whose settings use `script`, committed, with `items` in the inbox. */
-export async function runRepo(script: string, items: Record<string, string> = {}, settings: Record<string, string | number> = {}): Promise<string> {
+export async function runRepo(script: string, items: Record<string, string | Buffer> = {}, settings: Record<string, string | number> = {}): Promise<string> {
   const root = await initializedRepo();
   await writeTree(root, { 'ORCHESTRATOR.md': settingsFor(script, settings), ...items });
   await git(root, 'add', '--all');
