@@ -1,0 +1,80 @@
+// One phase job: claim the item, run the phase's agent, decide what the outcome means, and commit
+// that. A job runs beside the loop; the run's state is how the two keep out of each other's way.
+import { BLOCKED, DONE, type Item } from '../backlog/store.js';
+import type { Phase } from '../config/pipeline.js';
+import { BranchMoved } from '../git.js';
+import { decideAfterPhase } from './decide.js';
+import { AgentUnavailable, runPhase } from './phase.js';
+import type { RunState } from './run-state.js';
+import type { Start } from './scheduler.js';
+import { itemBranch } from './workspace.js';
+
+/** Errors outside an item's control (disk, permissions) before a run stops trying it. */
+const MAX_ERRORS_PER_ITEM = 3;
+
+/** Start a job; it stays in `active` and `jobs` until it is over. */
+export function startJob(run: RunState, start: Start): void {
+  const id = start.item.id;
+  run.active.set(id, start.phase.name);
+  const running = runJob(run, start).finally(() => {
+    run.active.delete(id);
+    run.jobs.delete(id);
+    run.moving.delete(id);
+  });
+  run.jobs.set(id, running);
+}
+
+async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<void> {
+  let current = item;
+  const controller = new AbortController();
+  run.controllers.set(item.id, controller);
+  const jobSignal = AbortSignal.any([run.signal, controller.signal]);
+  try {
+    const inWorktree = (phase.workspace ?? run.config.settings.workspace) === 'worktree';
+    current = await run.apply(item, {
+      changes: { status: 'running', owner: run.owner, attempts: item.fields.attempts + 1, resume_at: undefined, ...(inWorktree && !item.fields.branch ? { branch: itemBranch(item.id) } : {}) },
+      transition: { id: item.id, phase: phase.name, summary: `${phase.name} started (attempt ${item.fields.attempts + 1})`, outcome: 'claimed' },
+    });
+    const outcome = await runPhase({
+      root: run.root, config: run.config, item: current, pipeline, phase, agentOverride: run.agent, baseBranch: run.branch, slots: run.slots, signal: jobSignal,
+      onActivity: (lens, line) => run.reporter.activity?.(item.id, phase.name, lens, line),
+      onWarning: (message) => run.reporter.warn(message),
+    });
+    run.summary.costUsd += outcome.costUsd;
+    if (run.takenByHand.has(item.id)) return;
+    const decision = decideAfterPhase(current, pipeline, phase, outcome, run.config, Date.now());
+    run.moving.add(item.id); // cleared with `active`, once the job is over
+    const after = await run.apply(current, decision);
+    if (outcome.ok) run.summary.phasesDone += 1;
+    else if (!outcome.interrupted && !outcome.usageLimit) run.summary.failures += 1;
+    if (after.location === DONE) run.summary.done.push(after.id);
+    if (after.location === BLOCKED) run.summary.blocked.push(after.id);
+  } catch (err) {
+    if (run.takenByHand.has(item.id)) return;
+    await jobFailed(run, current, phase, err);
+  } finally {
+    run.controllers.delete(item.id);
+    if (run.takenByHand.delete(item.id)) run.dirty = true;
+  }
+}
+
+/** A job failed for a reason that is not the item's fault: requeue the item and count the error. */
+async function jobFailed(run: RunState, current: Item, phase: Phase, err: unknown): Promise<void> {
+  if (current.fields.status === 'running') {
+    // Not the item's fault: give the attempt back and requeue it.
+    await run.apply(current, { changes: { status: 'queued', owner: undefined, attempts: Math.max(0, current.fields.attempts - 1) }, transition: { id: current.id, phase: phase.name, summary: `${phase.name} requeued (${err instanceof Error ? err.message.split('\n')[0] : 'error'})`, outcome: 'requeued' } }).catch(() => undefined);
+  }
+  if (err instanceof AgentUnavailable || err instanceof BranchMoved) {
+    run.fatal ??= err;
+    return;
+  }
+  // Not the item's fault (a full disk, a file in the way): say so now, and after a few in a
+  // row leave the item alone for this run instead of spinning on it.
+  run.error(`${current.id}: ${err instanceof Error ? err.message : String(err)}`);
+  const count = (run.errorCounts.get(current.id) ?? 0) + 1;
+  run.errorCounts.set(current.id, count);
+  if (count >= MAX_ERRORS_PER_ITEM) {
+    run.broken.add(current.id);
+    run.reporter.warn(`${current.id}: ${count} errors in a row; leaving it alone for the rest of this run`);
+  }
+}

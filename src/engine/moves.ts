@@ -1,0 +1,62 @@
+// The moves a plan asks for that need no agent: intake from the inbox, approvals, blocks. Each is
+// one commit; each returns whether anything changed, since the snapshot is stale once it has.
+import { BLOCKED, INBOX, type Item } from '../backlog/store.js';
+import { decideApproval, type Decision } from './decide.js';
+import type { RunState } from './run-state.js';
+import { pipelineOf, type Plan } from './scheduler.js';
+
+/** Move inbox items into the first phase of their pipeline, with the fields tend keeps. */
+export async function takeIn(run: RunState, items: Item[]): Promise<boolean> {
+  let changed = false;
+  for (const item of items) {
+    if (run.signal.aborted) break;
+    const pipeline = pipelineOf(item, run.config);
+    const firstPhase = pipeline?.phases[0];
+    if (!pipeline || !firstPhase) continue;
+    const defaults = {
+      title: item.fields.title,
+      priority: item.fields.priority,
+      status: 'queued',
+      attempts: 0,
+      created: item.parsed.data.created ?? new Date(item.createdMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      cost_usd: item.fields.cost_usd,
+    };
+    changed = (await run.attempt(item, { to: firstPhase.name, changes: defaults, transition: { id: item.id, phase: INBOX, summary: `inbox -> ${firstPhase.name}`, outcome: 'intake' } })) || changed;
+  }
+  return changed;
+}
+
+/** Move on the items a human has approved. */
+export async function approve(run: RunState, approved: Plan['approved']): Promise<boolean> {
+  let changed = false;
+  for (const { item, pipeline, phase } of approved) {
+    changed = (await run.attempt(item, decideApproval(item, pipeline, phase))) || changed;
+  }
+  return changed;
+}
+
+/**
+ * Move the items that cannot go on without a human to blocked/. `recheck` is true when one was
+ * left for now because its dependency is missing from this snapshot only.
+ */
+export async function block(run: RunState, blocks: Plan['block']): Promise<{ changed: boolean; recheck: boolean }> {
+  const missingNow = new Set(blocks.filter((b) => b.missingDependency).map((b) => b.item.id));
+  for (const id of run.suspectMissing) if (!missingNow.has(id)) run.suspectMissing.delete(id);
+  let changed = false;
+  let recheck = false;
+  for (const { item, reason, missingDependency } of blocks) {
+    // A dependency may be missing from one snapshot only because it is being moved: block
+    // for a missing id only when two reads in a row agree.
+    if (missingDependency && !run.suspectMissing.has(item.id)) {
+      run.suspectMissing.add(item.id);
+      recheck = true;
+      continue;
+    }
+    const blocked: Decision = { to: BLOCKED, changes: { status: 'failed', blocked_reason: reason, blocked_phase: item.location }, transition: { id: item.id, phase: item.location, summary: `${item.location} -> blocked`, outcome: 'blocked', extra: { 'Tend-Reason': reason } } };
+    if (await run.attempt(item, blocked)) {
+      run.summary.blocked.push(item.id);
+      changed = true;
+    }
+  }
+  return { changed, recheck };
+}

@@ -1,0 +1,138 @@
+// The state of one run, shared by the loop and its jobs: what is running, what the run leaves
+// alone, and the summary. `apply` is how the run changes the backlog: one commit per transition.
+import os from 'node:os';
+import { applyTransition } from '../backlog/mutate.js';
+import type { Item } from '../backlog/store.js';
+import type { Config } from '../config/load.js';
+import { BranchMoved } from '../git.js';
+import type { Transition } from '../transition.js';
+import type { Decision } from './decide.js';
+import { Slots } from './slots.js';
+import { settleWorkspace } from './workspace.js';
+
+export interface Reporter {
+  transition(t: Transition): void;
+  info(message: string): void;
+  warn(message: string): void;
+  activity?(id: string, phase: string, lens: string | undefined, line: string): void;
+  /** Items per folder, after each fresh read of the backlog. */
+  board?(counts: Record<string, number>): void;
+}
+
+export interface RunSummary {
+  transitions: number;
+  phasesDone: number;
+  failures: number;
+  done: string[];
+  blocked: string[];
+  waiting: string[];
+  parked: { id: string; until: string }[];
+  /** Items waiting on a blocked dependency. */
+  stuck: string[];
+  costUsd: number;
+  elapsedMs: number;
+  /** Errors that were not an item's own fault (git, the agent CLI missing, ...). */
+  errors: string[];
+}
+
+export function emptySummary(): RunSummary {
+  return { transitions: 0, phasesDone: 0, failures: 0, done: [], blocked: [], waiting: [], parked: [], stuck: [], costUsd: 0, elapsedMs: 0, errors: [] };
+}
+
+export interface RunSetup {
+  root: string;
+  /** The branch every transition is committed on. */
+  branch: string;
+  config: Config;
+  concurrency: number;
+  /** The agent given with --agent, used instead of the configured ones. */
+  agent: string | undefined;
+  signal: AbortSignal;
+  reporter: Reporter;
+  summary: RunSummary;
+}
+
+export class RunState {
+  readonly root: string;
+  readonly branch: string;
+  readonly concurrency: number;
+  readonly agent: string | undefined;
+  readonly signal: AbortSignal;
+  readonly reporter: Reporter;
+  readonly summary: RunSummary;
+  /** Written into `owner` of the items this run claims. */
+  readonly owner = `${os.hostname()}:${process.pid}`;
+  readonly slots: Slots;
+  /** The last good configuration; a running tend reloads it when the files change. */
+  config: Config;
+  /** Items a job is working on, by id, with the phase it started. */
+  readonly active = new Map<string, string>();
+  readonly jobs = new Map<string, Promise<void>>();
+  /** Aborting one stops that job's agent. */
+  readonly controllers = new Map<string, AbortController>();
+  // Items whose transition failed for a reason outside tend's control; not retried this run.
+  readonly broken = new Set<string>();
+  /** Errors in a row per item that were not the item's fault. */
+  readonly errorCounts = new Map<string, number>();
+  // Items a human moved or deleted while their agent ran: the agent is stopped, and the
+  // human's change is committed as it is instead of the phase's result.
+  readonly takenByHand = new Set<string>();
+  // Items whose job is moving their folder right now: not a human's doing.
+  readonly moving = new Set<string>();
+  /** Items blocked for a missing dependency in one snapshot, awaiting a second read to agree. */
+  readonly suspectMissing = new Set<string>();
+  /** The backlog may hold changes made by hand: look for them on the next tick. */
+  dirty = true;
+  /** An error that stops the run (the branch moved, the agent CLI is missing). */
+  fatal: Error | undefined;
+
+  constructor(setup: RunSetup) {
+    this.root = setup.root;
+    this.branch = setup.branch;
+    this.config = setup.config;
+    this.concurrency = setup.concurrency;
+    this.agent = setup.agent;
+    this.signal = setup.signal;
+    this.reporter = setup.reporter;
+    this.summary = setup.summary;
+    this.slots = new Slots(setup.concurrency);
+  }
+
+  /** Read at each commit, so a reloaded configuration applies at once. */
+  get author(): string | undefined {
+    return this.config.settings.git.author;
+  }
+
+  /** Settle the item's workspace for the decision, then commit the transition. */
+  async apply(item: Item, decision: Decision): Promise<Item> {
+    const d = await settleWorkspace(this.root, item, decision, this.config.settings, this.branch, this.signal);
+    const applied = await applyTransition({ root: this.root, author: this.author, branch: this.branch }, item, d.to, d.changes, d.transition);
+    if (applied.committed) this.committed(d.transition);
+    return applied.item;
+  }
+
+  /** `apply`, but a failure marks the item broken for this run instead of throwing. */
+  async attempt(item: Item, d: Decision): Promise<boolean> {
+    try {
+      await this.apply(item, d);
+      return true;
+    } catch (err) {
+      if (err instanceof BranchMoved) this.fatal ??= err;
+      this.broken.add(item.id);
+      this.error(`${item.id}: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+
+  /** Count a transition that was committed, and report it. */
+  committed(transition: Transition): void {
+    this.summary.transitions += 1;
+    this.reporter.transition(transition);
+  }
+
+  /** An error that was not an item's own fault: in the summary, and reported now. */
+  error(message: string): void {
+    this.summary.errors.push(message);
+    this.reporter.warn(message);
+  }
+}

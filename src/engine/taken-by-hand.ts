@@ -1,0 +1,45 @@
+// What a human changed under backlog/ while tend ran. An item moved or deleted while its agent
+// ran is taken by hand: the agent is stopped, and the human's change is committed as it is
+// instead of the phase's result. Other changes by hand are committed as they are.
+import path from 'node:path';
+import type { Snapshot } from '../backlog/store.js';
+import { commitPaths } from '../git.js';
+import { commitMessage, type Transition } from '../transition.js';
+import { findHandChanges, type HandChange } from './hand-edits.js';
+import type { RunState } from './run-state.js';
+import { removeWorktree } from './workspace.js';
+
+/** Stop the agent of each item the snapshot shows moved away from its job's phase, or removed. */
+export function stopAgentsTakenByHand(run: RunState, snapshot: Snapshot): void {
+  for (const [id, phase] of run.active) {
+    const now = snapshot.items.find((i) => i.id === id);
+    if (now?.location === phase || run.takenByHand.has(id) || run.moving.has(id)) continue;
+    // Left invalid by a human mid-edit: the agent goes on; the transition waits for a fix.
+    if (!now && snapshot.invalid.some((i) => i.id === id && i.location === phase)) continue;
+    run.takenByHand.add(id);
+    run.controllers.get(id)?.abort();
+    run.reporter.warn(`${id} was ${now ? `moved to ${now.location}/` : 'removed'} by hand: its agent is stopped`);
+  }
+}
+
+/** Commit each change made by hand outside the items of `activeAtStart`; true if there were any. */
+export async function commitHandChanges(run: RunState, snapshot: Snapshot, activeAtStart: ReadonlySet<string>): Promise<boolean> {
+  let changed = false;
+  for (const change of await findHandChanges(run.root, snapshot, activeAtStart)) {
+    await commitHandChange(run, change).catch((err: unknown) => run.reporter.warn(`${change.id}: ${err instanceof Error ? err.message : String(err)}`));
+    changed = true;
+  }
+  return changed;
+}
+
+// A moved item is requeued in its new phase from scratch; an edit or a removal is committed as it
+// is (a removed item's worktree goes with it).
+async function commitHandChange(run: RunState, change: HandChange): Promise<void> {
+  const transition: Transition = { id: change.id, phase: change.item?.location ?? change.from[0], summary: change.summary, outcome: change.kind };
+  if (change.kind === 'moved' && change.item) {
+    await run.apply(change.item, { changes: { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined }, transition });
+    return;
+  }
+  if (change.kind === 'removed') await removeWorktree(run.root, change.id, run.config.settings, path.join(run.root, '.tend', 'logs', change.id), run.signal);
+  if (await commitPaths(run.root, change.paths, commitMessage(transition), { author: run.author, branch: run.branch })) run.committed(transition);
+}
