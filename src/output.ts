@@ -1,6 +1,5 @@
 // Terminal output: colour only on a TTY and never with NO_COLOR; data goes to stdout,
 // diagnostics to stderr.
-import { formatProblem, type Problem } from './problem.js';
 
 export function colorEnabled(stream: NodeJS.WriteStream): boolean {
   if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false;
@@ -14,13 +13,6 @@ export type Style = keyof typeof CODES;
 export function paint(stream: NodeJS.WriteStream): (style: Style, text: string) => string {
   const on = colorEnabled(stream);
   return (style, text) => (on ? `\x1b[${CODES[style][0]}m${text}\x1b[${CODES[style][1]}m` : text);
-}
-
-export function printProblems(problems: Problem[], label: 'error' | 'warning'): void {
-  const c = paint(process.stderr);
-  for (const p of problems) {
-    process.stderr.write(`${c(label === 'error' ? 'red' : 'yellow', label)}: ${formatProblem(p)}\n`);
-  }
 }
 
 /** Left-aligned columns; the last column is not padded. */

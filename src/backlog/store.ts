@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseItem, serializeItem, type ItemFields, type ParsedItem } from '../item.js';
 import { TendError, type Problem } from '../problem.js';
 import { isValidId, slugify, uniqueId } from '../slug.js';
+import { STATE_DIR } from '../state-dir.js';
 
 export const BACKLOG_DIR = 'backlog';
 export const ITEM_FILE = 'item.md';
@@ -236,7 +237,7 @@ let tmpCounter = 0;
  * .tend/ so a crash never leaves debris in backlog/.
  */
 export async function writeFileAtomic(root: string, rel: string, text: string): Promise<void> {
-  const tmpDir = path.join(root, '.tend', 'tmp');
+  const tmpDir = path.join(root, STATE_DIR, 'tmp');
   await mkdir(tmpDir, { recursive: true });
   const tmp = path.join(tmpDir, `${process.pid}-${tmpCounter++}.tmp`);
   const handle = await open(tmp, 'wx');

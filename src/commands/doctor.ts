@@ -6,7 +6,7 @@ import { paint, printJson } from '../output.js';
 import { formatProblem } from '../problem.js';
 import { openRepo } from '../repo.js';
 import { findExecutable } from '../which.js';
-import { STATE_DIR } from './init.js';
+import { STATE_DIR } from '../state-dir.js';
 
 export interface Check {
   name: string;

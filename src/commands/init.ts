@@ -8,8 +8,8 @@ import { PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE } from '../config/load.js';
 import { BACKLOG_DIR } from '../backlog/store.js';
 import { splitFrontmatter } from '../frontmatter.js';
 import { commitPaths, findRepoRoot, headCommit, initRepo, isIgnored } from '../git.js';
+import { STATE_DIR } from '../state-dir.js';
 
-export const STATE_DIR = '.tend';
 
 const STARTER_CONTEXT = `Describe your project here for the agents: what it is, how to build and test it, the
 conventions a change must follow, and anything an agent must never touch. Every agent tend

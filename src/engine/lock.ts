@@ -4,8 +4,9 @@ import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TendError } from '../problem.js';
+import { STATE_DIR } from '../state-dir.js';
 
-export const LOCK_FILE = path.join('.tend', 'run.lock');
+export const LOCK_FILE = path.join(STATE_DIR, 'run.lock');
 
 interface LockInfo {
   pid: number;

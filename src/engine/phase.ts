@@ -18,11 +18,12 @@ import { maxAttempts } from './decide.js';
 import { renderPrompt } from './prompt.js';
 import { prepareWorkspace, runHook, WorkspaceError, type Workspace } from './workspace.js';
 import type { Slots } from './slots.js';
+import { itemLogDir, STATE_DIR } from '../state-dir.js';
 
 export class AgentUnavailable extends TendError {}
 
 /** Where running agents' process groups are recorded (see stopOrphanedAgents). */
-export const AGENT_PID_DIR = path.join('.tend', 'agents');
+export const AGENT_PID_DIR = path.join(STATE_DIR, 'agents');
 
 export interface PhaseRun {
   root: string;
@@ -107,7 +108,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   if (template === undefined) throw new TendError(`prompt ${phase.prompt} is missing`, 'run `tend doctor`');
   const dir = item.dir ?? '';
   const attempt = item.fields.attempts;
-  const logDir = path.join(root, '.tend', 'logs', item.id);
+  const logDir = itemLogDir(root, item.id);
   await mkdir(logDir, { recursive: true });
   const lenses: (string | undefined)[] = phase.fanout ?? [undefined];
   const feedback = typeof item.parsed.data.feedback === 'string' ? item.parsed.data.feedback : '(none)';
@@ -132,7 +133,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
     const artifactAbs = path.join(root, dir, artifact);
     // In a worktree the agent writes inside its own workspace (a sandboxed agent may write
     // nowhere else), under .tend/ which git ignores; tend copies the file into the item folder.
-    const agentArtifact = workspace.kind === 'worktree' ? path.join(workspace.dir, '.tend', 'artifacts', item.id, artifact) : artifactAbs;
+    const agentArtifact = workspace.kind === 'worktree' ? path.join(workspace.dir, STATE_DIR, 'artifacts', item.id, artifact) : artifactAbs;
     await rm(artifactAbs, { force: true }); // a stale artifact must not pass for this attempt's
     await rm(agentArtifact, { force: true });
     await mkdir(path.dirname(agentArtifact), { recursive: true });
@@ -186,7 +187,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
     );
     let state = await artifactState(agentArtifact);
     if (state === 'oversize') {
-      const aside = path.join(root, '.tend', 'oversize', `${item.id}-${stem}-${artifact}`);
+      const aside = path.join(root, STATE_DIR, 'oversize', `${item.id}-${stem}-${artifact}`);
       await mkdir(path.dirname(aside), { recursive: true });
       await rename(agentArtifact, aside);
     }

@@ -6,14 +6,6 @@ export class Slots {
 
   constructor(private size: number) {}
 
-  get free(): number {
-    return Math.max(0, this.size - this.used);
-  }
-
-  get busy(): number {
-    return this.used;
-  }
-
   async acquire(): Promise<void> {
     if (this.used < this.size) {
       this.used += 1;

@@ -10,8 +10,9 @@ import { git, withGitLock } from '../git.js';
 import { BLOCKED, DONE, type Item } from '../backlog/store.js';
 import { TendError } from '../problem.js';
 import type { Decision } from './decide.js';
+import { itemLogDir, STATE_DIR } from '../state-dir.js';
 
-export const WORKTREES_DIR = path.join('.tend', 'worktrees');
+export const WORKTREES_DIR = path.join(STATE_DIR, 'worktrees');
 
 export interface Workspace {
   kind: 'repo' | 'worktree';
@@ -187,6 +188,6 @@ export async function settleWorkspace(root: string, item: Item, d: Decision, set
       };
     }
   }
-  await removeWorktree(root, item.id, settings, path.join(root, '.tend', 'logs', item.id), signal);
+  await removeWorktree(root, item.id, settings, itemLogDir(root, item.id), signal);
   return settled;
 }

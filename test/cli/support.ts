@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { git, scratchDir, tend, tendJson } from '../helpers/repo.js';
+import type { ItemJson, problemJson } from '../../src/backlog/board.js';
 
 /** A repo initialized by the real `tend init` once for the enclosing describe block. */
 export function sharedRepo(setup?: (root: string) => Promise<void>): () => string {
@@ -67,35 +68,9 @@ export function outsideGitEnv(dir: string): Record<string, string> {
   return { GIT_CEILING_DIRECTORIES: path.dirname(dir) };
 }
 
-export interface ProblemJson {
-  file: string;
-  line: number | null;
-  key: string | null;
-  message: string;
-  fix: string | null;
-}
-
-export interface ItemJson {
-  id: string;
-  title: string;
-  location: string;
-  file: string;
-  pipeline: string | null;
-  priority: number;
-  status: string;
-  attempts: number;
-  labels: string[];
-  depends_on: string[];
-  created: string;
-  age_seconds: number;
-  cost_usd: number;
-  artifacts: string[];
-  owner: string | null;
-  approved: boolean | null;
-  resume_at: string | null;
-  blocked_reason: string | null;
-  branch: string | null;
-}
+/** The documented `tend status --json` shapes, from the code that writes them. */
+export type { ItemJson } from '../../src/backlog/board.js';
+export type ProblemJson = ReturnType<typeof problemJson>;
 
 export interface InvalidJson {
   path: string;
