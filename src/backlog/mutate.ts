@@ -2,7 +2,7 @@
 // Order matters for kill -9: the folder is renamed first (atomic), then item.md is rewritten
 // atomically, so a crash leaves the item whole in one folder, never half-written or twice.
 import { existsSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { commitPaths } from '../git.js';
 import { updateItem } from '../item.js';
@@ -42,13 +42,13 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
   const touched = new Set<string>([dir, `:(glob)${BACKLOG_DIR}/*/${item.id}/**`]);
   if (item.location === INBOX) touched.add(item.file);
   if (location !== item.location) {
-    if (existsSync(path.join(root, dir))) {
+    if (existsSync(path.join(root, dir)) && !(await isEmptyDir(path.join(root, dir)))) {
       throw new TendError(`cannot move ${item.id} to ${dir}: that folder already exists`, `two items share the id ${item.id}; rename one of the folders`);
     }
     await mkdir(path.join(root, BACKLOG_DIR, location), { recursive: true });
     if (item.location === INBOX) {
       // Intake: the inbox file itself becomes item.md, so it exists in exactly one place.
-      await mkdir(path.join(root, dir));
+      await mkdir(path.join(root, dir), { recursive: true });
       await rename(path.join(root, item.file), path.join(root, file));
     } else if (item.dir) {
       await rename(path.join(root, item.dir), path.join(root, dir));
@@ -60,4 +60,8 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
   const committed = await commitPaths(root, [...touched], commitMessage(transition), { author: opts.author, branch: opts.branch });
   const moved: Item = { ...item, location, dir, file, parsed, fields: parsed.fields };
   return { item: moved, committed };
+}
+
+async function isEmptyDir(dir: string): Promise<boolean> {
+  return (await readdir(dir).catch(() => ['?'])).length === 0;
 }

@@ -122,6 +122,9 @@ async function readFolderItemNow(root: string, location: string, id: string): Pr
     return invalid('folder name is not a valid item id', `rename it to ${slugify(id) || 'a lowercase-name'} (lowercase letters, digits and dashes)`);
   }
   const entries = await readdir(path.join(root, dir), { withFileTypes: true });
+  // git does not track empty folders, so one is no item: it is what kill -9 leaves between
+  // intake's mkdir and its rename, while the inbox file is still whole.
+  if (entries.length === 0) return { vanished: true };
   const itemEntry = entries.find((e) => e.name === ITEM_FILE);
   if (!itemEntry) return invalid('no item.md in the item folder', `restore it with \`git checkout -- ${file}\` or move the folder out of backlog/`);
   const links = entries.filter((e) => e.isSymbolicLink()).map((e) => e.name);

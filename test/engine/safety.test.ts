@@ -1,7 +1,7 @@
 // One run per checkout, shutting down on a signal, and surviving kill -9 at any moment.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
@@ -89,6 +89,18 @@ describe('kill -9', () => {
     expect(subjects.at(-1)).toBe('tend: crash review -> done');
     // The interrupted attempt counted: the retry was attempt 2.
     expect(subjects).toContain('tend: crash triage started (attempt 2)');
+  });
+
+  it('killed between making the intake folder and moving the file in: the empty folder is no item, intake completes', async () => {
+    const root = await runRepo('write-artifact.mjs', { 'backlog/half.md': item('Half', 'pipeline: quick-fix\n') });
+    await mkdir(path.join(root, 'backlog/triage/half'), { recursive: true });
+    const board = await tendJson<{ items: { id: string; location: string }[]; invalid: unknown[] }>(root, ['status']);
+    expect(board.invalid).toEqual([]);
+    expect(board.items.map((i) => [i.id, i.location])).toEqual([['half', 'inbox']]);
+    expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
+    expect(await itemField(root, 'backlog/done/half/item.md', 'title')).toBe('Half');
+    expect(existsSync(path.join(root, 'backlog/triage/half'))).toBe(false);
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
 
   it('killed at random moments and restarted, every item ends in done/ exactly once, whole', async () => {
