@@ -1,6 +1,7 @@
 // Carrying out a transition on disk: move the item folder, rewrite item.md, commit both paths.
-// Order matters for kill -9: the folder is renamed first (atomic), then item.md is rewritten
-// atomically, so a crash leaves the item whole in one folder, never half-written or twice.
+// Order matters for kill -9: the transition is journaled, the folder is renamed (atomic), then
+// item.md is rewritten atomically, so a crash leaves the item whole in one folder, never
+// half-written or twice, and the next run commits what the crash left uncommitted.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { commitPaths } from '../git.js';
 import { updateItem } from '../item.js';
 import { formatProblem, TendError } from '../problem.js';
 import { commitMessage, type Transition } from '../transition.js';
+import { clear, pendingFor, record } from './journal.js';
 import { BACKLOG_DIR, INBOX, ITEM_FILE, readItemFile, writeItemFile, type Item } from './store.js';
 
 export interface ApplyOptions {
@@ -41,10 +43,14 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
   // committed with its next transition rather than left behind.
   const touched = new Set<string>([dir, `:(glob)${BACKLOG_DIR}/*/${item.id}/**`]);
   if (item.location === INBOX) touched.add(item.file);
-  if (location !== item.location) {
-    if (existsSync(path.join(root, dir)) && !(await isEmptyDir(path.join(root, dir)))) {
-      throw new TendError(`cannot move ${item.id} to ${dir}: that folder already exists`, `two items share the id ${item.id}; rename one of the folders`);
-    }
+  const moving = location !== item.location;
+  if (moving && item.dir) touched.add(item.dir);
+  if (moving && existsSync(path.join(root, dir)) && !(await isEmptyDir(path.join(root, dir)))) {
+    throw new TendError(`cannot move ${item.id} to ${dir}: that folder already exists`, `two items share the id ${item.id}; rename one of the folders`);
+  }
+  const message = commitMessage(transition);
+  const pending = await record(root, pendingFor(item.id, file, changes, [...touched], message, opts.author));
+  if (moving) {
     await mkdir(path.join(root, BACKLOG_DIR, location), { recursive: true });
     if (item.location === INBOX) {
       // Intake: the inbox file itself becomes item.md, so it exists in exactly one place.
@@ -52,12 +58,12 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
       await rename(path.join(root, item.file), path.join(root, file));
     } else if (item.dir) {
       await rename(path.join(root, item.dir), path.join(root, dir));
-      touched.add(item.dir);
     }
   }
   const parsed = updateItem(fresh.parsed, changes);
   await writeItemFile(root, file, parsed);
-  const committed = await commitPaths(root, [...touched], commitMessage(transition), { author: opts.author, branch: opts.branch });
+  const committed = await commitPaths(root, [...touched], message, { author: opts.author, branch: opts.branch });
+  await clear(pending);
   const moved: Item = { ...item, location, dir, file, parsed, fields: parsed.fields };
   return { item: moved, committed };
 }

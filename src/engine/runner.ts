@@ -11,6 +11,7 @@ import { CONFIG_SETTLE_MS, ConfigReload } from './config-reload.js';
 import { startJob } from './job.js';
 import { acquireRunLock } from './lock.js';
 import { approve, block, takeIn } from './moves.js';
+import { finishPending } from '../backlog/journal.js';
 import { recoverPreviousRun, requeueStrayClaims } from './recovery.js';
 import { emptySummary, RunState, type Reporter, type RunSummary } from './run-state.js';
 import { plan, type Plan } from './scheduler.js';
@@ -79,8 +80,13 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
   let watcher: RepoWatcher | undefined;
   if (lock.tookOver) reporter.warn(`took over the lock of a run that is gone (${lock.tookOver})`);
   try {
-    const first = await openRepo(root);
+    let first = await openRepo(root);
     const branch = await checkCanRun(opts, first);
+    const finished = await finishPending(root, branch);
+    if (finished.length > 0) {
+      reporter.warn(`committed ${finished.length} transition(s) a killed run had carried out but not committed:\n${finished.map((s) => `  ${s}`).join('\n')}`);
+      first = await openRepo(root);
+    }
     const concurrency = opts.concurrency ?? first.config.settings.concurrency;
     const run = new RunState({ root, branch, config: first.config, concurrency, agent: opts.agent, signal, reporter, summary });
     await recoverPreviousRun(run, first.snapshot.items);
