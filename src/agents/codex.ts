@@ -1,5 +1,6 @@
-// Codex: `codex exec --json`, prompt as an argument (codex can hang on an open stdin,
-// PITFALLS.md); JSONL events for activity and tokens.
+// Codex: `codex exec --json -`, prompt on stdin, which is closed once written (codex hangs on a
+// stdin left open, PITFALLS.md). Not an argument: one argument is capped at 128 KiB on Linux and
+// anyone's `ps` shows it. JSONL events for activity and tokens.
 import { finiteNumber, jsonLines, usageLimitIn } from './limits.js';
 import { runAgentProcess } from './run-agent.js';
 import type { Agent, AgentResult, CliAgentOptions } from './types.js';
@@ -14,8 +15,8 @@ export function codexAgent(options: CliAgentOptions): Agent {
   return {
     label: (model) => (model ? `codex (${model})` : 'codex'),
     async run(req) {
-      const args = ['exec', '--json', '--sandbox', 'workspace-write', ...(req.model ? ['--model', req.model] : []), ...options.args, req.prompt];
-      const { stdout, base } = await runAgentProcess(req, { command: options.command, args, env: options.env, activity });
+      const args = ['exec', '--json', '--sandbox', 'workspace-write', ...(req.model ? ['--model', req.model] : []), ...options.args, '-'];
+      const { stdout, base } = await runAgentProcess(req, { command: options.command, args, env: options.env, input: req.prompt, activity });
       return parseCodexOutput(stdout, base, new Date());
     },
   };

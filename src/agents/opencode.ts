@@ -1,5 +1,6 @@
-// opencode: `opencode run --format json`, prompt as an argument; JSON events for activity,
-// cost and tokens.
+// opencode: `opencode run --format json`, prompt on stdin (opencode reads a piped stdin as the
+// message; an argument is capped at 128 KiB and shows in `ps`); JSON events for activity, cost
+// and tokens.
 import { finiteNumber, jsonLines, usageLimitIn } from './limits.js';
 import { runAgentProcess } from './run-agent.js';
 import type { Agent, AgentResult, CliAgentOptions } from './types.js';
@@ -14,8 +15,8 @@ export function opencodeAgent(options: CliAgentOptions): Agent {
   return {
     label: (model) => (model ? `opencode (${model})` : 'opencode'),
     async run(req) {
-      const args = ['run', '--format', 'json', ...(req.model ? ['-m', req.model] : []), ...options.args, req.prompt];
-      const { stdout, base } = await runAgentProcess(req, { command: options.command, args, env: options.env, activity });
+      const args = ['run', '--format', 'json', ...(req.model ? ['-m', req.model] : []), ...options.args];
+      const { stdout, base } = await runAgentProcess(req, { command: options.command, args, env: options.env, input: req.prompt, activity });
       return parseOpencodeOutput(stdout, base, new Date());
     },
   };

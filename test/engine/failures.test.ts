@@ -1,5 +1,5 @@
 // Agents that fail in every way an agent CLI fails, with the real binary and fake agents.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -148,19 +148,21 @@ describe('the claude adapter (a stand-in claude on PATH)', () => {
 describe('the codex and opencode adapters (stand-ins on PATH)', () => {
   const env = (argsLog: string) => ({ PATH: `${path.join(FIXTURES, 'bin')}:${process.env.PATH}`, FAKE_ARGS: argsLog });
 
-  it('codex: `codex exec --json --sandbox workspace-write --model M <prompt>`, tokens in the trailers', async () => {
+  it('codex: `codex exec --json --sandbox workspace-write --model M -`, prompt on stdin, tokens in the trailers', async () => {
     const argsLog = path.join(await scratchDir(), 'args');
-    const root = await runRepo('write-artifact.mjs', { 'backlog/cx.md': quickFix('Cx') }, { model: 'gpt-test' });
+    // A 200 KiB body: as one argument it would be over Linux's 128 KiB cap and fail to start.
+    const root = await runRepo('write-artifact.mjs', { 'backlog/cx.md': quickFix('Cx') + 'A long report. '.repeat(14_000) }, { model: 'gpt-test' });
     const result = await tend(root, ['run', '--once', '--agent', 'codex'], { env: env(argsLog) });
     expect(result.exitCode).toBe(0);
+    expect(existsSync(path.join(root, 'backlog/done/cx/review.md'))).toBe(true);
     const first = JSON.parse((await readFile(argsLog, 'utf8')).split('\n')[0] ?? '') as string[];
-    expect(first).toEqual(['exec', '--json', '--sandbox', 'workspace-write', '--model', 'gpt-test']);
+    expect(first).toEqual(['exec', '--json', '--sandbox', 'workspace-write', '--model', 'gpt-test', '-']);
     const trailers = await git(root, 'log', '-1', '--format=%(trailers:only,unfold)', '--grep=cx triage -> build');
     expect(trailers).toContain('Tend-Agent: codex (gpt-test)');
     expect(trailers).toContain('Tend-Tokens: 300 in, 40 out');
   });
 
-  it('opencode: `opencode run --format json -m M <prompt>`, cost summed into the item', async () => {
+  it('opencode: `opencode run --format json -m M`, prompt on stdin, cost summed into the item', async () => {
     const argsLog = path.join(await scratchDir(), 'args');
     const root = await runRepo('write-artifact.mjs', { 'backlog/oc.md': quickFix('Oc') }, { model: 'anthropic/test' });
     const result = await tend(root, ['run', '--once', '--agent', 'opencode'], { env: env(argsLog) });
