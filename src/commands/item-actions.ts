@@ -3,6 +3,7 @@
 import { applyTransition } from '../backlog/mutate.js';
 import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
 import { decideApproval, decideRejection, type Decision } from '../engine/decide.js';
+import { triageOf } from '../engine/phase.js';
 import { pipelineOf } from '../engine/scheduler.js';
 import { settleWorkspace } from '../engine/workspace.js';
 import { git } from '../git.js';
@@ -35,7 +36,7 @@ export async function approve(repo: Repo, id: string): Promise<string> {
   const item = findItem(repo, id);
   if (item.fields.status !== 'waiting') throw new TendError(`${id} is not waiting for approval (status: ${item.fields.status}, in ${item.location}/)`);
   const { pipeline, phase } = phaseOf(repo, item);
-  return apply(repo, item, decideApproval(item, pipeline, phase));
+  return apply(repo, item, decideApproval(item, pipeline, phase, repo.config, await triageOf(repo.root, item, phase)));
 }
 
 export async function reject(repo: Repo, id: string, reason: string, block: boolean): Promise<string> {

@@ -121,25 +121,7 @@ export function decideAfterPhase(item: Item, pipeline: Pipeline, phase: Phase, o
     };
   }
 
-  // Triage may choose the pipeline, priority and labels.
-  let target = pipeline;
-  const triage: Record<string, unknown> = {};
-  if (outcome.triage) {
-    const { pipeline: chosen, priority, labels } = outcome.triage;
-    if (typeof chosen === 'string' && chosen !== '') {
-      const found = config.pipelines.get(chosen);
-      if (found) {
-        target = found;
-        triage.pipeline = chosen;
-      } else {
-        triage.pipeline = config.settings.default_pipeline;
-        triage.warning = `triage chose pipeline ${JSON.stringify(chosen)}, which does not exist; using ${config.settings.default_pipeline}`;
-        target = config.pipelines.get(config.settings.default_pipeline) ?? pipeline;
-      }
-    }
-    if (Number.isInteger(priority) && (priority as number) >= 1 && (priority as number) <= 5) triage.priority = priority;
-    if (Array.isArray(labels) && labels.every((l) => typeof l === 'string')) triage.labels = labels;
-  }
+  const { target, changes: triage } = triageChoice(outcome.triage, pipeline, config);
 
   if (outcome.verdict === 'reject' && phase.on_reject) {
     if (f.loops >= phase.max_loops) {
@@ -156,17 +138,44 @@ export function decideAfterPhase(item: Item, pipeline: Pipeline, phase: Phase, o
     };
   }
   if (phase.approve && f.approved !== true) {
+    // The pipeline is switched on approval, not now: the item waits in this phase's folder,
+    // which the chosen pipeline may not have. Approval reads the choice again from the artifact,
+    // so a human may change it before approving.
+    const { pipeline: _chosen, ...rest } = triage;
     return {
-      changes: { ...released, ...triage, status: 'waiting' },
+      changes: { ...released, ...rest, status: 'waiting' },
       transition: { ...base, summary: `${phase.name} waiting for approval`, outcome: 'waiting' },
     };
   }
   return advance(item, target, phase, { ...released, ...triage }, base, 'done');
 }
 
-/** A waiting item a human approved: move on from its phase. */
-export function decideApproval(item: Item, pipeline: Pipeline, phase: Phase): Decision {
-  return advance(item, pipeline, phase, {}, { id: item.id, phase: phase.name }, 'approved', ' (approved)');
+/** A waiting item a human approved: move on from its phase (for triage, in the pipeline its artifact chose). */
+export function decideApproval(item: Item, pipeline: Pipeline, phase: Phase, config: Config, triage?: PhaseOutcome['triage']): Decision {
+  const choice = triageChoice(triage, pipeline, config);
+  return advance(item, choice.target, phase, choice.changes, { id: item.id, phase: phase.name }, 'approved', ' (approved)');
+}
+
+/** What a triage artifact's frontmatter chose: pipeline (an unknown one falls back to the default, with a warning), priority, labels. */
+function triageChoice(triage: PhaseOutcome['triage'], pipeline: Pipeline, config: Config): { target: Pipeline; changes: Record<string, unknown> } {
+  let target = pipeline;
+  const changes: Record<string, unknown> = {};
+  if (!triage) return { target, changes };
+  const { pipeline: chosen, priority, labels } = triage;
+  if (typeof chosen === 'string' && chosen !== '') {
+    const found = config.pipelines.get(chosen);
+    if (found) {
+      target = found;
+      changes.pipeline = chosen;
+    } else {
+      changes.pipeline = config.settings.default_pipeline;
+      changes.warning = `triage chose pipeline ${JSON.stringify(chosen)}, which does not exist; using ${config.settings.default_pipeline}`;
+      target = config.pipelines.get(config.settings.default_pipeline) ?? pipeline;
+    }
+  }
+  if (Number.isInteger(priority) && (priority as number) >= 1 && (priority as number) <= 5) changes.priority = priority;
+  if (Array.isArray(labels) && labels.every((l) => typeof l === 'string')) changes.labels = labels;
+  return { target, changes };
 }
 
 /** A human rejection of a waiting item: back to `on_reject` (or the same phase) with the reason, or blocked. */

@@ -2,6 +2,7 @@
 // one commit; each returns whether anything changed, since the snapshot is stale once it has.
 import { BLOCKED, INBOX, type Item } from '../backlog/store.js';
 import { decideApproval, type Decision } from './decide.js';
+import { triageOf } from './phase.js';
 import type { RunState } from './run-state.js';
 import { pipelineOf, type Plan } from './scheduler.js';
 
@@ -30,7 +31,7 @@ export async function takeIn(run: RunState, items: Item[]): Promise<boolean> {
 export async function approve(run: RunState, approved: Plan['approved']): Promise<boolean> {
   let changed = false;
   for (const { item, pipeline, phase } of approved) {
-    changed = (await run.attempt(item, decideApproval(item, pipeline, phase))) || changed;
+    changed = (await run.attempt(item, decideApproval(item, pipeline, phase, run.config, await triageOf(run.root, item, phase)))) || changed;
   }
   return changed;
 }

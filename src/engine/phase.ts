@@ -86,6 +86,17 @@ async function artifactFrontmatter(file: string): Promise<{ data: Record<string,
   return { data: readYaml(split.value).data, body: split.value.body };
 }
 
+function triageIn(phase: Phase, data: Record<string, unknown>): PhaseOutcome['triage'] {
+  return phase.name === 'triage' ? { pipeline: data.pipeline, priority: data.priority, labels: data.labels } : undefined;
+}
+
+/** What the triage artifact of a waiting item chooses now (a human may have edited it). */
+export async function triageOf(root: string, item: Item, phase: Phase): Promise<PhaseOutcome['triage']> {
+  if (phase.name !== 'triage' || !item.dir) return undefined;
+  const artifact = await artifactFrontmatter(path.join(root, item.dir, phase.artifact)).catch(() => ({ data: {} }));
+  return triageIn(phase, artifact.data);
+}
+
 function failureOf(result: AgentResult, artifact: Awaited<ReturnType<typeof artifactState>>, name: string): string | undefined {
   if (result.spawnError) return `the agent could not be started: ${result.spawnError}`;
   if (result.stopped === 'timeout') return `the agent ran past the phase timeout and was stopped`;
@@ -240,7 +251,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
     }
     outcome.verdict = verdict;
   }
-  if (phase.name === 'triage') outcome.triage = { pipeline: artifact.data.pipeline, priority: artifact.data.priority, labels: artifact.data.labels };
+  outcome.triage = triageIn(phase, artifact.data);
 
   if (phase.gate) {
     const gateLog = path.join(logDir, `${phase.name}.${attempt}.gate.log`);

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
-import { read, scratchDir, tend, writeTree } from '../helpers/repo.js';
+import { read, scratchDir, tend, tendJson, writeTree } from '../helpers/repo.js';
 
 const GATED = `---
 phases:
@@ -48,6 +48,28 @@ describe('approval by a human', () => {
     expect((await tendSubjects(root)).at(-1)).toBe('tend: feature prd -> build (approved)');
     expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
     expect(await itemField(root, 'backlog/done/feature/item.md', 'status')).toBe('queued');
+  });
+
+  it('an approved triage takes the pipeline its artifact names now; one without triage starts at its first phase', async () => {
+    const routed = '---\nphases:\n  - { name: triage, approve: true }\n  - { name: build }\n---\nTriage waits for a human.\n';
+    const direct = '---\nphases:\n  - { name: spec, artifact: spec.md }\n  - { name: build }\n---\nNo triage.\n';
+    const root = await runRepo('write-artifact.mjs', { 'pipelines/routed.md': routed, 'pipelines/direct.md': direct, 'backlog/route-me.md': item('Route me', 'pipeline: routed\n') });
+    expect((await tend(root, ['run', '--once'], { env: { FAKE_PIPELINE: 'quick-fix' } })).exitCode).toBe(0);
+    // Waiting in triage/ it is still in `routed`, so it stays valid while a human reads triage.md.
+    const file = 'backlog/triage/route-me/item.md';
+    expect(await itemField(root, file, 'status')).toBe('waiting');
+    expect(await itemField(root, file, 'pipeline')).toBe('routed');
+    expect((await tendJson<{ invalid: unknown[] }>(root, ['status'])).invalid).toEqual([]);
+    // The human changes the choice to a pipeline that has no triage phase, then approves.
+    const triage = 'backlog/triage/route-me/triage.md';
+    await writeTree(root, { [triage]: (await read(root, triage)).replace('pipeline: quick-fix', 'pipeline: direct') });
+    const approve = await tend(root, ['approve', 'route-me']);
+    expect(approve.exitCode).toBe(0);
+    expect(approve.stdout).toContain('route-me: triage -> spec (approved)');
+    expect(await itemField(root, 'backlog/spec/route-me/item.md', 'pipeline')).toBe('direct');
+    expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
+    expect(await read(root, 'backlog/done/route-me/spec.md')).toContain('# spec');
+    expect(await read(root, 'backlog/done/route-me/build.md')).toContain('# build');
   });
 
   it('setting `approved: true` by hand is as good as `tend approve`', async () => {

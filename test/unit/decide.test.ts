@@ -234,24 +234,33 @@ describe('decideAfterPhase: triage', () => {
     expect(triage({ priority: '2' }).changes).not.toHaveProperty('priority');
   });
 
-  it('keeps the triage choices while an approve triage waits', () => {
+  it('an approve triage waits in the pipeline it is in; the chosen pipeline applies on approval', () => {
     const d = decideAfterPhase(claimed('triage'), CODING, phase('triage', { approve: true }), outcome({ triage: { pipeline: 'quick-fix', priority: 2 } }), CONFIG, NOW);
     expect(d.to).toBeUndefined();
-    expect(d.changes).toMatchObject({ status: 'waiting', pipeline: 'quick-fix', priority: 2 });
+    expect(d.changes).toMatchObject({ status: 'waiting', priority: 2 });
+    expect(d.changes).not.toHaveProperty('pipeline');
   });
 });
 
 describe('decideApproval', () => {
   it('moves a waiting item on from its phase and clears approved', () => {
     const waiting = item('fix-login', { location: 'prd', status: 'waiting', approved: true, attempts: 1 });
-    const d = decideApproval(waiting, CODING, phase('prd', { approve: true }));
+    const d = decideApproval(waiting, CODING, phase('prd', { approve: true }), CONFIG);
     expect(d.to).toBe('tech-research');
     expect(d.changes).toStrictEqual({ status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: undefined, resume_at: undefined, limit_waits: undefined });
     expect(d.transition).toMatchObject({ id: 'fix-login', phase: 'prd', outcome: 'approved', summary: 'prd -> tech-research (approved)' });
   });
 
   it('moves an approved last phase to done/', () => {
-    expect(decideApproval(item('a', { location: 'review', status: 'waiting' }), QUICK, phase('review', { approve: true })).to).toBe(DONE);
+    expect(decideApproval(item('a', { location: 'review', status: 'waiting' }), QUICK, phase('review', { approve: true }), CONFIG).to).toBe(DONE);
+  });
+
+  it('an approved triage moves into the pipeline its artifact chose, at that pipeline\'s next phase', () => {
+    const waiting = item('a', { location: 'triage', status: 'waiting', approved: true });
+    const d = decideApproval(waiting, CODING, phase('triage', { approve: true }), CONFIG, { pipeline: 'quick-fix', labels: ['ui'] });
+    expect(d.to).toBe('build');
+    expect(d.changes).toMatchObject({ pipeline: 'quick-fix', labels: ['ui'], status: 'queued' });
+    expect(d.transition.summary).toBe('triage -> build (approved)');
   });
 });
 
