@@ -150,6 +150,25 @@ export function decideAfterPhase(item: Item, pipeline: Pipeline, phase: Phase, o
   return advance(item, target, phase, { ...released, ...triage }, base, 'done');
 }
 
+/**
+ * An item a run that is gone left `running`: the interrupted attempt counts, so an item whose
+ * agent keeps bringing tend down (memory, a hung machine) is blocked once its attempts are used
+ * up instead of being started again after every restart.
+ */
+export function decideRecovery(item: Item, phase: Phase | undefined, config: Config): Decision {
+  const base = { id: item.id, phase: item.location };
+  const attempts = item.fields.attempts;
+  if (phase && attempts >= maxAttempts(phase, config)) {
+    const reason = `attempt ${attempts} of ${maxAttempts(phase, config)} was cut short: the run holding it ended (tend was killed or the machine stopped)`;
+    return {
+      to: BLOCKED,
+      changes: { status: 'failed', owner: undefined, blocked_phase: phase.name, blocked_reason: `${phase.name}: ${reason}; \`tend retry ${item.id}\` to try again` },
+      transition: { ...base, summary: `${item.location} -> blocked (last attempt interrupted)`, outcome: 'blocked', extra: { 'Tend-Reason': reason } },
+    };
+  }
+  return { changes: { status: 'queued', owner: undefined }, transition: { ...base, summary: `${item.location} requeued (the run holding it ended)`, outcome: 'requeued' } };
+}
+
 /** A waiting item a human approved: move on from its phase (for triage, in the pipeline its artifact chose). */
 export function decideApproval(item: Item, pipeline: Pipeline, phase: Phase, config: Config, triage?: PhaseOutcome['triage']): Decision {
   const choice = triageChoice(triage, pipeline, config);

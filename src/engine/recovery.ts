@@ -3,9 +3,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import { stopOrphanedAgents } from '../agents/process.js';
-import { DONE, INBOX, type Item } from '../backlog/store.js';
+import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
+import { decideRecovery } from './decide.js';
 import { AGENT_PID_DIR } from './phase.js';
 import type { RunState } from './run-state.js';
+import { pipelineOf } from './scheduler.js';
 
 /** Stop agents a killed run left behind and requeue the items it held. */
 export async function recoverPreviousRun(run: RunState, items: Item[]): Promise<void> {
@@ -16,7 +18,9 @@ export async function recoverPreviousRun(run: RunState, items: Item[]): Promise<
     if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running') continue;
     const host = item.fields.owner?.split(':')[0];
     if (host !== undefined && host !== os.hostname() && run.config.settings.git.remote) continue;
-    await run.attempt(item, { changes: { status: 'queued', owner: undefined }, transition: { id: item.id, phase: item.location, summary: `${item.location} requeued (the run holding it ended)`, outcome: 'requeued' } });
+    const phase = pipelineOf(item, run.config)?.phases.find((p) => p.name === item.location);
+    const d = decideRecovery(item, phase, run.config);
+    if ((await run.attempt(item, d)) && d.to === BLOCKED) run.summary.blocked.push(item.id);
   }
 }
 

@@ -103,9 +103,22 @@ describe('kill -9', () => {
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
 
+  it('an item whose last attempt a killed run cut short is blocked, not started again after every restart', async () => {
+    const root = await runRepo('write-artifact.mjs', { 'backlog/triage/crashy/item.md': item('Crashy', 'pipeline: quick-fix\nstatus: running\nattempts: 2\nowner: gone:1\n') });
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/blocked \(see `tend show <id>`\): crashy/);
+    expect(await tendSubjects(root)).toEqual(['tend: crashy triage -> blocked (last attempt interrupted)']);
+    expect(await itemField(root, 'backlog/blocked/crashy/item.md', 'blocked_reason')).toMatch(/attempt 2 of 2 was cut short/);
+    expect((await tend(root, ['retry', 'crashy'])).exitCode).toBe(0);
+    expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
+    expect(existsSync(path.join(root, 'backlog/done/crashy/review.md'))).toBe(true);
+  });
+
   it('killed at random moments and restarted, every item ends in done/ exactly once, whole', async () => {
     const ids = ['a1', 'b2', 'c3', 'd4', 'e5'];
-    const root = await runRepo('write-artifact.mjs', Object.fromEntries(ids.map((id, i) => [`backlog/${id}.md`, item(`Item ${id}`, `pipeline: quick-fix\npriority: ${(i % 5) + 1}\n`)])));
+    // Enough retries that no item runs out of attempts however often a kill interrupts it.
+    const root = await runRepo('write-artifact.mjs', Object.fromEntries(ids.map((id, i) => [`backlog/${id}.md`, item(`Item ${id}`, `pipeline: quick-fix\npriority: ${(i % 5) + 1}\n`)])), { retries: 20 });
     for (let round = 0; round < 8; round++) {
       const run = startRun(root, ['--once']);
       await new Promise((r) => setTimeout(r, 150 + ((round * 97) % 400)));

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { BLOCKED, DONE } from '../../src/backlog/store.js';
 import type { Phase } from '../../src/config/pipeline.js';
-import { decideAfterPhase, decideApproval, decideRejection, DEFAULT_USAGE_LIMIT_WAIT_MS, MAX_LIMIT_WAITS, maxAttempts, type PhaseOutcome } from '../../src/engine/decide.js';
+import { decideAfterPhase, decideApproval, decideRecovery, decideRejection, DEFAULT_USAGE_LIMIT_WAIT_MS, MAX_LIMIT_WAITS, maxAttempts, type PhaseOutcome } from '../../src/engine/decide.js';
 import { commitMessage } from '../../src/transition.js';
 import { coding, config, item, NOW, phase, pipeline, type ItemSpec } from './builders.js';
 
@@ -286,5 +286,22 @@ describe('decideRejection', () => {
     expect(d.to).toBe(BLOCKED);
     expect(d.changes).toStrictEqual({ status: 'failed', owner: undefined, approved: undefined, blocked_reason: 'rejected by a human: not worth it', blocked_phase: 'prd' });
     expect(d.transition).toMatchObject({ outcome: 'blocked', extra: { 'Tend-Reason': 'not worth it' } });
+  });
+});
+
+describe('decideRecovery', () => {
+  it('requeues an item a dead run held while it has attempts left; the interrupted one counts', () => {
+    const d = decideRecovery(claimed('build', { attempts: 2 }), phaseOf('build'), CONFIG);
+    expect(d.to).toBeUndefined();
+    expect(d.changes).toStrictEqual({ status: 'queued', owner: undefined });
+    expect(d.transition.summary).toBe('build requeued (the run holding it ended)');
+  });
+
+  it('blocks it once the interrupted attempt was its last, so a crash loop does not run all night', () => {
+    const d = decideRecovery(claimed('build', { attempts: 3 }), phaseOf('build'), CONFIG);
+    expect(d.to).toBe(BLOCKED);
+    expect(d.changes).toMatchObject({ status: 'failed', owner: undefined, blocked_phase: 'build' });
+    expect(String(d.changes.blocked_reason)).toMatch(/^build: attempt 3 of 3 was cut short: the run holding it ended .*`tend retry fix-login`/);
+    expect(d.transition).toMatchObject({ summary: 'build -> blocked (last attempt interrupted)', outcome: 'blocked' });
   });
 });
