@@ -113,14 +113,18 @@ export async function removeWorktree(root: string, id: string, settings: Setting
   const dir = worktreeDir(root, id);
   if (!existsSync(dir)) return;
   if (options.runHook) await runHook('before_remove', settings, dir, logDir, signal);
-  if ((await git(dir, ['status', '--porcelain'])).stdout.trim() !== '') {
-    await git(dir, ['add', '--all']);
-    await git(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: work left uncommitted in the worktree of ${id}`]);
-  }
+  await commitLeftovers(dir, id);
   await withGitLock(async () => {
     await git(root, ['worktree', 'remove', '--force', dir]);
     await git(root, ['worktree', 'prune']);
   });
+}
+
+/** Commit what an agent left uncommitted in the item's worktree, on its branch. */
+async function commitLeftovers(dir: string, id: string): Promise<void> {
+  if ((await git(dir, ['status', '--porcelain'])).stdout.trim() === '') return;
+  await git(dir, ['add', '--all']);
+  await git(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: work left uncommitted in the worktree of ${id}`]);
 }
 
 export type MergeResult = { ok: true; note: string } | { ok: false; reason: string };
@@ -128,7 +132,9 @@ export type MergeResult = { ok: true; note: string } | { ok: false; reason: stri
 /**
  * Bring the item's branch into the base branch as `merge` says. `none`: leave it for a pull
  * request. `ff`: rebase it onto the base (which has moved on with tend's own commits), then
- * fast-forward. `merge`: a merge commit. A conflict leaves everything as it was and says why.
+ * fast-forward. `merge`: a merge commit. The rebase or merge happens in the item's worktree, and
+ * the checkout is only fast-forwarded to the result, which git does around the user's staged
+ * and unstaged changes; a conflict leaves everything as it was and says why.
  */
 export async function mergeBranch(root: string, id: string, mode: Settings['merge'], baseBranch: string): Promise<MergeResult> {
   const branch = itemBranch(id);
@@ -137,33 +143,43 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
   return withGitLock(async () => {
     const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
     if (current !== baseBranch) return { ok: false, reason: `the checkout is on ${current || 'a detached HEAD'}, not ${baseBranch}; merge ${branch} yourself` };
-    if (mode === 'ff') {
-      // Rebase in the item's own worktree, never in the user's checkout: the base has moved on
-      // with tend's transition commits since the branch was made.
-      const dir = worktreeDir(root, id);
-      if (!existsSync(path.join(dir, '.git'))) await addWorktree(root, id, baseBranch);
-      const rebase = await git(dir, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', baseBranch]);
-      if (rebase.exitCode !== 0) {
-        await git(dir, ['rebase', '--abort']);
-        return { ok: false, reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${firstLine(rebase.stdout || rebase.stderr)}; the branch is kept as it was` };
-      }
-      const ff = await git(root, ['merge', '--quiet', '--ff-only', branch]);
-      if (ff.exitCode !== 0) return { ok: false, reason: `could not fast-forward ${baseBranch} to ${branch}: ${firstLine(ff.stderr)}; the branch is kept` };
-      return { ok: true, note: `fast-forwarded ${baseBranch} to ${branch}` };
-    }
-    const merge = await git(root, ['-c', 'core.hooksPath=/dev/null', 'merge', '--quiet', '--no-ff', '--no-edit', '-m', `tend: merge ${branch}`, branch]);
-    if (merge.exitCode !== 0) {
-      const conflict = /CONFLICT/.test(merge.stdout);
-      if (existsSync(path.join(root, '.git', 'MERGE_HEAD')) || conflict) await git(root, ['merge', '--abort']);
-      return {
-        ok: false,
-        reason: conflict
-          ? `merging ${branch} into ${baseBranch} conflicts: ${firstLine(merge.stdout)}; both sides are kept, resolve it by hand`
-          : `git refused to merge ${branch} into ${baseBranch}: ${firstLine(merge.stderr || merge.stdout)}; the branch is kept`,
-      };
-    }
-    return { ok: true, note: `merged ${branch} into ${baseBranch}` };
+    const dir = worktreeDir(root, id);
+    if (!existsSync(path.join(dir, '.git'))) await addWorktree(root, id, baseBranch);
+    await commitLeftovers(dir, id);
+    const built = mode === 'ff' ? await rebaseInWorktree(dir, branch, baseBranch) : await mergeInWorktree(dir, branch, baseBranch);
+    if (!built.ok) return built;
+    const ff = await git(root, ['merge', '--quiet', '--ff-only', built.commit]);
+    if (ff.exitCode !== 0) return { ok: false, reason: `could not fast-forward ${baseBranch}: ${firstLine(ff.stderr)}; ${branch} is kept` };
+    return { ok: true, note: mode === 'ff' ? `fast-forwarded ${baseBranch} to ${branch}` : `merged ${branch} into ${baseBranch}` };
   });
+}
+
+type Built = { ok: true; commit: string } | { ok: false; reason: string };
+
+/** `ff`: the branch rebased onto the base, which has moved on with tend's transition commits. */
+async function rebaseInWorktree(dir: string, branch: string, baseBranch: string): Promise<Built> {
+  const rebase = await git(dir, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', baseBranch]);
+  if (rebase.exitCode !== 0) {
+    await git(dir, ['rebase', '--abort']);
+    return { ok: false, reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${firstLine(rebase.stdout || rebase.stderr)}; the branch is kept as it was` };
+  }
+  return { ok: true, commit: (await git(dir, ['rev-parse', 'HEAD'])).stdout.trim() };
+}
+
+/** `merge`: a merge commit whose first parent is the base, made on a detached HEAD in the worktree. */
+async function mergeInWorktree(dir: string, branch: string, baseBranch: string): Promise<Built> {
+  await gitOrFail(dir, ['checkout', '--quiet', '--detach', baseBranch], `could not check out ${baseBranch} in the worktree`);
+  const merge = await git(dir, ['-c', 'core.hooksPath=/dev/null', 'merge', '--quiet', '--no-ff', '--no-edit', '-m', `tend: merge ${branch}`, branch]);
+  const commit = (await git(dir, ['rev-parse', 'HEAD'])).stdout.trim();
+  if (merge.exitCode !== 0) await git(dir, ['merge', '--abort']);
+  await git(dir, ['checkout', '--quiet', branch]);
+  if (merge.exitCode === 0) return { ok: true, commit };
+  return {
+    ok: false,
+    reason: /CONFLICT/.test(merge.stdout)
+      ? `merging ${branch} into ${baseBranch} conflicts: ${firstLine(merge.stdout)}; both sides are kept, resolve it by hand`
+      : `git refused to merge ${branch} into ${baseBranch}: ${firstLine(merge.stderr || merge.stdout)}; the branch is kept`,
+  };
 }
 
 function firstLine(text: string): string {

@@ -46,6 +46,23 @@ describe('worktrees', () => {
     expect((await tendSubjects(root)).at(-1)).toBe('tend: feature review -> done');
   });
 
+  it('merge: merge makes a merge commit on main around the user\'s staged and unstaged changes', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/feature.md': quickFix('Feature'), 'user.txt': 'mine\n' }, { merge: 'merge' });
+    await writeTree(root, { 'user.txt': 'mine, edited\n', 'staged.txt': 'staged by the user\n' });
+    await git(root, 'add', 'staged.txt');
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode).toBe(0);
+    expect(await read(root, 'src/feature.txt')).toBe('written for feature\n');
+    const merge = await git(root, 'log', '--format=%s', '-1', '--merges');
+    expect(merge).toBe('tend: merge tend/feature');
+    // The first parent is main's own history; the second, the item's branch.
+    const [mergeHash = ''] = (await git(root, 'log', '-1', '--merges', '--format=%H')).split('\n');
+    expect(await git(root, 'log', '-1', '--format=%s', `${mergeHash}^2`)).toBe('build feature');
+    expect((await tendSubjects(root)).at(-1)).toBe('tend: feature review -> done');
+    expect(await git(root, 'status', '--porcelain', '--', 'user.txt', 'staged.txt')).toBe('A  staged.txt\n M user.txt');
+    expect(await git(root, 'branch', '--show-current')).toBe('main');
+  });
+
   it('merge: merge with a conflict blocks the item and keeps both sides', async () => {
     const root = await runRepo('commit-code.mjs', { 'backlog/first.md': quickFix('First'), 'backlog/second.md': item('Second', 'pipeline: quick-fix\npriority: 4\n') }, { merge: 'merge' });
     const result = await tend(root, ['run', '--once', '--concurrency', '2'], { env: { FAKE_FILE: 'shared.txt', FAKE_SLOW_ITEM: 'second' } });
