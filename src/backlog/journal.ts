@@ -1,17 +1,22 @@
 // A write-ahead record of the transition being carried out. A transition is several steps on
-// disk (move the folder, rewrite item.md, commit); a run killed between them leaves the item
+// disk (move the folder, rewrite item.md, commit); a process killed between them leaves the item
 // whole but uncommitted, and without this record the next run could only guess, and would log
-// tend's own move as "moved by hand". With it, the next run finishes the commit it started,
-// under its own message.
+// tend's own move as "moved by hand". With it, the next run finishes the commit that was started,
+// under its own message, but only while item.md still holds exactly what the transition left
+// (or, for a move, what it moved): anything else means someone has acted since, and the change
+// is left to the hand-change scan.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { commitPaths, git, literal } from '../git.js';
-import { updateItem } from '../item.js';
+import { commitPaths, git } from '../git.js';
 import { STATE_DIR } from '../state-dir.js';
-import { readItemFile, writeItemFile } from './store.js';
+import { writeFileAtomic } from './store.js';
 
 const JOURNAL_DIR = path.join(STATE_DIR, 'journal');
+
+/** A transition takes well under this; an older record's pid has been reused by another process. */
+const STALE_MS = 10 * 60_000;
 
 export interface PendingTransition {
   /** The process carrying it out: a live one is still at it and is left alone. */
@@ -19,23 +24,20 @@ export interface PendingTransition {
   id: string;
   /** item.md where the transition puts it. */
   file: string;
-  /** Keys to set, and keys to remove (JSON has no `undefined`). */
-  set: Record<string, unknown>;
-  unset: string[];
-  /** Pathspecs the commit covers. */
+  /** Whether the transition moves the item to another folder. */
+  moved: boolean;
+  /** sha256 of item.md's text before the transition, and its whole text after. */
+  before: string;
+  after: string;
+  /** Pathspecs for the item where it lands, and where it was (committed as deletions only). */
   paths: string[];
+  sources: string[];
   message: string;
   author?: string;
 }
 
-export function pendingFor(id: string, file: string, changes: Record<string, unknown>, paths: string[], message: string, author: string | undefined): PendingTransition {
-  const set: Record<string, unknown> = {};
-  const unset: string[] = [];
-  for (const [key, value] of Object.entries(changes)) {
-    if (value === undefined) unset.push(key);
-    else set[key] = value;
-  }
-  return { pid: process.pid, id, file, set, unset, paths, message, author };
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** Record `entry` before the first step on disk; returns the record's path, for `clear`. */
@@ -53,11 +55,8 @@ export async function clear(file: string): Promise<void> {
   await rm(file, { force: true });
 }
 
-/** A transition takes well under this; an older record's pid has been reused by another process. */
-const STALE_MS = 10 * 60_000;
-
 function alive(pid: number, recordedMs: number): boolean {
-  if (pid === process.pid || Date.now() - recordedMs > STALE_MS) return false;
+  if (Date.now() - recordedMs > STALE_MS) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -66,35 +65,56 @@ function alive(pid: number, recordedMs: number): boolean {
   }
 }
 
+export interface Finished {
+  /** Subjects of the transitions committed now. */
+  committed: string[];
+  /** Items another live tend process is carrying a transition out for right now. */
+  busy: Set<string>;
+}
+
 /**
- * Finish the transitions a killed process left half done: where the item already sits where
- * the transition put it and is not yet committed, apply its changes (again: they are
- * idempotent) and commit under the transition's own message. Returns the subjects committed.
+ * Finish the transitions that processes which are gone left half done. `ownAreStale`: at start,
+ * a record with this process's pid is a dead process's whose pid was reused (pids restart low in
+ * a container); during a run, it is one of this process's own transitions, under way.
  */
-export async function finishPending(root: string, branch: string | undefined): Promise<string[]> {
+export async function finishPending(root: string, branch: string | undefined, ownAreStale: boolean): Promise<Finished> {
   const dir = path.join(root, JOURNAL_DIR);
   const names = await readdir(dir).catch(() => [] as string[]);
-  const finished: string[] = [];
-  for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+  const entries: { file: string; mtimeMs: number; pid: number }[] = [];
+  for (const name of names) {
     const file = path.join(dir, name);
-    const entry = await readFile(file, 'utf8').then((t) => JSON.parse(t) as PendingTransition).catch(() => undefined);
-    const recordedMs = (await stat(file).catch(() => undefined))?.mtimeMs ?? 0;
-    if (entry && alive(entry.pid, recordedMs)) continue;
-    if (entry && (await finishOne(root, entry, branch))) finished.push(entry.message.split('\n')[0] ?? '');
+    const pid = Number(/\.(\d+)\.json(\.tmp)?$/.exec(name)?.[1]);
+    const mtimeMs = (await stat(file).catch(() => undefined))?.mtimeMs ?? 0;
+    entries.push({ file, mtimeMs, pid });
+  }
+  const finished: Finished = { committed: [], busy: new Set() };
+  for (const { file, mtimeMs, pid } of entries.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
+    const own = pid === process.pid;
+    if ((own && !ownAreStale) || (!own && alive(pid, mtimeMs))) {
+      if (file.endsWith('.json')) finished.busy.add(path.basename(file).split('.')[0] ?? '');
+      continue;
+    }
+    if (file.endsWith('.json')) {
+      const entry = await readFile(file, 'utf8').then((t) => JSON.parse(t) as PendingTransition).catch(() => undefined);
+      if (entry && (await finishOne(root, entry, branch))) finished.committed.push(entry.message.split('\n')[0] ?? '');
+    }
     await clear(file);
   }
   return finished;
 }
 
 async function finishOne(root: string, entry: PendingTransition, branch: string | undefined): Promise<boolean> {
-  // Not moved yet: the transition never happened, and the item is as it was before it.
-  if (!existsSync(path.join(root, entry.file))) return false;
-  const status = await git(root, ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=all', '--', ...entry.paths.map(literal)]);
-  if (status.exitCode !== 0 || status.stdout.trim() === '') return false; // committed already
-  const fresh = await readItemFile(root, entry.file, entry.id);
-  if ('problems' in fresh) return false; // left for the hand-change scan, which reports it
-  const changes: Record<string, unknown> = { ...entry.set };
-  for (const key of entry.unset) changes[key] = undefined;
-  await writeItemFile(root, entry.file, updateItem(fresh.parsed, changes));
-  return commitPaths(root, entry.paths, entry.message, { author: entry.author, branch });
+  const abs = path.join(root, entry.file);
+  if (!existsSync(abs)) return false; // not moved: the transition never happened
+  const now = await readFile(abs, 'utf8');
+  const written = now === entry.after;
+  // Moved but not yet rewritten: finish the rewrite. Unmoved and unwritten: it never happened.
+  // Anything else: someone has changed the item since, and it is not this record's to commit.
+  if (!written && !(entry.moved && sha256(now) === entry.before)) return false;
+  const committed = await git(root, ['show', `HEAD:${entry.file}`]);
+  if (written && committed.exitCode === 0 && committed.stdout === entry.after) return false; // committed before the kill
+  if (!written) await writeFileAtomic(root, entry.file, entry.after);
+  // Where the item was is committed as gone only: a new file there since is someone else's.
+  const sources = entry.sources.filter((p) => !existsSync(path.join(root, p)));
+  return commitPaths(root, [...entry.paths, ...sources], entry.message, { author: entry.author, branch });
 }

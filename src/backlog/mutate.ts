@@ -6,11 +6,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { commitPaths } from '../git.js';
-import { updateItem } from '../item.js';
+import { serializeItem, updateItem } from '../item.js';
 import { formatProblem, TendError } from '../problem.js';
 import { commitMessage, type Transition } from '../transition.js';
-import { clear, pendingFor, record } from './journal.js';
-import { BACKLOG_DIR, INBOX, ITEM_FILE, readItemFile, writeItemFile, type Item } from './store.js';
+import { clear, record, sha256 } from './journal.js';
+import { BACKLOG_DIR, INBOX, ITEM_FILE, readItemFile, writeFileAtomic, type Item } from './store.js';
 
 export interface ApplyOptions {
   root: string;
@@ -39,17 +39,18 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
   const location = to ?? item.location;
   const dir = `${BACKLOG_DIR}/${location}/${item.id}`;
   const file = `${dir}/${ITEM_FILE}`;
-  // Every folder of this item, so a crash's leftovers (a renamed folder not yet committed) are
-  // committed with its next transition rather than left behind.
-  const touched = new Set<string>([dir, `:(glob)${BACKLOG_DIR}/*/${item.id}/**`]);
-  if (item.location === INBOX) touched.add(item.file);
   const moving = location !== item.location;
-  if (moving && item.dir) touched.add(item.dir);
   if (moving && existsSync(path.join(root, dir)) && !(await isEmptyDir(path.join(root, dir)))) {
     throw new TendError(`cannot move ${item.id} to ${dir}: that folder already exists`, `two items share the id ${item.id}; rename one of the folders`);
   }
+  const parsed = updateItem(fresh.parsed, changes);
+  const after = serializeItem(parsed);
+  // Every folder of this item, so a crash's leftovers (a renamed folder not yet committed) are
+  // committed with its next transition rather than left behind; and where it moves from.
+  const paths = [dir, `:(glob)${BACKLOG_DIR}/*/${item.id}/**`];
+  const sources = item.location === INBOX ? [item.file] : moving && item.dir ? [item.dir] : [];
   const message = commitMessage(transition);
-  const pending = await record(root, pendingFor(item.id, file, changes, [...touched], message, opts.author));
+  const pending = await record(root, { pid: process.pid, id: item.id, file, moved: moving, before: sha256(serializeItem(fresh.parsed)), after, paths, sources, message, author: opts.author });
   if (moving) {
     await mkdir(path.join(root, BACKLOG_DIR, location), { recursive: true });
     if (item.location === INBOX) {
@@ -57,12 +58,12 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
       await mkdir(path.join(root, dir), { recursive: true });
       await rename(path.join(root, item.file), path.join(root, file));
     } else if (item.dir) {
+      // rename(2) replaces an empty folder, which is all an interrupted move can leave there.
       await rename(path.join(root, item.dir), path.join(root, dir));
     }
   }
-  const parsed = updateItem(fresh.parsed, changes);
-  await writeItemFile(root, file, parsed);
-  const committed = await commitPaths(root, [...touched], message, { author: opts.author, branch: opts.branch });
+  await writeFileAtomic(root, file, after);
+  const committed = await commitPaths(root, [...paths, ...sources], message, { author: opts.author, branch: opts.branch });
   await clear(pending);
   const moved: Item = { ...item, location, dir, file, parsed, fields: parsed.fields };
   return { item: moved, committed };

@@ -169,8 +169,8 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.positional('id', { type: 'string', describe: 'the item id' }),
       (args) =>
         run(async () => {
-          const [{ approve }, { openRepo }] = await Promise.all([import('../commands/item-actions.js'), import('../repo.js')]);
-          process.stdout.write(`${await approve(await openRepo(cwd), String(args.id))}\n`);
+          const { approve, openForAction } = await import('../commands/item-actions.js');
+          process.stdout.write(`${await approve(await openForAction(cwd), String(args.id))}\n`);
         })(),
     )
     .command(
@@ -183,8 +183,8 @@ export async function main(argv: string[]): Promise<number> {
           .option('block', { type: 'boolean', default: false, describe: 'move it to backlog/blocked/ instead' }),
       (args) =>
         run(async () => {
-          const [{ reject }, { openRepo }] = await Promise.all([import('../commands/item-actions.js'), import('../repo.js')]);
-          process.stdout.write(`${await reject(await openRepo(cwd), String(args.id), args.reason, args.block)}\n`);
+          const { reject, openForAction } = await import('../commands/item-actions.js');
+          process.stdout.write(`${await reject(await openForAction(cwd), String(args.id), args.reason, args.block)}\n`);
         })(),
     )
     .command(
@@ -193,8 +193,8 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.positional('id', { type: 'string', describe: 'the item id' }),
       (args) =>
         run(async () => {
-          const [{ retry }, { openRepo }] = await Promise.all([import('../commands/item-actions.js'), import('../repo.js')]);
-          process.stdout.write(`${await retry(await openRepo(cwd), String(args.id))}\n`);
+          const { retry, openForAction } = await import('../commands/item-actions.js');
+          process.stdout.write(`${await retry(await openForAction(cwd), String(args.id))}\n`);
         })(),
     )
     .demandCommand(1, 'name a command; see `tend --help`')

@@ -1,5 +1,6 @@
 // `tend approve`, `tend reject`, `tend retry`: a human's decisions about one item, each one
 // commit.
+import { finishPending } from '../backlog/journal.js';
 import { applyTransition } from '../backlog/mutate.js';
 import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
 import { decideApproval, decideRejection, type Decision } from '../engine/decide.js';
@@ -8,7 +9,20 @@ import { pipelineOf } from '../engine/scheduler.js';
 import { settleWorkspace } from '../engine/workspace.js';
 import { git } from '../git.js';
 import { TendError } from '../problem.js';
-import type { Repo } from '../repo.js';
+import { openRepo, type Repo } from '../repo.js';
+
+/**
+ * The repository, with any transition a killed tend process left half done committed first, so
+ * a command run again after a kill acts on the item where that transition left it.
+ */
+export async function openForAction(cwd: string): Promise<Repo> {
+  const repo = await openRepo(cwd);
+  const branch = (await git(repo.root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
+  const { committed } = await finishPending(repo.root, branch || undefined, true);
+  if (committed.length === 0) return repo;
+  process.stderr.write(`tend: committed ${committed.length} transition(s) a killed tend process had left uncommitted: ${committed.join('; ')}\n`);
+  return openRepo(cwd);
+}
 
 function findItem(repo: Repo, id: string): Item {
   const item = repo.snapshot.items.find((i) => i.id === id);

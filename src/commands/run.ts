@@ -2,6 +2,7 @@
 import { liveView, transitionLine } from '../cli/live-view.js';
 import { formatDuration } from '../duration.js';
 import { runEngine, type Reporter, type RunSummary } from '../engine/runner.js';
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { killRecordedAgentsSync } from '../agents/process.js';
 import { AGENT_PID_DIR } from '../engine/phase.js';
@@ -61,18 +62,19 @@ export async function runCommand(cwd: string, options: RunCommandOptions): Promi
     process.stderr.write(`tend: ${sig}: stopping agents and requeueing their items (again to force)\n`);
     controller.abort();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP: the terminal or ssh session closed. Stopping cleanly gives the attempt back; dying
+  // of it would count the attempt against the item.
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of signals) process.on(sig, onSignal);
   try {
     const live = process.stdout.isTTY && !options.quiet && !options.json ? liveView(process.stdout) : undefined;
     const reporter = live ?? plainReporter(options.quiet || options.json);
     const summary = await runEngine({ root, once: options.once, watch: !options.once, polling: options.poll, agent: options.agent, concurrency: options.concurrency, signal: controller.signal, reporter }).finally(() => live?.close());
     if (options.json) printJson({ version: 1, ...summary });
     else process.stdout.write(`${formatSummary(summary)}\n`);
-    if (signalled) return signalled === 'SIGINT' ? 130 : 143;
+    if (signalled) return 128 + (osConstants.signals[signalled] ?? 15);
     return summary.errors.length > 0 ? 1 : 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of signals) process.off(sig, onSignal);
   }
 }

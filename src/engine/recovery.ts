@@ -3,25 +3,43 @@
 import os from 'node:os';
 import path from 'node:path';
 import { stopOrphanedAgents } from '../agents/process.js';
+import { finishPending } from '../backlog/journal.js';
 import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
+import { git, literal } from '../git.js';
+import { openRepo } from '../repo.js';
 import { decideRecovery } from './decide.js';
 import { AGENT_PID_DIR } from './phase.js';
-import type { RunState } from './run-state.js';
+import type { Reporter, RunState } from './run-state.js';
 import { pipelineOf } from './scheduler.js';
 
-/** Stop agents a killed run left behind and requeue the items it held. */
-export async function recoverPreviousRun(run: RunState, items: Item[]): Promise<void> {
+/**
+ * Pick up after a run that ended without cleaning up: stop the agents it left running, finish
+ * the transitions it (or a killed `tend approve`) left half done, and requeue the items it held,
+ * or block those whose interrupted attempt was their last.
+ */
+export async function recoverPreviousRun(run: RunState): Promise<void> {
+  // Agents first, so nothing is still writing into an item folder that is about to be committed.
   const orphans = await stopOrphanedAgents(path.join(run.root, AGENT_PID_DIR));
   if (orphans > 0) run.reporter.warn(`stopped ${orphans} agent process group(s) left running by a run that was killed`);
-  // Items a previous run left `running` are requeued; the interrupted attempt counts.
-  for (const item of items) {
+  const { committed } = await finishPending(run.root, run.branch, true);
+  if (committed.length > 0) reportFinished(run.reporter, committed);
+  const { snapshot } = await openRepo(run.root);
+  for (const item of snapshot.items) {
     if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running') continue;
     const host = item.fields.owner?.split(':')[0];
     if (host !== undefined && host !== os.hostname() && run.config.settings.git.remote) continue;
     const phase = pipelineOf(item, run.config)?.phases.find((p) => p.name === item.location);
-    const d = decideRecovery(item, phase, run.config);
+    // `running` as committed is a claim of this phase; otherwise it is what a half-done move
+    // carried over from the phase before (its journal lost with .tend/), and no attempt here
+    // was cut short.
+    const claimedHere = (await git(run.root, ['--no-optional-locks', 'status', '--porcelain', '--', literal(item.file)])).stdout === '';
+    const d = decideRecovery(item, claimedHere ? phase : undefined, run.config);
     if ((await run.attempt(item, d)) && d.to === BLOCKED) run.summary.blocked.push(item.id);
   }
+}
+
+export function reportFinished(reporter: Reporter, subjects: string[]): void {
+  reporter.warn(`committed ${subjects.length} transition(s) that a killed tend process had carried out but not committed:\n${subjects.map((s) => `  ${s}`).join('\n')}`);
 }
 
 /**

@@ -12,7 +12,7 @@ import { startJob } from './job.js';
 import { acquireRunLock } from './lock.js';
 import { approve, block, takeIn } from './moves.js';
 import { finishPending } from '../backlog/journal.js';
-import { recoverPreviousRun, requeueStrayClaims } from './recovery.js';
+import { recoverPreviousRun, reportFinished, requeueStrayClaims } from './recovery.js';
 import { emptySummary, RunState, type Reporter, type RunSummary } from './run-state.js';
 import { plan, type Plan } from './scheduler.js';
 import { commitHandChanges, stopAgentsTakenByHand } from './taken-by-hand.js';
@@ -80,16 +80,11 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
   let watcher: RepoWatcher | undefined;
   if (lock.tookOver) reporter.warn(`took over the lock of a run that is gone (${lock.tookOver})`);
   try {
-    let first = await openRepo(root);
+    const first = await openRepo(root);
     const branch = await checkCanRun(opts, first);
-    const finished = await finishPending(root, branch);
-    if (finished.length > 0) {
-      reporter.warn(`committed ${finished.length} transition(s) a killed run had carried out but not committed:\n${finished.map((s) => `  ${s}`).join('\n')}`);
-      first = await openRepo(root);
-    }
     const concurrency = opts.concurrency ?? first.config.settings.concurrency;
     const run = new RunState({ root, branch, config: first.config, concurrency, agent: opts.agent, signal, reporter, summary });
-    await recoverPreviousRun(run, first.snapshot.items);
+    await recoverPreviousRun(run);
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
     if (watcher) reporter.info(`watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
     await loop(run, opts, watcher);
@@ -119,7 +114,14 @@ async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | unde
     lastInvalid = reportSnapshot(run.reporter, repo.snapshot, lastInvalid);
     if (run.dirty) {
       run.dirty = false;
-      if (await commitHandChanges(run, repo.snapshot, activeAtStart)) continue;
+      // A `tend approve` (or another command) killed half-way is finished first, so its move is
+      // not taken for a human's; items another tend process is moving right now are left alone.
+      const pending = await finishPending(root, run.branch, false);
+      if (pending.committed.length > 0) {
+        reportFinished(run.reporter, pending.committed);
+        continue;
+      }
+      if (await commitHandChanges(run, repo.snapshot, new Set([...activeAtStart, ...pending.busy]))) continue;
     }
     if (await requeueStrayClaims(run, repo.snapshot.items, activeAtStart)) continue;
     const p = planNow(run, repo.snapshot);
