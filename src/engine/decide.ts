@@ -172,7 +172,11 @@ export function decideRecovery(item: Item, phase: Phase | undefined, config: Con
 /** A waiting item a human approved: move on from its phase (for triage, in the pipeline its artifact chose). */
 export function decideApproval(item: Item, pipeline: Pipeline, phase: Phase, config: Config, triage?: PhaseOutcome['triage']): Decision {
   const choice = triageChoice(triage, pipeline, config);
-  return advance(item, choice.target, phase, choice.changes, { id: item.id, phase: phase.name }, 'approved', ' (approved)');
+  // Priority and labels were applied when the item started waiting (a human may have changed
+  // them since); only the pipeline switches now, and a warning about an earlier choice goes.
+  const changes: Record<string, unknown> = triage ? { warning: choice.changes.warning } : {};
+  if (choice.changes.pipeline !== undefined) changes.pipeline = choice.changes.pipeline;
+  return advance(item, choice.target, phase, changes, { id: item.id, phase: phase.name }, 'approved', ' (approved)');
 }
 
 /** What a triage artifact's frontmatter chose: pipeline (an unknown one falls back to the default, with a warning), priority, labels. */

@@ -16,7 +16,7 @@ import { TendError } from '../problem.js';
 import type { PhaseOutcome } from './decide.js';
 import { maxAttempts } from './decide.js';
 import { renderPrompt } from './prompt.js';
-import { prepareWorkspace, runHook, WorkspaceError, type Workspace } from './workspace.js';
+import { commitLeftovers, prepareWorkspace, runHook, WorkspaceError, type Workspace } from './workspace.js';
 import type { Slots } from './slots.js';
 import { itemLogDir, STATE_DIR } from '../state-dir.js';
 
@@ -222,6 +222,8 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   }
   const afterRun = await runHook('after_run', settings, workspace.dir, logDir, run.signal);
   if (afterRun) await appendFile(path.join(logDir, `${phase.name}.${attempt}.log`), `\n# ${afterRun}\n`).catch(() => undefined);
+  // On the branch, so the next phase (review) sees everything this one produced in its diff.
+  if (workspace.kind === 'worktree') await commitLeftovers(workspace.dir, item.id, phase.name);
   const outcome: PhaseOutcome = {
     ok: false,
     costUsd: runs.reduce((sum, r) => sum + (r.result.costUsd ?? 0), 0),

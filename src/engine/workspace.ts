@@ -120,21 +120,26 @@ export async function removeWorktree(root: string, id: string, settings: Setting
   });
 }
 
-/** Commit what an agent left uncommitted in the item's worktree, on its branch. */
-async function commitLeftovers(dir: string, id: string): Promise<void> {
+/**
+ * Commit what an agent left uncommitted in the item's worktree, on its branch: at the end of
+ * each phase there, so the next phase (review) sees it in the diff; and before removal.
+ */
+export async function commitLeftovers(dir: string, id: string, phase?: string): Promise<void> {
   if ((await git(dir, ['status', '--porcelain'])).stdout.trim() === '') return;
   await git(dir, ['add', '--all']);
-  await git(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: work left uncommitted in the worktree of ${id}`]);
+  await git(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: ${phase ? `${phase} ` : ''}work left uncommitted in the worktree of ${id}`]);
 }
 
 export type MergeResult = { ok: true; note: string } | { ok: false; reason: string };
+type Built = { ok: true; commit: string } | { ok: false; reason: string };
 
 /**
  * Bring the item's branch into the base branch as `merge` says. `none`: leave it for a pull
- * request. `ff`: rebase it onto the base (which has moved on with tend's own commits), then
- * fast-forward. `merge`: a merge commit. The rebase or merge happens in the item's worktree, and
- * the checkout is only fast-forwarded to the result, which git does around the user's staged
- * and unstaged changes; a conflict leaves everything as it was and says why.
+ * request. `ff`: rebase it onto the base (which has moved on with tend's own commits) in its
+ * worktree, then fast-forward. `merge`: a merge commit built with `git merge-tree`, without any
+ * checkout. Either way the user's checkout is only fast-forwarded, which git does around their
+ * staged and unstaged changes (or refuses, if they touch the same files); a conflict leaves
+ * everything as it was and says why.
  */
 export async function mergeBranch(root: string, id: string, mode: Settings['merge'], baseBranch: string): Promise<MergeResult> {
   const branch = itemBranch(id);
@@ -143,43 +148,56 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
   return withGitLock(async () => {
     const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
     if (current !== baseBranch) return { ok: false, reason: `the checkout is on ${current || 'a detached HEAD'}, not ${baseBranch}; merge ${branch} yourself` };
-    const dir = worktreeDir(root, id);
-    if (!existsSync(path.join(dir, '.git'))) await addWorktree(root, id, baseBranch);
-    await commitLeftovers(dir, id);
-    const built = mode === 'ff' ? await rebaseInWorktree(dir, branch, baseBranch) : await mergeInWorktree(dir, branch, baseBranch);
+    if ((await git(root, ['merge-base', '--is-ancestor', branch, baseBranch])).exitCode === 0) return { ok: true, note: `${branch} has nothing ${baseBranch} lacks` };
+    const built = mode === 'ff' ? await rebased(root, id, branch, baseBranch) : await mergeCommit(root, branch, baseBranch);
     if (!built.ok) return built;
-    const ff = await git(root, ['merge', '--quiet', '--ff-only', built.commit]);
-    if (ff.exitCode !== 0) return { ok: false, reason: `could not fast-forward ${baseBranch}: ${firstLine(ff.stderr)}; ${branch} is kept` };
+    // No autostash (it would write conflict markers into the user's files) and no hooks.
+    const ff = await git(root, ['-c', 'core.hooksPath=/dev/null', '-c', 'merge.autoStash=false', 'merge', '--quiet', '--ff-only', built.commit]);
+    if (ff.exitCode !== 0) return { ok: false, reason: `could not fast-forward ${baseBranch}: ${describeGitError(ff.stderr)}; ${branch} is kept` };
     return { ok: true, note: mode === 'ff' ? `fast-forwarded ${baseBranch} to ${branch}` : `merged ${branch} into ${baseBranch}` };
   });
 }
 
-type Built = { ok: true; commit: string } | { ok: false; reason: string };
-
-/** `ff`: the branch rebased onto the base, which has moved on with tend's transition commits. */
-async function rebaseInWorktree(dir: string, branch: string, baseBranch: string): Promise<Built> {
-  const rebase = await git(dir, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', baseBranch]);
+/** `ff`: the branch rebased onto the base in its own worktree; work left uncommitted stays out. */
+async function rebased(root: string, id: string, branch: string, baseBranch: string): Promise<Built> {
+  const dir = worktreeDir(root, id);
+  try {
+    if (!existsSync(path.join(dir, '.git'))) await addWorktree(root, id, baseBranch);
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+  }
+  const head = (await git(dir, ['symbolic-ref', '--quiet', 'HEAD'])).stdout.trim();
+  if (head !== `refs/heads/${branch}`) {
+    return { ok: false, reason: `the worktree ${path.relative(root, dir)} is on ${head.replace('refs/heads/', '') || 'a detached HEAD'}, not ${branch} (an agent switched it); check out ${branch} there, or merge by hand` };
+  }
+  const rebase = await git(dir, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', '--autostash', baseBranch]);
   if (rebase.exitCode !== 0) {
     await git(dir, ['rebase', '--abort']);
-    return { ok: false, reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${firstLine(rebase.stdout || rebase.stderr)}; the branch is kept as it was` };
+    return { ok: false, reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${describeGitError(rebase.stdout + rebase.stderr)}; the branch is kept as it was` };
   }
   return { ok: true, commit: (await git(dir, ['rev-parse', 'HEAD'])).stdout.trim() };
 }
 
-/** `merge`: a merge commit whose first parent is the base, made on a detached HEAD in the worktree. */
-async function mergeInWorktree(dir: string, branch: string, baseBranch: string): Promise<Built> {
-  await gitOrFail(dir, ['checkout', '--quiet', '--detach', baseBranch], `could not check out ${baseBranch} in the worktree`);
-  const merge = await git(dir, ['-c', 'core.hooksPath=/dev/null', 'merge', '--quiet', '--no-ff', '--no-edit', '-m', `tend: merge ${branch}`, branch]);
-  const commit = (await git(dir, ['rev-parse', 'HEAD'])).stdout.trim();
-  if (merge.exitCode !== 0) await git(dir, ['merge', '--abort']);
-  await git(dir, ['checkout', '--quiet', branch]);
-  if (merge.exitCode === 0) return { ok: true, commit };
-  return {
-    ok: false,
-    reason: /CONFLICT/.test(merge.stdout)
-      ? `merging ${branch} into ${baseBranch} conflicts: ${firstLine(merge.stdout)}; both sides are kept, resolve it by hand`
-      : `git refused to merge ${branch} into ${baseBranch}: ${firstLine(merge.stderr || merge.stdout)}; the branch is kept`,
-  };
+/** `merge`: a merge commit of the branch into the base (first parent the base), made without a checkout. */
+async function mergeCommit(root: string, branch: string, baseBranch: string): Promise<Built> {
+  const merged = await git(root, ['merge-tree', '--write-tree', '--name-only', baseBranch, branch]);
+  if (merged.exitCode !== 0) {
+    const conflict = merged.stdout.split('\n').find((l) => l.startsWith('CONFLICT'));
+    return conflict
+      ? { ok: false, reason: `merging ${branch} into ${baseBranch} conflicts: ${conflict}; both sides are kept, resolve it by hand` }
+      : { ok: false, reason: `git could not merge ${branch} into ${baseBranch}: ${describeGitError(merged.stderr || merged.stdout)}; the branch is kept` };
+  }
+  const tree = merged.stdout.split('\n')[0]?.trim() ?? '';
+  const commit = await git(root, ['commit-tree', tree, '-p', baseBranch, '-p', branch, '-m', `tend: merge ${branch}`]);
+  if (commit.exitCode !== 0) return { ok: false, reason: `could not make the merge commit: ${describeGitError(commit.stderr)}` };
+  return { ok: true, commit: commit.stdout.trim() };
+}
+
+/** git's error, with the file list that follows "...would be overwritten by merge:" kept. */
+function describeGitError(text: string): string {
+  const lines = text.trim().split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^(hint|Aborting)/.test(l));
+  const first = lines.findIndex((l) => /^(error|fatal|CONFLICT)/.test(l));
+  return lines.slice(Math.max(0, first), Math.max(0, first) + 4).join(' ') || 'unknown error';
 }
 
 function firstLine(text: string): string {

@@ -50,26 +50,36 @@ describe('approval by a human', () => {
     expect(await itemField(root, 'backlog/done/feature/item.md', 'status')).toBe('queued');
   });
 
-  it('an approved triage takes the pipeline its artifact names now; one without triage starts at its first phase', async () => {
-    const routed = '---\nphases:\n  - { name: triage, approve: true }\n  - { name: build }\n---\nTriage waits for a human.\n';
-    const direct = '---\nphases:\n  - { name: spec, artifact: spec.md }\n  - { name: build }\n---\nNo triage.\n';
-    const root = await runRepo('write-artifact.mjs', { 'pipelines/routed.md': routed, 'pipelines/direct.md': direct, 'backlog/route-me.md': item('Route me', 'pipeline: routed\n') });
-    expect((await tend(root, ['run', '--once'], { env: { FAKE_PIPELINE: 'quick-fix' } })).exitCode).toBe(0);
-    // Waiting in triage/ it is still in `routed`, so it stays valid while a human reads triage.md.
+  const ROUTED = '---\nphases:\n  - { name: triage, approve: true }\n  - { name: build }\n---\nTriage waits for a human.\n';
+  const DIRECT = '---\nphases:\n  - { name: spec, artifact: spec.md }\n  - { name: build }\n---\nNo triage.\n';
+  const routedRepo = () => runRepo('write-artifact.mjs', { 'pipelines/routed.md': ROUTED, 'pipelines/direct.md': DIRECT, 'backlog/route-me.md': item('Route me', 'pipeline: routed\n') });
+
+  it('a waiting triage that chose a pipeline without triage stays valid; approved by hand, it starts that pipeline', async () => {
+    const root = await routedRepo();
+    expect((await tend(root, ['run', '--once'], { env: { FAKE_PIPELINE: 'direct' } })).exitCode).toBe(0);
+    // Waiting in triage/, it is still in `routed`, so it stays valid while a human reads triage.md.
     const file = 'backlog/triage/route-me/item.md';
     expect(await itemField(root, file, 'status')).toBe('waiting');
     expect(await itemField(root, file, 'pipeline')).toBe('routed');
     expect((await tendJson<{ invalid: unknown[] }>(root, ['status'])).invalid).toEqual([]);
-    // The human changes the choice to a pipeline that has no triage phase, then approves.
+    await writeTree(root, { [file]: (await read(root, file)).replace('status: waiting', 'status: waiting\napproved: true') });
+    expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
+    expect(await tendSubjects(root)).toContain('tend: route-me triage -> spec (approved)');
+    expect(await itemField(root, 'backlog/done/route-me/item.md', 'pipeline')).toBe('direct');
+    expect(await read(root, 'backlog/done/route-me/spec.md')).toContain('# spec');
+  });
+
+  it('`tend approve` on a triage reads the choice from triage.md then, so a human can change it first', async () => {
+    const root = await routedRepo();
+    expect((await tend(root, ['run', '--once'], { env: { FAKE_PIPELINE: 'direct' } })).exitCode).toBe(0);
     const triage = 'backlog/triage/route-me/triage.md';
-    await writeTree(root, { [triage]: (await read(root, triage)).replace('pipeline: quick-fix', 'pipeline: direct') });
+    await writeTree(root, { [triage]: (await read(root, triage)).replace('pipeline: direct', 'pipeline: quick-fix') });
     const approve = await tend(root, ['approve', 'route-me']);
     expect(approve.exitCode).toBe(0);
-    expect(approve.stdout).toContain('route-me: triage -> spec (approved)');
-    expect(await itemField(root, 'backlog/spec/route-me/item.md', 'pipeline')).toBe('direct');
+    expect(approve.stdout).toContain('route-me: triage -> build (approved)');
+    expect(await itemField(root, 'backlog/build/route-me/item.md', 'pipeline')).toBe('quick-fix');
     expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
-    expect(await read(root, 'backlog/done/route-me/spec.md')).toContain('# spec');
-    expect(await read(root, 'backlog/done/route-me/build.md')).toContain('# build');
+    expect(await read(root, 'backlog/done/route-me/review.md')).toMatch(/verdict: approve/);
   });
 
   it('setting `approved: true` by hand is as good as `tend approve`', async () => {

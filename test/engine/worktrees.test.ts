@@ -63,6 +63,27 @@ describe('worktrees', () => {
     expect(await git(root, 'branch', '--show-current')).toBe('main');
   });
 
+  it('work a build leaves uncommitted is committed on its branch before review, so the review sees it and it lands', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/sloppy.md': quickFix('Sloppy') }, { merge: 'ff' });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_NO_COMMIT: '1' } });
+    expect(result.exitCode).toBe(0);
+    expect(await read(root, 'backlog/done/sloppy/review.md')).toContain('commits: tend: build work left uncommitted in the worktree of sloppy');
+    expect(await read(root, 'src/sloppy.txt')).toBe('written for sloppy\n');
+    expect(await git(root, 'log', '--format=%s', '-1', '--', 'src/sloppy.txt')).toBe('tend: build work left uncommitted in the worktree of sloppy');
+  });
+
+  it('a user\'s uncommitted edit to a file the branch changes blocks the fast-forward; the edit and the branch are kept', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/clash.md': quickFix('Clash'), 'shared.txt': 'original\n' }, { merge: 'merge' });
+    await writeTree(root, { 'shared.txt': 'the user is editing this\n' });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_FILE: 'shared.txt' } });
+    expect(result.exitCode).toBe(0);
+    const reason = await itemField(root, 'backlog/blocked/clash/item.md', 'blocked_reason');
+    expect(reason).toMatch(/could not fast-forward main: error: Your local changes to the following files would be overwritten by merge: shared.txt/);
+    expect(await read(root, 'shared.txt')).toBe('the user is editing this\n');
+    expect(await git(root, 'show', 'tend/clash:shared.txt')).toBe('written for clash');
+    expect(await git(root, 'log', '--merges', '--format=%s', 'main')).toBe('');
+  });
+
   it('merge: merge with a conflict blocks the item and keeps both sides', async () => {
     const root = await runRepo('commit-code.mjs', { 'backlog/first.md': quickFix('First'), 'backlog/second.md': item('Second', 'pipeline: quick-fix\npriority: 4\n') }, { merge: 'merge' });
     const result = await tend(root, ['run', '--once', '--concurrency', '2'], { env: { FAKE_FILE: 'shared.txt', FAKE_SLOW_ITEM: 'second' } });

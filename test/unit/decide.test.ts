@@ -259,8 +259,22 @@ describe('decideApproval', () => {
     const waiting = item('a', { location: 'triage', status: 'waiting', approved: true });
     const d = decideApproval(waiting, CODING, phase('triage', { approve: true }), CONFIG, { pipeline: 'quick-fix', labels: ['ui'] });
     expect(d.to).toBe('build');
-    expect(d.changes).toMatchObject({ pipeline: 'quick-fix', labels: ['ui'], status: 'queued' });
+    expect(d.changes).toMatchObject({ pipeline: 'quick-fix', status: 'queued' });
+    // Labels and priority were set when it started waiting; a human may have changed them since.
+    expect(d.changes).not.toHaveProperty('labels');
     expect(d.transition.summary).toBe('triage -> build (approved)');
+  });
+
+  it('an approved triage whose artifact now names a known pipeline loses the warning about an unknown one', () => {
+    const waiting = item('a', { location: 'triage', status: 'waiting', approved: true });
+    const fixed = decideApproval(waiting, CODING, phase('triage', { approve: true }), CONFIG, { pipeline: 'quick-fix' });
+    expect(fixed.changes).toHaveProperty('warning', undefined);
+    const still = decideApproval(waiting, CODING, phase('triage', { approve: true }), CONFIG, { pipeline: 'nope' });
+    expect(still.changes).toMatchObject({ pipeline: 'coding', warning: expect.stringMatching(/triage chose pipeline "nope"/) });
+    // No pipeline named: it stays in the one it is in.
+    const none = decideApproval(waiting, CODING, phase('triage', { approve: true }), CONFIG, {});
+    expect(none.to).toBe('research');
+    expect(none.changes).not.toHaveProperty('pipeline');
   });
 });
 
