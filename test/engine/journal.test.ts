@@ -1,9 +1,9 @@
 // A tend process killed half-way through a transition: what comes next commits what it left,
 // under the transition's own message, instead of logging tend's own move as a human's; and never
 // commits anything that has changed since.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { finishPending, record, sha256 } from '../../src/backlog/journal.js';
@@ -12,9 +12,14 @@ import { commitMessage } from '../../src/transition.js';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
 import { git, read, tend } from '../helpers/repo.js';
 
-/** A pid that is certainly not running any more: a process that has exited. */
+/** A pid no process can have: the kernel hands out pids below pid_max only. */
 function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  return Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+}
+
+/** The commit whose subject is `subject`. */
+async function commitNamed(root: string, subject: string): Promise<string> {
+  return git(root, 'log', '-1', '--format=%H', '--fixed-strings', `--grep=${subject}`);
 }
 
 type Step = 'recorded' | 'moved' | 'written';
@@ -70,7 +75,7 @@ describe('a transition cut short by kill -9', () => {
       expect(subjects.slice(0, 2)).toEqual(['tend: half triage -> build', 'tend: half build started (attempt 1)']);
       expect(subjects.join('\n')).not.toMatch(/by hand/);
       // The finished commit holds the transition's changes, and the move of the whole folder.
-      const finished = `HEAD~${subjects.length - 1}`;
+      const finished = await commitNamed(root, 'tend: half triage -> build');
       const committed = await git(root, 'show', `${finished}:backlog/build/half/item.md`);
       expect(committed).toMatch(/^status: queued$/m);
       expect(committed).toMatch(/^attempts: 0$/m);
@@ -128,7 +133,7 @@ describe('a transition cut short by kill -9', () => {
     const subjects = await tendSubjects(root);
     expect(subjects[0]).toBe('tend: fresh inbox -> triage');
     // The new file at the old path is not the moved one's: it is not in that commit, deleted or added.
-    expect(await git(root, 'show', '--no-renames', '--name-status', '--format=', `HEAD~${subjects.length - 1}`)).toBe('A\tbacklog/triage/fresh/item.md');
+    expect(await git(root, 'show', '--no-renames', '--name-status', '--format=', await commitNamed(root, 'tend: fresh inbox -> triage'))).toBe('A\tbacklog/triage/fresh/item.md');
     expect(subjects).toContain('tend: fresh-2 inbox -> triage');
     expect(await itemField(root, 'backlog/done/fresh-2/item.md', 'title')).toBe('Fresh again');
     expect(await itemField(root, 'backlog/done/fresh/item.md', 'title')).toBe('Fresh');
@@ -144,6 +149,25 @@ describe('a transition cut short by kill -9', () => {
     expect(again.stderr).toMatch(/ok is not waiting for approval \(status: queued, in build\/\)/);
     expect(await tendSubjects(root)).toEqual(['tend: ok prd -> build (approved)']);
     expect(existsSync(path.join(root, 'backlog/build/ok/item.md'))).toBe(true);
+  });
+});
+
+describe('a transition whose commit failed', () => {
+  it('left by a real `tend approve` that could not commit (git busy): the next run commits it under its own message', async () => {
+    const gated = '---\nphases:\n  - { name: prd, artifact: PRD.md, approve: true }\n  - { name: build }\n---\nGated.\n';
+    const root = await runRepo('write-artifact.mjs', { 'pipelines/gated.md': gated, 'backlog/prd/w/item.md': item('W', 'pipeline: gated\nstatus: waiting\nattempts: 1\n'), 'backlog/prd/w/PRD.md': '# PRD\n' });
+    // Another git command holds the index for longer than tend waits for it.
+    await writeFile(path.join(root, '.git/index.lock'), '');
+    const approve = await tend(root, ['approve', 'w']);
+    expect(approve.exitCode).toBe(1);
+    expect(existsSync(path.join(root, 'backlog/build/w/item.md'))).toBe(true);
+    expect(journal(root)).toHaveLength(1);
+    await rm(path.join(root, '.git/index.lock'));
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(/tend: w prd -> build \(approved\)/);
+    expect(await tendSubjects(root)).toEqual(['tend: w prd -> build (approved)', 'tend: w build started (attempt 1)', 'tend: w build -> done']);
+    expect(journal(root)).toEqual([]);
   });
 });
 
@@ -164,5 +188,16 @@ describe('a transition another tend process is carrying out right now', () => {
     expect([...pending.busy]).toEqual(['half']);
     expect(journal(root)).toEqual([`half.${other.pid}.json`]);
     expect(await git(root, 'rev-parse', 'HEAD')).toBe(head);
+  });
+
+  it('unless the record is older than any transition takes: then its pid belongs to someone else now', async () => {
+    const root = await withIdentity(await claimedRepo());
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+    children.push(other);
+    await interrupted(root, triageDone, 'moved', other.pid);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(path.join(root, '.tend/journal', `half.${other.pid}.json`), hourAgo, hourAgo);
+    expect((await finishPending(root, 'main', true)).committed).toEqual(['tend: half triage -> build']);
+    expect(journal(root)).toEqual([]);
   });
 });

@@ -1,11 +1,11 @@
 // One run per checkout, shutting down on a signal, and surviving kill -9 at any moment.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
-import { cleanEnv, git, read, scratchDir, tend, TEND_BIN, tendJson } from '../helpers/repo.js';
+import { cleanEnv, commitCount, git, read, scratchDir, tend, TEND_BIN, tendJson } from '../helpers/repo.js';
 
 const started: ChildProcess[] = [];
 afterEach(() => {
@@ -120,8 +120,13 @@ describe('kill -9', () => {
     // Enough retries that no item runs out of attempts however often a kill interrupts it.
     const root = await runRepo('write-artifact.mjs', Object.fromEntries(ids.map((id, i) => [`backlog/${id}.md`, item(`Item ${id}`, `pipeline: quick-fix\npriority: ${(i % 5) + 1}\n`)])), { retries: 20 });
     for (let round = 0; round < 8; round++) {
+      const before = await commitCount(root);
       const run = startRun(root, ['--once']);
-      await new Promise((r) => setTimeout(r, 150 + ((round * 97) % 400)));
+      // Kill once this run has committed something of its own, after a delay that varies by
+      // round, so kills land mid-transition and mid-phase rather than during start-up.
+      const deadline = Date.now() + 15_000;
+      while ((await commitCount(root)) <= before && run.child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, (round * 37) % 150));
       run.child.kill('SIGKILL');
       await run.exited;
       // After every kill, each item file is whole and parses: nothing half-written, nothing invalid.
@@ -138,7 +143,10 @@ describe('kill -9', () => {
       expect(await read(root, `backlog/done/${id}/item.md`)).toContain(`title: Item ${id}`);
       expect(await readFile(path.join(root, `backlog/done/${id}/review.md`), 'utf8')).toMatch(/verdict: approve/);
     }
-    // Everything tend did is committed, and nothing outside backlog/ was touched.
+    // Everything tend did is committed, under tend's own messages, and nothing outside backlog/
+    // was touched.
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+    expect(await git(root, 'log', '--format=%s', '--grep=by hand')).toBe('');
+    expect(existsSync(path.join(root, '.tend/journal')) ? readdirSync(path.join(root, '.tend/journal')) : []).toEqual([]);
   }, 120_000);
 });
