@@ -16,7 +16,7 @@ import { TendError } from '../problem.js';
 import type { PhaseOutcome } from './decide.js';
 import { maxAttempts } from './decide.js';
 import { renderPrompt } from './prompt.js';
-import { commitLeftovers, prepareWorkspace, runHook, WorkspaceError, type Workspace } from './workspace.js';
+import { prepareWorkspace, runHook, WorkspaceError, type Workspace } from './workspace.js';
 import type { Slots } from './slots.js';
 import { itemLogDir, STATE_DIR } from '../state-dir.js';
 
@@ -92,7 +92,7 @@ function triageIn(phase: Phase, data: Record<string, unknown>): PhaseOutcome['tr
 
 /** What the triage artifact of a waiting item chooses now (a human may have edited it). */
 export async function triageOf(root: string, item: Item, phase: Phase): Promise<PhaseOutcome['triage']> {
-  if (phase.name !== 'triage' || !item.dir) return undefined;
+  if (!item.dir) return undefined;
   const artifact = await artifactFrontmatter(path.join(root, item.dir, phase.artifact)).catch(() => ({ data: {} }));
   return triageIn(phase, artifact.data);
 }
@@ -222,8 +222,6 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   }
   const afterRun = await runHook('after_run', settings, workspace.dir, logDir, run.signal);
   if (afterRun) await appendFile(path.join(logDir, `${phase.name}.${attempt}.log`), `\n# ${afterRun}\n`).catch(() => undefined);
-  // On the branch, so the next phase (review) sees everything this one produced in its diff.
-  if (workspace.kind === 'worktree') await commitLeftovers(workspace.dir, item.id, phase.name);
   const outcome: PhaseOutcome = {
     ok: false,
     costUsd: runs.reduce((sum, r) => sum + (r.result.costUsd ?? 0), 0),

@@ -1,6 +1,7 @@
 // The run loop: read a fresh snapshot, ask the scheduler what to do, carry it out (intake,
 // approvals, blocks, phase jobs), repeat. Every change is one commit through applyTransition.
 import { setMaxListeners } from 'node:events';
+import { finishPending } from '../backlog/journal.js';
 import type { Snapshot } from '../backlog/store.js';
 import { configChangedAt } from '../config/load.js';
 import { agentType } from '../config/settings.js';
@@ -11,7 +12,6 @@ import { CONFIG_SETTLE_MS, ConfigReload } from './config-reload.js';
 import { startJob } from './job.js';
 import { acquireRunLock } from './lock.js';
 import { approve, block, takeIn } from './moves.js';
-import { finishPending } from '../backlog/journal.js';
 import { recoverPreviousRun, reportFinished, requeueStrayClaims } from './recovery.js';
 import { emptySummary, RunState, type Reporter, type RunSummary } from './run-state.js';
 import { plan, type Plan } from './scheduler.js';
@@ -117,6 +117,8 @@ async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | unde
       // A `tend approve` (or another command) killed half-way is finished first, so its move is
       // not taken for a human's; items another tend process is moving right now are left alone.
       const pending = await finishPending(root, run.branch, false);
+      // Look again next tick: after these commits, and once the other processes are done.
+      run.dirty = pending.committed.length > 0 || pending.busy.size > 0;
       if (pending.committed.length > 0) {
         reportFinished(run.reporter, pending.committed);
         continue;

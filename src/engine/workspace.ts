@@ -89,7 +89,12 @@ export async function prepareWorkspace(root: string, id: string, kind: 'repo' | 
   const branch = itemBranch(id);
   const dir = worktreeDir(root, id);
   const workspace: Workspace = { kind, dir, branch, baseBranch, diffCommand: `git diff ${shellWord(baseBranch)}...${branch}` };
-  if (existsSync(path.join(dir, '.git'))) return workspace;
+  if (existsSync(path.join(dir, '.git'))) {
+    // What an earlier phase (or attempt) left uncommitted goes on the branch before this one
+    // starts, so a review's diff holds everything; what the last phase leaves stays off a merge.
+    await commitLeftovers(dir, id);
+    return workspace;
+  }
   if (recordedBranch !== branch && (await branchExists(root, branch))) {
     throw new WorkspaceError(`a branch ${branch} already exists but is not this item's (left by an earlier item with the same id?)`, `delete it (git branch -D ${branch}) or rename it, then \`tend retry ${id}\``);
   }
@@ -120,14 +125,11 @@ export async function removeWorktree(root: string, id: string, settings: Setting
   });
 }
 
-/**
- * Commit what an agent left uncommitted in the item's worktree, on its branch: at the end of
- * each phase there, so the next phase (review) sees it in the diff; and before removal.
- */
-export async function commitLeftovers(dir: string, id: string, phase?: string): Promise<void> {
+/** Commit what an agent left uncommitted in the item's worktree, on its branch. */
+async function commitLeftovers(dir: string, id: string): Promise<void> {
   if ((await git(dir, ['status', '--porcelain'])).stdout.trim() === '') return;
   await git(dir, ['add', '--all']);
-  await git(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: ${phase ? `${phase} ` : ''}work left uncommitted in the worktree of ${id}`]);
+  await git(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: work left uncommitted in the worktree of ${id}`]);
 }
 
 export type MergeResult = { ok: true; note: string } | { ok: false; reason: string };

@@ -63,13 +63,22 @@ describe('worktrees', () => {
     expect(await git(root, 'branch', '--show-current')).toBe('main');
   });
 
-  it('work a build leaves uncommitted is committed on its branch before review, so the review sees it and it lands', async () => {
+  it('work a build leaves uncommitted is committed on its branch before review starts, so the review sees it and it lands', async () => {
     const root = await runRepo('commit-code.mjs', { 'backlog/sloppy.md': quickFix('Sloppy') }, { merge: 'ff' });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_NO_COMMIT: '1' } });
     expect(result.exitCode).toBe(0);
-    expect(await read(root, 'backlog/done/sloppy/review.md')).toContain('commits: tend: build work left uncommitted in the worktree of sloppy');
+    expect(await read(root, 'backlog/done/sloppy/review.md')).toContain('commits: tend: work left uncommitted in the worktree of sloppy');
     expect(await read(root, 'src/sloppy.txt')).toBe('written for sloppy\n');
-    expect(await git(root, 'log', '--format=%s', '-1', '--', 'src/sloppy.txt')).toBe('tend: build work left uncommitted in the worktree of sloppy');
+    expect(await git(root, 'log', '--format=%s', '-1', '--', 'src/sloppy.txt')).toBe('tend: work left uncommitted in the worktree of sloppy');
+  });
+
+  it('what the review leaves uncommitted nobody reviewed: it stays on the branch and is not merged', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/tidy.md': quickFix('Tidy') }, { merge: 'merge' });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_REVIEW_LITTER: '1' } });
+    expect(result.exitCode).toBe(0);
+    expect(await read(root, 'src/tidy.txt')).toBe('written for tidy\n');
+    expect(await git(root, 'ls-files', 'litter-*')).toBe('');
+    expect(await git(root, 'ls-tree', '--name-only', 'tend/tidy', 'litter-correctness.txt')).toBe('litter-correctness.txt');
   });
 
   it('a user\'s uncommitted edit to a file the branch changes blocks the fast-forward; the edit and the branch are kept', async () => {
