@@ -115,7 +115,7 @@ export async function main(argv: string[]): Promise<number> {
       (args) =>
         run(async () => {
           const [{ status }, { openRepo }] = await Promise.all([import('../commands/status.js'), import('../repo.js')]);
-          status(await openRepo(cwd), { json: args.json });
+          await status(await openRepo(cwd), { json: args.json });
         })(),
     )
     .command(

@@ -3,15 +3,20 @@ import { board, boardJson } from '../backlog/board.js';
 import { formatDuration } from '../duration.js';
 import { paint, printJson, table, truncate } from '../output.js';
 import { formatProblem } from '../problem.js';
+import type { Item } from '../backlog/store.js';
+import { runHolder } from '../engine/lock.js';
 import type { Repo } from '../repo.js';
 
-export function status(repo: Repo, options: { json: boolean; now?: number }): void {
+export async function status(repo: Repo, options: { json: boolean; now?: number }): Promise<void> {
   const now = options.now ?? Date.now();
   const b = board(repo.snapshot, repo.config);
+  const run = await runHolder(repo.root);
   if (options.json) {
-    printJson(boardJson(b, repo, now));
+    printJson({ ...boardJson(b, repo, now), run: run ?? null });
     return;
   }
+  // `running` in a file with no run to hold it: the run died (kill -9, a reboot) at that point.
+  const interrupted = (item: Item) => item.fields.status === 'running' && !run;
   const c = paint(process.stdout);
   const out: string[] = [];
   const groups = b.groups.filter((g) => g.items.length > 0);
@@ -26,7 +31,7 @@ export function status(repo: Repo, options: { json: boolean; now?: number }): vo
       return [
         `  ${item.id}`,
         `p${f.priority}`,
-        c(statusColor, group.location === 'done' ? 'done' : group.location === 'blocked' ? 'blocked' : f.status),
+        interrupted(item) ? c('red', 'interrupted') : c(statusColor, group.location === 'done' ? 'done' : group.location === 'blocked' ? 'blocked' : f.status),
         `att ${f.attempts}`,
         formatDuration(Math.max(0, now - item.createdMs)),
         `$${f.cost_usd.toFixed(2)}`,
@@ -44,5 +49,8 @@ export function status(repo: Repo, options: { json: boolean; now?: number }): vo
     out.push('');
   }
   for (const p of repo.errors) out.push(c('red', `config error: ${formatProblem(p)}`));
+  const cut = b.groups.flatMap((g) => g.items).filter(interrupted).length;
+  if (cut > 0) out.push(c('red', `${cut} item(s) were running when the run holding them ended; \`tend run\` picks them up again (the interrupted attempt counts)`));
+  if (run) out.push(c('dim', `tend run is working here (pid ${run.pid} on ${run.host}, since ${run.started})`));
   process.stdout.write(`${out.join('\n').trimEnd()}\n`);
 }

@@ -8,7 +8,7 @@ import { STATE_DIR } from '../state-dir.js';
 
 export const LOCK_FILE = path.join(STATE_DIR, 'run.lock');
 
-interface LockInfo {
+export interface LockInfo {
   pid: number;
   host: string;
   started: string;
@@ -73,6 +73,20 @@ export async function acquireRunLock(root: string): Promise<RunLock> {
     throw new TendError(`could not take the lock ${LOCK_FILE}`, 'another run keeps taking it; try again');
   } finally {
     await rm(tmp, { force: true });
+  }
+}
+
+/**
+ * The run working in this checkout, from its lock: undefined when there is none or its process
+ * is gone. A lock from another host cannot be checked and is taken at its word.
+ */
+export async function runHolder(root: string): Promise<LockInfo | undefined> {
+  try {
+    const holder = JSON.parse(await readFile(path.join(root, LOCK_FILE), 'utf8')) as LockInfo;
+    if (typeof holder.pid !== 'number') return undefined;
+    return holder.host !== os.hostname() || isAlive(holder.pid) ? holder : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,9 +1,10 @@
 // `tend status`: the board as text and as the documented JSON, hand-written files beside
 // `tend add` items, in scheduling order.
 import { utimes } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scratchDir, tend, writeTree } from '../helpers/repo.js';
+import { initializedRepo, scratchDir, tend, tendJson, writeTree } from '../helpers/repo.js';
 import { copyRepo, outsideGitEnv, sharedRepo, statusJson, type ProblemJson } from './support.js';
 
 describe('tend status', () => {
@@ -54,7 +55,7 @@ describe('tend status', () => {
 
   it('has the documented JSON shape', async () => {
     const json = await statusJson(board());
-    expect(Object.keys(json).sort()).toEqual(['config', 'counts', 'invalid', 'items', 'version']);
+    expect(Object.keys(json).sort()).toEqual(['config', 'counts', 'invalid', 'items', 'run', 'version']);
     expect(json.version).toBe(1);
     for (const item of json.items) {
       expect(item).toEqual({
@@ -136,5 +137,26 @@ describe('tend status', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/not inside a git repository/);
     expect(result.stderr).toMatch(/tend init/);
+  });
+});
+
+describe('tend status and the run', () => {
+  it('shows an item a dead run left `running` as interrupted, and says how it resumes', async () => {
+    const root = await initializedRepo({ 'backlog/build/cut/item.md': '---\ntitle: Cut off\npipeline: quick-fix\nstatus: running\nattempts: 1\nowner: host:1\n---\nBody.\n' });
+    const result = await tend(root, ['status']);
+    expect(result.stdout).toMatch(/^ {2}cut\s+p3\s+interrupted\s+att 1/m);
+    expect(result.stdout).toContain('1 item(s) were running when the run holding them ended; `tend run` picks them up again');
+    expect((await tendJson<{ run: unknown }>(root, ['status'])).run).toBeNull();
+  });
+
+  it('names the run working in the checkout, and then `running` means running', async () => {
+    const root = await initializedRepo({ 'backlog/build/busy/item.md': '---\ntitle: Busy\npipeline: quick-fix\nstatus: running\nattempts: 1\n---\nBody.\n' });
+    // A lock naming a live process on this host: this test's own.
+    const lock = { pid: process.pid, host: os.hostname(), started: '2026-11-25T03:00:00.000Z' };
+    await writeTree(root, { '.tend/run.lock': JSON.stringify(lock) });
+    const result = await tend(root, ['status']);
+    expect(result.stdout).toMatch(/^ {2}busy\s+p3\s+running\s+att 1/m);
+    expect(result.stdout).toContain(`tend run is working here (pid ${process.pid} on ${os.hostname()}, since 2026-11-25T03:00:00.000Z)`);
+    expect((await tendJson<{ run: unknown }>(root, ['status'])).run).toEqual(lock);
   });
 });
