@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { commitPaths, git } from '../git.js';
+import { isAlive } from '../pid.js';
 import { STATE_DIR } from '../state-dir.js';
 import { writeFileAtomic } from './store.js';
 
@@ -56,13 +57,7 @@ export async function clear(file: string): Promise<void> {
 }
 
 function alive(pid: number, recordedMs: number): boolean {
-  if (Date.now() - recordedMs > STALE_MS) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return Date.now() - recordedMs <= STALE_MS && isAlive(pid);
 }
 
 export interface Finished {

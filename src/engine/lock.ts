@@ -3,6 +3,7 @@
 import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { isAlive } from '../pid.js';
 import { TendError } from '../problem.js';
 import { STATE_DIR } from '../state-dir.js';
 
@@ -12,15 +13,6 @@ export interface LockInfo {
   pid: number;
   host: string;
   started: string;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export interface RunLock {
