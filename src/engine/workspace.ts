@@ -6,7 +6,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runProcess } from '../agents/process.js';
 import type { Settings } from '../config/settings.js';
-import { git, withGitLock } from '../git.js';
+import { authorEnv, git, withGitLock } from '../git.js';
 import { BLOCKED, DONE, type Item } from '../backlog/store.js';
 import { TendError } from '../problem.js';
 import type { Decision } from './decide.js';
@@ -143,7 +143,7 @@ type Built = { ok: true; commit: string } | { ok: false; reason: string };
  * staged and unstaged changes (or refuses, if they touch the same files); a conflict leaves
  * everything as it was and says why.
  */
-export async function mergeBranch(root: string, id: string, mode: Settings['merge'], baseBranch: string): Promise<MergeResult> {
+export async function mergeBranch(root: string, id: string, mode: Settings['merge'], baseBranch: string, author?: string): Promise<MergeResult> {
   const branch = itemBranch(id);
   if (!(await branchExists(root, branch))) return { ok: true, note: 'no branch' };
   if (mode === 'none') return { ok: true, note: `branch ${branch} kept for review` };
@@ -151,7 +151,7 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
     const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
     if (current !== baseBranch) return { ok: false, reason: `the checkout is on ${current || 'a detached HEAD'}, not ${baseBranch}; merge ${branch} yourself` };
     if ((await git(root, ['merge-base', '--is-ancestor', branch, baseBranch])).exitCode === 0) return { ok: true, note: `${branch} has nothing ${baseBranch} lacks` };
-    const built = mode === 'ff' ? await rebased(root, id, branch, baseBranch) : await mergeCommit(root, branch, baseBranch);
+    const built = mode === 'ff' ? await rebased(root, id, branch, baseBranch, author) : await mergeCommit(root, branch, baseBranch, author);
     if (!built.ok) return built;
     // No autostash (it would write conflict markers into the user's files) and no hooks.
     const ff = await git(root, ['-c', 'core.hooksPath=/dev/null', '-c', 'merge.autoStash=false', 'merge', '--quiet', '--ff-only', built.commit]);
@@ -161,7 +161,7 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
 }
 
 /** `ff`: the branch rebased onto the base in its own worktree; work left uncommitted stays out. */
-async function rebased(root: string, id: string, branch: string, baseBranch: string): Promise<Built> {
+async function rebased(root: string, id: string, branch: string, baseBranch: string, author: string | undefined): Promise<Built> {
   const dir = worktreeDir(root, id);
   try {
     if (!existsSync(path.join(dir, '.git'))) await addWorktree(root, id, baseBranch);
@@ -172,7 +172,9 @@ async function rebased(root: string, id: string, branch: string, baseBranch: str
   if (head !== `refs/heads/${branch}`) {
     return { ok: false, reason: `the worktree ${path.relative(root, dir)} is on ${head.replace('refs/heads/', '') || 'a detached HEAD'}, not ${branch} (an agent switched it); check out ${branch} there, or merge by hand` };
   }
-  const rebase = await git(dir, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', '--autostash', baseBranch]);
+  // git.author commits the rebased copies; their authors stay who they were.
+  const committer = Object.fromEntries(Object.entries(authorEnv(author)).filter(([k]) => k.startsWith('GIT_COMMITTER_')));
+  const rebase = await git(dir, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', '--autostash', baseBranch], { env: committer });
   if (rebase.exitCode !== 0) {
     await git(dir, ['rebase', '--abort']);
     return { ok: false, reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${describeGitError(rebase.stdout + rebase.stderr)}; the branch is kept as it was` };
@@ -181,7 +183,7 @@ async function rebased(root: string, id: string, branch: string, baseBranch: str
 }
 
 /** `merge`: a merge commit of the branch into the base (first parent the base), made without a checkout. */
-async function mergeCommit(root: string, branch: string, baseBranch: string): Promise<Built> {
+async function mergeCommit(root: string, branch: string, baseBranch: string, author: string | undefined): Promise<Built> {
   const merged = await git(root, ['merge-tree', '--write-tree', '--name-only', baseBranch, branch]);
   if (merged.exitCode !== 0) {
     const conflict = merged.stdout.split('\n').find((l) => l.startsWith('CONFLICT'));
@@ -190,7 +192,7 @@ async function mergeCommit(root: string, branch: string, baseBranch: string): Pr
       : { ok: false, reason: `git could not merge ${branch} into ${baseBranch}: ${describeGitError(merged.stderr || merged.stdout)}; the branch is kept` };
   }
   const tree = merged.stdout.split('\n')[0]?.trim() ?? '';
-  const commit = await git(root, ['commit-tree', tree, '-p', baseBranch, '-p', branch, '-m', `tend: merge ${branch}`]);
+  const commit = await git(root, ['commit-tree', tree, '-p', baseBranch, '-p', branch, '-m', `tend: merge ${branch}`], { env: authorEnv(author) });
   if (commit.exitCode !== 0) return { ok: false, reason: `could not make the merge commit: ${describeGitError(commit.stderr)}` };
   return { ok: true, commit: commit.stdout.trim() };
 }
@@ -215,7 +217,7 @@ export async function settleWorkspace(root: string, item: Item, d: Decision, set
   if ((d.to !== DONE && d.to !== BLOCKED) || !(await branchExists(root, branch))) return d;
   let settled: Decision = { ...d, changes: { ...d.changes, branch } };
   if (d.to === DONE) {
-    const merged = await mergeBranch(root, item.id, settings.merge, baseBranch);
+    const merged = await mergeBranch(root, item.id, settings.merge, baseBranch, settings.git.author);
     if (!merged.ok) {
       settled = {
         to: BLOCKED,

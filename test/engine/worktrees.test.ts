@@ -47,7 +47,7 @@ describe('worktrees', () => {
   });
 
   it('merge: merge makes a merge commit on main around the user\'s staged and unstaged changes', async () => {
-    const root = await runRepo('commit-code.mjs', { 'backlog/feature.md': quickFix('Feature'), 'user.txt': 'mine\n' }, { merge: 'merge' });
+    const root = await runRepo('commit-code.mjs', { 'backlog/feature.md': quickFix('Feature'), 'user.txt': 'mine\n' }, { merge: 'merge', git: '{ author: "Night Shift <night@example.com>" }' });
     await writeTree(root, { 'user.txt': 'mine, edited\n', 'staged.txt': 'staged by the user\n' });
     await git(root, 'add', 'staged.txt');
     const result = await tend(root, ['run', '--once']);
@@ -58,6 +58,8 @@ describe('worktrees', () => {
     // The first parent is main's own history; the second, the item's branch.
     const [mergeHash = ''] = (await git(root, 'log', '-1', '--merges', '--format=%H')).split('\n');
     expect(await git(root, 'log', '-1', '--format=%s', `${mergeHash}^2`)).toBe('build feature');
+    // Made by tend, so under git.author like its other commits.
+    expect(await git(root, 'log', '-1', '--format=%an <%ae> / %cn <%ce>', mergeHash)).toBe('Night Shift <night@example.com> / Night Shift <night@example.com>');
     expect((await tendSubjects(root)).at(-1)).toBe('tend: feature review -> done');
     expect(await git(root, 'status', '--porcelain', '--', 'user.txt', 'staged.txt')).toBe('A  staged.txt\n M user.txt');
     expect(await git(root, 'branch', '--show-current')).toBe('main');
