@@ -4,6 +4,7 @@
 import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { processIdentity } from '../pid.js';
 import { execa } from 'execa';
 
 export interface ProcessRequest {
@@ -165,21 +166,6 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
     tail: spawnError ? `${tail}\n${spawnError}`.trim() : tail,
     durationMs,
   };
-}
-
-/**
- * "pid boot-id start-time": enough to tell, after a crash or a reboot, whether a pid still
- * names the same process or has been reused by someone else's. Linux only (/proc); elsewhere
- * just the pid, and orphans are then left alone rather than risk killing a stranger.
- */
-function processIdentity(pid: number): string {
-  try {
-    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return `${pid} ${boot} ${fields[19] ?? ''}`;
-  } catch {
-    return String(pid);
-  }
 }
 
 /** Stop agents a dead run left running (recorded in `dir`). Returns how many were stopped. */

@@ -9,7 +9,7 @@ import { commitPaths } from '../git.js';
 import { serializeItem, updateItem } from '../item.js';
 import { formatProblem, TendError } from '../problem.js';
 import { commitMessage, type Transition } from '../transition.js';
-import { clear, record, sha256 } from './journal.js';
+import { done, record, sha256 } from './journal.js';
 import { BACKLOG_DIR, INBOX, ITEM_FILE, readItemFile, writeFileAtomic, type Item } from './store.js';
 
 export interface ApplyOptions {
@@ -51,20 +51,27 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
   const sources = item.location === INBOX ? [item.file] : moving && item.dir ? [item.dir] : [];
   const message = commitMessage(transition);
   const pending = await record(root, { pid: process.pid, id: item.id, file, moved: moving, before: sha256(serializeItem(fresh.parsed)), after, paths, sources, message, author: opts.author });
-  if (moving) {
-    await mkdir(path.join(root, BACKLOG_DIR, location), { recursive: true });
-    if (item.location === INBOX) {
-      // Intake: the inbox file itself becomes item.md, so it exists in exactly one place.
-      await mkdir(path.join(root, dir), { recursive: true });
-      await rename(path.join(root, item.file), path.join(root, file));
-    } else if (item.dir) {
-      // rename(2) replaces an empty folder, which is all an interrupted move can leave there.
-      await rename(path.join(root, item.dir), path.join(root, dir));
+  let committed = false;
+  let finished = false;
+  try {
+    if (moving) {
+      await mkdir(path.join(root, BACKLOG_DIR, location), { recursive: true });
+      if (item.location === INBOX) {
+        // Intake: the inbox file itself becomes item.md, so it exists in exactly one place.
+        await mkdir(path.join(root, dir), { recursive: true });
+        await rename(path.join(root, item.file), path.join(root, file));
+      } else if (item.dir) {
+        // rename(2) replaces an empty folder, which is all an interrupted move can leave there.
+        await rename(path.join(root, item.dir), path.join(root, dir));
+      }
     }
+    await writeFileAtomic(root, file, after);
+    committed = await commitPaths(root, [...paths, ...sources], message, { author: opts.author, branch: opts.branch });
+    finished = true;
+  } finally {
+    // A failure part-way keeps the record, so the transition is completed once git allows.
+    await done(pending, finished);
   }
-  await writeFileAtomic(root, file, after);
-  const committed = await commitPaths(root, [...paths, ...sources], message, { author: opts.author, branch: opts.branch });
-  await clear(pending);
   const moved: Item = { ...item, location, dir, file, parsed, fields: parsed.fields };
   return { item: moved, committed };
 }

@@ -170,7 +170,7 @@ export async function main(argv: string[]): Promise<number> {
       (args) =>
         run(async () => {
           const { approve, openForAction } = await import('../commands/item-actions.js');
-          process.stdout.write(`${await approve(await openForAction(cwd), String(args.id))}\n`);
+          process.stdout.write(`${await approve(await openForAction(cwd, String(args.id)), String(args.id))}\n`);
         })(),
     )
     .command(
@@ -184,7 +184,7 @@ export async function main(argv: string[]): Promise<number> {
       (args) =>
         run(async () => {
           const { reject, openForAction } = await import('../commands/item-actions.js');
-          process.stdout.write(`${await reject(await openForAction(cwd), String(args.id), args.reason, args.block)}\n`);
+          process.stdout.write(`${await reject(await openForAction(cwd, String(args.id)), String(args.id), args.reason, args.block)}\n`);
         })(),
     )
     .command(
@@ -194,7 +194,7 @@ export async function main(argv: string[]): Promise<number> {
       (args) =>
         run(async () => {
           const { retry, openForAction } = await import('../commands/item-actions.js');
-          process.stdout.write(`${await retry(await openForAction(cwd), String(args.id))}\n`);
+          process.stdout.write(`${await retry(await openForAction(cwd, String(args.id)), String(args.id))}\n`);
         })(),
     )
     .demandCommand(1, 'name a command; see `tend --help`')

@@ -13,12 +13,14 @@ import { openRepo, type Repo } from '../repo.js';
 
 /**
  * The repository, with any transition a killed tend process left half done committed first, so
- * a command run again after a kill acts on the item where that transition left it.
+ * a command run again after a kill acts on the item where that transition left it; refused while
+ * another tend process is moving item `id`.
  */
-export async function openForAction(cwd: string): Promise<Repo> {
+export async function openForAction(cwd: string, id: string): Promise<Repo> {
   const repo = await openRepo(cwd);
   const branch = (await git(repo.root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
-  const { committed } = await finishPending(repo.root, branch || undefined, true);
+  const { committed, busy } = await finishPending(repo.root, branch || undefined);
+  if (busy.has(id)) throw new TendError(`another tend process is moving ${id} right now`, 'try again in a moment');
   if (committed.length === 0) return repo;
   process.stderr.write(`tend: committed ${committed.length} transition(s) a killed tend process had left uncommitted: ${committed.join('; ')}\n`);
   return openRepo(cwd);

@@ -21,18 +21,19 @@ export async function recoverPreviousRun(run: RunState): Promise<void> {
   // Agents first, so nothing is still writing into an item folder that is about to be committed.
   const orphans = await stopOrphanedAgents(path.join(run.root, AGENT_PID_DIR));
   if (orphans > 0) run.reporter.warn(`stopped ${orphans} agent process group(s) left running by a run that was killed`);
-  const { committed } = await finishPending(run.root, run.branch, true);
+  const { committed, busy } = await finishPending(run.root, run.branch);
   if (committed.length > 0) reportFinished(run.reporter, committed);
+  run.busy = busy;
   const { snapshot } = await openRepo(run.root);
   for (const item of snapshot.items) {
-    if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running') continue;
+    if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running' || busy.has(item.id)) continue;
     const host = item.fields.owner?.split(':')[0];
     if (host !== undefined && host !== os.hostname() && run.config.settings.git.remote) continue;
     const phase = pipelineOf(item, run.config)?.phases.find((p) => p.name === item.location);
     // `running` as committed is a claim of this phase; otherwise it is what a half-done move
     // carried over from the phase before (its journal lost with .tend/), and no attempt here
     // was cut short.
-    const claimedHere = (await git(run.root, ['--no-optional-locks', 'status', '--porcelain', '--', literal(item.file)])).stdout === '';
+    const claimedHere = (await git(run.root, ['--no-optional-locks', 'status', '--porcelain', '--ignored', '--untracked-files=all', '--', literal(item.file)])).stdout === '';
     const d = decideRecovery(item, claimedHere ? phase : undefined, run.config);
     if ((await run.attempt(item, d)) && d.to === BLOCKED) run.summary.blocked.push(item.id);
   }

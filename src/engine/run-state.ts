@@ -72,6 +72,8 @@ export class RunState {
   readonly controllers = new Map<string, AbortController>();
   // Items whose transition failed for a reason outside tend's control; not retried this run.
   readonly broken = new Set<string>();
+  /** Items another tend process is carrying a transition out for right now: not planned. */
+  busy: ReadonlySet<string> = new Set<string>();
   /** Errors in a row per item that were not the item's fault. */
   readonly errorCounts = new Map<string, number>();
   // Items a human moved or deleted while their agent ran: the agent is stopped, and the

@@ -1,11 +1,11 @@
 // The run loop: read a fresh snapshot, ask the scheduler what to do, carry it out (intake,
 // approvals, blocks, phase jobs), repeat. Every change is one commit through applyTransition.
 import { setMaxListeners } from 'node:events';
-import { finishPending } from '../backlog/journal.js';
+import { finishPending, type Finished } from '../backlog/journal.js';
 import type { Snapshot } from '../backlog/store.js';
 import { configChangedAt } from '../config/load.js';
 import { agentType } from '../config/settings.js';
-import { git } from '../git.js';
+import { BranchMoved, git } from '../git.js';
 import { formatProblem, TendError } from '../problem.js';
 import { openRepo, type Repo } from '../repo.js';
 import { CONFIG_SETTLE_MS, ConfigReload } from './config-reload.js';
@@ -112,17 +112,17 @@ async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | unde
     const activeAtStart = new Set(run.active.keys());
     stopAgentsTakenByHand(run, repo.snapshot);
     lastInvalid = reportSnapshot(run.reporter, repo.snapshot, lastInvalid);
+    // A transition a killed `tend approve` (or a failed commit of this run) left half done is
+    // finished first, so its move is not taken for a human's; items another tend process is
+    // moving right now are left alone until it is done.
+    const pending = await finishPendingOf(run);
+    run.busy = pending.busy;
+    if (pending.committed.length > 0) {
+      run.dirty = true;
+      continue;
+    }
     if (run.dirty) {
-      run.dirty = false;
-      // A `tend approve` (or another command) killed half-way is finished first, so its move is
-      // not taken for a human's; items another tend process is moving right now are left alone.
-      const pending = await finishPending(root, run.branch, false);
-      // Look again next tick: after these commits, and once the other processes are done.
-      run.dirty = pending.committed.length > 0 || pending.busy.size > 0;
-      if (pending.committed.length > 0) {
-        reportFinished(run.reporter, pending.committed);
-        continue;
-      }
+      run.dirty = pending.busy.size > 0; // look again once the other processes are done
       if (await commitHandChanges(run, repo.snapshot, new Set([...activeAtStart, ...pending.busy]))) continue;
     }
     if (await requeueStrayClaims(run, repo.snapshot.items, activeAtStart)) continue;
@@ -143,6 +143,20 @@ async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | unde
   }
 }
 
+/** finishPending for the loop: a failure is reported once and the records are kept for later. */
+async function finishPendingOf(run: RunState): Promise<Finished> {
+  try {
+    const pending = await finishPending(run.root, run.branch);
+    if (pending.committed.length > 0) reportFinished(run.reporter, pending.committed);
+    return pending;
+  } catch (err) {
+    if (err instanceof BranchMoved) run.fatal ??= err;
+    const message = `could not finish a half-done transition: ${err instanceof Error ? err.message : String(err)}`;
+    if (!run.summary.errors.includes(message)) run.error(message);
+    return { committed: [], busy: new Set() };
+  }
+}
+
 /** Warn about invalid entries when they change, and show the board; returns the warning's text. */
 function reportSnapshot(reporter: Reporter, snapshot: Snapshot, lastInvalid: string): string {
   const invalidText = snapshot.invalid.map((i) => i.problems.map((p) => `  ${formatProblem(p)}`).join('\n')).join('\n');
@@ -156,14 +170,14 @@ function reportSnapshot(reporter: Reporter, snapshot: Snapshot, lastInvalid: str
 /** The scheduler's plan for the items this run has not given up on. */
 function planNow(run: RunState, snapshot: Snapshot): Plan {
   const now = Date.now();
-  const items = snapshot.items.filter((i) => !run.broken.has(i.id));
+  const items = snapshot.items.filter((i) => !run.broken.has(i.id) && !run.busy.has(i.id));
   return plan(items, run.config, {
     now,
     freeSlots: run.concurrency - run.active.size,
     active: run.active,
     spentUsd: run.summary.costUsd,
     // Ids that exist but are not planned now: their dependents wait rather than block.
-    invalidIds: new Set([...snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])), ...run.broken, ...run.active.keys()]),
+    invalidIds: new Set([...snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])), ...run.broken, ...run.busy, ...run.active.keys()]),
   });
 }
 

@@ -3,7 +3,7 @@
 // commits anything that has changed since.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { finishPending, record, sha256 } from '../../src/backlog/journal.js';
@@ -104,7 +104,7 @@ describe('a transition cut short by kill -9', () => {
     await writeFile(path.join(root, 'backlog/triage/half/notes.txt'), 'a human note, not committed\n');
     const claim = { ...triageDone, to: triageDone.from, changes: { status: 'running', attempts: 2, owner: 'me:1' }, summary: 'triage started (attempt 2)' };
     await interrupted(await withIdentity(root), claim, 'recorded');
-    expect((await finishPending(root, 'main', true)).committed).toEqual([]);
+    expect((await finishPending(root, 'main')).committed).toEqual([]);
     expect(await itemField(root, 'backlog/triage/half/item.md', 'attempts')).toBe('1');
     expect(journal(root)).toEqual([]);
   });
@@ -118,7 +118,7 @@ describe('a transition cut short by kill -9', () => {
     await writeFile(file, (await readFile(file, 'utf8')).replace('priority: 3', 'priority: 1').replace('some text.', 'some text, edited.'));
     const edited = await readFile(file, 'utf8');
     const head = await git(root, 'rev-parse', 'HEAD');
-    expect((await finishPending(root, 'main', true)).committed).toEqual([]);
+    expect((await finishPending(root, 'main')).committed).toEqual([]);
     expect(await git(root, 'rev-parse', 'HEAD')).toBe(head);
     expect(await readFile(file, 'utf8')).toBe(edited);
     expect(journal(root)).toEqual([]);
@@ -183,21 +183,40 @@ describe('a transition another tend process is carrying out right now', () => {
     children.push(other);
     await interrupted(root, triageDone, 'moved', other.pid);
     const head = await git(root, 'rev-parse', 'HEAD');
-    const pending = await finishPending(root, 'main', true);
+    const pending = await finishPending(root, 'main');
     expect(pending.committed).toEqual([]);
     expect([...pending.busy]).toEqual(['half']);
     expect(journal(root)).toEqual([`half.${other.pid}.json`]);
     expect(await git(root, 'rev-parse', 'HEAD')).toBe(head);
   });
 
-  it('unless the record is older than any transition takes: then its pid belongs to someone else now', async () => {
+  it('unless its pid now names another process (a different start time): then it is finished', async () => {
     const root = await withIdentity(await claimedRepo());
     const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
     children.push(other);
     await interrupted(root, triageDone, 'moved', other.pid);
-    const hourAgo = new Date(Date.now() - 3_600_000);
-    await utimes(path.join(root, '.tend/journal', `half.${other.pid}.json`), hourAgo, hourAgo);
-    expect((await finishPending(root, 'main', true)).committed).toEqual(['tend: half triage -> build']);
+    const file = path.join(root, '.tend/journal', `half.${other.pid}.json`);
+    const entry = JSON.parse(await readFile(file, 'utf8')) as { process: string };
+    expect(entry.process).toMatch(new RegExp(`^${other.pid} \\S+ \\d+$`));
+    // The same pid, started at another time: the process that wrote the record is gone.
+    await writeFile(file, JSON.stringify({ ...entry, process: entry.process.replace(/\d+$/, '1') }));
+    expect((await finishPending(root, 'main')).committed).toEqual(['tend: half triage -> build']);
     expect(journal(root)).toEqual([]);
+  });
+
+  it('`tend approve` refuses the item meanwhile, and `tend run` does not start it', async () => {
+    const gated = '---\nphases:\n  - { name: prd, artifact: PRD.md, approve: true }\n  - { name: build }\n---\nGated.\n';
+    const root = await runRepo('write-artifact.mjs', { 'pipelines/gated.md': gated, 'backlog/prd/w/item.md': item('W', 'pipeline: gated\nstatus: waiting\nattempts: 1\n'), 'backlog/prd/w/PRD.md': '# PRD\n' });
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+    children.push(other);
+    // Another process is approving w: moved to build/, not yet written or committed.
+    await interrupted(root, { id: 'w', from: 'backlog/prd/w', to: 'backlog/build/w', changes: { status: 'queued', attempts: 0 }, summary: 'prd -> build (approved)', phase: 'prd' }, 'moved', other.pid);
+    const approve = await tend(root, ['approve', 'w']);
+    expect(approve.exitCode).toBe(1);
+    expect(approve.stderr).toMatch(/another tend process is moving w right now/);
+    const run = await tend(root, ['run', '--once']);
+    expect(run.exitCode).toBe(0);
+    expect(await tendSubjects(root)).toEqual([]);
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).not.toBe('');
   });
 });
