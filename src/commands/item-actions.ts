@@ -43,8 +43,12 @@ function phaseOf(repo: Repo, item: Item) {
 
 async function apply(repo: Repo, item: Item, decision: Decision): Promise<string> {
   const branch = (await git(repo.root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
+  // As for `tend run`: transitions (and merges) go on the branch tend works on, never elsewhere.
+  if (!branch) throw new TendError('the checkout is on a detached HEAD', 'check out the branch tend works on, then try again');
+  const wanted = repo.config.settings.git.branch;
+  if (wanted && wanted !== branch) throw new TendError(`ORCHESTRATOR.md sets git.branch: ${wanted}, but ${branch} is checked out`, `check out ${wanted}, then try again`);
   const d = await settleWorkspace(repo.root, item, decision, repo.config.settings, branch, new AbortController().signal);
-  await applyTransition({ root: repo.root, author: repo.config.settings.git.author }, item, d.to, d.changes, d.transition);
+  await applyTransition({ root: repo.root, author: repo.config.settings.git.author, branch }, item, d.to, d.changes, d.transition);
   return `${item.id}: ${d.transition.summary}`;
 }
 

@@ -129,7 +129,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
 
   let workspace: Workspace;
   try {
-    workspace = await prepareWorkspace(root, item.id, phase.workspace ?? settings.workspace, run.baseBranch, settings, logDir, run.signal, item.fields.branch);
+    workspace = await prepareWorkspace(root, item.id, phase.workspace ?? settings.workspace, run.baseBranch, settings, logDir, run.signal, item.fields.branch, phase.on_reject !== undefined);
   } catch (err) {
     if (err instanceof WorkspaceError) return run.signal.aborted ? { ...failed(err.message), interrupted: true } : failed(err.message);
     throw err;

@@ -2,7 +2,7 @@
 // .tend/worktrees/<id> on branch tend/<id>, created from the base branch, so parallel builds
 // never touch the same files and the user's checkout is never switched or modified by a build.
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { runProcess } from '../agents/process.js';
 import type { Settings } from '../config/settings.js';
@@ -32,8 +32,8 @@ export function worktreeDir(root: string, id: string): string {
   return path.join(root, WORKTREES_DIR, id);
 }
 
-async function gitOrFail(cwd: string, args: string[], what: string): Promise<string> {
-  const result = await git(cwd, args);
+async function gitOrFail(cwd: string, args: string[], what: string, env?: Record<string, string>): Promise<string> {
+  const result = await git(cwd, args, { env });
   if (result.exitCode !== 0) throw new WorkspaceError(`${what}: ${firstLine(result.stderr || result.stdout)}`);
   return result.stdout;
 }
@@ -80,68 +80,89 @@ export async function runHook(name: HookName, settings: Settings, dir: string, l
   return `hook ${name} (\`${command}\`) failed: ${result.spawnError ?? (result.stopped ? `stopped (${result.stopped})` : `exit ${result.exitCode}`)}; see ${logFile}`;
 }
 
+/** Where the commit a review saw is kept: the merge takes that, never what came after it. */
+export function reviewedRef(id: string): string {
+  return `refs/tend/reviewed/${id}`;
+}
+
 /**
  * The workspace for a phase, creating the item's worktree (and branch) when it does not exist,
  * e.g. on the first worktree phase or after `.tend/` was deleted. Runs after_create on creation.
+ * `reviewing`: this phase judges the work (it has `on_reject`), so the commit it starts from is
+ * kept as the one to merge.
  */
-export async function prepareWorkspace(root: string, id: string, kind: 'repo' | 'worktree', baseBranch: string, settings: Settings, logDir: string, signal: AbortSignal, recordedBranch?: string): Promise<Workspace> {
+export async function prepareWorkspace(root: string, id: string, kind: 'repo' | 'worktree', baseBranch: string, settings: Settings, logDir: string, signal: AbortSignal, recordedBranch?: string, reviewing = false): Promise<Workspace> {
   if (kind === 'repo') return { kind, dir: root, branch: baseBranch, baseBranch, diffCommand: 'git diff HEAD' };
   const branch = itemBranch(id);
   const dir = worktreeDir(root, id);
   const workspace: Workspace = { kind, dir, branch, baseBranch, diffCommand: `git diff ${shellWord(baseBranch)}...${branch}` };
   if (existsSync(path.join(dir, '.git'))) {
+    const off = await offBranch(root, dir, branch);
+    if (off) throw new WorkspaceError(off);
     // What an earlier phase (or attempt) left uncommitted goes on the branch before this one
-    // starts, so a review's diff holds everything; what the last phase leaves stays off a merge.
-    await commitLeftovers(dir, id);
-    return workspace;
+    // starts, so a review's diff holds everything.
+    await commitLeftovers(dir, id, settings.git.author);
+  } else {
+    if (recordedBranch !== branch && (await branchExists(root, branch))) {
+      throw new WorkspaceError(`a branch ${branch} already exists but is not this item's (left by an earlier item with the same id?)`, `delete it (git branch -D ${branch}) or rename it, then \`tend retry ${id}\``);
+    }
+    await withGitLock(() => addWorktree(root, id, baseBranch));
+    const failure = await runHook('after_create', settings, dir, logDir, signal);
+    if (failure) {
+      await removeWorktree(root, id, settings, logDir, signal, { runHook: false });
+      throw new WorkspaceError(failure);
+    }
   }
-  if (recordedBranch !== branch && (await branchExists(root, branch))) {
-    throw new WorkspaceError(`a branch ${branch} already exists but is not this item's (left by an earlier item with the same id?)`, `delete it (git branch -D ${branch}) or rename it, then \`tend retry ${id}\``);
-  }
-  await withGitLock(() => addWorktree(root, id, baseBranch));
-  const failure = await runHook('after_create', settings, dir, logDir, signal);
-  if (failure) {
-    await removeWorktree(root, id, settings, logDir, signal, { runHook: false });
-    throw new WorkspaceError(failure);
-  }
+  if (reviewing) await gitOrFail(root, ['update-ref', reviewedRef(id), `refs/heads/${branch}`], `could not note the commit ${id}'s review starts from`);
   return workspace;
 }
 
 /** A workspace hook failed: the attempt fails (it counts), the run goes on. */
 export class WorkspaceError extends TendError {}
 
+/** Why the item's worktree is not on its branch (an agent switched or detached it), or undefined. */
+async function offBranch(root: string, dir: string, branch: string): Promise<string | undefined> {
+  const head = (await git(dir, ['symbolic-ref', '--quiet', 'HEAD'])).stdout.trim();
+  if (head === `refs/heads/${branch}`) return undefined;
+  return `the worktree ${path.relative(root, dir)} is on ${head.replace('refs/heads/', '') || 'a detached HEAD'}, not ${branch} (an agent switched it); check out ${branch} there (\`git -C ${path.relative(root, dir)} checkout ${branch}\`), then \`tend retry\``;
+}
+
 /**
  * Remove the item's worktree; the branch stays. Work an agent left uncommitted is committed on
- * the branch first, so nothing is lost.
+ * the branch first, and a HEAD an agent moved off the branch is kept under refs/tend/kept/, so
+ * nothing is lost; if the leftovers cannot be committed, the worktree stays.
  */
 export async function removeWorktree(root: string, id: string, settings: Settings, logDir: string, signal: AbortSignal, options = { runHook: true }): Promise<void> {
   const dir = worktreeDir(root, id);
   if (!existsSync(dir)) return;
   if (options.runHook) await runHook('before_remove', settings, dir, logDir, signal);
-  await commitLeftovers(dir, id);
+  await commitLeftovers(dir, id, settings.git.author);
+  if (await offBranch(root, dir, itemBranch(id))) {
+    await gitOrFail(dir, ['update-ref', `refs/tend/kept/${id}-${Date.now()}`, 'HEAD'], `could not keep the worktree's HEAD of ${id}`);
+  }
   await withGitLock(async () => {
     await git(root, ['worktree', 'remove', '--force', dir]);
     await git(root, ['worktree', 'prune']);
   });
 }
 
-/** Commit what an agent left uncommitted in the item's worktree, on its branch. */
-async function commitLeftovers(dir: string, id: string): Promise<void> {
+/** Commit, as tend, what an agent left uncommitted in the item's worktree. */
+async function commitLeftovers(dir: string, id: string, author: string | undefined): Promise<void> {
   if ((await git(dir, ['status', '--porcelain'])).stdout.trim() === '') return;
-  await git(dir, ['add', '--all']);
-  await git(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: work left uncommitted in the worktree of ${id}`]);
+  await gitOrFail(dir, ['add', '--all'], `could not commit the work left in the worktree of ${id}`);
+  await gitOrFail(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: work left uncommitted in the worktree of ${id}`], `could not commit the work left in the worktree of ${id}`, authorEnv(author));
 }
 
 export type MergeResult = { ok: true; note: string } | { ok: false; reason: string };
 type Built = { ok: true; commit: string } | { ok: false; reason: string };
 
 /**
- * Bring the item's branch into the base branch as `merge` says. `none`: leave it for a pull
- * request. `ff`: rebase it onto the base (which has moved on with tend's own commits) in its
- * worktree, then fast-forward. `merge`: a merge commit built with `git merge-tree`, without any
- * checkout. Either way the user's checkout is only fast-forwarded, which git does around their
- * staged and unstaged changes (or refuses, if they touch the same files); a conflict leaves
- * everything as it was and says why.
+ * Bring the item's work into the base branch as `merge` says: the commit its last review saw
+ * (or the branch, if no phase reviewed it), never what an agent added after. `none`: leave it
+ * for a pull request. `ff`: that commit rebased onto the base, in a scratch worktree. `merge`: a
+ * merge commit built with `git merge-tree`, without any checkout. Either way the user's checkout
+ * is only fast-forwarded, which git does around their staged and unstaged changes (or refuses,
+ * if they touch the same files); a conflict leaves everything as it was and says why.
  */
 export async function mergeBranch(root: string, id: string, mode: Settings['merge'], baseBranch: string, author?: string): Promise<MergeResult> {
   const branch = itemBranch(id);
@@ -150,8 +171,16 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
   return withGitLock(async () => {
     const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
     if (current !== baseBranch) return { ok: false, reason: `the checkout is on ${current || 'a detached HEAD'}, not ${baseBranch}; merge ${branch} yourself` };
-    if ((await git(root, ['merge-base', '--is-ancestor', branch, baseBranch])).exitCode === 0) return { ok: true, note: `${branch} has nothing ${baseBranch} lacks` };
-    const built = mode === 'ff' ? await rebased(root, id, branch, baseBranch, author) : await mergeCommit(root, branch, baseBranch, author);
+    const dir = worktreeDir(root, id);
+    const off = existsSync(path.join(dir, '.git')) ? await offBranch(root, dir, branch) : undefined;
+    if (off) return { ok: false, reason: off };
+    // Commit ids, resolved once: a commit landing on the base meanwhile makes the fast-forward
+    // refuse, rather than be dropped from a merge made against the older base.
+    const base = (await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${baseBranch}^{commit}`])).stdout.trim();
+    const reviewed = (await git(root, ['rev-parse', '--verify', '--quiet', `${reviewedRef(id)}^{commit}`])).stdout.trim();
+    const tip = reviewed || (await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`])).stdout.trim();
+    if ((await git(root, ['merge-base', '--is-ancestor', tip, base])).exitCode === 0) return { ok: true, note: `${branch} has nothing ${baseBranch} lacks` };
+    const built = mode === 'ff' ? await rebased(root, id, tip, base, branch, baseBranch, author) : await mergeCommit(root, tip, base, branch, baseBranch, author);
     if (!built.ok) return built;
     // No autostash (it would write conflict markers into the user's files) and no hooks.
     const ff = await git(root, ['-c', 'core.hooksPath=/dev/null', '-c', 'merge.autoStash=false', 'merge', '--quiet', '--ff-only', built.commit]);
@@ -160,31 +189,36 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
   });
 }
 
-/** `ff`: the branch rebased onto the base in its own worktree; work left uncommitted stays out. */
-async function rebased(root: string, id: string, branch: string, baseBranch: string, author: string | undefined): Promise<Built> {
-  const dir = worktreeDir(root, id);
+/** `ff`: `tip` rebased onto `base` in a scratch worktree; the item's branch and worktree are left as they are. */
+async function rebased(root: string, id: string, tip: string, base: string, branch: string, baseBranch: string, author: string | undefined): Promise<Built> {
+  if ((await git(root, ['merge-base', '--is-ancestor', base, tip])).exitCode === 0) return { ok: true, commit: tip };
+  const scratch = path.join(root, WORKTREES_DIR, `.rebase-${id}`);
+  const drop = async () => {
+    await git(root, ['worktree', 'remove', '--force', scratch]);
+    await rm(scratch, { recursive: true, force: true });
+    await git(root, ['worktree', 'prune']);
+  };
+  await drop(); // left by a run killed mid-rebase
+  await mkdir(path.dirname(scratch), { recursive: true });
+  const added = await git(root, ['worktree', 'add', '--quiet', '--detach', scratch, tip]);
+  if (added.exitCode !== 0) return { ok: false, reason: `could not make a worktree to rebase ${branch}: ${describeGitError(added.stderr)}` };
   try {
-    if (!existsSync(path.join(dir, '.git'))) await addWorktree(root, id, baseBranch);
-  } catch (err) {
-    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    // git.author commits the rebased copies; their authors stay who they were.
+    const committer = Object.fromEntries(Object.entries(authorEnv(author)).filter(([k]) => k.startsWith('GIT_COMMITTER_')));
+    const rebase = await git(scratch, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', base], { env: committer });
+    if (rebase.exitCode !== 0) {
+      await git(scratch, ['rebase', '--abort']);
+      return { ok: false, reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${describeGitError(`${rebase.stdout}\n${rebase.stderr}`)}; the branch is kept as it was` };
+    }
+    return { ok: true, commit: (await git(scratch, ['rev-parse', 'HEAD'])).stdout.trim() };
+  } finally {
+    await drop();
   }
-  const head = (await git(dir, ['symbolic-ref', '--quiet', 'HEAD'])).stdout.trim();
-  if (head !== `refs/heads/${branch}`) {
-    return { ok: false, reason: `the worktree ${path.relative(root, dir)} is on ${head.replace('refs/heads/', '') || 'a detached HEAD'}, not ${branch} (an agent switched it); check out ${branch} there, or merge by hand` };
-  }
-  // git.author commits the rebased copies; their authors stay who they were.
-  const committer = Object.fromEntries(Object.entries(authorEnv(author)).filter(([k]) => k.startsWith('GIT_COMMITTER_')));
-  const rebase = await git(dir, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', '--autostash', baseBranch], { env: committer });
-  if (rebase.exitCode !== 0) {
-    await git(dir, ['rebase', '--abort']);
-    return { ok: false, reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${describeGitError(rebase.stdout + rebase.stderr)}; the branch is kept as it was` };
-  }
-  return { ok: true, commit: (await git(dir, ['rev-parse', 'HEAD'])).stdout.trim() };
 }
 
-/** `merge`: a merge commit of the branch into the base (first parent the base), made without a checkout. */
-async function mergeCommit(root: string, branch: string, baseBranch: string, author: string | undefined): Promise<Built> {
-  const merged = await git(root, ['merge-tree', '--write-tree', '--name-only', baseBranch, branch]);
+/** `merge`: a merge commit of `tip` into `base` (first parent the base), made without a checkout. */
+async function mergeCommit(root: string, tip: string, base: string, branch: string, baseBranch: string, author: string | undefined): Promise<Built> {
+  const merged = await git(root, ['merge-tree', '--write-tree', '--name-only', base, tip]);
   if (merged.exitCode !== 0) {
     const conflict = merged.stdout.split('\n').find((l) => l.startsWith('CONFLICT'));
     return conflict
@@ -192,7 +226,7 @@ async function mergeCommit(root: string, branch: string, baseBranch: string, aut
       : { ok: false, reason: `git could not merge ${branch} into ${baseBranch}: ${describeGitError(merged.stderr || merged.stdout)}; the branch is kept` };
   }
   const tree = merged.stdout.split('\n')[0]?.trim() ?? '';
-  const commit = await git(root, ['commit-tree', tree, '-p', baseBranch, '-p', branch, '-m', `tend: merge ${branch}`], { env: authorEnv(author) });
+  const commit = await git(root, ['commit-tree', tree, '-p', base, '-p', tip, '-m', `tend: merge ${branch}`], { env: authorEnv(author) });
   if (commit.exitCode !== 0) return { ok: false, reason: `could not make the merge commit: ${describeGitError(commit.stderr)}` };
   return { ok: true, commit: commit.stdout.trim() };
 }
@@ -214,7 +248,9 @@ function firstLine(text: string): string {
  */
 export async function settleWorkspace(root: string, item: Item, d: Decision, settings: Settings, baseBranch: string, signal: AbortSignal): Promise<Decision> {
   const branch = itemBranch(item.id);
-  if ((d.to !== DONE && d.to !== BLOCKED) || !(await branchExists(root, branch))) return d;
+  // d.to is undefined for a change made by hand, e.g. a folder moved into done/: no merge then.
+  const to = d.to ?? item.location;
+  if ((to !== DONE && to !== BLOCKED) || !(await branchExists(root, branch))) return d;
   let settled: Decision = { ...d, changes: { ...d.changes, branch } };
   if (d.to === DONE) {
     const merged = await mergeBranch(root, item.id, settings.merge, baseBranch, settings.git.author);
@@ -227,5 +263,6 @@ export async function settleWorkspace(root: string, item: Item, d: Decision, set
     }
   }
   await removeWorktree(root, item.id, settings, itemLogDir(root, item.id), signal);
+  await git(root, ['update-ref', '-d', reviewedRef(item.id)]);
   return settled;
 }

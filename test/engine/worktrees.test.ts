@@ -95,6 +95,37 @@ describe('worktrees', () => {
     expect(await git(root, 'log', '--merges', '--format=%s', 'main')).toBe('');
   });
 
+  it('what a review commits itself was not reviewed: the commit the review started from lands, the rest stays on the branch', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/late.md': quickFix('Late') }, { merge: 'ff' });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_REVIEW_COMMIT: '1' } });
+    expect(result.exitCode).toBe(0);
+    expect(await read(root, 'src/late.txt')).toBe('written for late\n');
+    expect(await git(root, 'ls-files', 'late-*')).toBe('');
+    expect(await git(root, 'ls-tree', '--name-only', 'tend/late', 'late-correctness.txt')).toBe('late-correctness.txt');
+    expect(await git(root, 'for-each-ref', 'refs/tend/reviewed')).toBe('');
+  });
+
+  it('with no git identity but git.author set, leftovers are committed as git.author and nothing is lost', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/anon.md': quickFix('Anon') }, { merge: 'merge', git: '{ author: "Tend Bot <bot@example.com>" }' });
+    const noIdentity = { GIT_AUTHOR_NAME: '', GIT_AUTHOR_EMAIL: '', GIT_COMMITTER_NAME: '', GIT_COMMITTER_EMAIL: '', FAKE_NO_COMMIT: '1' };
+    const result = await tend(root, ['run', '--once'], { env: noIdentity });
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    expect(await read(root, 'src/anon.txt')).toBe('written for anon\n');
+    expect(await git(root, 'log', '-1', '--format=%an <%ae>: %s', '--', 'src/anon.txt')).toBe('Tend Bot <bot@example.com>: tend: work left uncommitted in the worktree of anon');
+  });
+
+  it('an agent that moves the worktree off its branch stops the item with the reason; its commits are kept', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/drift.md': quickFix('Drift') }, { merge: 'merge' });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_DETACH: '1' } });
+    expect(result.exitCode).toBe(0);
+    expect(await itemField(root, 'backlog/blocked/drift/item.md', 'blocked_reason')).toMatch(/the worktree \.tend\/worktrees\/drift is on a detached HEAD, not tend\/drift \(an agent switched it\)/);
+    expect(existsSync(path.join(root, 'detached.txt'))).toBe(false);
+    const kept = (await git(root, 'for-each-ref', '--format=%(refname)', 'refs/tend/kept')).split('\n')[0] ?? '';
+    expect(kept).toMatch(/^refs\/tend\/kept\/drift-\d+$/);
+    expect(await git(root, 'log', '-1', '--format=%s', kept)).toBe('detached work for drift');
+  });
+
   it('merge: merge with a conflict blocks the item and keeps both sides', async () => {
     const root = await runRepo('commit-code.mjs', { 'backlog/first.md': quickFix('First'), 'backlog/second.md': item('Second', 'pipeline: quick-fix\npriority: 4\n') }, { merge: 'merge' });
     const result = await tend(root, ['run', '--once', '--concurrency', '2'], { env: { FAKE_FILE: 'shared.txt', FAKE_SLOW_ITEM: 'second' } });
