@@ -1,7 +1,7 @@
 // Builds in isolated worktrees: parallel builds on their own branches, the user's checkout
 // untouched, the merge setting, conflicts, and hooks.
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
@@ -150,6 +150,20 @@ describe('worktrees', () => {
     const review = await read(root, 'backlog/done/paused/review.md');
     expect(review).toContain('branch: tend/paused');
     expect(await git(root, 'log', '--format=%s', '-1', 'tend/paused')).toBe('build paused');
+  });
+
+  it('an item moved into done/ by hand gives up its worktree, without a merge, and records its branch', async () => {
+    const pipeline = `---\nphases:\n  - { name: build, workspace: worktree, approve: true }\n  - { name: review, workspace: worktree, on_reject: build }\n---\nBuild, pause, review.\n`;
+    const root = await runRepo('commit-code.mjs', { 'pipelines/paused.md': pipeline, 'backlog/paused.md': item('Paused', 'pipeline: paused\n') }, { merge: 'merge' });
+    await tend(root, ['run', '--once']);
+    expect(existsSync(path.join(root, '.tend/worktrees/paused'))).toBe(true);
+    await mkdir(path.join(root, 'backlog/done'), { recursive: true });
+    await rename(path.join(root, 'backlog/build/paused'), path.join(root, 'backlog/done/paused'));
+    expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
+    expect((await tendSubjects(root)).at(-1)).toBe('tend: paused moved by hand: build -> done');
+    expect(existsSync(path.join(root, '.tend/worktrees/paused'))).toBe(false);
+    expect(await itemField(root, 'backlog/done/paused/item.md', 'branch')).toBe('tend/paused');
+    expect(existsSync(path.join(root, 'src/paused.txt'))).toBe(false);
   });
 
   it('runs the after_create hook in a new worktree; a failing hook fails the attempt', async () => {
