@@ -7,7 +7,7 @@ import { decideAfterPhase } from './decide.js';
 import { AgentUnavailable, runPhase } from './phase.js';
 import type { RunState } from './run-state.js';
 import type { Start } from './scheduler.js';
-import { itemBranch } from './workspace.js';
+import { branchExists, itemBranch } from './workspace.js';
 
 /** Errors outside an item's control (disk, permissions) before a run stops trying it. */
 const MAX_ERRORS_PER_ITEM = 3;
@@ -30,9 +30,12 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
   run.controllers.set(item.id, controller);
   const jobSignal = AbortSignal.any([run.signal, controller.signal]);
   try {
+    // The first worktree phase records the item's branch, unless a branch of that name exists
+    // already: an earlier item's, which the phase then refuses to build on.
     const inWorktree = (phase.workspace ?? run.config.settings.workspace) === 'worktree';
+    const claimsBranch = inWorktree && !item.fields.branch && !(await branchExists(run.root, itemBranch(item.id)));
     current = await run.apply(item, {
-      changes: { status: 'running', owner: run.owner, attempts: item.fields.attempts + 1, resume_at: undefined, ...(inWorktree && !item.fields.branch ? { branch: itemBranch(item.id) } : {}) },
+      changes: { status: 'running', owner: run.owner, attempts: item.fields.attempts + 1, resume_at: undefined, ...(claimsBranch ? { branch: itemBranch(item.id) } : {}) },
       transition: { id: item.id, phase: phase.name, summary: `${phase.name} started (attempt ${item.fields.attempts + 1})`, outcome: 'claimed' },
     });
     const outcome = await runPhase({

@@ -2,7 +2,7 @@
 // .tend/worktrees/<id> on branch tend/<id>, created from the base branch, so parallel builds
 // never touch the same files and the user's checkout is never switched or modified by a build.
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { runProcess } from '../agents/process.js';
 import type { Settings } from '../config/settings.js';
@@ -59,9 +59,30 @@ async function addWorktree(root: string, id: string, baseBranch: string): Promis
   const dir = worktreeDir(root, id);
   await mkdir(path.dirname(dir), { recursive: true });
   await excludeStateDir(root);
-  await git(root, ['worktree', 'prune']); // forget worktrees whose folder was deleted
-  const args = (await branchExists(root, branch)) ? ['worktree', 'add', '--quiet', dir, branch] : ['worktree', 'add', '--quiet', '-b', branch, dir, baseBranch];
-  await gitOrFail(root, args, `could not create the worktree for ${id}`);
+  const fresh = !(await branchExists(root, branch));
+  // A folder there that is no worktree of this repository (git forgot it, or the repository
+  // moved) is set aside, never worked in: git inside it would reach the user's own checkout.
+  if (existsSync(dir)) await rename(dir, `${path.dirname(dir)}/.orphan-${id}-${Date.now()}`);
+  await git(root, ['worktree', 'prune']);
+  const args = fresh ? ['worktree', 'add', '--quiet', '-b', branch, dir, baseBranch] : ['worktree', 'add', '--quiet', dir, branch];
+  await gitOrFail(root, ['-c', 'core.hooksPath=/dev/null', ...args], `could not create the worktree for ${id}`);
+  if (fresh) await git(root, ['update-ref', '-d', reviewedRef(id)]); // an earlier item's with this id
+}
+
+const commonDirs = new Map<string, string>();
+
+/** Whether `dir` is a live worktree of the repository at `root` (not just a folder with a .git). */
+async function isWorktree(root: string, dir: string): Promise<boolean> {
+  if (!existsSync(path.join(dir, '.git'))) return false;
+  const mine = await git(dir, ['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-common-dir']);
+  const [top = '', common = ''] = mine.stdout.split('\n');
+  if (mine.exitCode !== 0 || top !== (await realpath(dir))) return false;
+  let rootCommon = commonDirs.get(root);
+  if (rootCommon === undefined) {
+    rootCommon = (await git(root, ['rev-parse', '--path-format=absolute', '--git-common-dir'])).stdout.trim();
+    commonDirs.set(root, rootCommon);
+  }
+  return common.trim() === rootCommon;
 }
 
 export async function branchExists(root: string, branch: string): Promise<boolean> {
@@ -96,16 +117,18 @@ export async function prepareWorkspace(root: string, id: string, kind: 'repo' | 
   const branch = itemBranch(id);
   const dir = worktreeDir(root, id);
   const workspace: Workspace = { kind, dir, branch, baseBranch, diffCommand: `git diff ${shellWord(baseBranch)}...${branch}` };
-  if (existsSync(path.join(dir, '.git'))) {
+  // The item records its branch when it first claims a worktree phase, and only if no such
+  // branch existed: one that did is an earlier item's with the same id, never built upon.
+  if (recordedBranch !== branch && (await branchExists(root, branch))) {
+    throw new WorkspaceError(`a branch ${branch} already exists but is not this item's (left by an earlier item with the same id?)`, `delete it (git branch -D ${branch}) or rename it, then \`tend retry ${id}\``);
+  }
+  if (await isWorktree(root, dir)) {
     const off = await offBranch(root, dir, branch);
     if (off) throw new WorkspaceError(off);
     // What an earlier phase (or attempt) left uncommitted goes on the branch before this one
     // starts, so a review's diff holds everything.
     await commitLeftovers(dir, id, settings.git.author);
   } else {
-    if (recordedBranch !== branch && (await branchExists(root, branch))) {
-      throw new WorkspaceError(`a branch ${branch} already exists but is not this item's (left by an earlier item with the same id?)`, `delete it (git branch -D ${branch}) or rename it, then \`tend retry ${id}\``);
-    }
     await withGitLock(() => addWorktree(root, id, baseBranch));
     const failure = await runHook('after_create', settings, dir, logDir, signal);
     if (failure) {
@@ -135,11 +158,19 @@ async function offBranch(root: string, dir: string, branch: string): Promise<str
 export async function removeWorktree(root: string, id: string, settings: Settings, logDir: string, signal: AbortSignal, options = { runHook: true }): Promise<void> {
   const dir = worktreeDir(root, id);
   if (!existsSync(dir)) return;
-  if (options.runHook) await runHook('before_remove', settings, dir, logDir, signal);
-  await commitLeftovers(dir, id, settings.git.author);
-  if (await offBranch(root, dir, itemBranch(id))) {
-    await gitOrFail(dir, ['update-ref', `refs/tend/kept/${id}-${Date.now()}`, 'HEAD'], `could not keep the worktree's HEAD of ${id}`);
+  if (!(await isWorktree(root, dir))) {
+    // Not a worktree (see addWorktree): set aside untouched, never committed from.
+    await rename(dir, `${path.dirname(dir)}/.orphan-${id}-${Date.now()}`);
+    await git(root, ['worktree', 'prune']);
+    return;
   }
+  if (options.runHook) await runHook('before_remove', settings, dir, logDir, signal);
+  const off = await offBranch(root, dir, itemBranch(id));
+  // Off its branch: leftovers go on a detached HEAD kept under refs/tend/kept/, never onto
+  // whatever branch the agent switched to.
+  if (off) await gitOrFail(dir, ['checkout', '--quiet', '--detach'], `could not detach the worktree of ${id}`);
+  await commitLeftovers(dir, id, settings.git.author);
+  if (off) await gitOrFail(dir, ['update-ref', `refs/tend/kept/${id}-${Date.now()}`, 'HEAD'], `could not keep the worktree's HEAD of ${id}`);
   await withGitLock(async () => {
     await git(root, ['worktree', 'remove', '--force', dir]);
     await git(root, ['worktree', 'prune']);
@@ -148,7 +179,7 @@ export async function removeWorktree(root: string, id: string, settings: Setting
 
 /** Commit, as tend, what an agent left uncommitted in the item's worktree. */
 async function commitLeftovers(dir: string, id: string, author: string | undefined): Promise<void> {
-  if ((await git(dir, ['status', '--porcelain'])).stdout.trim() === '') return;
+  if ((await gitOrFail(dir, ['status', '--porcelain'], `could not read the worktree of ${id}`)).trim() === '') return;
   await gitOrFail(dir, ['add', '--all'], `could not commit the work left in the worktree of ${id}`);
   await gitOrFail(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: work left uncommitted in the worktree of ${id}`], `could not commit the work left in the worktree of ${id}`, authorEnv(author));
 }
@@ -172,13 +203,17 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
     const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
     if (current !== baseBranch) return { ok: false, reason: `the checkout is on ${current || 'a detached HEAD'}, not ${baseBranch}; merge ${branch} yourself` };
     const dir = worktreeDir(root, id);
-    const off = existsSync(path.join(dir, '.git')) ? await offBranch(root, dir, branch) : undefined;
+    const off = (await isWorktree(root, dir)) ? await offBranch(root, dir, branch) : undefined;
     if (off) return { ok: false, reason: off };
     // Commit ids, resolved once: a commit landing on the base meanwhile makes the fast-forward
     // refuse, rather than be dropped from a merge made against the older base.
     const base = (await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${baseBranch}^{commit}`])).stdout.trim();
     const reviewed = (await git(root, ['rev-parse', '--verify', '--quiet', `${reviewedRef(id)}^{commit}`])).stdout.trim();
-    const tip = reviewed || (await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`])).stdout.trim();
+    const head = (await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`])).stdout.trim();
+    if (reviewed && (await git(root, ['merge-base', '--is-ancestor', reviewed, head])).exitCode !== 0) {
+      return { ok: false, reason: `the reviewed commit ${reviewed.slice(0, 12)} is not on ${branch} (the branch was reset or replaced); review it again (\`tend retry\`) or merge by hand` };
+    }
+    const tip = reviewed || head;
     if ((await git(root, ['merge-base', '--is-ancestor', tip, base])).exitCode === 0) return { ok: true, note: `${branch} has nothing ${baseBranch} lacks` };
     const built = mode === 'ff' ? await rebased(root, id, tip, base, branch, baseBranch, author) : await mergeCommit(root, tip, base, branch, baseBranch, author);
     if (!built.ok) return built;
@@ -200,7 +235,7 @@ async function rebased(root: string, id: string, tip: string, base: string, bran
   };
   await drop(); // left by a run killed mid-rebase
   await mkdir(path.dirname(scratch), { recursive: true });
-  const added = await git(root, ['worktree', 'add', '--quiet', '--detach', scratch, tip]);
+  const added = await git(root, ['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--detach', scratch, tip]);
   if (added.exitCode !== 0) return { ok: false, reason: `could not make a worktree to rebase ${branch}: ${describeGitError(added.stderr)}` };
   try {
     // git.author commits the rebased copies; their authors stay who they were.
@@ -250,7 +285,8 @@ export async function settleWorkspace(root: string, item: Item, d: Decision, set
   const branch = itemBranch(item.id);
   // d.to is undefined for a change made by hand, e.g. a folder moved into done/: no merge then.
   const to = d.to ?? item.location;
-  if ((to !== DONE && to !== BLOCKED) || !(await branchExists(root, branch))) return d;
+  // Only its own branch (recorded when it claimed a worktree phase), never an earlier item's.
+  if ((to !== DONE && to !== BLOCKED) || item.fields.branch !== branch || !(await branchExists(root, branch))) return d;
   let settled: Decision = { ...d, changes: { ...d.changes, branch } };
   if (d.to === DONE) {
     const merged = await mergeBranch(root, item.id, settings.merge, baseBranch, settings.git.author);
@@ -262,7 +298,14 @@ export async function settleWorkspace(root: string, item: Item, d: Decision, set
       };
     }
   }
-  await removeWorktree(root, item.id, settings, itemLogDir(root, item.id), signal);
-  await git(root, ['update-ref', '-d', reviewedRef(item.id)]);
+  // The reviewed commit is kept for a retry out of blocked/, until the work has landed.
+  if (settled.to === DONE) await git(root, ['update-ref', '-d', reviewedRef(item.id)]);
+  try {
+    await removeWorktree(root, item.id, settings, itemLogDir(root, item.id), signal);
+  } catch (err) {
+    // The transition goes ahead (a merge may already have landed); the worktree stays, nothing lost.
+    const why = `the worktree ${path.relative(root, worktreeDir(root, item.id))} was kept: ${err instanceof Error ? err.message : String(err)}`;
+    settled = { ...settled, changes: { ...settled.changes, warning: why } };
+  }
   return settled;
 }

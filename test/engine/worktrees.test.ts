@@ -1,6 +1,6 @@
 // Builds in isolated worktrees: parallel builds on their own branches, the user's checkout
 // untouched, the merge setting, conflicts, and hooks.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -164,6 +164,42 @@ describe('worktrees', () => {
     expect(existsSync(path.join(root, '.tend/worktrees/paused'))).toBe(false);
     expect(await itemField(root, 'backlog/done/paused/item.md', 'branch')).toBe('tend/paused');
     expect(existsSync(path.join(root, 'src/paused.txt'))).toBe(false);
+  });
+
+  it('a folder in the worktree\'s place that is no worktree is set aside, and nothing of the user\'s is committed from it', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/stray.md': quickFix('Stray'), 'a.txt': 'committed\n' });
+    await writeTree(root, { '.tend/worktrees/stray/sub/note.txt': 'not a worktree\n', 'a.txt': 'edited by the user\n', 'secret.env': 'TOKEN=1\n' });
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode).toBe(0);
+    expect(existsSync(path.join(root, 'backlog/done/stray/review.md'))).toBe(true);
+    expect(await git(root, 'log', '--all', '--format=%s', '--', 'secret.env', 'a.txt')).toBe('test setup');
+    expect(await git(root, 'status', '--porcelain', '--', 'a.txt', 'secret.env')).toBe(' M a.txt\n?? secret.env');
+    const aside = readdirSync(path.join(root, '.tend/worktrees')).filter((n) => n.startsWith('.orphan-stray-'));
+    expect(aside).toHaveLength(1);
+    expect(await readFile(path.join(root, '.tend/worktrees', aside[0] ?? '', 'sub/note.txt'), 'utf8')).toBe('not a worktree\n');
+  });
+
+  it('a branch left by an earlier item with the same id is not built upon: the item is blocked with the reason', async () => {
+    const root = await runRepo('commit-code.mjs', { 'old.txt': 'base\n' });
+    await git(root, 'branch', 'tend/feature');
+    await git(root, 'worktree', 'add', '--quiet', path.join(root, 'old-tree'), 'tend/feature');
+    await writeTree(root, { 'old-tree/old.txt': 'OLD ITEM WORK\n' });
+    await git(path.join(root, 'old-tree'), 'commit', '--quiet', '-am', 'old item work');
+    await git(root, 'worktree', 'remove', path.join(root, 'old-tree'));
+    await writeTree(root, { 'backlog/feature.md': quickFix('Feature') });
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode).toBe(0);
+    expect(await itemField(root, 'backlog/blocked/feature/item.md', 'blocked_reason')).toMatch(/a branch tend\/feature already exists but is not this item's/);
+    expect(await itemField(root, 'backlog/blocked/feature/item.md', 'branch')).toBeUndefined();
+    expect(await git(root, 'log', '-1', '--format=%s', 'tend/feature')).toBe('old item work');
+  });
+
+  it('a worktree that cannot be cleaned up does not hold the item back: it is done, with a warning, and the worktree kept', async () => {
+    const root = await runRepo('commit-code.mjs', { 'backlog/locked.md': quickFix('Locked') });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_REVIEW_LITTER: '1', FAKE_LOCK_WORKTREE: '1' } });
+    expect(result.exitCode).toBe(0);
+    expect(await itemField(root, 'backlog/done/locked/item.md', 'warning')).toMatch(/^the worktree \.tend\/worktrees\/locked was kept: could not commit the work left/);
+    expect(await readFile(path.join(root, '.tend/worktrees/locked/litter-correctness.txt'), 'utf8')).toBe('a review agent should not write code\n');
   });
 
   it('runs the after_create hook in a new worktree; a failing hook fails the attempt', async () => {
