@@ -17,15 +17,16 @@ import { pipelineOf } from './scheduler.js';
  * the transitions it (or a killed `tend approve`) left half done, and requeue the items it held,
  * or block those whose interrupted attempt was their last.
  */
-export async function recoverPreviousRun(run: RunState): Promise<void> {
+export async function recoverPreviousRun(run: RunState, items: Item[]): Promise<void> {
   // Agents first, so nothing is still writing into an item folder that is about to be committed.
   const orphans = await stopOrphanedAgents(path.join(run.root, AGENT_PID_DIR));
   if (orphans > 0) run.reporter.warn(`stopped ${orphans} agent process group(s) left running by a run that was killed`);
   const { committed, busy } = await finishPending(run.root, run.branch);
   if (committed.length > 0) reportFinished(run.reporter, committed);
   run.busy = busy;
-  const { snapshot } = await openRepo(run.root);
-  for (const item of snapshot.items) {
+  // The backlog as read at start, unless finishing those transitions moved items since.
+  const now = committed.length > 0 ? (await openRepo(run.root)).snapshot.items : items;
+  for (const item of now) {
     if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running' || busy.has(item.id)) continue;
     const host = item.fields.owner?.split(':')[0];
     if (host !== undefined && host !== os.hostname() && run.config.settings.git.remote) continue;

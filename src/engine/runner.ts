@@ -84,7 +84,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     const branch = await checkCanRun(opts, first);
     const concurrency = opts.concurrency ?? first.config.settings.concurrency;
     const run = new RunState({ root, branch, config: first.config, concurrency, agent: opts.agent, signal, reporter, summary });
-    await recoverPreviousRun(run);
+    await recoverPreviousRun(run, first.snapshot.items);
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
     if (watcher) reporter.info(`watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
     await loop(run, opts, watcher);

@@ -2,11 +2,11 @@
 // ran is taken by hand: the agent is stopped, and the human's change is committed as it is
 // instead of the phase's result. Other changes by hand are committed as they are.
 import type { Snapshot } from '../backlog/store.js';
-import { commitPaths, git } from '../git.js';
+import { commitPaths } from '../git.js';
 import { commitMessage, type Transition } from '../transition.js';
 import { findHandChanges, type HandChange } from './hand-edits.js';
 import type { RunState } from './run-state.js';
-import { removeWorktree, reviewedRef } from './workspace.js';
+import { forgetReviewed, removeWorktree } from './workspace.js';
 import { itemLogDir } from '../state-dir.js';
 
 /** Stop the agent of each item the snapshot shows moved away from its job's phase, or removed. */
@@ -42,7 +42,7 @@ async function commitHandChange(run: RunState, change: HandChange): Promise<void
   }
   if (change.kind === 'removed') {
     await removeWorktree(run.root, change.id, run.config.settings, itemLogDir(run.root, change.id), run.signal);
-    await git(run.root, ['update-ref', '-d', reviewedRef(change.id)]);
+    await forgetReviewed(run.root, change.id);
   }
   if (await commitPaths(run.root, change.paths, commitMessage(transition), { author: run.author, branch: run.branch })) run.committed(transition);
 }

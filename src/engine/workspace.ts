@@ -66,7 +66,7 @@ async function addWorktree(root: string, id: string, baseBranch: string): Promis
   await git(root, ['worktree', 'prune']);
   const args = fresh ? ['worktree', 'add', '--quiet', '-b', branch, dir, baseBranch] : ['worktree', 'add', '--quiet', dir, branch];
   await gitOrFail(root, ['-c', 'core.hooksPath=/dev/null', ...args], `could not create the worktree for ${id}`);
-  if (fresh) await git(root, ['update-ref', '-d', reviewedRef(id)]); // an earlier item's with this id
+  if (fresh) await forgetReviewed(root, id); // an earlier item's with this id
 }
 
 const commonDirs = new Map<string, string>();
@@ -102,8 +102,13 @@ export async function runHook(name: HookName, settings: Settings, dir: string, l
 }
 
 /** Where the commit a review saw is kept: the merge takes that, never what came after it. */
-export function reviewedRef(id: string): string {
+function reviewedRef(id: string): string {
   return `refs/tend/reviewed/${id}`;
+}
+
+/** Drop the reviewed commit: the work landed, or the item (or an earlier one with its id) is gone. */
+export async function forgetReviewed(root: string, id: string): Promise<void> {
+  await git(root, ['update-ref', '-d', reviewedRef(id)]);
 }
 
 /**
@@ -299,7 +304,7 @@ export async function settleWorkspace(root: string, item: Item, d: Decision, set
     }
   }
   // The reviewed commit is kept for a retry out of blocked/, until the work has landed.
-  if (settled.to === DONE) await git(root, ['update-ref', '-d', reviewedRef(item.id)]);
+  if (settled.to === DONE) await forgetReviewed(root, item.id);
   try {
     await removeWorktree(root, item.id, settings, itemLogDir(root, item.id), signal);
   } catch (err) {
