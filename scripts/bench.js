@@ -1,132 +1,109 @@
 #!/usr/bin/env node
-// `npm run bench`: tend's cost per transition against a raw `git commit` of a same-sized
-// change, both measured in this run on this machine, printed as a ratio (never asserted).
-import { execFileSync, spawn } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// `npm run bench`: what tend costs as the backlog grows, at several sizes of backlog/done/, each
+// figure beside a baseline measured in the same run on the same machine (a raw git commit, the
+// same run at the smallest size, Backlog.md, git status + node start-up). Printed as one table
+// and written to BENCH_OUT as JSON. Never asserted: machines drift, ratios in one run do not.
+//
+// Settings (environment): BENCH_SIZES=100,1000,10000  BENCH_ITEMS=2 (items per measured run)
+// BENCH_LIVE=50 BENCH_GAP_MS=200 (live intake)  BENCH_SLEEP_MS=10000 (CPU while an agent waits)
+// BENCH_NIGHT_SIZES=100,1000 BENCH_NIGHT=15 BENCH_SLOTS=4 BENCH_SCALE=1 (simulated night)
+// BENCH_BACKLOG_MD=0 (skip Backlog.md)  BENCH_OUT=bench-results.json
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { backlogCli, backlogList, backlogRepo } from './bench/backlog-md.js';
+import { liveIntake } from './bench/live.js';
+import { night } from './bench/makespan.js';
+import { add, cpuWhileWaiting, runPerTransition, startup, status, writeBenchPipelines } from './bench/measures.js';
+import { hasGnuTime, rawCommitMs, removeRepo, sh, tendRepo } from './bench/tools.js';
 
-const tend = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'tend.js');
-const env = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@tend.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@tend.invalid', GIT_CONFIG_GLOBAL: '/dev/null', NO_COLOR: '1' };
-const ITEMS = Number(process.env.BENCH_ITEMS ?? 12);
-const BACKGROUND = Number(process.env.BENCH_BACKGROUND ?? 300);
-const itemText = (i) => `---\ntitle: Item ${i}\npriority: ${(i % 5) + 1}\npipeline: quick-fix\n---\nSome text for item ${i}.\n`;
+const list = (name, fallback) => (process.env[name] ?? fallback).split(',').filter(Boolean).map(Number);
+const num = (name, fallback) => Number(process.env[name] ?? fallback);
+const SIZES = list('BENCH_SIZES', '100,1000,10000');
+const NIGHT_SIZES = list('BENCH_NIGHT_SIZES', '100,1000');
+const ITEMS = num('BENCH_ITEMS', 2);
+const log = (message) => process.stderr.write(`bench: ${message}\n`);
 
-function repo() {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'tend-bench-'));
-  const sh = (cmd, ...args) => execFileSync(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-  sh('git', 'init', '--quiet');
-  sh('node', tend, 'init');
-  // A backlog that already has history: finished items the new work sits beside.
-  for (let i = 0; i < BACKGROUND; i++) {
-    mkdirSync(path.join(root, 'backlog', 'done', `old-${i}`), { recursive: true });
-    writeFileSync(path.join(root, 'backlog', 'done', `old-${i}`, 'item.md'), itemText(i));
+async function measureSize(size, cli) {
+  log(`${size} finished items: building the repository`);
+  const root = tendRepo(size);
+  writeBenchPipelines(root);
+  const r = { size, rawCommitMs: rawCommitMs(root, 9) };
+  log(`${size}: status, add`);
+  r.status = status(root);
+  r.add = add(root);
+  log(`${size}: run --once, repo phases`);
+  r.repoRun = runPerTransition(root, 'bench-repo', ITEMS);
+  log(`${size}: run --once, worktree phases`);
+  r.worktreeRun = runPerTransition(root, 'bench-worktree', ITEMS);
+  log(`${size}: live intake`);
+  r.live = await liveIntake(root, num('BENCH_LIVE', 50), num('BENCH_GAP_MS', 200));
+  log(`${size}: CPU while an agent sleeps`);
+  r.waiting = cpuWhileWaiting(root, num('BENCH_SLEEP_MS', 10_000));
+  if (NIGHT_SIZES.includes(size)) {
+    log(`${size}: a simulated night`);
+    r.night = night(root, num('BENCH_NIGHT', 15), num('BENCH_SLOTS', 4), num('BENCH_SCALE', 1));
   }
-  sh('git', 'add', '--all');
-  sh('git', 'commit', '--quiet', '-m', 'history');
-  return { root, sh };
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-// Baseline: what any tool pays to record one change in git: write a file, add it, commit.
-function rawCommitMs(count) {
-  const { root, sh } = repo();
-  const times = [];
-  for (let i = 0; i < count; i++) {
-    const started = process.hrtime.bigint();
-    const file = path.join('backlog', 'done', `old-${i}`, 'item.md');
-    writeFileSync(path.join(root, file), `${itemText(i)}edit ${i}\n`);
-    sh('git', 'add', '--', file);
-    sh('git', 'commit', '--quiet', '-m', `edit ${i}`, '--', file);
-    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  removeRepo(root);
+  if (cli) {
+    log(`${size}: Backlog.md`);
+    const other = backlogRepo(cli, size);
+    r.backlogMd = backlogList(cli, other);
+    removeRepo(other);
   }
-  rmSync(root, { recursive: true, force: true });
-  return median(times);
+  return r;
 }
 
-function tendTransitionMs() {
-  const { root, sh } = repo();
-  for (let i = 0; i < ITEMS; i++) writeFileSync(path.join(root, 'backlog', `new-${i}.md`), itemText(i));
-  const started = process.hrtime.bigint();
-  const summary = JSON.parse(sh('node', tend, 'run', '--once', '--agent', 'dry-run', '--json'));
-  const totalMs = Number(process.hrtime.bigint() - started) / 1e6;
-  rmSync(root, { recursive: true, force: true });
-  return { perTransition: totalMs / summary.transitions, transitions: summary.transitions, totalMs };
+const ms = (v) => (v === undefined ? 'n/a' : `${v.toFixed(0)} ms`);
+const x = (a, b) => (a === undefined || b === undefined ? 'n/a' : `${(a / b).toFixed(2)}x`);
+const mib = (run) => (run?.rssMiB === undefined ? '' : `, ${run.rssMiB.toFixed(0)} MiB`);
+const cpu = (run) => (run?.userS === undefined ? 'n/a' : `${run.userS.toFixed(1)}+${run.sysS.toFixed(1)} s${mib(run)}`);
+
+function table(rows) {
+  const first = rows[0];
+  const lines = [
+    ['raw git add + commit, one file', (r) => ms(r.rawCommitMs)],
+    ['tend status', (r) => `${ms(r.status.wallMs)}${mib(r.status)}`],
+    ['Backlog.md task list --plain', (r) => (r.backlogMd ? `${ms(r.backlogMd.wallMs)}${mib(r.backlogMd)}` : 'n/a')],
+    ['  speed-up: Backlog.md / tend', (r) => x(r.backlogMd?.wallMs, r.status.wallMs)],
+    ['tend add (with its commit)', (r) => ms(r.add.wallMs)],
+    ['  add / raw commit', (r) => x(r.add.wallMs, r.rawCommitMs)],
+    ['per transition, repo phases', (r) => `${ms(r.repoRun.perTransitionMs)}${mib(r.repoRun)}`],
+    ['  / raw commit', (r) => x(r.repoRun.perTransitionMs, r.rawCommitMs)],
+    [`  / the same at ${first.size}`, (r) => x(r.repoRun.perTransitionMs, first.repoRun.perTransitionMs)],
+    ['per transition, worktree phases', (r) => ms(r.worktreeRun.perTransitionMs)],
+    [`  / the same at ${first.size}`, (r) => x(r.worktreeRun.perTransitionMs, first.worktreeRun.perTransitionMs)],
+    ['live run start-up', (r) => ms(r.live.startupMs)],
+    ['live intake p50 / p95', (r) => `${ms(r.live.p50)} / ${ms(r.live.p95)}${r.live.missed ? ` (${r.live.missed} missed)` : ''}`],
+    ['tend CPU while one agent sleeps', (r) => cpu(r.waiting)],
+    ['night makespan / lower bound', (r) => (r.night ? `${x(r.night.makespanMs, r.night.boundMs)} (${(r.night.makespanMs / 1000).toFixed(0)} s)` : '')],
+  ];
+  const width = Math.max(...lines.map(([label]) => label.length)) + 2;
+  const col = 24;
+  const out = [''.padEnd(width) + rows.map((r) => `${r.size} items`.padStart(col)).join('')];
+  for (const [label, cell] of lines) out.push(label.padEnd(width) + rows.map((r) => cell(r).padStart(col)).join(''));
+  return out.join('\n');
 }
 
-function percentile(values, p) {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+function startupLines(s) {
+  const floor = s.gitStatus.wallMs + s.node.wallMs;
+  return [
+    `start-up, empty backlog: tend --help ${ms(s.help.wallMs)}, tend status ${ms(s.status.wallMs)};` +
+      ` git status + node -e 0 = ${ms(s.gitStatus.wallMs)} + ${ms(s.node.wallMs)} = ${ms(floor)}`,
+    `  over that floor: --help +${ms(s.help.wallMs - floor)}, status +${ms(s.status.wallMs - floor)}`,
+  ].join('\n');
 }
 
-// Live mode: a running `tend run` taking in files as they appear. Items depend on one that
-// waits for a human, so after intake they stay put and only intake is measured.
-async function liveIntake(count, burst) {
-  const { root, sh } = repo();
-  writeFileSync(path.join(root, 'pipelines', 'hold.md'), '---\nphases:\n  - { name: triage, approve: true }\n---\nBench.\n');
-  mkdirSync(path.join(root, 'backlog', 'triage', 'hold'), { recursive: true });
-  writeFileSync(path.join(root, 'backlog', 'triage', 'hold', 'item.md'), '---\ntitle: Hold\npipeline: hold\nstatus: waiting\n---\n');
-  sh('git', 'add', '--all');
-  sh('git', 'commit', '--quiet', '-m', 'hold');
-  const child = spawn(process.execPath, [tend, 'run', '--agent', 'dry-run'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const seen = new Map();
-  let ready;
-  const isReady = new Promise((resolve) => (ready = resolve));
-  let pending = '';
-  child.stdout.on('data', (chunk) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop();
-    for (const line of lines) {
-      if (line.startsWith('watching')) ready();
-      const m = / (\S+) inbox -> triage$/.exec(line);
-      if (m) seen.set(m[1], performance.now());
-    }
-  });
-  await isReady;
-  const text = (i) => `---\ntitle: Live ${i}\npipeline: hold\ndepends_on: [hold]\n---\nText.\n`;
-  const waitFor = async (ids) => {
-    while (!ids.every((id) => seen.has(id))) await new Promise((r) => setTimeout(r, 2));
-  };
-  let result;
-  if (!burst) {
-    const latencies = [];
-    for (let i = 0; i < count; i++) {
-      const id = `live-${i}`;
-      const written = performance.now();
-      writeFileSync(path.join(root, 'backlog', `${id}.md`), text(i));
-      await waitFor([id]);
-      latencies.push(seen.get(id) - written);
-    }
-    result = { p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
-  } else {
-    const ids = Array.from({ length: count }, (_, i) => `burst-${i}`);
-    const written = performance.now();
-    ids.forEach((id, i) => writeFileSync(path.join(root, 'backlog', `${id}.md`), text(i)));
-    await waitFor(ids);
-    result = { totalMs: performance.now() - written };
-  }
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
-  rmSync(root, { recursive: true, force: true });
-  return result;
-}
-
-const baseline = rawCommitMs(40);
-const run = tendTransitionMs();
-console.log(`backlog of ${BACKGROUND} finished items; ${ITEMS} new items through quick-fix with dry-run`);
-console.log(`raw git add + commit of one item file:  ${baseline.toFixed(1)} ms (median of 40)`);
-console.log(`tend, per transition (whole run / ${run.transitions}): ${run.perTransition.toFixed(1)} ms  (run: ${(run.totalMs / 1000).toFixed(1)} s, includes start-up)`);
-console.log(`ratio tend / raw commit: ${(run.perTransition / baseline).toFixed(2)}x`);
-const LIVE = Number(process.env.BENCH_LIVE ?? 200);
-const BURST = Number(process.env.BENCH_BURST ?? 1000);
-const latency = await liveIntake(LIVE, false);
-console.log(`live intake latency, file written -> intake committed (${LIVE} files, one at a time): p50 ${latency.p50.toFixed(0)} ms, p95 ${latency.p95.toFixed(0)} ms  (${(latency.p50 / baseline).toFixed(1)}x / ${(latency.p95 / baseline).toFixed(1)}x a raw commit)`);
-const burst = await liveIntake(BURST, true);
-console.log(`burst of ${BURST} files absorbed (all taken in and committed): ${(burst.totalMs / 1000).toFixed(1)} s, ${(burst.totalMs / BURST).toFixed(1)} ms per file (${(burst.totalMs / BURST / baseline).toFixed(1)}x a raw commit)`);
+const cli = process.env.BENCH_BACKLOG_MD === '0' ? undefined : backlogCli();
+const empty = tendRepo(0);
+const start = startup(empty);
+removeRepo(empty);
+const rows = [];
+for (const size of SIZES) rows.push(await measureSize(size, cli));
+const gitVersion = sh(os.tmpdir(), 'git', '--version').trim();
+console.log(`tend bench: ${os.cpus().length} cores, node ${process.version}, ${gitVersion}; ${ITEMS} items per measured run`);
+console.log(table(rows));
+console.log(startupLines(start));
+if (!hasGnuTime) console.log('(memory and CPU need GNU time at /usr/bin/time: apt-get install time)');
+const out = process.env.BENCH_OUT ?? 'bench-results.json';
+writeFileSync(out, `${JSON.stringify({ when: new Date().toISOString(), cores: os.cpus().length, startup: start, sizes: rows }, null, 2)}\n`);
+console.log(`figures written to ${out}`);
