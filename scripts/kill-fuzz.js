@@ -118,7 +118,7 @@ async function longFuzz() {
   for (let i = 0; i < 5 && board().items.some((x) => x.location !== 'done' && x.location !== 'blocked'); i++) {
     sh('node', tend, 'run', '--once', '--concurrency', '3');
   }
-  const { b, where, byHand } = checkEnd(handTouched);
+  const { b, byHand } = checkEnd(handTouched);
   const count = (loc) => b.items.filter((i) => i.location === loc).length;
   console.log(`ok: ${rounds} kills (${tally.live} live runs, ${tally.once} --once); hand moves ${tally.moves} (mv) + ${tally.gitMoves} (git mv to done/), priority edits ${tally.edits}, inbox files ${tally.inbox} (${tally.slowInbox} written slowly)`);
   console.log(`${b.items.length} items: ${count('done')} done, ${count('blocked')} blocked; ${sh('git', 'rev-list', '--count', 'HEAD').trim()} commits, ${byHand.length} by hand (all for items a person touched)`);
