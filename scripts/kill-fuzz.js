@@ -22,10 +22,19 @@ const tend = path.join(here, '..', 'bin', 'tend.js');
 const long = process.env.TEND_FUZZ === 'long';
 const agent = path.join(here, '..', 'test', 'fixtures', 'agents', long ? 'fuzz-chaos.mjs' : 'write-artifact.mjs');
 const rounds = Number(process.argv[2] ?? (long ? 60 : 80));
-const env = { ...process.env, GIT_AUTHOR_NAME: 'fuzz', GIT_AUTHOR_EMAIL: 'fuzz@tend.invalid', GIT_COMMITTER_NAME: 'fuzz', GIT_COMMITTER_EMAIL: 'fuzz@tend.invalid', GIT_CONFIG_GLOBAL: '/dev/null', NO_COLOR: '1' };
+const env = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'fuzz',
+  GIT_AUTHOR_EMAIL: 'fuzz@tend.invalid',
+  GIT_COMMITTER_NAME: 'fuzz',
+  GIT_COMMITTER_EMAIL: 'fuzz@tend.invalid',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  NO_COLOR: '1',
+};
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'tend-fuzz-'));
-const sh = (cmd, ...args) => execFileSync(cmd, args, { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+const sh = (cmd, ...args) =>
+  execFileSync(cmd, args, { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
 sh('git', 'init', '--quiet');
 sh('node', tend, 'init');
 // Long mode: short timeouts so a hanging agent is stopped within the rounds, and retries enough
@@ -33,10 +42,15 @@ sh('node', tend, 'init');
 const timeouts = long ? 'timeout: 3s\nstall_timeout: 3s\nlog_max_bytes: 65536\n' : '';
 writeFileSync(
   path.join(root, 'ORCHESTRATOR.md'),
-  `---\nagent: fake\nretries: 5\nretry_backoff: 0s\n${timeouts}agents:\n  fake:\n    type: command\n    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(agent)}]\n---\n`,
+  `---\nagent: fake\nretries: 5\nretry_backoff: 0s\n${timeouts}agents:\n  fake:\n    type: command\n` +
+    `    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(agent)}]\n---\n`,
 );
 const ids = Array.from({ length: 8 }, (_, i) => `item-${i}`);
-for (const [i, id] of ids.entries()) writeFileSync(path.join(root, 'backlog', `${id}.md`), `---\ntitle: Item ${i}\npipeline: ${i % 4 === 1 ? 'coding' : 'quick-fix'}\n---\nBody ${i}.\n`);
+for (const [i, id] of ids.entries()) {
+  const pipeline = i % 4 === 1 ? 'coding' : 'quick-fix';
+  const text = `---\ntitle: Item ${i}\npipeline: ${pipeline}\n---\nBody ${i}.\n`;
+  writeFileSync(path.join(root, 'backlog', `${id}.md`), text);
+}
 sh('git', 'add', '--all');
 sh('git', 'commit', '--quiet', '-m', 'fuzz setup');
 
@@ -53,7 +67,8 @@ function checkBoard(when, expected) {
   if (b.invalid.length > 0) fail(`${when}: invalid entries ${JSON.stringify(b.invalid)}`);
   const seen = b.items.map((i) => i.id).sort();
   if (new Set(seen).size !== seen.length) fail(`${when}: duplicate ids in ${seen.join(' ')}`);
-  if (seen.join(' ') !== [...expected].sort().join(' ')) fail(`${when}: items are ${seen.join(' ')}, expected ${[...expected].sort().join(' ')}`);
+  const want = [...expected].sort().join(' ');
+  if (seen.join(' ') !== want) fail(`${when}: items are ${seen.join(' ')}, expected ${want}`);
   return b;
 }
 
@@ -64,8 +79,12 @@ function checkEnd(handTouched) {
   const byHand = sh('git', 'log', '--format=%s', '--grep=by hand').split('\n').filter(Boolean);
   const wrongHand = byHand.filter((s) => !handTouched.has(s.split(' ')[1]));
   const dirty = sh('git', 'status', '--porcelain', '--', 'backlog').trim();
-  const journal = existsSync(path.join(root, '.tend', 'journal')) ? readdirSync(path.join(root, '.tend', 'journal')) : [];
-  if (b.invalid.length > 0 || wrongHand.length > 0 || dirty || journal.length > 0) fail(`at the end: invalid ${JSON.stringify(b.invalid)}, by hand but no person touched it [${wrongHand}], uncommitted [${dirty}], journal [${journal}]`);
+  const journalDir = path.join(root, '.tend', 'journal');
+  const journal = existsSync(journalDir) ? readdirSync(journalDir) : [];
+  if (b.invalid.length > 0 || wrongHand.length > 0 || dirty || journal.length > 0) {
+    fail(`at the end: invalid ${JSON.stringify(b.invalid)}, by hand but no person touched it [${wrongHand}], ` +
+      `uncommitted [${dirty}], journal [${journal}]`);
+  }
   if (b.items.some((i) => i.location !== 'done' && i.location !== 'blocked')) fail(`at the end, not settled: ${where}`);
   return { b, where, byHand };
 }
@@ -75,7 +94,8 @@ else await shortFuzz();
 
 async function shortFuzz() {
   for (let round = 1; round <= rounds; round++) {
-    const child = spawn(process.execPath, [tend, 'run', '--once', '--concurrency', '3'], { cwd: root, env, stdio: 'ignore' });
+    const args = [tend, 'run', '--once', '--concurrency', '3'];
+    const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'ignore' });
     await sleep(Math.random() * 700);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
@@ -106,11 +126,12 @@ async function longFuzz() {
       pending.push(act(round, expected, handTouched, tally));
     }
     child.kill('SIGKILL');
-    await new Promise((resolve) => child.exitCode !== null || child.signalCode !== null ? resolve() : child.on('exit', resolve));
+    const ended = child.exitCode !== null || child.signalCode !== null;
+    await new Promise((resolve) => (ended ? resolve() : child.on('exit', resolve)));
     // Sometimes a person acts while nothing runs, too.
     if (Math.random() < 0.3) pending.push(act(round, expected, handTouched, tally));
     await Promise.all(pending.splice(0));
-    checkBoard(`after kill ${round}`, expected);
+    checkBoard(`after kill ${round} (of a ${live ? 'live run' : '--once run'})`, expected);
     process.stdout.write(`\rround ${round}/${rounds}`);
   }
   process.stdout.write('\n');
@@ -120,8 +141,12 @@ async function longFuzz() {
   }
   const { b, byHand } = checkEnd(handTouched);
   const count = (loc) => b.items.filter((i) => i.location === loc).length;
-  console.log(`ok: ${rounds} kills (${tally.live} live runs, ${tally.once} --once); hand moves ${tally.moves} (mv) + ${tally.gitMoves} (git mv to done/), priority edits ${tally.edits}, inbox files ${tally.inbox} (${tally.slowInbox} written slowly)`);
-  console.log(`${b.items.length} items: ${count('done')} done, ${count('blocked')} blocked; ${sh('git', 'rev-list', '--count', 'HEAD').trim()} commits, ${byHand.length} by hand (all for items a person touched)`);
+  const commits = sh('git', 'rev-list', '--count', 'HEAD').trim();
+  console.log(`ok: ${rounds} kills (${tally.live} live runs, ${tally.once} --once); hand moves ${tally.moves} (mv) ` +
+    `+ ${tally.gitMoves} (git mv to done/), priority edits ${tally.edits}, ` +
+    `inbox files ${tally.inbox} (${tally.slowInbox} written slowly)`);
+  console.log(`${b.items.length} items: ${count('done')} done, ${count('blocked')} blocked; ${commits} commits, ` +
+    `${byHand.length} by hand (all for items a person touched)`);
   console.log(`(the repository: ${root})`);
 }
 
@@ -151,7 +176,8 @@ async function writeInbox(round, expected, tally) {
   tally.inbox++;
   expected.add(id);
   const file = path.join(root, 'backlog', `${id}.md`);
-  const text = `---\ntitle: New ${id}\npipeline: quick-fix\npriority: ${1 + Math.floor(Math.random() * 5)}\n---\nWritten during round ${round}.\n`;
+  const priority = 1 + Math.floor(Math.random() * 5);
+  const text = `---\ntitle: New ${id}\npipeline: quick-fix\npriority: ${priority}\n---\nWritten in round ${round}.\n`;
   if (Math.random() < 0.5) return writeFileSync(file, text);
   // Slowly, in two parts, as an editor or a network copy might.
   tally.slowInbox++;
@@ -165,7 +191,8 @@ function editPriority(file, tally) {
   try {
     const text = readFileSync(file, 'utf8');
     const priority = `priority: ${1 + Math.floor(Math.random() * 5)}`;
-    const next = /^priority: .*$/m.test(text) ? text.replace(/^priority: .*$/m, priority) : text.replace(/^---\n/, `---\n${priority}\n`);
+    const line = /^priority: .*$/m;
+    const next = line.test(text) ? text.replace(line, priority) : text.replace(/^---\n/, `---\n${priority}\n`);
     writeFileSync(file, next);
     tally.edits++;
   } catch {
@@ -174,7 +201,8 @@ function editPriority(file, tally) {
 }
 
 function moveByHand(it, from, tally) {
-  const phases = it.pipeline === 'coding' ? ['triage', 'research', 'prd', 'build', 'review'] : ['triage', 'build', 'review'];
+  const coding = ['triage', 'research', 'prd', 'build', 'review'];
+  const phases = it.pipeline === 'coding' ? coding : ['triage', 'build', 'review'];
   const to = phases.filter((p) => p !== it.location)[Math.floor(Math.random() * (phases.length - 1))];
   try {
     mkdirSync(path.join(root, 'backlog', to), { recursive: true });
