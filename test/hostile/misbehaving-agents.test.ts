@@ -19,16 +19,22 @@ const ONE_PHASE = '---\nphases:\n  - { name: work, prompt: build.md, artifact: w
 /** id -> [the outcome a user sees, the reason an item is blocked with (none: it is done)]. */
 const CASES: Record<string, [string, RegExp | null]> = {
   honest: ['does its job: done', null],
-  flood: [`floods ${FLOOD_MB} MB of output with no newline: done, log cut at log_max_bytes, tend's memory bounded`, null],
+  flood: [`floods ${FLOOD_MB} MB of output with no newline: done, its log cut at log_max_bytes`, null],
   'garbage-output': ['prints binary garbage on stdout and stderr: done, the log holds it', null],
   'writes-outside': ['writes files outside backlog/ and outside the repository: done, none of them committed', null],
   'reads-stdin': ['reads stdin until it ends: it gets the end at once, and is done', null],
-  'artifact-outside-only': ['writes its artifact outside the repository (../../..) instead: blocked, "did not write"', /did not write backlog\/work\/artifact-outside-only\/work\.md/],
-  oversize: ['writes a 6 MiB artifact: blocked, the file moved to .tend/oversize/, never committed', /larger than 5 MiB; it was moved to \.tend\/oversize\/ and not committed/],
-  'empty-artifact': ['writes an empty artifact: blocked, "did not write (or left it empty)"', /did not write .*or left it empty/],
-  'artifact-dir': ['makes a folder where its artifact goes: blocked, "did not write"', /did not write backlog\/work\/artifact-dir\/work\.md/],
+  'artifact-outside-only': [
+    'writes its artifact outside the repository (../../..) instead: blocked, "did not write"',
+    /did not write backlog\/work\/artifact-outside-only\/work\.md/,
+  ],
+  oversize: [
+    'writes a 6 MiB artifact: blocked, the file moved to .tend/oversize/, never committed',
+    /larger than 5 MiB; it was moved to \.tend\/oversize\/ and not committed/,
+  ],
+  'empty-artifact': ['writes an empty artifact: blocked, "did not write (or left it empty)"', /or left it empty/],
+  'artifact-dir': ['makes a folder where its artifact goes: blocked, "did not write"', /did not write .*artifact-dir/],
   'ignores-sigterm': ['ignores SIGTERM and hangs: stopped (SIGKILL after the grace), blocked', /stall_timeout|timeout/],
-  'hundred-children': ['forks a hundred children and hangs: all 101 processes stopped at the timeout, blocked', /timeout/],
+  'hundred-children': ['forks a hundred children and hangs: all 101 stopped at the timeout, blocked', /timeout/],
   'closes-stdout': ['closes stdout and stderr early, then keeps running: stopped at the timeout, blocked', /timeout/],
   'kills-itself': ['dies of SIGSEGV: blocked, the reason names the signal', /SIGSEGV/],
 };
@@ -49,7 +55,22 @@ beforeAll(async () => {
   if ((await tend(root, ['init'])).exitCode !== 0) throw new Error('tend init failed');
   const agent = JSON.stringify(path.join(FIXTURES, 'misbehave-by-id.mjs'));
   await writeTree(root, {
-    'ORCHESTRATOR.md': `---\nagent: fake\nretries: 0\nretry_backoff: 0s\ntimeout: 4s\nstall_timeout: 4s\ndefault_pipeline: one\nagents:\n  fake:\n    type: command\n    command: [${JSON.stringify(process.execPath)}, ${agent}]\n    env: { FAKE_OUT_DIR: ${JSON.stringify(out)}, FAKE_FLOOD_MB: "${FLOOD_MB}" }\n---\n`,
+    'ORCHESTRATOR.md': [
+      '---',
+      'agent: fake',
+      'retries: 0',
+      'retry_backoff: 0s',
+      'timeout: 4s',
+      'stall_timeout: 4s',
+      'default_pipeline: one',
+      'agents:',
+      '  fake:',
+      '    type: command',
+      `    command: [${JSON.stringify(process.execPath)}, ${agent}]`,
+      `    env: { FAKE_OUT_DIR: ${JSON.stringify(out)}, FAKE_FLOOD_MB: "${FLOOD_MB}" }`,
+      '---',
+      '',
+    ].join('\n'),
     'pipelines/one.md': ONE_PHASE,
     'user.txt': 'the user\'s own file\n',
     '.gitignore': '.tend/\n.agent-notes/\n',
@@ -57,7 +78,8 @@ beforeAll(async () => {
   await git(root, 'add', '--all');
   await git(root, 'commit', '--quiet', '-m', 'test setup');
   await writeTree(root, { 'user.txt': 'the user\'s own file, edited, not committed\n' });
-  await writeTree(root, Object.fromEntries(Object.keys(CASES).map((id) => [`backlog/${id}.md`, `---\ntitle: ${id}\n---\n`])));
+  const items = Object.keys(CASES).map((id) => [`backlog/${id}.md`, `---\ntitle: ${id}\n---\n`]);
+  await writeTree(root, Object.fromEntries(items));
   userHead = await git(root, 'rev-parse', 'HEAD');
   run = await runWatchingMemory();
   board = await tendJson(root, ['status']);
@@ -73,7 +95,8 @@ afterAll(() => {
 
 /** `tend run --once -c 4`, reading tend's own peak memory (VmHWM) while it runs. */
 async function runWatchingMemory(): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const child: ResultPromise = execa(process.execPath, [TEND_BIN, 'run', '--once', '-c', '4'], { cwd: root, env: cleanEnv(), extendEnv: false, reject: false });
+  const options = { cwd: root, env: cleanEnv(), extendEnv: false, reject: false } as const;
+  const child: ResultPromise = execa(process.execPath, [TEND_BIN, 'run', '--once', '-c', '4'], options);
   const poll = setInterval(() => {
     try {
       const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
@@ -97,7 +120,7 @@ const alive = (pid: number): boolean => {
 };
 
 describe('misbehaving agents, side by side in one run', () => {
-  it('the run ends on its own (exit 0) with every item done or blocked, and nothing of backlog/ uncommitted', async () => {
+  it('the run ends on its own (exit 0), every item done or blocked, nothing in backlog/ uncommitted', async () => {
     expect(run.exitCode, run.stderr).toBe(0);
     expect(board.invalid).toEqual([]);
     expect(board.items.map((i) => i.location).filter((l) => l !== 'done' && l !== 'blocked')).toEqual([]);
@@ -113,7 +136,8 @@ describe('misbehaving agents, side by side in one run', () => {
   });
 
   it('tend commits only backlog/ paths; the user\'s edit and the agents\' litter stay uncommitted', async () => {
-    const touched = (await git(root, 'log', '--format=', '--name-only', `${userHead}..HEAD`)).split('\n').filter(Boolean);
+    const log = await git(root, 'log', '--format=', '--name-only', `${userHead}..HEAD`);
+    const touched = log.split('\n').filter(Boolean);
     expect(touched.filter((f) => !f.startsWith('backlog/'))).toEqual([]);
     expect(readFileSync(path.join(root, 'user.txt'), 'utf8')).toBe('the user\'s own file, edited, not committed\n');
     expect(await git(root, 'status', '--porcelain', '--', 'user.txt', 'src')).toBe(' M user.txt\n?? src/');
@@ -129,7 +153,8 @@ describe('misbehaving agents, side by side in one run', () => {
   it(`the ${FLOOD_MB} MB flood: the log is cut at log_max_bytes and tend's peak memory stays under 200 MB`, () => {
     const log = statSync(path.join(root, '.tend/logs/flood/work.1.log')).size;
     expect(log).toBeLessThan(1024 * 1024 + 1024);
-    expect(readFileSync(path.join(root, '.tend/logs/flood/work.1.log'), 'utf8')).toContain('[tend: log cut at 1048576 bytes (log_max_bytes)]');
+    const text = readFileSync(path.join(root, '.tend/logs/flood/work.1.log'), 'utf8');
+    expect(text).toContain('[tend: log cut at 1048576 bytes (log_max_bytes)]');
     expect(peakRssKb).toBeGreaterThan(0);
     expect(peakRssKb).toBeLessThan(200 * 1024);
   });
@@ -145,7 +170,7 @@ describe('misbehaving agents, side by side in one run', () => {
     expect(await git(root, 'log', '--all', '--format=%h', '--', 'backlog/*/oversize/work.md')).toBe('');
   });
 
-  it('no process an agent started outlives the run: the SIGTERM-ignorer, the hundred children, the one with closed output', () => {
+  it('no process an agent started outlives the run: SIGTERM-ignorer, hundred children, closed output', () => {
     const pids = ['ignores-sigterm.pid', 'closes-stdout.pid', 'hundred-children.pids']
       .flatMap((f) => readFileSync(path.join(out, f), 'utf8').trim().split('\n').map(Number));
     expect(pids.length).toBe(102);
@@ -153,7 +178,8 @@ describe('misbehaving agents, side by side in one run', () => {
   });
 
   it('the agent that closed its output early: what it printed before is in the reason', async () => {
-    expect(await itemField(root, 'backlog/blocked/closes-stdout/item.md', 'blocked_reason')).toContain('closing my output');
+    const reason = await itemField(root, 'backlog/blocked/closes-stdout/item.md', 'blocked_reason');
+    expect(reason).toContain('closing my output');
     expect(lstatSync(path.join(root, '.tend/logs/closes-stdout/work.1.log')).isFile()).toBe(true);
   });
 });
