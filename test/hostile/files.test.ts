@@ -4,7 +4,9 @@
 // invalid and left alone (bytes unchanged, never committed), or taken in and run like any item,
 // and in no case does a name or a text reach a shell, a file outside backlog/ get read or
 // committed, or one bad file stop the others.
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +71,13 @@ const FILES: Record<string, string | Buffer> = {
   'backlog/huge-attempts.md': '---\nattempts: 1000000\n---\n# Huge attempts\n',
   'backlog/second-fm.md': '---\ntitle: Second block\n---\n---\ntitle: fake\npriority: 1\n---\n',
   'backlog/title-null.md': '---\ntitle: null\n---\n# Heading wins\n',
+  'backlog/*.md': '# Star glob\n',
+  'backlog/?.md': '# Question glob\n',
+  'backlog/[ab].md': '# Bracket glob\n',
+  'backlog/:(glob)x.md': '# Pathspec magic\n',
+  'backlog/back\\slash.md': '# Backslash\n',
+  'backlog/a.md': '---\npriority: high\n---\n# Matched by the globs\n',
+  'backlog/work/dir-item/item.md/inside.md': 'item.md is a folder here\n',
   'backlog/work/has-fifo/item.md': '---\ntitle: Has a FIFO\n---\n',
   'backlog/work/has-sub/item.md': '---\ntitle: Has a subfolder\n---\n',
   'backlog/work/has-sub/sub/deep.md': 'deep\n',
@@ -87,6 +96,9 @@ const INVALID: [string, string, RegExp][] = [
   ['a folder named dir.md in the inbox', 'backlog/dir.md', /not a phase folder/],
   ['an item.md that is a symlink to /etc/passwd', 'backlog/work/linked-item', /symlink/],
   ['a symlink to /etc/passwd inside an item folder', 'backlog/work/passwd-link', /symlink/],
+  ['an invalid a.md beside names that are globs matching it (*.md, ?.md, [ab].md)', 'backlog/a.md', /found "high"/],
+  ['an item.md that is a FIFO', 'backlog/work/fifo-item', /item\.md is not a regular file/],
+  ['an item.md that is a folder', 'backlog/work/dir-item', /item\.md is not a regular file/],
 ];
 
 /** Intake ids of names that must reach no shell and still become ordinary items. */
@@ -102,7 +114,14 @@ const TAKEN_IN: [string, string, string][] = [
   ['a name equal to a phase (work.md)', 'backlog/work.md', 'work'],
   ['a name equal to done/ (done.md)', 'backlog/done.md', 'done'],
   ['a name equal to blocked/ (blocked.md)', 'backlog/blocked.md', 'blocked'],
+  ['a glob as the name (*.md)', 'backlog/*.md', 'star-glob'],
+  ['a glob as the name (?.md)', 'backlog/?.md', 'question-glob'],
+  ['a glob as the name ([ab].md)', 'backlog/[ab].md', 'ab'],
+  ['git pathspec magic in the name (:(glob)x.md)', 'backlog/:(glob)x.md', 'glob-x'],
+  ['a backslash in the name', 'backlog/back\\slash.md', 'back-slash'],
 ];
+/** Making a device file needs root (CAP_MKNOD). */
+const CAN_MKNOD = process.getuid?.() === 0;
 
 let root = '';
 let before: Board;
@@ -120,6 +139,10 @@ beforeAll(async () => {
   const b = path.join(root, 'backlog');
   execFileSync('mkfifo', [path.join(b, 'fifo.md')]);
   execFileSync('mkfifo', [path.join(b, 'work/has-fifo/notes.md')]);
+  mkdirSync(path.join(b, 'work/fifo-item'));
+  execFileSync('mkfifo', [path.join(b, 'work/fifo-item/item.md')]);
+  // A twin of /dev/zero: reading it never ends.
+  if (CAN_MKNOD) execFileSync('mknod', [path.join(b, 'zero.md'), 'c', '1', '5']);
   await listenOnSocket(path.join(b, 'socket.md'));
   symlinkSync('/etc/passwd', path.join(b, 'work/linked-item/item.md'));
   symlinkSync('/etc/passwd', path.join(b, 'work/passwd-link/passwd.md'));
@@ -247,6 +270,13 @@ describe('hostile files, all in one repository', () => {
       expect(before.items.map((i) => i.file)).not.toContain(`backlog/${name}`);
     }
     expect((await committed()).filter((f) => /fifo\.md|socket\.md/.test(f))).toEqual([]);
+  });
+
+  it.runIf(CAN_MKNOD)('a character device (a /dev/zero twin) in the inbox is never read or committed', async () => {
+    expect(lstatSync(path.join(root, 'backlog/zero.md')).isCharacterDevice()).toBe(true);
+    const listed = [...before.items.map((i) => i.file), ...before.invalid.map((i) => i.path)];
+    expect(listed).not.toContain('backlog/zero.md');
+    expect(await committed()).not.toContain('backlog/zero.md');
   });
 
   it('a FIFO inside an item folder never blocks the item: it is done, and the FIFO is never committed', async () => {
