@@ -23,6 +23,8 @@ const CASES: Record<string, [string, RegExp | null]> = {
   'garbage-output': ['prints binary garbage on stdout and stderr: done, the log holds it', null],
   'writes-outside': ['writes files outside backlog/ and outside the repository: done, none of them committed', null],
   'reads-stdin': ['reads stdin until it ends: it gets the end at once, and is done', null],
+  'stages-a-file': ['stages a file of its own in your index: done; tend never commits it, it stays staged', null],
+  'ignores-backlog': ['writes backlog/.gitignore ignoring everything: done, every transition still committed', null],
   'artifact-outside-only': [
     'writes its artifact outside the repository (../../..) instead: blocked, "did not write"',
     /did not write backlog\/work\/artifact-outside-only\/work\.md/,
@@ -124,7 +126,8 @@ describe('misbehaving agents, side by side in one run', () => {
     expect(run.exitCode, run.stderr).toBe(0);
     expect(board.invalid).toEqual([]);
     expect(board.items.map((i) => i.location).filter((l) => l !== 'done' && l !== 'blocked')).toEqual([]);
-    expect(await git(root, 'status', '--porcelain', '--untracked-files=all', '--', 'backlog')).toBe('');
+    const status = await git(root, 'status', '--porcelain', '--ignored', '--untracked-files=all', '--', 'backlog');
+    expect(status).toBe('!! backlog/.gitignore');
   });
 
   describe.each(Object.entries(CASES))('an agent that %s', (id, [outcome, reason]) => {
@@ -140,8 +143,16 @@ describe('misbehaving agents, side by side in one run', () => {
     const touched = log.split('\n').filter(Boolean);
     expect(touched.filter((f) => !f.startsWith('backlog/'))).toEqual([]);
     expect(readFileSync(path.join(root, 'user.txt'), 'utf8')).toBe('the user\'s own file, edited, not committed\n');
-    expect(await git(root, 'status', '--porcelain', '--', 'user.txt', 'src')).toBe(' M user.txt\n?? src/');
-    expect(await git(root, 'diff', '--cached', '--name-only')).toBe('');
+    const status = await git(root, 'status', '--porcelain', '--untracked-files=all', '--', 'user.txt', 'src');
+    const expected = ['?? src/agent-litter.txt', 'A  src/staged-by-agent.txt', ' M user.txt'];
+    expect(status.split('\n').sort()).toEqual(expected.sort());
+    expect(await git(root, 'diff', '--cached', '--name-only')).toBe('src/staged-by-agent.txt');
+  });
+
+  it('with backlog/ ignored by an agent\'s .gitignore, every done item\'s artifact is still committed', async () => {
+    const done = board.items.filter((i) => i.location === 'done').map((i) => `backlog/done/${i.id}/work.md`);
+    expect(done.length).toBeGreaterThan(5);
+    expect((await git(root, 'ls-files', '--', ...done)).split('\n').sort()).toEqual(done.sort());
   });
 
   it('files an agent wrote outside the repository are left alone and never read into a commit', async () => {
