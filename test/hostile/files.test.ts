@@ -26,6 +26,7 @@ const ONE_PHASE = '---\nphases:\n  - { name: work, prompt: build.md, artifact: w
 const NFC = 'caf\u00e9';
 const NFD = 'cafe\u0301';
 const LONG_NAME = `${'a'.repeat(252)}.md`;
+const DEEP = Array.from({ length: 300 }, () => 'd').join('/');
 const LABELS = Array.from({ length: 5000 }, (_, i) => `l${i}`);
 const SECRET_LINE = readFileSync('/etc/passwd', 'utf8').split('\n')[0] ?? 'root:x:0:0';
 
@@ -78,6 +79,8 @@ const FILES: Record<string, string | Buffer> = {
   'backlog/back\\slash.md': '# Backslash\n',
   'backlog/a.md': '---\npriority: high\n---\n# Matched by the globs\n',
   'backlog/work/dir-item/item.md/inside.md': 'item.md is a folder here\n',
+  'backlog/work/deep-folders/item.md': '---\ntitle: Folders 300 deep inside\n---\n',
+  [`backlog/work/deep-folders/${DEEP}/x.md`]: 'at the bottom\n',
   'backlog/work/has-fifo/item.md': '---\ntitle: Has a FIFO\n---\n',
   'backlog/work/has-sub/item.md': '---\ntitle: Has a subfolder\n---\n',
   'backlog/work/has-sub/sub/deep.md': 'deep\n',
@@ -141,6 +144,9 @@ beforeAll(async () => {
   execFileSync('mkfifo', [path.join(b, 'work/has-fifo/notes.md')]);
   mkdirSync(path.join(b, 'work/fifo-item'));
   execFileSync('mkfifo', [path.join(b, 'work/fifo-item/item.md')]);
+  // A name that is not UTF-8: no string can name it.
+  const badName = Buffer.concat([Buffer.from(`${b}/bad`), Buffer.from([0xff, 0xfe]), Buffer.from('name.md')]);
+  writeFileSync(badName, '# Bad name\n');
   // A twin of /dev/zero: reading it never ends.
   if (CAN_MKNOD) execFileSync('mknod', [path.join(b, 'zero.md'), 'c', '1', '5']);
   await listenOnSocket(path.join(b, 'socket.md'));
@@ -192,12 +198,14 @@ async function committed(): Promise<string[]> {
 }
 /** `file` is `refused` or inside it. */
 const under = (file: string, refused: string): boolean => file === refused || file.startsWith(`${refused}/`);
+/** The non-UTF-8 name as git prints it with -z and it is read as UTF-8. */
+const BAD_NAME = 'backlog/bad\uFFFD\uFFFDname.md';
 
 describe('hostile files, all in one repository', () => {
   it('one run over all of them ends (exit 0); nothing in backlog/ stays uncommitted but what it refused', async () => {
     expect(runResult.exitCode, runResult.stderr).toBe(0);
     const status = await git(root, 'status', '--porcelain', '-z', '--untracked-files=all', '--', 'backlog');
-    const refused = [...INVALID.map(([, p]) => p), 'backlog/.hidden.md', 'backlog/notes.txt'];
+    const refused = [...INVALID.map(([, p]) => p), 'backlog/.hidden.md', 'backlog/notes.txt', BAD_NAME];
     for (const line of status.split('\0').filter(Boolean)) {
       const file = line.slice(3);
       expect(refused.some((p) => under(file, p)), file).toBe(true);
@@ -283,6 +291,18 @@ describe('hostile files, all in one repository', () => {
     expect(inDone('has-fifo')).toBeDefined();
     expect(lstatSync(path.join(root, 'backlog/done/has-fifo/notes.md')).isFIFO()).toBe(true);
     expect((await committed()).filter((f) => f.endsWith('has-fifo/notes.md'))).toEqual([]);
+  });
+
+  it('a file name that is not UTF-8 is left alone: not taken in, not committed, nothing else disturbed', async () => {
+    const names = await git(root, 'status', '--porcelain', '--untracked-files=all', '--', 'backlog');
+    expect(names).toContain('"backlog/bad\\377\\376name.md"');
+    expect(before.items.some((i) => i.file.startsWith('backlog/bad'))).toBe(false);
+  });
+
+  it('folders 300 deep inside an item folder travel with it and are committed', async () => {
+    expect(inDone('deep-folders')).toBeDefined();
+    const bottom = `backlog/done/deep-folders/${DEEP}/x.md`;
+    expect(await git(root, 'ls-files', bottom)).toBe(bottom);
   });
 
   it('a subfolder inside an item folder travels with the item', async () => {
