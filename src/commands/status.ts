@@ -1,7 +1,7 @@
 // `tend status`: the board as text or JSON.
 import { board, boardJson } from '../backlog/board.js';
 import { formatDuration } from '../duration.js';
-import { paint, printJson, table, truncate } from '../output.js';
+import { clean, paint, printJson, table, truncate } from '../output.js';
 import { formatProblem } from '../problem.js';
 import type { Item } from '../backlog/store.js';
 import { runHolder } from '../engine/lock.js';
@@ -35,7 +35,7 @@ export async function status(repo: Repo, options: { json: boolean; now?: number 
         `att ${f.attempts}`,
         formatDuration(Math.max(0, now - item.createdMs)),
         `$${f.cost_usd.toFixed(2)}`,
-        truncate(f.title, 60),
+        truncate(clean(f.title), 60),
       ];
     });
     out.push(table(rows), '');
