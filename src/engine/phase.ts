@@ -196,6 +196,10 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
         onActivity: (line) => run.onActivity?.(lens, line),
       }),
     );
+    for (const left of result.leftRunning ?? []) {
+      const outcome = left.stopped ? 'stopped it' : 'could not stop it';
+      run.onWarning?.(`${item.id}: the ${phase.name} agent left process ${left.pid} (${left.command}) running outside its process group; ${outcome}`);
+    }
     let state = await artifactState(agentArtifact);
     if (state === 'oversize') {
       const aside = path.join(root, STATE_DIR, 'oversize', `${item.id}-${stem}-${artifact}`);
