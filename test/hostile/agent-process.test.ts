@@ -121,3 +121,20 @@ describe('output printed in the moment an agent exits', () => {
     }
   }, 60_000);
 });
+
+describe('limits of 0 and of many days', () => {
+  it('`timeout: 0s` and `stall_timeout: 0` mean no limit: a quiet agent that takes its time finishes its phase', async () => {
+    const root = await runRepo('slow-write.mjs', { 'pipelines/solo.md': SOLO, 'backlog/unhurried.md': solo('Unhurried') }, { retries: 0, timeout: '0s', stall_timeout: 0 });
+    const result = await runOnce(root, { FAKE_DELAY_MS: '800' });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/done: unhurried/);
+    expect(await itemField(root, 'backlog/done/unhurried/item.md', 'title')).toBe('Unhurried');
+  });
+
+  it('`timeout: 30d` (more than a timer holds) does not stop the agent at once', async () => {
+    const root = await runRepo('slow-write.mjs', { 'pipelines/solo.md': SOLO, 'backlog/patient.md': solo('Patient') }, { retries: 0, timeout: '30d', stall_timeout: '30d' });
+    const result = await runOnce(root, { FAKE_DELAY_MS: '800' });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/done: patient/);
+  });
+});
