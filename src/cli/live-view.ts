@@ -38,7 +38,8 @@ export function paintRow(segments: Segment[], width: number, c: ReturnType<typeo
 }
 
 function transitionSegments(t: Transition): Segment[] {
-  const details = [t.agent, t.durationMs !== undefined ? formatDuration(t.durationMs) : undefined, t.costUsd !== undefined ? `$${t.costUsd.toFixed(2)}` : undefined].filter(Boolean).join(', ');
+  const cost = t.costUnknown ? 'cost unknown' : t.costUsd !== undefined ? `$${t.costUsd.toFixed(2)}` : undefined;
+  const details = [t.agent, t.durationMs !== undefined ? formatDuration(t.durationMs) : undefined, cost].filter(Boolean).join(', ');
   const color = t.outcome === 'blocked' || t.outcome === 'failed' ? 'red' : t.outcome === 'waiting' || t.outcome === 'parked' ? 'yellow' : t.outcome === 'claimed' ? 'dim' : 'green';
   return [['dim', new Date().toTimeString().slice(0, 8)], [undefined, ` ${t.id} `], [color, t.summary], ...(details ? [['dim', `  (${details})`] as const] : [])];
 }

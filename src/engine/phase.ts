@@ -229,6 +229,8 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   const outcome: PhaseOutcome = {
     ok: false,
     costUsd: runs.reduce((sum, r) => sum + (r.result.costUsd ?? 0), 0),
+    // A program that never started cost nothing; one that ran and said nothing cost unknown.
+    costUnknown: runs.some((r) => r.result.costUsd === undefined && !r.result.spawnError) || undefined,
     durationMs: Math.max(...runs.map((r) => r.result.durationMs)),
     agent: agentLabel,
     logFile: runs[0]?.logFile,

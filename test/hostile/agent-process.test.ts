@@ -5,8 +5,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { item, itemField, runRepo } from '../helpers/engine.js';
-import { cleanEnv, read, scratchDir, TEND_BIN } from '../helpers/repo.js';
+import { FIXTURES, item, itemField, runRepo } from '../helpers/engine.js';
+import { cleanEnv, git, read, scratchDir, tend, TEND_BIN } from '../helpers/repo.js';
 
 const SOLO = '---\nphases:\n  - { name: work, artifact: work.md, prompt: build.md }\n---\nOne phase.\n';
 const solo = (title: string) => item(title, 'pipeline: solo\n');
@@ -53,8 +53,8 @@ async function sleeperPidFile(): Promise<string> {
 }
 
 /** `tend run --once`, bounded so a run that would hang fails the test instead of stalling it. */
-async function runOnce(root: string, env: Record<string, string>) {
-  const result = await execa(process.execPath, [TEND_BIN, 'run', '--once'], { cwd: root, env: cleanEnv(env), extendEnv: false, reject: false, timeout: 25_000, input: '' });
+async function runOnce(root: string, env: Record<string, string>, args: string[] = []) {
+  const result = await execa(process.execPath, [TEND_BIN, 'run', '--once', ...args], { cwd: root, env: cleanEnv(env), extendEnv: false, reject: false, timeout: 25_000, input: '' });
   return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr), timedOut: result.timedOut };
 }
 
@@ -136,5 +136,19 @@ describe('limits of 0 and of many days', () => {
     const result = await runOnce(root, { FAKE_DELAY_MS: '800' });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/done: patient/);
+  });
+});
+
+describe('an agent CLI that reports tokens but no dollar figure', () => {
+  it('codex: the tokens are recorded and the cost is `unknown` in the trailers and `tend show`, never $0.00', async () => {
+    const root = await runRepo('write-artifact.mjs', { 'pipelines/solo.md': SOLO, 'backlog/cx.md': solo('Cx') }, { retries: 0 });
+    const result = await runOnce(root, { PATH: `${path.join(FIXTURES, 'bin')}:${process.env.PATH}` }, ['--agent', 'codex']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const trailers = await git(root, 'log', '-1', '--format=%(trailers:only,unfold)', '--grep=cx work -> done');
+    expect(trailers).toContain('Tend-Tokens: 300 in, 40 out');
+    expect(trailers).toContain('Tend-Cost-USD: unknown');
+    expect(result.stdout).toMatch(/cx work -> done {2}\(codex, \S+, cost unknown\)/);
+    expect((await tend(root, ['show', 'cx'])).stdout).toMatch(/cx work -> done {2}\(codex, \d+s, cost unknown\)/);
+    expect(await itemField(root, 'backlog/done/cx/item.md', 'cost_usd')).toBe('0');
   });
 });
