@@ -82,6 +82,31 @@ describe('descendants that escape the agent\'s process group', () => {
     expect(alive(pid)).toBe(false);
   });
 
+  it('an agent that hangs after leaving `setsid sleep` on its stdout: the timeout ends the phase and the sleeper is stopped', async () => {
+    const pidFile = await sleeperPidFile();
+    const root = await runRepo('leave-setsid-sleeper.mjs', { 'pipelines/solo.md': SOLO, 'backlog/stuck.md': solo('Stuck') }, { retries: 0, timeout: '2s', stall_timeout: '1s' });
+    const result = await runOnce(root, { FAKE_PID_FILE: pidFile, FAKE_AGENT_HANG: '1' });
+    const pid = await sleeperPid(pidFile);
+    expect(result.timedOut).toBe(false);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(await itemField(root, 'backlog/blocked/stuck/item.md', 'blocked_reason')).toMatch(/stall_timeout|phase timeout/);
+    expect(result.stderr).toMatch(new RegExp(`stuck: the work agent left process ${pid} \\(sleep 1000\\) running`));
+    expect(alive(pid)).toBe(false);
+  });
+
+  it('a SIGTERM to `tend run` while such an agent runs: tend stops the agent and the sleeper and exits', async () => {
+    const pidFile = await sleeperPidFile();
+    const root = await runRepo('leave-setsid-sleeper.mjs', { 'pipelines/solo.md': SOLO, 'backlog/held.md': solo('Held') }, { retries: 0 });
+    const run = execa(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv({ FAKE_PID_FILE: pidFile, FAKE_AGENT_HANG: '1' }), extendEnv: false, reject: false, timeout: 25_000, input: '' });
+    for (let i = 0; i < 200 && !(await readFile(pidFile, 'utf8').catch(() => '')).trim(); i++) await new Promise((r) => setTimeout(r, 50));
+    const pid = await sleeperPid(pidFile);
+    run.kill('SIGTERM');
+    const result = await run;
+    expect(result.timedOut).toBe(false);
+    expect(alive(pid)).toBe(false);
+    expect(await itemField(root, 'backlog/work/held/item.md', 'status')).toBe('queued');
+  });
+
   it('an agent that detaches `setsid sleep ... >/dev/null &`: the sleeper does not outlive the phase silently', async () => {
     const pidFile = await sleeperPidFile();
     const root = await runRepo('leave-setsid-sleeper.mjs', { 'pipelines/solo.md': SOLO, 'backlog/quiet.md': solo('Quiet') }, { retries: 0 });
