@@ -215,7 +215,7 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   }
   if (req.pidFile) {
     await mkdir(path.dirname(req.pidFile), { recursive: true });
-    await writeFile(req.pidFile, `${processIdentity(pid)}\n`);
+    await writeFile(req.pidFile, `${processIdentity(pid)}\n${marker}\n`);
   }
   const limits = watchLimits(req, pid, () => out.lastOutput);
   const ending = await ended;
@@ -235,7 +235,17 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   return { exitCode: stopped ? null : ending.code, stopped, stdout: out.stdout, tail: out.tail, durationMs, leftRunning };
 }
 
-/** Stop agents a dead run left running (recorded in `dir`). Returns how many were stopped. */
+/** A pid file: the agent's identity (see processIdentity) on the first line, its run marker on the second. */
+function readPidFile(text: string): { pid: number; identity: string; marker?: string } {
+  const [identity = '', marker] = text.trim().split('\n');
+  return { pid: Number(identity.split(' ')[0]), identity, marker: marker?.trim() || undefined };
+}
+
+/**
+ * Stop agents a dead run left running (recorded in `dir`): the group while its leader is the
+ * recorded process, and anything carrying the run's marker, in the group or out of it. Returns
+ * how many agents had something stopped.
+ */
 export async function stopOrphanedAgents(dir: string): Promise<number> {
   let names: string[];
   try {
@@ -246,22 +256,25 @@ export async function stopOrphanedAgents(dir: string): Promise<number> {
   let stopped = 0;
   for (const name of names.filter((n) => n.endsWith('.pid'))) {
     const file = path.join(dir, name);
-    const recorded = (await readFile(file, 'utf8')).trim();
-    const pid = Number(recorded.split(' ')[0]);
-    if (Number.isInteger(pid) && pid > 1 && recorded.includes(' ') && processIdentity(pid) === recorded) {
+    const { pid, identity, marker } = readPidFile(await readFile(file, 'utf8'));
+    let any = false;
+    if (Number.isInteger(pid) && pid > 1 && identity.includes(' ') && processIdentity(pid) === identity) {
       try {
         process.kill(-pid, 'SIGKILL');
-        stopped += 1;
+        any = true;
       } catch {
         // Already gone.
       }
     }
+    // No process group is -1: every live process carrying the marker is the dead run's.
+    if (marker && stopEscapees(marker, -1).some((p) => p.stopped)) any = true;
+    if (any) stopped += 1;
     await rm(file, { force: true });
   }
   return stopped;
 }
 
-/** At once, without waiting: kill every recorded agent group (a second Ctrl-C). */
+/** At once, without waiting: kill every recorded agent group and what it moved out of it (a second Ctrl-C). */
 export function killRecordedAgentsSync(dir: string): void {
   let names: string[] = [];
   try {
@@ -270,7 +283,7 @@ export function killRecordedAgentsSync(dir: string): void {
     return;
   }
   for (const name of names.filter((n) => n.endsWith('.pid'))) {
-    const pid = Number(readFileSync(path.join(dir, name), 'utf8').trim().split(' ')[0]);
+    const { pid, marker } = readPidFile(readFileSync(path.join(dir, name), 'utf8'));
     if (Number.isInteger(pid) && pid > 1) {
       try {
         process.kill(-pid, 'SIGKILL');
@@ -278,5 +291,6 @@ export function killRecordedAgentsSync(dir: string): void {
         // Already gone.
       }
     }
+    if (marker) stopEscapees(marker, -1);
   }
 }

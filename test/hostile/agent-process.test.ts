@@ -1,11 +1,11 @@
 // Hostile agent processes: descendants that escape the process group, output printed in the
 // moment an agent exits, agent CLIs that report no dollar figure.
 import { readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FIXTURES, item, itemField, runRepo } from '../helpers/engine.js';
+import { FIXTURES, item, itemField, runRepo, settingsFor } from '../helpers/engine.js';
 import { cleanEnv, git, read, scratchDir, tend, TEND_BIN } from '../helpers/repo.js';
 
 const SOLO = '---\nphases:\n  - { name: work, artifact: work.md, prompt: build.md }\n---\nOne phase.\n';
@@ -58,6 +58,11 @@ async function runOnce(root: string, env: Record<string, string>, args: string[]
   return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr), timedOut: result.timedOut };
 }
 
+/** Wait (bounded) until the fake agent has recorded its sleeper. */
+async function waitForPid(pidFile: string): Promise<void> {
+  for (let i = 0; i < 400 && !(await readFile(pidFile, 'utf8').catch(() => '')).trim(); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
 async function sleeperPid(pidFile: string): Promise<number> {
   return Number((await readFile(pidFile, 'utf8')).trim());
 }
@@ -98,13 +103,30 @@ describe('descendants that escape the agent\'s process group', () => {
     const pidFile = await sleeperPidFile();
     const root = await runRepo('leave-setsid-sleeper.mjs', { 'pipelines/solo.md': SOLO, 'backlog/held.md': solo('Held') }, { retries: 0 });
     const run = execa(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv({ FAKE_PID_FILE: pidFile, FAKE_AGENT_HANG: '1' }), extendEnv: false, reject: false, timeout: 25_000, input: '' });
-    for (let i = 0; i < 200 && !(await readFile(pidFile, 'utf8').catch(() => '')).trim(); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitForPid(pidFile);
     const pid = await sleeperPid(pidFile);
     run.kill('SIGTERM');
     const result = await run;
     expect(result.timedOut).toBe(false);
     expect(alive(pid)).toBe(false);
     expect(await itemField(root, 'backlog/work/held/item.md', 'status')).toBe('queued');
+  });
+
+  it('tend killed with -9 while such an agent runs: the next run stops the agent and the sleeper it moved out of its group', async () => {
+    const pidFile = await sleeperPidFile();
+    const root = await runRepo('leave-setsid-sleeper.mjs', { 'pipelines/solo.md': SOLO, 'backlog/crash.md': solo('Crash') }, { retries: 1 });
+    const first = execa(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv({ FAKE_PID_FILE: pidFile, FAKE_AGENT_HANG: '1' }), extendEnv: false, reject: false, input: '' });
+    await waitForPid(pidFile);
+    const pid = await sleeperPid(pidFile);
+    first.kill('SIGKILL');
+    await first;
+    expect(alive(pid)).toBe(true); // in its own session, it outlives tend
+    await writeFile(path.join(root, 'ORCHESTRATOR.md'), settingsFor('write-artifact.mjs', { retries: 1 }));
+    const second = await runOnce(root, {});
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/stopped 1 agent process group/);
+    expect(alive(pid)).toBe(false);
+    expect(await itemField(root, 'backlog/done/crash/item.md', 'title')).toBe('Crash');
   });
 
   it('an agent that detaches `setsid sleep ... >/dev/null &`: the sleeper does not outlive the phase silently', async () => {
