@@ -147,14 +147,16 @@ function exited(child: ChildProcess): Promise<Ending> {
 /** Both output pipes at their end, or cut after DRAIN_MS when something else still holds them. */
 async function drained(child: ChildProcess): Promise<void> {
   const streams = [child.stdout, child.stderr].filter((s) => s !== null);
-  const ends = streams.map((s) => (s.readableEnded || s.destroyed ? Promise.resolve() : new Promise<void>((resolve) => s.once('close', () => resolve()))));
+  const ends = streams.map((s) =>
+    s.readableEnded || s.destroyed ? Promise.resolve() : new Promise<void>((resolve) => s.once('close', () => resolve())),
+  );
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(ends), new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
   clearTimeout(timer);
   for (const s of streams) s.destroy();
 }
 
-/** Stops the program's group at a timeout, a stall or an abort: SIGTERM, then SIGKILL. 0 means no limit. */
+/** Stops the group at a timeout, a stall or an abort: SIGTERM, then SIGKILL. A limit of 0 is no limit. */
 function watchLimits(req: ProcessRequest, pid: number, lastOutput: () => number) {
   let stopped: ProcessResult['stopped'];
   let grace: NodeJS.Timeout | undefined;
@@ -193,7 +195,8 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   const failedToStart = async (spawnError: string, missingProgram: boolean): Promise<ProcessResult> => {
     log.line(`# ${spawnError}\n`);
     await log.close();
-    return { exitCode: null, spawnError, missingProgram, stdout: '', tail: spawnError, durationMs: Date.now() - started, leftRunning: [] };
+    const durationMs = Date.now() - started;
+    return { exitCode: null, spawnError, missingProgram, stdout: '', tail: spawnError, durationMs, leftRunning: [] };
   };
   if (!existsSync(req.cwd)) return failedToStart(`the working directory ${req.cwd} does not exist`, false);
   const marker = newRunMarker();
@@ -211,7 +214,8 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   const pid = child.pid;
   if (pid === undefined) {
     const { error } = await ended;
-    return failedToStart(error?.message ?? 'the program could not be started', error?.code === 'ENOENT' || error?.code === 'EACCES');
+    const missing = error?.code === 'ENOENT' || error?.code === 'EACCES';
+    return failedToStart(error?.message ?? 'the program could not be started', missing);
   }
   if (req.pidFile) {
     await mkdir(path.dirname(req.pidFile), { recursive: true });
@@ -229,13 +233,17 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   flush();
   const stopped = limits.stopped();
   const durationMs = Date.now() - started;
-  for (const p of leftRunning) log.line(`\n# left running: process ${p.pid} (${p.command}); ${p.stopped ? 'stopped' : 'could not stop it'}`);
-  log.line(`\n# exit: ${stopped ? `stopped (${stopped})` : (ending.code ?? ending.signal ?? 'unknown')} after ${durationMs} ms\n`);
+  for (const p of leftRunning) {
+    log.line(`\n# left running: process ${p.pid} (${p.command}); ${p.stopped ? 'stopped' : 'could not stop it'}`);
+  }
+  const how = stopped ? `stopped (${stopped})` : (ending.code ?? ending.signal ?? 'unknown');
+  log.line(`\n# exit: ${how} after ${durationMs} ms\n`);
   await log.close();
-  return { exitCode: stopped ? null : ending.code, stopped, stdout: out.stdout, tail: out.tail, durationMs, leftRunning };
+  const exitCode = stopped ? null : ending.code;
+  return { exitCode, stopped, stdout: out.stdout, tail: out.tail, durationMs, leftRunning };
 }
 
-/** A pid file: the agent's identity (see processIdentity) on the first line, its run marker on the second. */
+/** A pid file: the agent's identity (processIdentity) on the first line, its run marker on the second. */
 function readPidFile(text: string): { pid: number; identity: string; marker?: string } {
   const [identity = '', marker] = text.trim().split('\n');
   return { pid: Number(identity.split(' ')[0]), identity, marker: marker?.trim() || undefined };

@@ -37,11 +37,24 @@ export function paintRow(segments: Segment[], width: number, c: ReturnType<typeo
   return `${out.join('')}${total > width ? '…' : ''}`;
 }
 
+function outcomeColor(outcome: string): Style {
+  if (outcome === 'blocked' || outcome === 'failed') return 'red';
+  if (outcome === 'waiting' || outcome === 'parked') return 'yellow';
+  return outcome === 'claimed' ? 'dim' : 'green';
+}
+
 function transitionSegments(t: Transition): Segment[] {
   const cost = t.costUnknown ? 'cost unknown' : t.costUsd !== undefined ? `$${t.costUsd.toFixed(2)}` : undefined;
-  const details = [t.agent, t.durationMs !== undefined ? formatDuration(t.durationMs) : undefined, cost].filter(Boolean).join(', ');
-  const color = t.outcome === 'blocked' || t.outcome === 'failed' ? 'red' : t.outcome === 'waiting' || t.outcome === 'parked' ? 'yellow' : t.outcome === 'claimed' ? 'dim' : 'green';
-  return [['dim', new Date().toTimeString().slice(0, 8)], [undefined, ` ${t.id} `], [color, t.summary], ...(details ? [['dim', `  (${details})`] as const] : [])];
+  const duration = t.durationMs !== undefined ? formatDuration(t.durationMs) : undefined;
+  const details = [t.agent, duration, cost].filter(Boolean).join(', ');
+  const time = new Date().toTimeString().slice(0, 8);
+  const segments: Segment[] = [['dim', time], [undefined, ` ${t.id} `], [outcomeColor(t.outcome), t.summary]];
+  return details ? [...segments, ['dim', `  (${details})`]] : segments;
+}
+
+function runningRow(id: string, r: Running): Segment[] {
+  const state = `  ${r.phase} #${r.attempt}  ${formatDuration(Date.now() - r.started)}  `;
+  return [[undefined, '  '], ['cyan', id], [undefined, state], ['dim', r.activity]];
 }
 
 export function transitionLine(t: Transition, c: ReturnType<typeof paint>): string {
@@ -64,10 +77,14 @@ export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void
   };
   const draw = () => {
     const width = Math.max(40, (stream.columns || 100) - 1);
+    const elapsed = formatDuration(Date.now() - started);
+    const header = `tend run · ${running.size} running · ${transitions} transitions · $${cost.toFixed(2)} · ${elapsed}`;
+    const nonEmpty = Object.entries(counts).filter(([, n]) => n > 0);
+    const board = nonEmpty.map(([where, n]) => `${where} ${n}`).join(' · ') || 'backlog empty';
     const rows: Segment[][] = [
-      [['bold', `tend run · ${running.size} running · ${transitions} transitions · $${cost.toFixed(2)} · ${formatDuration(Date.now() - started)}`]],
-      ...[...running].map(([id, r]): Segment[] => [[undefined, '  '], ['cyan', id], [undefined, `  ${r.phase} #${r.attempt}  ${formatDuration(Date.now() - r.started)}  `], ['dim', r.activity]]),
-      [[undefined, `  ${Object.entries(counts).filter(([, n]) => n > 0).map(([where, n]) => `${where} ${n}`).join(' · ') || 'backlog empty'}`]],
+      [['bold', header]],
+      ...[...running].map(([id, r]) => runningRow(id, r)),
+      [[undefined, `  ${board}`]],
       ...recent.map((segments): Segment[] => [[undefined, '  '], ...segments]),
     ];
     const lines = rows.map((segments) => paintRow(segments, width, c));
