@@ -206,6 +206,8 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   const { out, record, flush } = outputRecorder(log, req.onLine);
   child.stdout?.on('data', (c: Buffer) => record(c, true));
   child.stderr?.on('data', (c: Buffer) => record(c, false));
+  // A read error on a pipe must not take tend down; the stream closes and the run goes on.
+  for (const stream of [child.stdout, child.stderr]) stream?.on('error', () => undefined);
   const ended = exited(child);
   if (req.input !== undefined) {
     child.stdin?.on('error', () => undefined); // an agent that exits without reading its stdin
