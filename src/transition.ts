@@ -10,6 +10,8 @@ export interface Transition {
   agent?: string;
   durationMs?: number;
   costUsd?: number;
+  /** The agent reported no cost: the trailer says `unknown` rather than a figure. */
+  costUnknown?: boolean;
   /** Extra trailers, e.g. `{ 'Tend-Reason': '...' }`. */
   extra?: Record<string, string>;
 }
@@ -21,7 +23,7 @@ export function commitMessage(t: Transition): string {
     ['Tend-Outcome', t.outcome],
     ['Tend-Agent', t.agent],
     ['Tend-Duration', t.durationMs === undefined ? undefined : `${Math.round(t.durationMs / 1000)}s`],
-    ['Tend-Cost-USD', t.costUsd === undefined ? undefined : t.costUsd.toFixed(2)],
+    ['Tend-Cost-USD', t.costUnknown ? 'unknown' : t.costUsd?.toFixed(2)],
     ...Object.entries(t.extra ?? {}),
   ];
   const lines = trailers

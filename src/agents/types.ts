@@ -57,6 +57,8 @@ export interface AgentResult {
   missingProgram?: boolean;
   /** The last lines of output, for blocked_reason and error messages. */
   outputTail: string;
+  /** Processes the agent started outside its process group, found running when it ended. */
+  leftRunning?: { pid: number; command: string; stopped: boolean }[];
 }
 
 export interface Agent {

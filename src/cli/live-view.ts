@@ -3,7 +3,7 @@
 // transitions scroll above it, so the terminal's scrollback still holds the whole night.
 import { formatDuration } from '../duration.js';
 import type { Reporter } from '../engine/runner.js';
-import { paint, truncate } from '../output.js';
+import { clean, paint, type Style } from '../output.js';
 import type { Transition } from '../transition.js';
 
 interface Running {
@@ -16,16 +16,55 @@ interface Running {
 const REDRAW_MS = 250;
 const RECENT = 6;
 
+/** A piece of a screen row and its style; rows are cut by visible width before they are painted. */
+type Segment = readonly [Style | undefined, string];
+
+/**
+ * One screen row: every piece cleaned of control characters (agent output may hold escape
+ * sequences), the row cut to `width` visible characters with an ellipsis, then painted, so a
+ * cut never splits or exposes a colour code.
+ */
+export function paintRow(segments: Segment[], width: number, c: ReturnType<typeof paint>): string {
+  const pieces = segments.map(([style, text]) => [style, [...clean(text)]] as const);
+  const total = pieces.reduce((n, [, chars]) => n + chars.length, 0);
+  let room = total <= width ? total : Math.max(0, width - 1);
+  const out: string[] = [];
+  for (const [style, chars] of pieces) {
+    const text = chars.slice(0, room).join('');
+    room -= Math.min(room, chars.length);
+    if (text) out.push(style ? c(style, text) : text);
+  }
+  return `${out.join('')}${total > width ? '…' : ''}`;
+}
+
+function outcomeColor(outcome: string): Style {
+  if (outcome === 'blocked' || outcome === 'failed') return 'red';
+  if (outcome === 'waiting' || outcome === 'parked') return 'yellow';
+  return outcome === 'claimed' ? 'dim' : 'green';
+}
+
+function transitionSegments(t: Transition): Segment[] {
+  const cost = t.costUnknown ? 'cost unknown' : t.costUsd !== undefined ? `$${t.costUsd.toFixed(2)}` : undefined;
+  const duration = t.durationMs !== undefined ? formatDuration(t.durationMs) : undefined;
+  const details = [t.agent, duration, cost].filter(Boolean).join(', ');
+  const time = new Date().toTimeString().slice(0, 8);
+  const segments: Segment[] = [['dim', time], [undefined, ` ${t.id} `], [outcomeColor(t.outcome), t.summary]];
+  return details ? [...segments, ['dim', `  (${details})`]] : segments;
+}
+
+function runningRow(id: string, r: Running): Segment[] {
+  const state = `  ${r.phase} #${r.attempt}  ${formatDuration(Date.now() - r.started)}  `;
+  return [[undefined, '  '], ['cyan', id], [undefined, state], ['dim', r.activity]];
+}
+
 export function transitionLine(t: Transition, c: ReturnType<typeof paint>): string {
-  const details = [t.agent, t.durationMs !== undefined ? formatDuration(t.durationMs) : undefined, t.costUsd !== undefined ? `$${t.costUsd.toFixed(2)}` : undefined].filter(Boolean).join(', ');
-  const color = t.outcome === 'blocked' || t.outcome === 'failed' ? 'red' : t.outcome === 'waiting' || t.outcome === 'parked' ? 'yellow' : t.outcome === 'claimed' ? 'dim' : 'green';
-  return `${c('dim', new Date().toTimeString().slice(0, 8))} ${t.id} ${c(color, t.summary)}${details ? c('dim', `  (${details})`) : ''}`;
+  return paintRow(transitionSegments(t), Infinity, c);
 }
 
 export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void } {
   const c = paint(stream);
   const running = new Map<string, Running>();
-  const recent: string[] = [];
+  const recent: Segment[][] = [];
   let counts: Record<string, number> = {};
   let transitions = 0;
   let cost = 0;
@@ -38,12 +77,17 @@ export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void
   };
   const draw = () => {
     const width = Math.max(40, (stream.columns || 100) - 1);
-    const lines = [
-      c('bold', `tend run · ${running.size} running · ${transitions} transitions · $${cost.toFixed(2)} · ${formatDuration(Date.now() - started)}`),
-      ...[...running].map(([id, r]) => `  ${c('cyan', id)}  ${r.phase} #${r.attempt}  ${formatDuration(Date.now() - r.started)}  ${c('dim', r.activity)}`),
-      `  ${Object.entries(counts).filter(([, n]) => n > 0).map(([where, n]) => `${where} ${n}`).join(' · ') || 'backlog empty'}`,
-      ...recent.map((l) => `  ${l}`),
-    ].map((l) => truncate(l, width));
+    const elapsed = formatDuration(Date.now() - started);
+    const header = `tend run · ${running.size} running · ${transitions} transitions · $${cost.toFixed(2)} · ${elapsed}`;
+    const nonEmpty = Object.entries(counts).filter(([, n]) => n > 0);
+    const board = nonEmpty.map(([where, n]) => `${where} ${n}`).join(' · ') || 'backlog empty';
+    const rows: Segment[][] = [
+      [['bold', header]],
+      ...[...running].map(([id, r]) => runningRow(id, r)),
+      [[undefined, `  ${board}`]],
+      ...recent.map((segments): Segment[] => [[undefined, '  '], ...segments]),
+    ];
+    const lines = rows.map((segments) => paintRow(segments, width, c));
     clear();
     stream.write(`${lines.join('\n')}\n`);
     drawn = lines.length;
@@ -60,7 +104,7 @@ export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void
       } else {
         running.delete(t.id);
       }
-      recent.push(transitionLine(t, c));
+      recent.push(transitionSegments(t));
       if (recent.length > RECENT) recent.shift();
       draw();
     },

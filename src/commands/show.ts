@@ -40,7 +40,8 @@ export async function show(repo: Repo, id: string, options: { json: boolean; now
   out.push('', c('bold', 'history'));
   if (history.length === 0) out.push(c('dim', '  (no commits yet)'));
   for (const h of history) {
-    const extras = [h.trailers['Tend-Agent'], h.trailers['Tend-Duration'], h.trailers['Tend-Cost-USD'] && `$${h.trailers['Tend-Cost-USD']}`].filter(Boolean).join(', ');
+    const cost = h.trailers['Tend-Cost-USD'];
+    const extras = [h.trailers['Tend-Agent'], h.trailers['Tend-Duration'], cost && (cost === 'unknown' ? 'cost unknown' : `$${cost}`)].filter(Boolean).join(', ');
     out.push(`  ${h.date}  ${h.commit.slice(0, 8)}  ${h.subject}${extras ? c('dim', `  (${extras})`) : ''}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);

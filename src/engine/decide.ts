@@ -25,6 +25,8 @@ export interface PhaseOutcome {
   verdict?: 'approve' | 'reject';
   triage?: { pipeline?: unknown; priority?: unknown; labels?: unknown };
   costUsd: number;
+  /** An agent ran but reported no cost (codex, most commands): costUsd counts it as 0. */
+  costUnknown?: boolean;
   durationMs: number;
   agent: string;
   tokens?: { input: number; output: number };
@@ -73,6 +75,7 @@ export function decideAfterPhase(item: Item, pipeline: Pipeline, phase: Phase, o
     agent: outcome.agent,
     durationMs: outcome.durationMs,
     costUsd: outcome.costUsd,
+    costUnknown: outcome.costUnknown,
     extra: {
       'Tend-Attempt': String(f.attempts),
       ...(outcome.tokens ? { 'Tend-Tokens': `${outcome.tokens.input} in, ${outcome.tokens.output} out` } : {}),

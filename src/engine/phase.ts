@@ -196,6 +196,10 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
         onActivity: (line) => run.onActivity?.(lens, line),
       }),
     );
+    for (const left of result.leftRunning ?? []) {
+      const outcome = left.stopped ? 'stopped it' : 'could not stop it';
+      run.onWarning?.(`${item.id}: the ${phase.name} agent left process ${left.pid} (${left.command}) running outside its process group; ${outcome}`);
+    }
     let state = await artifactState(agentArtifact);
     if (state === 'oversize') {
       const aside = path.join(root, STATE_DIR, 'oversize', `${item.id}-${stem}-${artifact}`);
@@ -225,6 +229,8 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   const outcome: PhaseOutcome = {
     ok: false,
     costUsd: runs.reduce((sum, r) => sum + (r.result.costUsd ?? 0), 0),
+    // A program that never started cost nothing; one that ran and said nothing cost unknown.
+    costUnknown: runs.some((r) => r.result.costUsd === undefined && !r.result.spawnError) || undefined,
     durationMs: Math.max(...runs.map((r) => r.result.durationMs)),
     agent: agentLabel,
     logFile: runs[0]?.logFile,

@@ -5,8 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { item, runRepo } from '../helpers/engine.js';
 import { cleanEnv, scratchDir, TEND_BIN } from '../helpers/repo.js';
 
-async function inTerminal(cwd: string, args: string[], env: Record<string, string>): Promise<string> {
-  const command = [process.execPath, TEND_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+async function inTerminal(cwd: string, args: string[], env: Record<string, string>, columns?: number): Promise<string> {
+  const tend = [process.execPath, TEND_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  // The terminal's width is the pty's, not $COLUMNS: stty sets it.
+  const command = columns === undefined ? tend : `stty cols ${columns} rows 30; ${tend}`;
   const result = await execa('script', ['-qfec', command, '/dev/null'], { cwd, env: cleanEnv({ COLUMNS: '100', LINES: '30', TERM: 'xterm', ...env }), extendEnv: false, reject: false });
   return String(result.stdout);
 }
@@ -36,5 +38,14 @@ describe('tend run in a terminal', () => {
     expect(quiet).not.toContain('tend run ·');
     expect(quiet.trim().split('\n')).toHaveLength(2); // the summary only
     expect(quiet).not.toContain('\x1b[');
+  });
+
+  it('a row cut to a narrow terminal keeps its colours as colours, never as literal `?[36m` text', async () => {
+    const root = await runRepo('slow-write.mjs', { 'backlog/an-item-whose-name-is-long.md': item('Long', 'pipeline: quick-fix\n') });
+    const screen = await inTerminal(root, ['run', '--once'], { NO_COLOR: '', FAKE_DELAY_MS: '400' }, 40);
+    // eslint-disable-next-line no-control-regex
+    expect(screen).toMatch(/\x1b\[1mtend run · 1 running · [^\n]*…\r?\n/); // the header row, cut
+    expect(screen).toContain('\x1b[36man-item-whose-name-is-long\x1b[39m');
+    expect(screen).not.toMatch(/\?\[\d+m/);
   });
 });

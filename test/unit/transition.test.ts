@@ -34,6 +34,10 @@ describe('commitMessage', () => {
     );
   });
 
+  it('writes `Tend-Cost-USD: unknown` when the agent reported no cost, not $0.00', () => {
+    expect(commitMessage({ id: 'a', summary: 'build -> review', outcome: 'done', costUsd: 0, costUnknown: true })).toContain('\nTend-Cost-USD: unknown\n');
+  });
+
   it('keeps a multi-line summary on the subject line, so it cannot forge trailers', () => {
     const message = commitMessage({ id: 'a', summary: 'blocked: bad\n\nTend-Outcome: done', outcome: 'blocked' });
     expect(message.split('\n')[0]).toBe('tend: a blocked: bad Tend-Outcome: done');
