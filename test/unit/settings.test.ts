@@ -57,8 +57,8 @@ describe('parseSettings', () => {
   });
 
   it('reports a YAML error and an unclosed block as errors', () => {
-    expect(parseSettings('---\nagent: [claude\n---\n').errors).toEqual([{ file: 'ORCHESTRATOR.md', line: 3, message: expect.stringMatching(/^invalid YAML/) }]);
-    expect(parseSettings('---\nagent: claude\n').errors).toEqual([{ file: 'ORCHESTRATOR.md', line: 1, message: expect.stringMatching(/never closed/) }]);
+    expect(parseSettings('---\nagent: [claude\n---\n').errors).toEqual([{ file: 'ORCHESTRATOR.md', line: 3, message: expect.stringMatching(/^invalid YAML/), fix: expect.any(String) }]);
+    expect(parseSettings('---\nagent: claude\n').errors).toEqual([{ file: 'ORCHESTRATOR.md', line: 1, message: expect.stringMatching(/never closed/), fix: expect.any(String) }]);
   });
 });
 
