@@ -55,7 +55,9 @@ describe('mistakes', () => {
   ])('%s', (_what, phases, key, message) => {
     const errors = errorsOf(`phases:\n${phases}`);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ file: 'pipelines/p.md', line: 2, key, message: expect.stringMatching(message) });
+    // The line of the phase at fault: `phases:` is line 2, phases[0] line 3.
+    const line = 3 + Number(/\[(\d+)\]/.exec(key)?.[1]);
+    expect(errors[0]).toMatchObject({ file: 'pipelines/p.md', line, key, message: expect.stringMatching(message) });
   });
 
   it('concurrency for an unknown phase', () => {

@@ -7,7 +7,7 @@ const packaged = readFileSync(new URL('../../ORCHESTRATOR.md', import.meta.url),
 
 describe('parseSettings', () => {
   it('gives the defaults for an empty file', () => {
-    expect(parseSettings('')).toEqual({ settings: DEFAULT_SETTINGS, context: '', errors: [], warnings: [] });
+    expect(parseSettings('')).toEqual({ settings: DEFAULT_SETTINGS, context: '', errors: [], warnings: [], brokenAgents: [] });
     expect(DEFAULT_SETTINGS).toMatchObject({ agent: 'claude', concurrency: 1, timeout: 30 * 60_000, retries: 2, workspace: 'repo' });
   });
 
@@ -31,13 +31,13 @@ describe('parseSettings', () => {
     expect(settings).toMatchObject({ timeout: 5_400_000, retry_backoff: 45_000, git: { author: 'Tend Bot <bot@example.com>' } });
   });
 
-  it('reports a wrong type and a bad duration with file, line and key, and falls back to the defaults', () => {
+  it('reports a wrong type and a bad duration with file, line and key; the broken settings take their defaults', () => {
     const parsed = parseSettings('---\nagent: codex\nconcurrency: lots\ntimeout: soon\n---\n', 'ORCHESTRATOR.md');
     expect(parsed.errors).toEqual([
       { file: 'ORCHESTRATOR.md', line: 3, key: 'concurrency', message: expect.stringMatching(/expected number.*found "lots"/) },
       { file: 'ORCHESTRATOR.md', line: 4, key: 'timeout', message: 'expected a duration such as 90s, 30m or 1h30m, found "soon"' },
     ]);
-    expect(parsed.settings).toEqual(DEFAULT_SETTINGS);
+    expect(parsed.settings).toEqual({ ...DEFAULT_SETTINGS, agent: 'codex' });
   });
 
   it('names nested keys', () => {
