@@ -87,22 +87,24 @@ export async function loadConfig(root: string): Promise<LoadedConfig> {
   }
 
   const prompts = new Map<string, string>();
+  const missing = new Set<string>();
   for (const pipeline of checked) {
-    pipeline.phases.forEach((phase, i) => {
-      const where = { file: pipeline.file, key: `phases[${i}]` };
+    for (const [i, phase] of pipeline.phases.entries()) {
+      const at = pipeline.phaseAt?.[i];
+      const where = { file: pipeline.file, line: at?.line, key: `phases[${at?.index ?? i}]` };
       if (phase.agent && !agentType(settings, phase.agent) && !brokenAgents.includes(phase.agent)) {
         errors.push({ ...where, message: `unknown agent ${JSON.stringify(phase.agent)}`, fix: 'use dry-run, claude, codex, opencode, or define it under `agents:` in ORCHESTRATOR.md' });
       }
-    });
-    for (const phase of pipeline.phases) {
-      if (prompts.has(phase.prompt)) continue;
+      if (prompts.has(phase.prompt) || missing.has(`${pipeline.file} ${phase.prompt}`)) continue;
       const text = await readPrompt(root, phase.prompt);
       if (text === 'outside') {
         errors.push({ file: phase.prompt, message: 'is a symlink that leads outside prompts/', fix: 'replace it with the file itself' });
+        missing.add(`${pipeline.file} ${phase.prompt}`);
         continue;
       }
       if (text === undefined) {
-        errors.push({ file: pipeline.file, key: `${phase.name}.prompt`, message: `prompt file ${phase.prompt} does not exist`, fix: `create it, or run \`tend init\` to install the default prompts` });
+        errors.push({ ...where, key: `${where.key}.prompt`, message: `prompt file ${phase.prompt} does not exist`, fix: `create it, or run \`tend init\` to install the default prompts` });
+        missing.add(`${pipeline.file} ${phase.prompt}`);
         continue;
       }
       prompts.set(phase.prompt, text);

@@ -48,6 +48,8 @@ export interface Pipeline {
   description: string;
   phases: Phase[];
   concurrency: Record<string, number>;
+  /** Where each phase is written: its position under `phases:` and its line, for error messages. */
+  phaseAt?: { index: number; line?: number }[];
 }
 
 export interface ParsedPipeline {
@@ -100,7 +102,8 @@ export function parsePipeline(name: string, text: string, file: string): ParsedP
   for (const phase of Object.keys(valid.concurrency)) {
     if (!written.includes(phase)) at(['concurrency', phase], `names no phase of this pipeline`);
   }
-  const pipeline = { name, file, description: split.value.body.trim(), phases, concurrency: valid.concurrency };
+  const phaseAt = valid.indexes.map((index) => ({ index, line: yaml.lineAt(['phases', index]) }));
+  const pipeline = { name, file, description: split.value.body.trim(), phases, concurrency: valid.concurrency, phaseAt };
   return errors.length > 0 ? { partial: pipeline, errors } : { pipeline, errors };
 }
 

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
+import { item, itemField, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
 import { cleanEnv, git, initializedRepo, read, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
 
 /** Six levels of nine-fold aliases: 9^5 copies of a string once expanded. */
@@ -224,5 +224,43 @@ describe('triage output that cannot be used', () => {
     const warning = await itemField(root, file, 'warning');
     expect(warning).toMatch(/triage chose priority 9, which is not an integer from 1 to 5; the priority was kept/);
     expect(warning).toMatch(/triage chose labels \[\{"a":1\}\], which is not a list of words/);
+  });
+});
+
+describe('configuration errors', () => {
+  it('every error in ORCHESTRATOR.md, the pipelines and the prompts is reported at once, each on its own line', async () => {
+    const root = await runRepo('write-artifact.mjs');
+    const settings = settingsFor('write-artifact.mjs', { concurrency: 0, retry_backoff: 'soon' });
+    const pipeline = [
+      '---',
+      'phases:',
+      '  - { name: triage }',
+      '  - { name: build, retries: -1 }',
+      '  - { name: review, on_reject: nowhere, agent: ghost }',
+      '  - { name: spec, prompt: missing-prompt.md }',
+      '---',
+      'A pipeline with four mistakes.',
+      '',
+    ].join('\n');
+    await writeTree(root, {
+      'ORCHESTRATOR.md': settings,
+      'pipelines/broken.md': pipeline,
+      'prompts/build.md': `${await read(root, 'prompts/build.md')}\nAlso read {{nonsense}}.\n`,
+    });
+    const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+    const promptLine = lineOf(await read(root, 'prompts/build.md'), '{{nonsense}}');
+    const doctor = await tend(root, ['doctor']);
+    expect(doctor.exitCode).toBe(1);
+    for (const expected of [
+      `ORCHESTRATOR.md:${lineOf(settings, 'concurrency:')}: concurrency:`,
+      `ORCHESTRATOR.md:${lineOf(settings, 'retry_backoff:')}: retry_backoff:`,
+      'pipelines/broken.md:4: phases[1].retries:',
+      'pipelines/broken.md:5: phases[2].on_reject: must name an earlier phase',
+      'pipelines/broken.md:5: phases[2]: unknown agent "ghost"',
+      'pipelines/broken.md:6: phases[3].prompt: prompt file prompts/missing-prompt.md does not exist',
+      `prompts/build.md:${promptLine}: unknown template variable {{nonsense}}`,
+    ]) {
+      expect(doctor.stdout).toContain(expected);
+    }
   });
 });
