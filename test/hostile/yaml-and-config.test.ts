@@ -2,7 +2,7 @@
 // one clear problem naming the file, the line and a fix, never as a crash, a stack trace or a
 // run that stops working; and review verdicts and triage output as models really write them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
@@ -262,5 +262,33 @@ describe('configuration errors', () => {
     ]) {
       expect(doctor.stdout).toContain(expected);
     }
+  });
+});
+
+describe('a pass of the run loop that fails', () => {
+  it('backlog/ replaced by a symlink during a live run: reported, the run keeps its lock, and goes on once backlog/ is back', async () => {
+    const root = await runRepo('write-artifact.mjs');
+    const child = spawn(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    running.push(child);
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const said = () => output;
+    await eventually(said, (o) => o.includes('watching backlog/'), 'the watcher to be ready', said);
+
+    await rename(path.join(root, 'backlog'), path.join(root, 'real-backlog'));
+    await symlink('real-backlog', path.join(root, 'backlog'));
+    await eventually(said, (o) => o.includes('backlog/ is a symlink'), 'the failed pass to be reported', said);
+    const second = await tend(root, ['run', '--once']);
+    expect(second.stderr).toMatch(/another tend run/);
+
+    await rm(path.join(root, 'backlog'));
+    await rename(path.join(root, 'real-backlog'), path.join(root, 'backlog'));
+    await writeFile(path.join(root, 'backlog/after.md'), item('After', 'pipeline: quick-fix\n'));
+    await eventually(() => tendSubjects(root), (s) => s.includes('tend: after review -> done'), 'after to be done', said);
+    expect(output).not.toMatch(STACK_TRACE);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
   });
 });
