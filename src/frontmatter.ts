@@ -74,7 +74,7 @@ export interface ParsedYaml {
   data: Record<string, unknown>;
   /** 1-based line (in the whole file) of each top-level key. */
   keyLines: Map<string, number>;
-  /** 1-based file line of the value at a path such as ['phases', 2, 'timeout'], or of its nearest parent that exists. */
+  /** 1-based file line of the value at a path such as ['phases', 2, 'timeout'], or of its nearest existing parent. */
   lineAt: (path: readonly PropertyKey[]) => number | undefined;
   problems: YamlProblem[];
 }
@@ -88,7 +88,10 @@ export const MAX_FRONTMATTER_BYTES = 256 * 1024;
 /** Aliases a block may expand: enough for any real use, far too few for a "billion laughs". */
 const MAX_ALIAS_COUNT = 100;
 
-const SYNTAX_FIX = 'correct the YAML on that line: quote a value that holds `: `, `#` or starts with `[`, `{`, `*`, `&`, `!`';
+const TAG_PREFIX = 'tag:yaml.org,2002:';
+
+const SYNTAX_FIX =
+  'correct the YAML on that line: quote a value that holds `: `, `#` or starts with `[`, `{`, `*`, `&`, `!`';
 
 function noLines(): undefined {
   return undefined;
@@ -100,7 +103,9 @@ export function readYaml(fm: Frontmatter): ParsedYaml {
   const empty = (problems: YamlProblem[]): ParsedYaml => ({ data: {}, keyLines, lineAt: noLines, problems });
   if (!fm.present || fm.yaml.trim() === '') return empty([]);
   if (fm.yaml.length > MAX_FRONTMATTER_BYTES) {
-    return empty([{ line: 2, message: `the frontmatter is ${Math.ceil(fm.yaml.length / 1024)} KiB, more than the ${MAX_FRONTMATTER_BYTES / 1024} KiB allowed`, fix: 'move long text below the closing `---`, into the body' }]);
+    const size = `${Math.ceil(fm.yaml.length / 1024)} KiB`;
+    const message = `the frontmatter is ${size}, more than the ${MAX_FRONTMATTER_BYTES / 1024} KiB allowed`;
+    return empty([{ line: 2, message, fix: 'move long text below the closing `---`, into the body' }]);
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(fm.yaml, { lineCounter, prettyErrors: true, uniqueKeys: true });
@@ -111,7 +116,8 @@ export function readYaml(fm: Frontmatter): ParsedYaml {
   if (doc.contents === null) return empty([]);
   if (!isMap(doc.contents)) {
     const found = isCollection(doc.contents) ? 'a list' : 'a single value';
-    return empty([{ line: 2, message: `the frontmatter is ${found}, not \`key: value\` lines`, fix: 'write one `key: value` per line, e.g. `title: Fix login`' }]);
+    const fix = 'write one `key: value` per line, e.g. `title: Fix login`';
+    return empty([{ line: 2, message: `the frontmatter is ${found}, not \`key: value\` lines`, fix }]);
   }
   for (const pair of doc.contents.items) {
     if (isScalar(pair.key) && pair.key.range) keyLines.set(String(pair.key.value), fileLine(pair.key.range[0]));
@@ -121,7 +127,11 @@ export function readYaml(fm: Frontmatter): ParsedYaml {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown> | null;
   } catch (err) {
     // yaml throws a ReferenceError for an alias bomb; a stack overflow is a RangeError.
-    return empty([{ line: firstAliasLine(doc, fileLine) ?? 2, message: `the YAML cannot be read: ${err instanceof Error ? err.message : String(err)}`, fix: 'write the values out instead of repeating them with `&anchor` and `*alias`' }]);
+    return empty([{
+      line: firstAliasLine(doc, fileLine) ?? 2,
+      message: `the YAML cannot be read: ${err instanceof Error ? err.message : String(err)}`,
+      fix: 'write the values out instead of repeating them with `&anchor` and `*alias`',
+    }]);
   }
   return { data: data ?? {}, keyLines, lineAt: (path) => nodeLine(doc, path, fileLine), problems };
 }
@@ -150,7 +160,8 @@ function tagProblems(doc: Document, fileLine: (offset: number) => number): YamlP
     .filter((w) => w.code === 'TAG_RESOLVE_FAILED')
     .map((w) => ({
       line: fileLine(w.pos[0]),
-      message: `unknown YAML tag ${(/Unresolved tag: (\S+)/.exec(w.message)?.[1] ?? '').replace('tag:yaml.org,2002:', '!!')}`.trimEnd(),
+      // yaml names `!!x` by its full name, tag:yaml.org,2002:x; show it as written.
+      message: `unknown YAML tag ${(/Unresolved tag: (\S+)/.exec(w.message)?.[1] ?? '').replace(TAG_PREFIX, '!!')}`,
       fix: 'remove the `!tag` before the value; frontmatter holds plain text, numbers, lists and maps',
     }));
 }

@@ -103,7 +103,12 @@ export async function loadConfig(root: string): Promise<LoadedConfig> {
         continue;
       }
       if (text === undefined) {
-        errors.push({ ...where, key: `${where.key}.prompt`, message: `prompt file ${phase.prompt} does not exist`, fix: `create it, or run \`tend init\` to install the default prompts` });
+        errors.push({
+          ...where,
+          key: `${where.key}.prompt`,
+          message: `prompt file ${phase.prompt} does not exist`,
+          fix: 'create it, or run `tend init` to install the default prompts',
+        });
         missing.add(`${pipeline.file} ${phase.prompt}`);
         continue;
       }
@@ -116,7 +121,12 @@ export async function loadConfig(root: string): Promise<LoadedConfig> {
 
   const pipelineNames = names.map((n) => n.slice(0, -'.md'.length));
   if (names.length > 0 && !pipelineNames.includes(settings.default_pipeline)) {
-    errors.push({ file: SETTINGS_FILE, key: 'default_pipeline', message: `no pipeline named ${JSON.stringify(settings.default_pipeline)}`, fix: `choose one of ${pipelineNames.join(', ')}` });
+    errors.push({
+      file: SETTINGS_FILE,
+      key: 'default_pipeline',
+      message: `no pipeline named ${JSON.stringify(settings.default_pipeline)}`,
+      fix: `choose one of ${pipelineNames.join(', ')}`,
+    });
   }
   if (!agentType(settings, settings.agent) && !brokenAgents.includes(settings.agent)) {
     errors.push({ file: SETTINGS_FILE, key: 'agent', message: `unknown agent ${JSON.stringify(settings.agent)}`, fix: 'use dry-run, claude, codex, opencode, or define it under `agents:`' });

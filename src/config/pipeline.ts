@@ -74,18 +74,25 @@ export function parsePipeline(name: string, text: string, file: string): ParsedP
   const errors: Problem[] = [];
   const result = pipelineSchema.safeParse(yaml.data);
   if (!result.success) errors.push(...issuesToProblems(result.error.issues, file, yaml.lineAt, yaml.data));
-  const valid = result.success ? { ...result.data, indexes: result.data.phases.map((_, i) => i) } : validParts(yaml.data);
+  const valid = result.success
+    ? { ...result.data, indexes: result.data.phases.map((_, i) => i) }
+    : validParts(yaml.data);
 
-  const at = (key: (string | number)[], message: string, fix?: string) =>
-    errors.push({ file, line: yaml.lineAt(key), key: key.map((k) => (typeof k === 'number' ? `[${k}]` : k)).join('.').replace(/\.\[/g, '['), message, fix });
+  const at = (key: (string | number)[], message: string, fix?: string) => {
+    const name = key.map((k) => (typeof k === 'number' ? `[${k}]` : k)).join('.').replace(/\.\[/g, '[');
+    errors.push({ file, line: yaml.lineAt(key), key: name, message, fix });
+  };
   const phases: Phase[] = valid.phases.map((p, n) => {
     const i = valid.indexes[n] ?? n;
     const prompt = p.prompt ?? `${p.name}.md`;
-    if (!isContainedRelativePath(prompt)) at(['phases', i, 'prompt'], `must be a path inside prompts/, found ${JSON.stringify(prompt)}`);
+    if (!isContainedRelativePath(prompt)) {
+      at(['phases', i, 'prompt'], `must be a path inside prompts/, found ${JSON.stringify(prompt)}`);
+    }
     return { ...p, prompt: `prompts/${prompt.replace(/^prompts\//, '')}`, artifact: p.artifact ?? `${p.name}.md` };
   });
   // Names as written, invalid phases included, so on_reject naming one is not an error too.
-  const written = Array.isArray(yaml.data.phases) ? (yaml.data.phases as unknown[]).map((p) => (p as { name?: unknown } | null)?.name) : [];
+  const rawPhases: unknown[] = Array.isArray(yaml.data.phases) ? yaml.data.phases : [];
+  const written = rawPhases.map((p) => (p as { name?: unknown } | null)?.name);
   const seen = new Set<string>();
   phases.forEach((p, n) => {
     const i = valid.indexes[n] ?? n;
@@ -94,21 +101,29 @@ export function parsePipeline(name: string, text: string, file: string): ParsedP
     if ((RESERVED_FOLDERS as readonly string[]).includes(p.name)) {
       at(['phases', i, 'name'], `${p.name} is reserved for backlog/${p.name}/`, 'choose another phase name');
     }
-    if (p.artifact.toLowerCase() === 'item.md') at(['phases', i, 'artifact'], 'item.md is the item itself', 'name the artifact after the phase');
+    if (p.artifact.toLowerCase() === 'item.md') {
+      at(['phases', i, 'artifact'], 'item.md is the item itself', 'name the artifact after the phase');
+    }
     if (p.on_reject !== undefined && !written.slice(0, i).includes(p.on_reject)) {
-      at(['phases', i, 'on_reject'], `must name an earlier phase of this pipeline, found ${JSON.stringify(p.on_reject)}`);
+      const found = JSON.stringify(p.on_reject);
+      at(['phases', i, 'on_reject'], `must name an earlier phase of this pipeline, found ${found}`);
     }
   });
   for (const phase of Object.keys(valid.concurrency)) {
     if (!written.includes(phase)) at(['concurrency', phase], `names no phase of this pipeline`);
   }
   const phaseAt = valid.indexes.map((index) => ({ index, line: yaml.lineAt(['phases', index]) }));
-  const pipeline = { name, file, description: split.value.body.trim(), phases, concurrency: valid.concurrency, phaseAt };
+  const description = split.value.body.trim();
+  const pipeline = { name, file, description, phases, concurrency: valid.concurrency, phaseAt };
   return errors.length > 0 ? { partial: pipeline, errors } : { pipeline, errors };
 }
 
 /** The phases (with their positions in the file) and the concurrency that are valid on their own. */
-function validParts(data: Record<string, unknown>): { phases: z.output<typeof phaseSchema>[]; indexes: number[]; concurrency: Record<string, number> } {
+function validParts(data: Record<string, unknown>): {
+  phases: z.output<typeof phaseSchema>[];
+  indexes: number[];
+  concurrency: Record<string, number>;
+} {
   const phases: z.output<typeof phaseSchema>[] = [];
   const indexes: number[] = [];
   (Array.isArray(data.phases) ? (data.phases as unknown[]) : []).forEach((raw, i) => {

@@ -79,7 +79,8 @@ export const DEFAULT_SETTINGS: Settings = settingsSchema.parse({});
  * the broken ones, so the rest of the configuration is checked against what the user meant.
  */
 export function parseSettings(text: string, file = 'ORCHESTRATOR.md'): ParsedSettings {
-  const failed = (errors: Problem[], context = ''): ParsedSettings => ({ settings: DEFAULT_SETTINGS, context, errors, warnings: [], brokenAgents: [] });
+  const failed = (errors: Problem[], context = ''): ParsedSettings =>
+    ({ settings: DEFAULT_SETTINGS, context, errors, warnings: [], brokenAgents: [] });
   const split = splitFrontmatter(text);
   if ('problem' in split) return failed([{ file, ...split.problem }]);
   const context = split.value.body.trim();
@@ -104,7 +105,10 @@ export function parseSettings(text: string, file = 'ORCHESTRATOR.md'): ParsedSet
 }
 
 /** `data` without the settings that have errors: a broken agent leaves only itself out of `agents:`. */
-function withoutBroken(data: Record<string, unknown>, issues: readonly { path: readonly PropertyKey[] }[]): { valid: Record<string, unknown>; brokenAgents: string[] } {
+function withoutBroken(
+  data: Record<string, unknown>,
+  issues: readonly { path: readonly PropertyKey[] }[],
+): { valid: Record<string, unknown>; brokenAgents: string[] } {
   const valid = { ...data };
   const brokenAgents: string[] = [];
   for (const { path } of issues) {

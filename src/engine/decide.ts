@@ -199,17 +199,25 @@ function triageChoice(triage: PhaseOutcome['triage'], pipeline: Pipeline, config
       changes.pipeline = chosen;
     } else {
       changes.pipeline = config.settings.default_pipeline;
-      warnings.push(`triage chose pipeline ${JSON.stringify(chosen)}, which does not exist; using ${config.settings.default_pipeline}`);
+      const fallback = config.settings.default_pipeline;
+      warnings.push(`triage chose pipeline ${JSON.stringify(chosen)}, which does not exist; using ${fallback}`);
       target = config.pipelines.get(config.settings.default_pipeline) ?? pipeline;
     }
   } else if (chosen !== undefined && chosen !== null && chosen !== '') {
     warnings.push(`triage chose pipeline ${shown(chosen)}, which is not a pipeline name; the pipeline was kept`);
   }
-  if (Number.isInteger(priority) && (priority as number) >= 1 && (priority as number) <= 5) changes.priority = priority;
-  else if (priority !== undefined && priority !== null) warnings.push(`triage chose priority ${shown(priority)}, which is not an integer from 1 to 5; the priority was kept`);
+  if (Number.isInteger(priority) && (priority as number) >= 1 && (priority as number) <= 5) {
+    changes.priority = priority;
+  } else if (priority !== undefined && priority !== null) {
+    const why = 'which is not an integer from 1 to 5; the priority was kept';
+    warnings.push(`triage chose priority ${shown(priority)}, ${why}`);
+  }
   const labelList = typeof labels === 'string' ? [labels] : labels;
-  if (Array.isArray(labelList) && labelList.every((l) => typeof l === 'string')) changes.labels = labelList;
-  else if (labels !== undefined && labels !== null) warnings.push(`triage chose labels ${shown(labels)}, which is not a list of words; the labels were kept`);
+  if (Array.isArray(labelList) && labelList.every((l) => typeof l === 'string')) {
+    changes.labels = labelList;
+  } else if (labels !== undefined && labels !== null) {
+    warnings.push(`triage chose labels ${shown(labels)}, which is not a list of words; the labels were kept`);
+  }
   if (warnings.length > 0) changes.warning = warnings.join('; ');
   return { target, changes };
 }

@@ -288,7 +288,12 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
  * phase acts on a verdict, a lens without one fails the attempt (the message names the lens)
  * rather than counting as a rejection; nothing is merged then.
  */
-async function mergeFanout(root: string, item: Item, phase: Phase, runs: { lens?: string; artifact: string; artifactAbs: string }[]): Promise<string | undefined> {
+async function mergeFanout(
+  root: string,
+  item: Item,
+  phase: Phase,
+  runs: { lens?: string; artifact: string; artifactAbs: string }[],
+): Promise<string | undefined> {
   const rows: string[] = [];
   const sections: string[] = [];
   let rejected = false;

@@ -131,7 +131,13 @@ const MAX_FAILED_TICKS_ONCE = 5;
  * and tries again after a pause instead of dying with its agents still running, so one bad file
  * never stops the work on every other item. A --once run gives up when it keeps happening.
  */
-async function tickFailed(run: RunState, opts: RunOptions, watcher: RepoWatcher | undefined, tick: { failures: number }, err: unknown): Promise<'again' | 'stop'> {
+async function tickFailed(
+  run: RunState,
+  opts: RunOptions,
+  watcher: RepoWatcher | undefined,
+  tick: { failures: number },
+  err: unknown,
+): Promise<'again' | 'stop'> {
   tick.failures += 1;
   // The branch moved under the run: going on would commit on top of someone else's history.
   if (err instanceof BranchMoved) {
@@ -151,7 +157,13 @@ async function tickFailed(run: RunState, opts: RunOptions, watcher: RepoWatcher 
 }
 
 /** One pass: read the backlog, carry out what the scheduler plans, wait for work. */
-async function runTick(run: RunState, opts: RunOptions, watcher: RepoWatcher | undefined, configs: ConfigReload, tick: { lastInvalid: string }): Promise<'again' | 'stop'> {
+async function runTick(
+  run: RunState,
+  opts: RunOptions,
+  watcher: RepoWatcher | undefined,
+  configs: ConfigReload,
+  tick: { lastInvalid: string },
+): Promise<'again' | 'stop'> {
   const { root, signal } = run;
   const repo = await openRepo(root);
   const configAt = await configChangedAt(root);
@@ -178,7 +190,8 @@ async function runTick(run: RunState, opts: RunOptions, watcher: RepoWatcher | u
   const tookIn = await takeIn(run, p.intake);
   const approved = await approve(run, p.approved);
   const blocked = await block(run, p.block);
-  if (tookIn || approved || blocked.changed) return 'again'; // the snapshot is stale now; plan again before starting anything
+  // After any of these the snapshot is stale: plan again before starting anything.
+  if (tookIn || approved || blocked.changed) return 'again';
   if (blocked.recheck) {
     await sleep(100, signal);
     return 'again';

@@ -9,6 +9,8 @@ export type Verdict = 'approve' | 'reject';
 /** How many non-empty lines of the body (after any frontmatter) may hold the verdict line. */
 export const VERDICT_LINES = 20;
 
+const WRITE_IT = 'start it with `verdict: approve` or `verdict: reject`';
+
 const APPROVE = /^(?:approve[sd]?|approving|accept(?:ed|s)?|lgtm|looks good to me|ship it)\b/;
 const REJECT = /^(?:reject(?:ed|s)?|rejecting|request(?:ed|ing)? changes|changes requested|needs? changes)\b/;
 
@@ -36,7 +38,7 @@ export function readVerdict(text: string): { verdict: Verdict } | { problem: str
     if (written !== undefined && written !== null) {
       const verdict = verdictWord(written);
       if (verdict) return { verdict };
-      return { problem: `its frontmatter says verdict: ${JSON.stringify(written)}; write \`verdict: approve\` or \`verdict: reject\`` };
+      return { problem: `its frontmatter says verdict: ${JSON.stringify(written)}; ${WRITE_IT}` };
     }
   }
   const lines = body.split(/\r?\n/).filter((l) => l.trim() !== '').slice(0, VERDICT_LINES);
@@ -48,8 +50,9 @@ export function readVerdict(text: string): { verdict: Verdict } | { problem: str
     if (verdict) return { verdict };
     unreadable ??= line.trim();
   }
-  const why = unreadable ? `its verdict line ${JSON.stringify(unreadable.slice(0, 80))} says neither approve nor reject` : 'it gives no verdict';
-  return {
-    problem: `${why}; start it with \`verdict: approve\` or \`verdict: reject\` (frontmatter, or a line of its own in the first ${VERDICT_LINES} lines)`,
-  };
+  const why = unreadable
+    ? `its verdict line ${JSON.stringify(unreadable.slice(0, 80))} says neither approve nor reject`
+    : 'it gives no verdict';
+  const where = `in frontmatter, or on a line of its own in the first ${VERDICT_LINES} lines`;
+  return { problem: `${why}; ${WRITE_IT} (${where})` };
 }

@@ -4,9 +4,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { item, itemField, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
 import { cleanEnv, git, initializedRepo, read, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
+
+// Several of these run whole pipelines or a live run, a dozen tend commands each: on a loaded
+// machine that outlasts the default 30 s per test. Each wait inside is bounded on its own.
+vi.setConfig({ testTimeout: 120_000 });
 
 /** Six levels of nine-fold aliases: 9^5 copies of a string once expanded. */
 const ALIAS_BOMB = [
