@@ -79,6 +79,16 @@ describe('a YAML alias bomb ("billion laughs")', () => {
     }
   });
 
+  it('in the text given to `tend add`: refused with the line and a fix, nothing written', async () => {
+    const root = await runRepo('write-artifact.mjs');
+    const result = await tend(root, ['add', 'Bombed', '-'], { input: BOMB_ITEM });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/the item text has a problem \(line 4\): .*alias/i);
+    expect(result.stderr).toMatch(/fix: .*alias/);
+    expect(result.stderr).not.toMatch(STACK_TRACE);
+    expect(await git(root, 'status', '--porcelain')).toBe('');
+  });
+
   it('in a triage artifact: the item moves on and its warning names the file and line', async () => {
     const root = await runRepo('write-given-text.mjs', { 'backlog/sorted.md': item('Sorted', 'pipeline: quick-fix\n') });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_TEXT_TRIAGE: `---\npipeline: coding\n${ALIAS_BOMB}\n---\n# Triage\n` } });
