@@ -74,6 +74,17 @@ describe('mistakes', () => {
     ]);
   });
 
+  it('reports a schema error and the mistakes of the valid phases together, each on its own line', () => {
+    const parsed = parsePipeline('p', '---\nphases:\n  - { name: a }\n  - { name: b, retries: -1 }\n  - { name: c, on_reject: zz }\n---\n', 'pipelines/p.md');
+    expect(parsed.errors).toEqual([
+      expect.objectContaining({ line: 4, key: 'phases[1].retries' }),
+      expect.objectContaining({ line: 5, key: 'phases[2].on_reject' }),
+    ]);
+    expect(parsed.pipeline).toBeUndefined();
+    expect(parsed.partial?.phases.map((p) => p.name)).toEqual(['a', 'c']);
+    expect(parsed.partial?.phaseAt).toEqual([{ index: 0, line: 3 }, { index: 2, line: 5 }]);
+  });
+
   it('reports several mistakes at once', () => {
     const errors = errorsOf('phases:\n  - { name: done }\n  - { name: b, on_reject: c }\n  - { name: b }\nconcurrency: { x: 1 }\n');
     expect(errors.map((e) => e.key)).toEqual(['phases[0].name', 'phases[1].on_reject', 'phases[2].name', 'concurrency.x']);

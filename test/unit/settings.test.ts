@@ -40,6 +40,14 @@ describe('parseSettings', () => {
     expect(parsed.settings).toEqual({ ...DEFAULT_SETTINGS, agent: 'codex' });
   });
 
+  it('a broken agent is left out alone: the valid ones and the other settings stay', () => {
+    const parsed = parseSettings('---\nagent: good\ntimeout: 5m\nagents:\n  good: { command: [a] }\n  bad: { comand: [b] }\n---\n');
+    expect(parsed.errors).toEqual([expect.objectContaining({ key: 'agents.bad', line: 6, message: 'unknown key comand' })]);
+    expect(parsed.brokenAgents).toEqual(['bad']);
+    expect(parsed.settings).toMatchObject({ agent: 'good', timeout: 300_000, agents: { good: { command: ['a'] } } });
+    expect(parsed.settings.agents.bad).toBeUndefined();
+  });
+
   it('names nested keys', () => {
     const { errors } = parseSettings('---\nhooks: { timeout: never }\ngit: { author: bob }\n---\n');
     expect(errors).toHaveLength(2);
