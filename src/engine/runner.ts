@@ -144,7 +144,8 @@ async function tickFailed(
     run.fatal ??= err;
     return 'stop';
   }
-  const message = `a pass over the backlog failed, trying again: ${err instanceof Error ? err.message : String(err)}`;
+  const fix = err instanceof TendError && err.fix ? ` (${err.fix})` : '';
+  const message = `a pass over the backlog failed, trying again: ${err instanceof Error ? err.message : String(err)}${fix}`;
   if (!run.summary.errors.includes(message)) run.error(message);
   if (opts.once && tick.failures >= MAX_FAILED_TICKS_ONCE) {
     run.fatal ??= err instanceof Error ? err : new Error(String(err));
