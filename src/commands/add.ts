@@ -43,7 +43,12 @@ export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
 
   const body = options.body === undefined || options.body.trim() === '' ? '' : `${options.body.replace(/\s+$/, '')}\n`;
   const blank = parseItem(body || `# ${title}\n`, file, id);
-  if (!blank.item) throw new Error('internal: a new item did not parse');
+  if (!blank.item) {
+    const first = blank.problems[0];
+    const where = first?.line === undefined ? '' : ` (line ${first.line})`;
+    const message = `the item text has a problem${where}: ${first?.message ?? 'it cannot be read'}`;
+    throw new TendError(message, first?.fix ?? 'correct the frontmatter at its top, or leave it out');
+  }
   const item = updateItem(body ? blank.item : { ...blank.item, frontmatter: { ...blank.item.frontmatter, body: '' } }, {
     title,
     priority: options.priority ?? 3,

@@ -51,16 +51,19 @@ export async function loadConfig(root: string): Promise<LoadedConfig> {
   const settingsText = await readText(path.join(root, SETTINGS_FILE));
   let settings = DEFAULT_SETTINGS;
   let context = '';
+  let brokenAgents: string[] = [];
   if (settingsText === undefined) {
     warnings.push({ file: SETTINGS_FILE, message: 'missing; every setting takes its default', fix: 'run `tend init`' });
   } else {
     const parsed = parseSettings(settingsText, SETTINGS_FILE);
-    ({ settings, context } = parsed);
+    ({ settings, context, brokenAgents } = parsed);
     errors.push(...parsed.errors);
     warnings.push(...parsed.warnings);
   }
 
   const pipelines = new Map<string, Pipeline>();
+  // Pipelines with errors too: their valid phases' prompts and agents are checked all the same.
+  const checked: Pipeline[] = [];
   let names: string[] = [];
   try {
     names = (await readdir(path.join(root, PIPELINES_DIR), { withFileTypes: true }))
@@ -79,25 +82,34 @@ export async function loadConfig(root: string): Promise<LoadedConfig> {
     const parsed = parsePipeline(name.slice(0, -'.md'.length), text, file);
     errors.push(...parsed.errors);
     if (parsed.pipeline) pipelines.set(parsed.pipeline.name, parsed.pipeline);
+    const either = parsed.pipeline ?? parsed.partial;
+    if (either) checked.push(either);
   }
 
   const prompts = new Map<string, string>();
-  for (const pipeline of pipelines.values()) {
-    pipeline.phases.forEach((phase, i) => {
-      const where = { file: pipeline.file, key: `phases[${i}]` };
-      if (phase.agent && !agentType(settings, phase.agent)) {
+  const missing = new Set<string>();
+  for (const pipeline of checked) {
+    for (const [i, phase] of pipeline.phases.entries()) {
+      const at = pipeline.phaseAt?.[i];
+      const where = { file: pipeline.file, line: at?.line, key: `phases[${at?.index ?? i}]` };
+      if (phase.agent && !agentType(settings, phase.agent) && !brokenAgents.includes(phase.agent)) {
         errors.push({ ...where, message: `unknown agent ${JSON.stringify(phase.agent)}`, fix: 'use dry-run, claude, codex, opencode, or define it under `agents:` in ORCHESTRATOR.md' });
       }
-    });
-    for (const phase of pipeline.phases) {
-      if (prompts.has(phase.prompt)) continue;
+      if (prompts.has(phase.prompt) || missing.has(`${pipeline.file} ${phase.prompt}`)) continue;
       const text = await readPrompt(root, phase.prompt);
       if (text === 'outside') {
         errors.push({ file: phase.prompt, message: 'is a symlink that leads outside prompts/', fix: 'replace it with the file itself' });
+        missing.add(`${pipeline.file} ${phase.prompt}`);
         continue;
       }
       if (text === undefined) {
-        errors.push({ file: pipeline.file, key: `${phase.name}.prompt`, message: `prompt file ${phase.prompt} does not exist`, fix: `create it, or run \`tend init\` to install the default prompts` });
+        errors.push({
+          ...where,
+          key: `${where.key}.prompt`,
+          message: `prompt file ${phase.prompt} does not exist`,
+          fix: 'create it, or run `tend init` to install the default prompts',
+        });
+        missing.add(`${pipeline.file} ${phase.prompt}`);
         continue;
       }
       prompts.set(phase.prompt, text);
@@ -107,10 +119,16 @@ export async function loadConfig(root: string): Promise<LoadedConfig> {
     }
   }
 
-  if (pipelines.size > 0 && !pipelines.has(settings.default_pipeline)) {
-    errors.push({ file: SETTINGS_FILE, key: 'default_pipeline', message: `no pipeline named ${JSON.stringify(settings.default_pipeline)}`, fix: `choose one of ${[...pipelines.keys()].join(', ')}` });
+  const pipelineNames = names.map((n) => n.slice(0, -'.md'.length));
+  if (names.length > 0 && !pipelineNames.includes(settings.default_pipeline)) {
+    errors.push({
+      file: SETTINGS_FILE,
+      key: 'default_pipeline',
+      message: `no pipeline named ${JSON.stringify(settings.default_pipeline)}`,
+      fix: `choose one of ${pipelineNames.join(', ')}`,
+    });
   }
-  if (!agentType(settings, settings.agent)) {
+  if (!agentType(settings, settings.agent) && !brokenAgents.includes(settings.agent)) {
     errors.push({ file: SETTINGS_FILE, key: 'agent', message: `unknown agent ${JSON.stringify(settings.agent)}`, fix: 'use dry-run, claude, codex, opencode, or define it under `agents:`' });
   }
   for (const [name, agent] of Object.entries(settings.agents)) {

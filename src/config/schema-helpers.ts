@@ -15,11 +15,11 @@ export const durationMs = z.union([z.string(), z.number()]).transform((v, ctx) =
 
 export const argv = z.union([z.string().min(1), z.array(z.string()).min(1)]);
 
-/** Turn zod issues into Problems, using the line of the top-level key they sit under. */
+/** Turn zod issues into Problems, each with the line of the value at fault (`lineAt` from readYaml). */
 export function issuesToProblems(
   issues: readonly z.core.$ZodIssue[],
   file: string,
-  keyLines: Map<string, number>,
+  lineAt: (path: readonly PropertyKey[]) => number | undefined,
   data: Record<string, unknown>,
 ): Problem[] {
   return issues.map((issue) => {
@@ -31,7 +31,7 @@ export function issuesToProblems(
         : issue.code === 'custom' || found === undefined
           ? issue.message
           : `${issue.message}, found ${JSON.stringify(found)}`;
-    return { file, line: keyLines.get(String(issue.path[0] ?? '')), key: key || undefined, message };
+    return { file, line: lineAt(issue.path), key: key || undefined, message };
   });
 }
 

@@ -68,21 +68,24 @@ export interface ParsedSettings {
   context: string;
   errors: Problem[];
   warnings: Problem[];
+  /** Agents under `agents:` left out for their errors: a phase naming one is not "unknown". */
+  brokenAgents: string[];
 }
 
 export const DEFAULT_SETTINGS: Settings = settingsSchema.parse({});
 
-/** Parse ORCHESTRATOR.md text. On errors, `settings` holds the defaults so callers can go on. */
+/**
+ * Parse ORCHESTRATOR.md text. On errors, `settings` holds the valid settings and the defaults for
+ * the broken ones, so the rest of the configuration is checked against what the user meant.
+ */
 export function parseSettings(text: string, file = 'ORCHESTRATOR.md'): ParsedSettings {
+  const failed = (errors: Problem[], context = ''): ParsedSettings =>
+    ({ settings: DEFAULT_SETTINGS, context, errors, warnings: [], brokenAgents: [] });
   const split = splitFrontmatter(text);
-  if ('problem' in split) {
-    return { settings: DEFAULT_SETTINGS, context: '', errors: [{ file, ...split.problem }], warnings: [] };
-  }
+  if ('problem' in split) return failed([{ file, ...split.problem }]);
   const context = split.value.body.trim();
   const yaml = readYaml(split.value);
-  if (yaml.problems.length > 0) {
-    return { settings: DEFAULT_SETTINGS, context, errors: yaml.problems.map((p) => ({ file, ...p })), warnings: [] };
-  }
+  if (yaml.problems.length > 0) return failed(yaml.problems.map((p) => ({ file, ...p })), context);
   const data = Object.fromEntries(Object.entries(yaml.data).filter(([, v]) => v !== null));
   const warnings: Problem[] = Object.keys(data)
     .filter((k) => !SETTING_KEYS.includes(k))
@@ -94,15 +97,31 @@ export function parseSettings(text: string, file = 'ORCHESTRATOR.md'): ParsedSet
       fix: `known settings: ${SETTING_KEYS.join(', ')}`,
     }));
   const result = settingsSchema.safeParse(data);
-  if (!result.success) {
-    return {
-      settings: DEFAULT_SETTINGS,
-      context,
-      errors: issuesToProblems(result.error.issues, file, yaml.keyLines, data),
-      warnings,
-    };
+  if (result.success) return { settings: result.data, context, errors: [], warnings, brokenAgents: [] };
+  const errors = issuesToProblems(result.error.issues, file, yaml.lineAt, data);
+  const { valid, brokenAgents } = withoutBroken(data, result.error.issues);
+  const partial = settingsSchema.safeParse(valid);
+  return { settings: partial.success ? partial.data : DEFAULT_SETTINGS, context, errors, warnings, brokenAgents };
+}
+
+/** `data` without the settings that have errors: a broken agent leaves only itself out of `agents:`. */
+function withoutBroken(
+  data: Record<string, unknown>,
+  issues: readonly { path: readonly PropertyKey[] }[],
+): { valid: Record<string, unknown>; brokenAgents: string[] } {
+  const valid = { ...data };
+  const brokenAgents: string[] = [];
+  for (const { path } of issues) {
+    const [top, name] = path;
+    if (top === 'agents' && typeof name === 'string' && valid.agents && typeof valid.agents === 'object') {
+      const { [name]: _broken, ...rest } = valid.agents as Record<string, unknown>;
+      valid.agents = rest;
+      brokenAgents.push(name);
+    } else if (typeof top === 'string') {
+      delete valid[top];
+    }
   }
-  return { settings: result.data, context, errors: [], warnings };
+  return { valid, brokenAgents };
 }
 
 /** The type of a named agent: a built-in name, or what `agents.<name>.type` says. */

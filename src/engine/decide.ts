@@ -23,7 +23,8 @@ export interface PhaseOutcome {
   usageLimit?: { resetsAt?: Date; message: string };
   interrupted?: boolean;
   verdict?: 'approve' | 'reject';
-  triage?: { pipeline?: unknown; priority?: unknown; labels?: unknown };
+  /** A triage artifact's choices as written; `unreadable` says why its frontmatter could not be read. */
+  triage?: { pipeline?: unknown; priority?: unknown; labels?: unknown; unreadable?: string };
   costUsd: number;
   /** An agent ran but reported no cost (codex, most commands): costUsd counts it as 0. */
   costUnknown?: boolean;
@@ -182,12 +183,18 @@ export function decideApproval(item: Item, pipeline: Pipeline, phase: Phase, con
   return advance(item, choice.target, phase, changes, { id: item.id, phase: phase.name }, 'approved', ' (approved)');
 }
 
-/** What a triage artifact's frontmatter chose: pipeline (an unknown one falls back to the default, with a warning), priority, labels. */
+/**
+ * What a triage artifact's frontmatter chose: pipeline, priority, labels. A choice that cannot be
+ * used (an unknown pipeline falls back to the default) is named in the item's `warning`, never
+ * dropped silently.
+ */
 function triageChoice(triage: PhaseOutcome['triage'], pipeline: Pipeline, config: Config): { target: Pipeline; changes: Record<string, unknown> } {
   let target = pipeline;
   const changes: Record<string, unknown> = {};
   if (!triage) return { target, changes };
-  const { pipeline: chosen, priority, labels } = triage;
+  const warnings: string[] = [];
+  const { pipeline: chosen, priority, labels, unreadable } = triage;
+  if (unreadable) warnings.push(`the triage frontmatter cannot be read (${unreadable}); nothing it chose was applied`);
   if (typeof chosen === 'string' && chosen !== '') {
     const found = config.pipelines.get(chosen);
     if (found) {
@@ -195,13 +202,32 @@ function triageChoice(triage: PhaseOutcome['triage'], pipeline: Pipeline, config
       changes.pipeline = chosen;
     } else {
       changes.pipeline = config.settings.default_pipeline;
-      changes.warning = `triage chose pipeline ${JSON.stringify(chosen)}, which does not exist; using ${config.settings.default_pipeline}`;
+      const fallback = config.settings.default_pipeline;
+      warnings.push(`triage chose pipeline ${JSON.stringify(chosen)}, which does not exist; using ${fallback}`);
       target = config.pipelines.get(config.settings.default_pipeline) ?? pipeline;
     }
+  } else if (chosen !== undefined && chosen !== null && chosen !== '') {
+    warnings.push(`triage chose pipeline ${shown(chosen)}, which is not a pipeline name; the pipeline was kept`);
   }
-  if (Number.isInteger(priority) && (priority as number) >= 1 && (priority as number) <= 5) changes.priority = priority;
-  if (Array.isArray(labels) && labels.every((l) => typeof l === 'string')) changes.labels = labels;
+  if (Number.isInteger(priority) && (priority as number) >= 1 && (priority as number) <= 5) {
+    changes.priority = priority;
+  } else if (priority !== undefined && priority !== null) {
+    const why = 'which is not an integer from 1 to 5; the priority was kept';
+    warnings.push(`triage chose priority ${shown(priority)}, ${why}`);
+  }
+  const labelList = typeof labels === 'string' ? [labels] : labels;
+  if (Array.isArray(labelList) && labelList.every((l) => typeof l === 'string')) {
+    changes.labels = labelList;
+  } else if (labels !== undefined && labels !== null) {
+    warnings.push(`triage chose labels ${shown(labels)}, which is not a list of words; the labels were kept`);
+  }
+  if (warnings.length > 0) changes.warning = warnings.join('; ');
   return { target, changes };
+}
+
+function shown(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
 /** A human rejection of a waiting item: back to `on_reject` (or the same phase) with the reason, or blocked. */

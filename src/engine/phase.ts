@@ -16,6 +16,7 @@ import { TendError } from '../problem.js';
 import type { PhaseOutcome } from './decide.js';
 import { maxAttempts } from './decide.js';
 import { renderPrompt } from './prompt.js';
+import { readVerdict } from './verdict.js';
 import { prepareWorkspace, runHook, WorkspaceError, type Workspace } from './workspace.js';
 import type { Slots } from './slots.js';
 import { itemLogDir, STATE_DIR } from '../state-dir.js';
@@ -86,15 +87,21 @@ async function artifactFrontmatter(file: string): Promise<{ data: Record<string,
   return { data: readYaml(split.value).data, body: split.value.body };
 }
 
-function triageIn(phase: Phase, data: Record<string, unknown>): PhaseOutcome['triage'] {
-  return phase.name === 'triage' ? { pipeline: data.pipeline, priority: data.priority, labels: data.labels } : undefined;
+/** What a triage artifact (`file`, repository-relative) chooses; a frontmatter that cannot be read says why. */
+function triageIn(phase: Phase, text: string, file: string): PhaseOutcome['triage'] {
+  if (phase.name !== 'triage') return undefined;
+  const split = splitFrontmatter(text);
+  const problem = 'problem' in split ? split.problem : readYaml(split.value).problems[0];
+  if (problem) return { unreadable: `${file}:${problem.line}: ${problem.message}` };
+  const data = 'value' in split ? readYaml(split.value).data : {};
+  return { pipeline: data.pipeline, priority: data.priority, labels: data.labels };
 }
 
 /** What the triage artifact of a waiting item chooses now (a human may have edited it). */
 export async function triageOf(root: string, item: Item, phase: Phase): Promise<PhaseOutcome['triage']> {
   if (!item.dir) return undefined;
-  const artifact = await artifactFrontmatter(path.join(root, item.dir, phase.artifact)).catch(() => ({ data: {} }));
-  return triageIn(phase, artifact.data);
+  const text = await readFile(path.join(root, item.dir, phase.artifact), 'utf8').catch(() => '');
+  return triageIn(phase, text, `${item.dir}/${phase.artifact}`);
 }
 
 function failureOf(result: AgentResult, artifact: Awaited<ReturnType<typeof artifactState>>, name: string): string | undefined {
@@ -248,16 +255,17 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   const failedRun = runs.map((r) => ({ r, why: failureOf(r.result, r.state, `${dir}/${r.artifact}`) })).find((x) => x.why);
   if (failedRun) return { ...outcome, failure: `${failedRun.r.lens ? `lens ${failedRun.r.lens}: ` : ''}${failedRun.why}`, logFile: failedRun.r.logFile, tail: failedRun.r.result.outputTail };
 
-  if (phase.fanout) await mergeFanout(root, item, phase, runs);
-  const artifact = await artifactFrontmatter(path.join(root, dir, phase.artifact));
-  if (phase.on_reject) {
-    const verdict = artifact.data.verdict;
-    if (verdict !== 'approve' && verdict !== 'reject') {
-      return { ...outcome, failure: `${dir}/${phase.artifact} must start with frontmatter \`verdict: approve\` or \`verdict: reject\`, found ${JSON.stringify(verdict ?? null)}` };
-    }
-    outcome.verdict = verdict;
+  if (phase.fanout) {
+    const lensFailure = await mergeFanout(root, item, phase, runs);
+    if (lensFailure) return { ...outcome, failure: lensFailure };
   }
-  outcome.triage = triageIn(phase, artifact.data);
+  const artifactText = await readFile(path.join(root, dir, phase.artifact), 'utf8');
+  if (phase.on_reject) {
+    const read = readVerdict(artifactText);
+    if ('problem' in read) return { ...outcome, failure: `${dir}/${phase.artifact}: ${read.problem}` };
+    outcome.verdict = read.verdict;
+  }
+  outcome.triage = triageIn(phase, artifactText, `${dir}/${phase.artifact}`);
 
   if (phase.gate) {
     const gateLog = path.join(logDir, `${phase.name}.${attempt}.gate.log`);
@@ -281,14 +289,26 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   return { ...outcome, ok: true };
 }
 
-/** Merge the lens reviews into the phase artifact: a summary table, then each review. */
-async function mergeFanout(root: string, item: Item, phase: Phase, runs: { lens?: string; artifact: string; artifactAbs: string }[]): Promise<void> {
+/**
+ * Merge the lens reviews into the phase artifact: a summary table, then each review. When the
+ * phase acts on a verdict, a lens without one fails the attempt (the message names the lens)
+ * rather than counting as a rejection; nothing is merged then.
+ */
+async function mergeFanout(
+  root: string,
+  item: Item,
+  phase: Phase,
+  runs: { lens?: string; artifact: string; artifactAbs: string }[],
+): Promise<string | undefined> {
   const rows: string[] = [];
   const sections: string[] = [];
   let rejected = false;
   for (const r of runs) {
-    const { data, body } = await artifactFrontmatter(r.artifactAbs);
-    const verdict = data.verdict === 'reject' ? 'reject' : data.verdict === 'approve' ? 'approve' : 'none';
+    const review = await readFile(r.artifactAbs, 'utf8');
+    const { body } = await artifactFrontmatter(r.artifactAbs);
+    const read = readVerdict(review);
+    if ('problem' in read && phase.on_reject) return `lens ${r.lens}: ${item.dir ?? ''}/${r.artifact}: ${read.problem}`;
+    const verdict = 'verdict' in read ? read.verdict : 'none';
     if (verdict !== 'approve') rejected = true;
     const summary = body.split('\n').map((l) => l.replace(/^#+\s*/, '').trim()).find((l) => l !== '') ?? '';
     rows.push(`| ${r.lens} | ${verdict} | ${summary.replace(/\|/g, '\\|').slice(0, 100)} | ${r.artifact} |`);
@@ -302,4 +322,5 @@ async function mergeFanout(root: string, item: Item, phase: Phase, runs: { lens?
     ...sections,
   ].join('\n\n');
   await writeFileAtomic(root, `${item.dir ?? ''}/${phase.artifact}`, `${text}\n`);
+  return undefined;
 }

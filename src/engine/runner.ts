@@ -87,8 +87,15 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     await recoverPreviousRun(run, first.snapshot.items);
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
     if (watcher) reporter.info(`watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
-    await loop(run, opts, watcher);
-    await Promise.allSettled(run.jobs.values());
+    try {
+      await loop(run, opts, watcher);
+    } catch (err) {
+      // Never leave agents running, and items claimed, after the lock is given up.
+      for (const controller of run.controllers.values()) controller.abort();
+      throw err;
+    } finally {
+      await Promise.allSettled(run.jobs.values());
+    }
     if (run.fatal) throw run.fatal;
     return summary;
   } finally {
@@ -102,45 +109,99 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
 async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | undefined): Promise<void> {
   const { root, signal } = run;
   const configs = new ConfigReload(run, await configChangedAt(root));
-  let lastInvalid = '';
+  const tick = { lastInvalid: '', failures: 0 };
   for (;;) {
     if (signal.aborted || run.fatal) break;
-    const repo = await openRepo(root);
-    const configAt = await configChangedAt(root);
-    const configSettling = configs.settle(repo, configAt);
-    // Jobs may end while this tick runs; decisions below use the jobs as they were at its start.
-    const activeAtStart = new Set(run.active.keys());
-    stopAgentsTakenByHand(run, repo.snapshot);
-    lastInvalid = reportSnapshot(run.reporter, repo.snapshot, lastInvalid);
-    // A transition a killed `tend approve` (or a failed commit of this run) left half done is
-    // finished first, so its move is not taken for a human's; items another tend process is
-    // moving right now are left alone until it is done.
-    const pending = await finishPendingOf(run);
-    run.busy = pending.busy;
-    if (pending.committed.length > 0) {
-      run.dirty = true;
-      continue;
+    let next: 'again' | 'stop';
+    try {
+      next = await runTick(run, opts, watcher, configs, tick);
+      tick.failures = 0;
+    } catch (err) {
+      next = await tickFailed(run, opts, watcher, tick, err);
     }
-    if (run.dirty) {
-      run.dirty = pending.busy.size > 0; // look again once the other processes are done
-      if (await commitHandChanges(run, repo.snapshot, new Set([...activeAtStart, ...pending.busy]))) continue;
-    }
-    if (await requeueStrayClaims(run, repo.snapshot.items, activeAtStart)) continue;
-    const p = planNow(run, repo.snapshot);
-    const tookIn = await takeIn(run, p.intake);
-    const approved = await approve(run, p.approved);
-    const blocked = await block(run, p.block);
-    if (tookIn || approved || blocked.changed) continue; // the snapshot is stale now; plan again before starting anything
-    if (blocked.recheck) {
-      await sleep(100, signal);
-      continue;
-    }
-    for (const start of p.start) {
-      if (signal.aborted) break;
-      startJob(run, start);
-    }
-    if (!(await waitForWork(run, opts, watcher, p, configSettling))) break;
+    if (next === 'stop') break;
   }
+}
+
+/** Consecutive failed ticks after which a --once run gives up (a live run keeps trying). */
+const MAX_FAILED_TICKS_ONCE = 5;
+
+/**
+ * A tick that threw something unforeseen (a file that cannot be read, a bug): the run reports it
+ * and tries again after a pause instead of dying with its agents still running, so one bad file
+ * never stops the work on every other item. A --once run gives up when it keeps happening.
+ */
+async function tickFailed(
+  run: RunState,
+  opts: RunOptions,
+  watcher: RepoWatcher | undefined,
+  tick: { failures: number },
+  err: unknown,
+): Promise<'again' | 'stop'> {
+  tick.failures += 1;
+  // The branch moved under the run: going on would commit on top of someone else's history.
+  if (err instanceof BranchMoved) {
+    run.fatal ??= err;
+    return 'stop';
+  }
+  const fix = err instanceof TendError && err.fix ? ` (${err.fix})` : '';
+  const message = `a pass over the backlog failed, trying again: ${err instanceof Error ? err.message : String(err)}${fix}`;
+  if (!run.summary.errors.includes(message)) run.error(message);
+  if (opts.once && tick.failures >= MAX_FAILED_TICKS_ONCE) {
+    run.fatal ??= err instanceof Error ? err : new Error(String(err));
+    return 'stop';
+  }
+  const pauseMs = Math.min(30_000, (opts.pollMs ?? 1000) * 2 ** Math.min(tick.failures - 1, 5));
+  await Promise.race([sleep(pauseMs, run.signal), ...(watcher ? [watcher.next()] : [])]);
+  run.dirty = true;
+  return 'again';
+}
+
+/** One pass: read the backlog, carry out what the scheduler plans, wait for work. */
+async function runTick(
+  run: RunState,
+  opts: RunOptions,
+  watcher: RepoWatcher | undefined,
+  configs: ConfigReload,
+  tick: { lastInvalid: string },
+): Promise<'again' | 'stop'> {
+  const { root, signal } = run;
+  const repo = await openRepo(root);
+  const configAt = await configChangedAt(root);
+  const configSettling = configs.settle(repo, configAt);
+  // Jobs may end while this tick runs; decisions below use the jobs as they were at its start.
+  const activeAtStart = new Set(run.active.keys());
+  stopAgentsTakenByHand(run, repo.snapshot);
+  tick.lastInvalid = reportSnapshot(run.reporter, repo.snapshot, tick.lastInvalid);
+  // A transition a killed `tend approve` (or a failed commit of this run) left half done is
+  // finished first, so its move is not taken for a human's; items another tend process is
+  // moving right now are left alone until it is done.
+  const pending = await finishPendingOf(run);
+  run.busy = pending.busy;
+  if (pending.committed.length > 0) {
+    run.dirty = true;
+    return 'again';
+  }
+  if (run.dirty) {
+    run.dirty = pending.busy.size > 0; // look again once the other processes are done
+    if (await commitHandChanges(run, repo.snapshot, new Set([...activeAtStart, ...pending.busy]))) return 'again';
+  }
+  if (await requeueStrayClaims(run, repo.snapshot.items, activeAtStart)) return 'again';
+  const p = planNow(run, repo.snapshot);
+  const tookIn = await takeIn(run, p.intake);
+  const approved = await approve(run, p.approved);
+  const blocked = await block(run, p.block);
+  // After any of these the snapshot is stale: plan again before starting anything.
+  if (tookIn || approved || blocked.changed) return 'again';
+  if (blocked.recheck) {
+    await sleep(100, signal);
+    return 'again';
+  }
+  for (const start of p.start) {
+    if (signal.aborted) break;
+    startJob(run, start);
+  }
+  return (await waitForWork(run, opts, watcher, p, configSettling)) ? 'again' : 'stop';
 }
 
 /** finishPending for the loop: a failure is reported once and the records are kept for later. */

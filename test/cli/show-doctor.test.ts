@@ -165,7 +165,7 @@ describe('tend doctor', () => {
     const result = await tend(root, ['doctor']);
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^FAIL configuration$/m);
-    expect(result.stdout).toMatch(/pipelines\/quick-fix\.md: .*prompts\/does-not-exist\.md does not exist/);
+    expect(result.stdout).toMatch(/pipelines\/quick-fix\.md:\d+: phases\[\d\]\.prompt: .*prompts\/does-not-exist\.md does not exist/);
     expect(result.stdout).toMatch(/prompts\/build\.md:\d+: unknown template variable \{\{nope\}\}/);
 
     const json = JSON.parse((await tend(root, ['doctor', '--json'])).stdout) as DoctorJson;

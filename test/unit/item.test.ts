@@ -160,18 +160,18 @@ describe('parseItem problems', () => {
 
   it('names a duplicate key and the line of its second occurrence', () => {
     expect(problems('---\ntitle: a\npriority: 1\npriority: 2\n---\n')).toEqual([
-      { file: FILE, line: 4, key: 'priority', message: expect.stringMatching(/priority appears more than once/) },
+      { file: FILE, line: 4, key: 'priority', message: expect.stringMatching(/priority appears more than once/), fix: 'keep one of its lines' },
     ]);
   });
 
   it('reports an unclosed frontmatter block and an empty file at line 1', () => {
-    expect(problems('---\ntitle: a\npriority: 1\n')).toEqual([{ file: FILE, line: 1, message: expect.stringMatching(/never closed.*add a `---` line/) }]);
+    expect(problems('---\ntitle: a\npriority: 1\n')).toEqual([{ file: FILE, line: 1, message: expect.stringMatching(/never closed/), fix: expect.stringMatching(/add a `---` line/) }]);
     expect(problems('')).toEqual([{ file: FILE, line: 1, message: 'the file is empty', fix: expect.any(String) }]);
     expect(problems('  \n\n')[0]?.message).toBe('the file is empty');
   });
 
   it('refuses frontmatter that is not a map of keys', () => {
-    expect(problems('---\n- a\n- b\n---\n')).toEqual([{ file: FILE, line: 2, message: expect.stringMatching(/key: value/) }]);
+    expect(problems('---\n- a\n- b\n---\n')).toEqual([{ file: FILE, line: 2, message: expect.stringMatching(/key: value/), fix: expect.any(String) }]);
   });
 
   it('treats an empty value as unset', () => {

@@ -55,7 +55,9 @@ describe('mistakes', () => {
   ])('%s', (_what, phases, key, message) => {
     const errors = errorsOf(`phases:\n${phases}`);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ file: 'pipelines/p.md', line: 2, key, message: expect.stringMatching(message) });
+    // The line of the phase at fault: `phases:` is line 2, phases[0] line 3.
+    const line = 3 + Number(/\[(\d+)\]/.exec(key)?.[1]);
+    expect(errors[0]).toMatchObject({ file: 'pipelines/p.md', line, key, message: expect.stringMatching(message) });
   });
 
   it('concurrency for an unknown phase', () => {
@@ -70,6 +72,17 @@ describe('mistakes', () => {
     expect(parsePipeline('Quick Fix', '---\nphases: [{ name: a }]\n---\n', 'pipelines/Quick Fix.md').errors).toEqual([
       { file: 'pipelines/Quick Fix.md', message: expect.stringMatching(/lowercase slug/) },
     ]);
+  });
+
+  it('reports a schema error and the mistakes of the valid phases together, each on its own line', () => {
+    const parsed = parsePipeline('p', '---\nphases:\n  - { name: a }\n  - { name: b, retries: -1 }\n  - { name: c, on_reject: zz }\n---\n', 'pipelines/p.md');
+    expect(parsed.errors).toEqual([
+      expect.objectContaining({ line: 4, key: 'phases[1].retries' }),
+      expect.objectContaining({ line: 5, key: 'phases[2].on_reject' }),
+    ]);
+    expect(parsed.pipeline).toBeUndefined();
+    expect(parsed.partial?.phases.map((p) => p.name)).toEqual(['a', 'c']);
+    expect(parsed.partial?.phaseAt).toEqual([{ index: 0, line: 3 }, { index: 2, line: 5 }]);
   });
 
   it('reports several mistakes at once', () => {

@@ -7,7 +7,7 @@ const packaged = readFileSync(new URL('../../ORCHESTRATOR.md', import.meta.url),
 
 describe('parseSettings', () => {
   it('gives the defaults for an empty file', () => {
-    expect(parseSettings('')).toEqual({ settings: DEFAULT_SETTINGS, context: '', errors: [], warnings: [] });
+    expect(parseSettings('')).toEqual({ settings: DEFAULT_SETTINGS, context: '', errors: [], warnings: [], brokenAgents: [] });
     expect(DEFAULT_SETTINGS).toMatchObject({ agent: 'claude', concurrency: 1, timeout: 30 * 60_000, retries: 2, workspace: 'repo' });
   });
 
@@ -31,13 +31,21 @@ describe('parseSettings', () => {
     expect(settings).toMatchObject({ timeout: 5_400_000, retry_backoff: 45_000, git: { author: 'Tend Bot <bot@example.com>' } });
   });
 
-  it('reports a wrong type and a bad duration with file, line and key, and falls back to the defaults', () => {
+  it('reports a wrong type and a bad duration with file, line and key; the broken settings take their defaults', () => {
     const parsed = parseSettings('---\nagent: codex\nconcurrency: lots\ntimeout: soon\n---\n', 'ORCHESTRATOR.md');
     expect(parsed.errors).toEqual([
       { file: 'ORCHESTRATOR.md', line: 3, key: 'concurrency', message: expect.stringMatching(/expected number.*found "lots"/) },
       { file: 'ORCHESTRATOR.md', line: 4, key: 'timeout', message: 'expected a duration such as 90s, 30m or 1h30m, found "soon"' },
     ]);
-    expect(parsed.settings).toEqual(DEFAULT_SETTINGS);
+    expect(parsed.settings).toEqual({ ...DEFAULT_SETTINGS, agent: 'codex' });
+  });
+
+  it('a broken agent is left out alone: the valid ones and the other settings stay', () => {
+    const parsed = parseSettings('---\nagent: good\ntimeout: 5m\nagents:\n  good: { command: [a] }\n  bad: { comand: [b] }\n---\n');
+    expect(parsed.errors).toEqual([expect.objectContaining({ key: 'agents.bad', line: 6, message: 'unknown key comand' })]);
+    expect(parsed.brokenAgents).toEqual(['bad']);
+    expect(parsed.settings).toMatchObject({ agent: 'good', timeout: 300_000, agents: { good: { command: ['a'] } } });
+    expect(parsed.settings.agents.bad).toBeUndefined();
   });
 
   it('names nested keys', () => {
@@ -57,8 +65,8 @@ describe('parseSettings', () => {
   });
 
   it('reports a YAML error and an unclosed block as errors', () => {
-    expect(parseSettings('---\nagent: [claude\n---\n').errors).toEqual([{ file: 'ORCHESTRATOR.md', line: 3, message: expect.stringMatching(/^invalid YAML/) }]);
-    expect(parseSettings('---\nagent: claude\n').errors).toEqual([{ file: 'ORCHESTRATOR.md', line: 1, message: expect.stringMatching(/never closed/) }]);
+    expect(parseSettings('---\nagent: [claude\n---\n').errors).toEqual([{ file: 'ORCHESTRATOR.md', line: 3, message: expect.stringMatching(/^invalid YAML/), fix: expect.any(String) }]);
+    expect(parseSettings('---\nagent: claude\n').errors).toEqual([{ file: 'ORCHESTRATOR.md', line: 1, message: expect.stringMatching(/never closed/), fix: expect.any(String) }]);
   });
 });
 
