@@ -83,6 +83,8 @@ export class RunState {
   readonly moving = new Set<string>();
   /** Items blocked for a missing dependency in one snapshot, awaiting a second read to agree. */
   readonly suspectMissing = new Set<string>();
+  /** Inbox files a process still has open for writing: looked at again soon, not taken in yet. */
+  writing: ReadonlySet<string> = new Set<string>();
   /** The backlog may hold changes made by hand: look for them on the next tick. */
   dirty = true;
   /** An error that stops the run (the branch moved, the agent CLI is missing). */

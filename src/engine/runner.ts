@@ -36,6 +36,9 @@ export interface RunOptions {
   polling?: boolean;
 }
 
+/** How soon an inbox file still open for writing is looked at again. */
+const WRITING_RECHECK_MS = 200;
+
 /** Wait `ms`, or less if `signal` aborts (at once if it already has). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.resolve();
@@ -187,11 +190,13 @@ function planNow(run: RunState, snapshot: Snapshot): Plan {
  */
 async function waitForWork(run: RunState, opts: RunOptions, watcher: RepoWatcher | undefined, p: Plan, configSettling: boolean): Promise<boolean> {
   const { signal, summary } = run;
+  // A file being written may be closed without a last change to wake the watcher: look again soon.
+  const pollMs = run.writing.size > 0 ? Math.min(WRITING_RECHECK_MS, opts.pollMs ?? 1000) : (opts.pollMs ?? 1000);
   const woken = watcher?.next().then(() => {
     run.dirty = true;
   });
   if (run.jobs.size > 0) {
-    await Promise.race([...run.jobs.values(), sleep(opts.pollMs ?? 1000, signal), ...(woken ? [woken] : [])]);
+    await Promise.race([...run.jobs.values(), sleep(pollMs, signal), ...(woken ? [woken] : [])]);
     return true;
   }
   if (opts.once) {
@@ -209,7 +214,7 @@ async function waitForWork(run: RunState, opts: RunOptions, watcher: RepoWatcher
   } else {
     // Idle: wait for a file change, a retry or parked item coming due, or the next poll.
     const due = Math.min(...[...p.retrying, ...p.parked].map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)));
-    const idleMs = Math.min(watcher ? 30_000 : (opts.pollMs ?? 1000), Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity, configSettling ? CONFIG_SETTLE_MS : Infinity);
+    const idleMs = Math.min(watcher && run.writing.size === 0 ? 30_000 : pollMs, Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity, configSettling ? CONFIG_SETTLE_MS : Infinity);
     await Promise.race([sleep(idleMs, signal), ...(woken ? [woken] : [])]);
   }
   return true;

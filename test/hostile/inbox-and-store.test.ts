@@ -1,0 +1,67 @@
+// Hostile inbox and backlog: files still being written, odd names, symlinked folders, usage
+// limits and budget caps. Each case runs the real `tend` against a scratch repository.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runRepo, tendSubjects } from '../helpers/engine.js';
+import { cleanEnv, git, TEND_BIN } from '../helpers/repo.js';
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of running.splice(0)) child.kill('SIGKILL');
+});
+
+function startRun(root: string, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  running.push(child);
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A shell writing `rel` in chunks with pauses, as a person typing into `cat > file` would. */
+function slowWriter(root: string, rel: string, chunks: string[], pauseSeconds: number): Promise<number | null> {
+  const script = `(${chunks.map((c) => `printf ${JSON.stringify(c)}`).join(`; sleep ${pauseSeconds}; `)}) > ${JSON.stringify(rel)}`;
+  const child = spawn('sh', ['-c', script], { cwd: root, stdio: 'ignore' });
+  running.push(child);
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+}
+
+/** The item.md of `id` in whichever folder it is now. */
+async function itemText(root: string, id: string): Promise<string | undefined> {
+  const out = await git(root, 'ls-files', '--', `backlog/*/${id}/item.md`);
+  const file = out.split('\n').find(Boolean);
+  return file && existsSync(path.join(root, file)) ? readFile(path.join(root, file), 'utf8') : undefined;
+}
+
+describe('inbox files', () => {
+  it('a file still being written in chunks: it is taken in only once complete, and no line is lost', async () => {
+    const root = await runRepo('write-artifact.mjs');
+    const run = startRun(root);
+    await eventually(() => run.output(), (o) => o.includes('watching backlog/'), 'the watcher to be ready');
+    const written = slowWriter(root, 'backlog/typed.md', ['# T\n\nFirst.\n', 'Second.\n', 'Third.\n'], 2);
+    expect(await written).toBe(0);
+    const subjects = await eventually(() => tendSubjects(root), (s) => s.includes('tend: typed inbox -> triage'), 'the intake');
+    expect(subjects.filter((s) => s.startsWith('tend: typed inbox'))).toHaveLength(1);
+    const text = await eventually(() => itemText(root, 'typed'), (t) => t !== undefined, 'the item file');
+    expect(text).toContain('First.\nSecond.\nThird.\n');
+    // What was committed at intake holds every line too.
+    const intake = (await git(root, 'log', '--format=%H', '--grep=^Tend-Outcome: intake$')).trim();
+    expect(await git(root, 'show', `${intake}:backlog/triage/typed/item.md`)).toContain('Third.');
+    expect(existsSync(path.join(root, 'backlog/typed.md'))).toBe(false);
+  });
+});
