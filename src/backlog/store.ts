@@ -159,7 +159,10 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
   const invalid: InvalidEntry[] = [];
   for (const entry of entries) {
     const rel = posix(BACKLOG_DIR, entry.name);
-    if (entry.name.startsWith('.')) continue;
+    if (entry.name.startsWith('.')) {
+      if (isHiddenInboxFile(entry.name)) invalid.push({ path: rel, location: INBOX, problems: [hiddenInboxProblem(rel, entry.name)] });
+      continue;
+    }
     if (entry.isSymbolicLink()) {
       invalid.push({ path: rel, problems: [{ file: rel, message: 'is a symlink; tend does not follow symlinks in backlog/', fix: 'replace it with the file itself' }] });
     } else if (entry.isFile()) {
@@ -224,6 +227,20 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
     kept.push({ id, location: INBOX, file: rel, parsed: read.parsed, fields: read.parsed.fields, artifacts: [], createdMs: createdMs(read.parsed.fields, read.mtimeMs) });
   }
   return { items: kept, invalid };
+}
+
+/**
+ * A Markdown file whose name starts with a dot (`.notes.md`, `..md`): hidden, so no item, but
+ * a person may well have meant one, so it is listed rather than passed over in silence. Emacs's
+ * lock links (`.#name.md`) come and go while a file is edited and are left out.
+ */
+function isHiddenInboxFile(name: string): boolean {
+  return name.toLowerCase().endsWith('.md') && !name.startsWith('.#');
+}
+
+function hiddenInboxProblem(rel: string, name: string): Problem {
+  const slug = slugify(name.slice(0, -'.md'.length));
+  return { file: rel, message: 'its name starts with a dot, so it is a hidden file and not taken in', fix: `rename it to ${slug ? `${slug}.md` : 'a name such as my-item.md'} to make it an item, or move it out of backlog/` };
 }
 
 function duplicateIds(items: Item[]): Map<string, string[]> {

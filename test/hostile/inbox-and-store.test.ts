@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runRepo, tendSubjects } from '../helpers/engine.js';
-import { cleanEnv, git, TEND_BIN } from '../helpers/repo.js';
+import { item, runRepo, tendSubjects } from '../helpers/engine.js';
+import { cleanEnv, git, tend, tendJson, TEND_BIN } from '../helpers/repo.js';
 
 const running: ChildProcess[] = [];
 afterEach(() => {
@@ -63,5 +63,33 @@ describe('inbox files', () => {
     const intake = (await git(root, 'log', '--format=%H', '--grep=^Tend-Outcome: intake$')).trim();
     expect(await git(root, 'show', `${intake}:backlog/triage/typed/item.md`)).toContain('Third.');
     expect(existsSync(path.join(root, 'backlog/typed.md'))).toBe(false);
+  });
+});
+
+interface StatusJson {
+  items: { id: string; location: string }[];
+  invalid: { path: string; problems: { message: string; fix: string | null }[] }[];
+}
+
+describe('odd names in the inbox', () => {
+  it('backlog/..md, backlog/...md and backlog/.notes.md: each is listed as invalid with a fix, and run leaves them alone', async () => {
+    const root = await runRepo('write-artifact.mjs', {
+      'backlog/..md': item('Two dots'),
+      'backlog/...md': item('Three dots'),
+      'backlog/.notes.md': item('Hidden'),
+      'backlog/fine.md': item('Fine', 'pipeline: quick-fix\n'),
+    });
+    const status = await tendJson<StatusJson>(root, ['status']);
+    const invalid = new Map(status.invalid.map((i) => [i.path, i.problems[0]]));
+    for (const name of ['backlog/..md', 'backlog/...md', 'backlog/.notes.md']) {
+      expect(invalid.get(name)?.message, name).toMatch(/starts with a dot/);
+      expect(invalid.get(name)?.fix, name).toMatch(/rename it/);
+    }
+    expect(invalid.get('backlog/.notes.md')?.fix).toContain('notes.md');
+    const run = await tend(root, ['run', '--once']);
+    expect(run.exitCode).toBe(0);
+    expect(run.stderr).toContain('backlog/..md');
+    expect(await tendSubjects(root)).toContain('tend: fine review -> done');
+    for (const name of ['..md', '...md', '.notes.md']) expect(existsSync(path.join(root, 'backlog', name))).toBe(true);
   });
 });
