@@ -249,14 +249,39 @@ function duplicateIds(items: Item[]): Map<string, string[]> {
   return new Map([...byId].filter(([, files]) => files.length > 1));
 }
 
+/**
+ * Throw unless every folder on the way to `relDir` (repository-relative) that exists is a real
+ * folder. tend writes and moves nothing through a symlink: a linked phase or item folder would
+ * carry items out of the repository, where git cannot follow. Folders not there yet are fine,
+ * since tend creates them as real ones.
+ */
+export async function refuseSymlinkedFolders(root: string, relDir: string): Promise<void> {
+  let prefix = '';
+  for (const part of relDir.split(/[/\\]/).filter((p) => p !== '' && p !== '.')) {
+    prefix = prefix ? `${prefix}/${part}` : part;
+    const stat = await lstat(path.join(root, prefix)).catch((err: unknown) => {
+      if (vanished(err)) return undefined;
+      throw err;
+    });
+    if (!stat) return;
+    if (stat.isSymbolicLink()) {
+      // The fix is in the message too: the run loop reports only the message of an item's error.
+      const fix = `replace ${prefix} with a real folder (move what it links to into its place)`;
+      throw new TendError(`${prefix} is a symlink; tend writes and moves nothing through a symlink: ${fix}`, fix);
+    }
+  }
+}
+
 let tmpCounter = 0;
 
 /**
  * Write a file atomically: a crash leaves the old text or the new, never half of one. The
- * rename replaces a symlink rather than writing through it, and the temporary file lives in
+ * rename replaces a symlink rather than writing through it, a symlinked folder on the way is
+ * refused, and the temporary file lives in
  * .tend/ so a crash never leaves debris in backlog/.
  */
 export async function writeFileAtomic(root: string, rel: string, text: string): Promise<void> {
+  await refuseSymlinkedFolders(root, path.dirname(rel));
   const tmpDir = path.join(root, STATE_DIR, 'tmp');
   await mkdir(tmpDir, { recursive: true });
   const tmp = path.join(tmpDir, `${process.pid}-${tmpCounter++}.tmp`);

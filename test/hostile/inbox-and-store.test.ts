@@ -2,11 +2,11 @@
 // limits and budget caps. Each case runs the real `tend` against a scratch repository.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { item, runRepo, tendSubjects } from '../helpers/engine.js';
-import { cleanEnv, git, tend, tendJson, TEND_BIN } from '../helpers/repo.js';
+import { cleanEnv, git, scratchDir, tend, tendJson, TEND_BIN } from '../helpers/repo.js';
 
 const running: ChildProcess[] = [];
 afterEach(() => {
@@ -91,5 +91,25 @@ describe('odd names in the inbox', () => {
     expect(run.stderr).toContain('backlog/..md');
     expect(await tendSubjects(root)).toContain('tend: fine review -> done');
     for (const name of ['..md', '...md', '.notes.md']) expect(existsSync(path.join(root, 'backlog', name))).toBe(true);
+  });
+});
+
+describe('symlinks in backlog/', () => {
+  it('a phase folder that is a symlink out of the repository: nothing is moved or written through it, the run goes on for other items', async () => {
+    const outside = await scratchDir();
+    const root = await runRepo('write-artifact.mjs', {
+      'backlog/inbound.md': item('Inbound', 'pipeline: quick-fix\n'),
+      'backlog/build/other/item.md': item('Other', 'pipeline: quick-fix\nstatus: queued\n'),
+    });
+    await mkdir(path.join(outside, 'triage'));
+    await symlink(path.join(outside, 'triage'), path.join(root, 'backlog/triage'));
+    for (let run = 1; run <= 2; run++) {
+      const result = await tend(root, ['run', '--once']);
+      expect(result.stderr).toMatch(/backlog\/triage is a symlink/);
+      expect(await readdir(path.join(outside, 'triage'))).toEqual([]);
+      expect(existsSync(path.join(root, 'backlog/inbound.md'))).toBe(true);
+    }
+    expect(await tendSubjects(root)).toContain('tend: other review -> done');
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('?? backlog/triage\n'.trim());
   });
 });
