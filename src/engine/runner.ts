@@ -181,6 +181,7 @@ function planNow(run: RunState, snapshot: Snapshot): Plan {
     spentUsd: run.summary.costUsd,
     // Ids that exist but are not planned now: their dependents wait rather than block.
     invalidIds: new Set([...snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])), ...run.broken, ...run.busy, ...run.active.keys()]),
+    agent: run.agent,
   });
 }
 
@@ -208,7 +209,7 @@ async function waitForWork(run: RunState, opts: RunOptions, watcher: RepoWatcher
     if (p.start.length === 0) {
       summary.waiting = p.waiting.map((i) => i.id);
       summary.stuck = p.stuck.map((i) => i.id);
-      summary.parked = p.parked.map((i) => ({ id: i.id, until: i.fields.resume_at ?? '' }));
+      summary.parked = [...p.parked.map((i) => ({ id: i.id, until: i.fields.resume_at ?? '' })), ...p.limited.map((l) => ({ id: l.item.id, until: l.until }))];
       return false;
     }
   } else {

@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { item, runRepo, tendSubjects } from '../helpers/engine.js';
-import { cleanEnv, git, scratchDir, tend, tendJson, TEND_BIN } from '../helpers/repo.js';
+import { FIXTURES, item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
+import { cleanEnv, git, initializedRepo, scratchDir, tend, tendJson, TEND_BIN, writeTree } from '../helpers/repo.js';
 
 const running: ChildProcess[] = [];
 afterEach(() => {
@@ -111,5 +111,48 @@ describe('symlinks in backlog/', () => {
     }
     expect(await tendSubjects(root)).toContain('tend: other review -> done');
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('?? backlog/triage\n'.trim());
+  });
+});
+
+/**
+ * Two one-phase pipelines: `limited` runs agent `spent`, a stand-in for Claude Code whose usage
+ * limit is spent ("resets 5pm"; each call logged in $FAKE_CLAUDE_ARGS); `free` runs agent `fine`.
+ */
+async function twoProviderRepo(items: Record<string, string>, extraSettings = ''): Promise<string> {
+  const command = (script: string) => `[${JSON.stringify(process.execPath)}, ${JSON.stringify(path.join(FIXTURES, script))}]`;
+  const root = await initializedRepo();
+  await writeTree(root, {
+    'ORCHESTRATOR.md': `---\nagent: spent\ndefault_pipeline: limited\nretries: 1\nretry_backoff: 0s\ntimeout: 20s\n${extraSettings}agents:\n  spent: { type: claude, command: ${JSON.stringify(path.join(FIXTURES, 'bin', 'claude'))}, env: { FAKE_CLAUDE: limit } }\n  fine: { type: command, command: ${command('write-artifact.mjs')} }\n---\nTest project.\n`,
+    'pipelines/limited.md': '---\nphases:\n  - { name: work, artifact: work.md }\n---\nOne phase on the spent agent.\n',
+    'pipelines/free.md': '---\nphases:\n  - { name: chore, artifact: chore.md, agent: fine }\n---\nOne phase on another agent.\n',
+    'prompts/work.md': 'Do {{title}}.\n',
+    'prompts/chore.md': 'Do {{title}}.\n',
+    ...items,
+  });
+  await git(root, 'add', '--all');
+  await git(root, 'commit', '--quiet', '-m', 'test setup');
+  return root;
+}
+
+describe('usage limits and budget caps', () => {
+  it('three items on an agent whose usage limit is spent: one call, all three parked until the reset, other agents go on, also after a restart', async () => {
+    const calls = path.join(await scratchDir(), 'calls');
+    const root = await twoProviderRepo({
+      'backlog/one.md': item('One', 'priority: 1\n'),
+      'backlog/two.md': item('Two', 'priority: 2\n'),
+      'backlog/three.md': item('Three', 'priority: 3\n'),
+      'backlog/other.md': item('Other', 'pipeline: free\npriority: 4\n'),
+    });
+    for (let run = 1; run <= 2; run++) {
+      const result = await tend(root, ['run', '--once'], { env: { FAKE_CLAUDE_ARGS: calls } });
+      expect(result.exitCode).toBe(0);
+      const parked = /parked until a usage limit resets: (.*)/.exec(result.stdout)?.[1] ?? '';
+      for (const id of ['one', 'two', 'three']) expect(parked, `run ${run}`).toContain(id);
+      expect((await readFile(calls, 'utf8')).trim().split('\n'), `run ${run}`).toHaveLength(1);
+    }
+    expect(await tendSubjects(root)).toContain('tend: other chore -> done');
+    expect(await itemField(root, 'backlog/work/one/item.md', 'limited_by')).toBe('spent');
+    expect(await itemField(root, 'backlog/work/two/item.md', 'status')).toBe('queued');
+    expect(await itemField(root, 'backlog/work/two/item.md', 'attempts')).toBe('0');
   });
 });
