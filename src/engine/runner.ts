@@ -14,6 +14,7 @@ import { acquireRunLock } from './lock.js';
 import { approve, block, takeIn } from './moves.js';
 import { recoverPreviousRun, reportFinished, requeueStrayClaims } from './recovery.js';
 import { emptySummary, RunState, type Reporter, type RunSummary } from './run-state.js';
+import { beginRunBudget, endRunBudget } from './run-budget.js';
 import { plan, type Plan } from './scheduler.js';
 import { commitHandChanges, stopAgentsTakenByHand } from './taken-by-hand.js';
 import { watchRepo, type RepoWatcher } from './watcher.js';
@@ -86,12 +87,15 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     const first = await openRepo(root);
     const branch = await checkCanRun(opts, first);
     const concurrency = opts.concurrency ?? first.config.settings.concurrency;
-    const run = new RunState({ root, branch, config: first.config, concurrency, agent: opts.agent, signal, reporter, summary });
+    const budget = await beginRunBudget(root);
+    if (budget.carriedUsd > 0) reporter.info(`continuing the run cut off since ${budget.started}: $${budget.carriedUsd.toFixed(2)} spent so far counts against budget.per_run_usd`);
+    const run = new RunState({ root, branch, config: first.config, concurrency, agent: opts.agent, signal, reporter, summary, carriedUsd: budget.carriedUsd });
     await recoverPreviousRun(run, first.snapshot.items);
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
     if (watcher) reporter.info(`watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
     await loop(run, opts, watcher);
     await Promise.allSettled(run.jobs.values());
+    await endRunBudget(root);
     if (run.fatal) throw run.fatal;
     return summary;
   } finally {
@@ -130,6 +134,7 @@ async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | unde
     }
     if (await requeueStrayClaims(run, repo.snapshot.items, activeAtStart)) continue;
     const p = planNow(run, repo.snapshot);
+    reportBudget(run, p.budgetReached);
     const tookIn = await takeIn(run, p.intake);
     const approved = await approve(run, p.approved);
     const blocked = await block(run, p.block);
@@ -170,6 +175,19 @@ function reportSnapshot(reporter: Reporter, snapshot: Snapshot, lastInvalid: str
   return invalidText;
 }
 
+/** Say once, on stderr and in the summary, that budget.per_run_usd keeps items from starting. */
+function reportBudget(run: RunState, reached: boolean): void {
+  if (!reached) {
+    run.summary.stoppedBy = undefined; // the cap was raised in ORCHESTRATOR.md meanwhile
+    return;
+  }
+  if (run.summary.stoppedBy) return;
+  const cap = run.config.settings.budget.per_run_usd ?? 0;
+  const before = run.carriedUsd > 0 ? ` ($${run.carriedUsd.toFixed(2)} of it before a restart)` : '';
+  run.summary.stoppedBy = `budget.per_run_usd reached: this run has spent $${run.spentUsd.toFixed(2)}${before} of $${cap.toFixed(2)}, so it starts no new phase; raise budget.per_run_usd in ORCHESTRATOR.md, or start a new run for a new budget`;
+  run.reporter.warn(run.summary.stoppedBy);
+}
+
 /** The scheduler's plan for the items this run has not given up on. */
 function planNow(run: RunState, snapshot: Snapshot): Plan {
   const now = Date.now();
@@ -178,7 +196,7 @@ function planNow(run: RunState, snapshot: Snapshot): Plan {
     now,
     freeSlots: run.concurrency - run.active.size,
     active: run.active,
-    spentUsd: run.summary.costUsd,
+    spentUsd: run.spentUsd,
     // Ids that exist but are not planned now: their dependents wait rather than block.
     invalidIds: new Set([...snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])), ...run.broken, ...run.busy, ...run.active.keys()]),
     agent: run.agent,

@@ -30,8 +30,8 @@ export interface Plan {
   waiting: Item[];
   /** Items not started because the agent their phase uses is out of its usage limit until `until`. */
   limited: { item: Item; agent: string; until: string }[];
-  /** Set when budget.per_run_usd kept an item from starting: what stopped it, for the person. */
-  budgetStop?: string;
+  /** True when budget.per_run_usd kept an item from starting. */
+  budgetReached: boolean;
 }
 
 export interface SchedulerState {
@@ -40,7 +40,7 @@ export interface SchedulerState {
   freeSlots: number;
   /** Items this run is working on, by id, with their phase. */
   active: ReadonlyMap<string, string>;
-  /** Dollars this run has spent so far (checked against budget.per_run_usd). */
+  /** Dollars this run has spent so far, before a restart after a crash included (budget.per_run_usd). */
   spentUsd: number;
   /** Ids of items that exist but are invalid: depending on one waits, it does not block. */
   invalidIds: ReadonlySet<string>;
@@ -93,7 +93,7 @@ function cycleThrough(id: string, deps: ReadonlyMap<string, string[]>): string[]
 }
 
 export function plan(items: readonly Item[], config: Config, state: SchedulerState): Plan {
-  const result: Plan = { intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [], limited: [] };
+  const result: Plan = { intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [], limited: [], budgetReached: false };
   const byId = new Map(items.map((i) => [i.id, i]));
   const deps = new Map(items.map((i) => [i.id, i.fields.depends_on]));
   const sorted = [...items].sort(compareItems);
@@ -151,7 +151,7 @@ export function plan(items: readonly Item[], config: Config, state: SchedulerSta
       result.limited.push({ item, agent: agentOf(phase, config, state.agent), until: new Date(limitEnds).toISOString() });
       continue;
     }
-    if (!runBudgetLeft) result.budgetStop ??= budgetStopMessage(state.spentUsd, budget.per_run_usd ?? 0);
+    if (!runBudgetLeft) result.budgetReached = true;
     if (slots <= 0 || !runBudgetLeft) continue;
     const cap = pipeline.concurrency[phase.name];
     if (cap !== undefined && (perPhase.get(phase.name) ?? 0) >= cap) continue;
@@ -160,10 +160,6 @@ export function plan(items: readonly Item[], config: Config, state: SchedulerSta
     slots -= 1;
   }
   return result;
-}
-
-function budgetStopMessage(spentUsd: number, capUsd: number): string {
-  return `budget.per_run_usd reached: this run has spent $${spentUsd.toFixed(2)} of $${capUsd.toFixed(2)}, so it starts no new phase; raise budget.per_run_usd in ORCHESTRATOR.md, or start a new run for a new budget`;
 }
 
 /** The phase after `phase` in `pipeline`, or undefined when it is the last. */

@@ -114,6 +114,21 @@ describe('symlinks in backlog/', () => {
   });
 });
 
+/** ORCHESTRATOR.md whose agent `fine` is fake agent `script`, default pipeline `limited`. */
+async function onePhaseRepo(script: string, items: Record<string, string>, extraSettings = ''): Promise<string> {
+  const command = `[${JSON.stringify(process.execPath)}, ${JSON.stringify(path.join(FIXTURES, script))}]`;
+  const root = await initializedRepo();
+  await writeTree(root, {
+    'ORCHESTRATOR.md': `---\nagent: fine\ndefault_pipeline: limited\nretries: 1\nretry_backoff: 0s\ntimeout: 20s\n${extraSettings}agents:\n  fine: { type: command, command: ${command} }\n---\nTest project.\n`,
+    'pipelines/limited.md': '---\nphases:\n  - { name: work, artifact: work.md }\n---\nOne phase.\n',
+    'prompts/work.md': 'Do {{title}}.\n',
+    ...items,
+  });
+  await git(root, 'add', '--all');
+  await git(root, 'commit', '--quiet', '-m', 'test setup');
+  return root;
+}
+
 /**
  * Two one-phase pipelines: `limited` runs agent `spent`, a stand-in for Claude Code whose usage
  * limit is spent ("resets 5pm"; each call logged in $FAKE_CLAUDE_ARGS); `free` runs agent `fine`.
@@ -154,5 +169,30 @@ describe('usage limits and budget caps', () => {
     expect(await itemField(root, 'backlog/work/one/item.md', 'limited_by')).toBe('spent');
     expect(await itemField(root, 'backlog/work/two/item.md', 'status')).toBe('queued');
     expect(await itemField(root, 'backlog/work/two/item.md', 'attempts')).toBe('0');
+  });
+
+  it('budget.per_run_usd reached: the run says which cap stopped it, a restart after kill -9 keeps the spending, a new run gets a new budget', async () => {
+    const root = await onePhaseRepo('costly-artifact.mjs', {
+      'backlog/one.md': item('One', 'priority: 1\n'),
+      'backlog/two.md': item('Two', 'priority: 2\n'),
+      'backlog/three.md': item('Three', 'priority: 3\n'),
+    }, 'concurrency: 1\nbudget: { per_run_usd: 1.5 }\n');
+    const doneIds = async () => (await tendSubjects(root)).filter((s) => s.endsWith('work -> done'));
+    const live = startRun(root);
+    await eventually(() => live.output(), (o) => o.includes('budget.per_run_usd reached'), 'the budget warning');
+    expect(live.output()).toMatch(/budget\.per_run_usd reached: this run has spent \$2\.00 of \$1\.50/);
+    expect(await eventually(doneIds, (d) => d.length === 2, 'two items done')).toEqual(['tend: one work -> done', 'tend: two work -> done']);
+    live.child.kill('SIGKILL');
+    await live.exited;
+    // Started again after the crash: the same run, the same spending, nothing new starts.
+    const again = await tend(root, ['run', '--once']);
+    expect(again.exitCode).toBe(0);
+    expect(again.stderr).toMatch(/budget\.per_run_usd reached: this run has spent \$2\.00 \(\$2\.00 of it before a restart\)/);
+    expect(again.stdout).toMatch(/^stopped: budget\.per_run_usd reached/m);
+    expect(await doneIds()).toHaveLength(2);
+    // That run ended by itself: the next one is a new run with a new budget.
+    const fresh = await tend(root, ['run', '--once']);
+    expect(fresh.exitCode).toBe(0);
+    expect(await doneIds()).toContain('tend: three work -> done');
   });
 });

@@ -47,7 +47,7 @@ describe('plan: order', () => {
 
   it('ignores items in done/ and blocked/', () => {
     const p = plan([doneItem('d'), item('b', { location: 'blocked', status: 'failed' })], CONFIG, state());
-    expect(p).toEqual({ intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [], limited: [] });
+    expect(p).toEqual({ intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [], limited: [], budgetReached: false });
   });
 
   it('ignores an item whose folder is not a phase of its pipeline, or whose pipeline does not exist', () => {
