@@ -112,6 +112,26 @@ describe('symlinks in backlog/', () => {
     expect(await tendSubjects(root)).toContain('tend: other review -> done');
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('?? backlog/triage\n'.trim());
   });
+
+  it('done/ and an item folder that are symlinks: the finished item stays in the repository and the linked item is never written', async () => {
+    const outside = await scratchDir();
+    const root = await onePhaseRepo('write-artifact.mjs', { 'backlog/finishing.md': item('Finishing') });
+    await mkdir(path.join(outside, 'done'));
+    await mkdir(path.join(outside, 'linked'));
+    const linkedText = item('Linked', 'status: queued\n');
+    await writeTree(outside, { 'linked/item.md': linkedText });
+    await symlink(path.join(outside, 'done'), path.join(root, 'backlog/done'));
+    await mkdir(path.join(root, 'backlog/work'));
+    await symlink(path.join(outside, 'linked'), path.join(root, 'backlog/work/linked'));
+    const result = await tend(root, ['run', '--once']);
+    expect(result.stderr).toMatch(/finishing: backlog\/done is a symlink; tend writes and moves nothing through a symlink/);
+    expect(result.stderr).toMatch(/backlog\/work\/linked: is a symlink in a phase folder/);
+    expect(await readdir(path.join(outside, 'done'))).toEqual([]);
+    expect(await readdir(path.join(outside, 'linked'))).toEqual(['item.md']);
+    expect(await readFile(path.join(outside, 'linked/item.md'), 'utf8')).toBe(linkedText);
+    expect(existsSync(path.join(root, 'backlog/work/finishing/item.md'))).toBe(true);
+    expect(await git(root, 'ls-files', '--', 'backlog/work/finishing/item.md')).toBe('backlog/work/finishing/item.md');
+  });
 });
 
 /** ORCHESTRATOR.md whose agent `fine` is fake agent `script`, default pipeline `limited`. */
