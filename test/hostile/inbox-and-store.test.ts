@@ -1,7 +1,7 @@
 // Hostile inbox and backlog: files still being written, odd names, symlinked folders, usage
 // limits and budget caps. Each case runs the real `tend` against a scratch repository.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -41,6 +41,15 @@ function slowWriter(root: string, rel: string, chunks: string[], pauseSeconds: n
   return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
 }
 
+/** A shell holding `rel` open after writing `first`, until `finish` writes `rest` and closes it. */
+function heldWriter(root: string, rel: string, first: string, rest: string) {
+  const script = `(printf ${JSON.stringify(first)}; read go; printf ${JSON.stringify(rest)}) > ${JSON.stringify(rel)}`;
+  const child = spawn('sh', ['-c', script], { cwd: root, stdio: ['pipe', 'ignore', 'ignore'] });
+  running.push(child);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { finish: () => (child.stdin.end('go\n'), exited) };
+}
+
 /** The item.md of `id` in whichever folder it is now. */
 async function itemText(root: string, id: string): Promise<string | undefined> {
   const out = await git(root, 'ls-files', '--', `backlog/*/${id}/item.md`);
@@ -63,6 +72,20 @@ describe('inbox files', () => {
     const intake = (await git(root, 'log', '--format=%H', '--grep=^Tend-Outcome: intake$')).trim();
     expect(await git(root, 'show', `${intake}:backlog/triage/typed/item.md`)).toContain('Third.');
     expect(existsSync(path.join(root, 'backlog/typed.md'))).toBe(false);
+  });
+
+  it('tend run --once while a file is still open for writing: it is left alone and named, and taken in whole by the next run', async () => {
+    const root = await onePhaseRepo('write-artifact.mjs', {});
+    const writer = heldWriter(root, 'backlog/typing.md', '# Typing\n\nFirst.\n', 'Second.\n');
+    const size = () => (existsSync(path.join(root, 'backlog/typing.md')) ? statSync(path.join(root, 'backlog/typing.md')).size : 0);
+    await eventually(size, (n) => n > 0, 'the first chunk');
+    const during = await tend(root, ['run', '--once']);
+    expect(during.exitCode).toBe(0);
+    expect(during.stdout).toContain('backlog/typing.md is still being written; taken in once it is closed');
+    expect(await tendSubjects(root)).toEqual([]);
+    expect(await writer.finish()).toBe(0);
+    expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
+    expect(await itemText(root, 'typing')).toContain('First.\nSecond.\n');
   });
 });
 
