@@ -204,6 +204,12 @@ describe('plan: budget', () => {
     expect(started(plan([item('a')], capped, state({ spentUsd: 4.99 })))).toEqual(['a']);
   });
 
+  it('says when budget.per_run_usd kept an item from starting, and only then', () => {
+    expect(plan([item('a')], capped, state({ spentUsd: 5 })).budgetReached).toBe(true);
+    expect(plan([item('a')], capped, state({ spentUsd: 4.99 })).budgetReached).toBe(false);
+    expect(plan([doneItem('a')], capped, state({ spentUsd: 5 })).budgetReached).toBe(false);
+  });
+
   it('blocks an item that has spent budget.per_item_usd, with the amounts in the reason', () => {
     const p = plan([item('a', { cost_usd: 2 }), item('b', { cost_usd: 1.99 })], capped, state());
     expect(started(p)).toEqual(['b']);
