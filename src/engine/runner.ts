@@ -38,7 +38,7 @@ export interface RunOptions {
 }
 
 /** How soon an inbox file still open for writing is looked at again. */
-const WRITING_RECHECK_MS = 200;
+const WRITING_RECHECK_MS = 500;
 
 /** Wait `ms`, or less if `signal` aborts (at once if it already has). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
