@@ -10,7 +10,9 @@ import { serializeItem, updateItem } from '../item.js';
 import { formatProblem, TendError } from '../problem.js';
 import { commitMessage, type Transition } from '../transition.js';
 import { done, record, sha256 } from './journal.js';
-import { BACKLOG_DIR, INBOX, ITEM_FILE, readItemFile, refuseSymlinkedFolders, writeFileAtomic, type Item } from './store.js';
+import {
+  BACKLOG_DIR, INBOX, ITEM_FILE, readItemFile, refuseSymlinkedFolders, writeFileAtomic, type Item,
+} from './store.js';
 
 export interface ApplyOptions {
   root: string;

@@ -160,7 +160,9 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
   for (const entry of entries) {
     const rel = posix(BACKLOG_DIR, entry.name);
     if (entry.name.startsWith('.')) {
-      if (isHiddenInboxFile(entry.name)) invalid.push({ path: rel, location: INBOX, problems: [hiddenInboxProblem(rel, entry.name)] });
+      if (isHiddenInboxFile(entry.name)) {
+        invalid.push({ path: rel, location: INBOX, problems: [hiddenInboxProblem(rel, entry.name)] });
+      }
       continue;
     }
     if (entry.isSymbolicLink()) {
@@ -240,7 +242,12 @@ function isHiddenInboxFile(name: string): boolean {
 
 function hiddenInboxProblem(rel: string, name: string): Problem {
   const slug = slugify(name.slice(0, -'.md'.length));
-  return { file: rel, message: 'its name starts with a dot, so it is a hidden file and not taken in', fix: `rename it to ${slug ? `${slug}.md` : 'a name such as my-item.md'} to make it an item, or move it out of backlog/` };
+  const suggested = slug ? `${slug}.md` : 'a name such as my-item.md';
+  return {
+    file: rel,
+    message: 'its name starts with a dot, so it is a hidden file and not taken in',
+    fix: `rename it to ${suggested} to make it an item, or move it out of backlog/`,
+  };
 }
 
 function duplicateIds(items: Item[]): Map<string, string[]> {

@@ -21,7 +21,9 @@ export interface RunBudgetStart {
 /** Called while holding the run lock, so a marker found here is a cut-off run's. */
 export async function beginRunBudget(root: string): Promise<RunBudgetStart> {
   const file = path.join(root, MARKER);
-  const previous = await readFile(file, 'utf8').then((t) => (JSON.parse(t) as { started?: unknown }).started).catch(() => undefined);
+  const previous = await readFile(file, 'utf8')
+    .then((text) => (JSON.parse(text) as { started?: unknown }).started)
+    .catch(() => undefined);
   const continued = typeof previous === 'string' && !Number.isNaN(Date.parse(previous));
   const started = continued ? previous : new Date().toISOString();
   await mkdir(path.dirname(file), { recursive: true });

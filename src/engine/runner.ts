@@ -88,8 +88,14 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     const branch = await checkCanRun(opts, first);
     const concurrency = opts.concurrency ?? first.config.settings.concurrency;
     const budget = await beginRunBudget(root);
-    if (budget.carriedUsd > 0) reporter.info(`continuing the run cut off since ${budget.started}: $${budget.carriedUsd.toFixed(2)} spent so far counts against budget.per_run_usd`);
-    const run = new RunState({ root, branch, config: first.config, concurrency, agent: opts.agent, signal, reporter, summary, carriedUsd: budget.carriedUsd });
+    if (budget.carriedUsd > 0) {
+      const spent = `$${budget.carriedUsd.toFixed(2)}`;
+      reporter.info(`continuing a run cut off (started ${budget.started}): its ${spent} count toward the run budget`);
+    }
+    const run = new RunState({
+      root, branch, config: first.config, concurrency, agent: opts.agent, signal, reporter, summary,
+      carriedUsd: budget.carriedUsd,
+    });
     await recoverPreviousRun(run, first.snapshot.items);
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
     if (watcher) reporter.info(`watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
@@ -184,7 +190,9 @@ function reportBudget(run: RunState, reached: boolean): void {
   if (run.summary.stoppedBy) return;
   const cap = run.config.settings.budget.per_run_usd ?? 0;
   const before = run.carriedUsd > 0 ? ` ($${run.carriedUsd.toFixed(2)} of it before a restart)` : '';
-  run.summary.stoppedBy = `budget.per_run_usd reached: this run has spent $${run.spentUsd.toFixed(2)}${before} of $${cap.toFixed(2)}, so it starts no new phase; raise budget.per_run_usd in ORCHESTRATOR.md, or start a new run for a new budget`;
+  run.summary.stoppedBy =
+    `budget.per_run_usd reached: this run has spent $${run.spentUsd.toFixed(2)}${before} of $${cap.toFixed(2)}, ` +
+    'so it starts no new phase; raise budget.per_run_usd in ORCHESTRATOR.md, or start a new run for a new budget';
   run.reporter.warn(run.summary.stoppedBy);
 }
 
@@ -227,13 +235,20 @@ async function waitForWork(run: RunState, opts: RunOptions, watcher: RepoWatcher
     if (p.start.length === 0) {
       summary.waiting = p.waiting.map((i) => i.id);
       summary.stuck = p.stuck.map((i) => i.id);
-      summary.parked = [...p.parked.map((i) => ({ id: i.id, until: i.fields.resume_at ?? '' })), ...p.limited.map((l) => ({ id: l.item.id, until: l.until }))];
+      summary.parked = [
+        ...p.parked.map((i) => ({ id: i.id, until: i.fields.resume_at ?? '' })),
+        ...p.limited.map((l) => ({ id: l.item.id, until: l.until })),
+      ];
       return false;
     }
   } else {
     // Idle: wait for a file change, a retry or parked item coming due, or the next poll.
     const due = Math.min(...[...p.retrying, ...p.parked].map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)));
-    const idleMs = Math.min(watcher && run.writing.size === 0 ? 30_000 : pollMs, Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity, configSettling ? CONFIG_SETTLE_MS : Infinity);
+    const idleMs = Math.min(
+      watcher && run.writing.size === 0 ? 30_000 : pollMs,
+      Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity,
+      configSettling ? CONFIG_SETTLE_MS : Infinity,
+    );
     await Promise.race([sleep(idleMs, signal), ...(woken ? [woken] : [])]);
   }
   return true;

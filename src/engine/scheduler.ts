@@ -93,7 +93,10 @@ function cycleThrough(id: string, deps: ReadonlyMap<string, string[]>): string[]
 }
 
 export function plan(items: readonly Item[], config: Config, state: SchedulerState): Plan {
-  const result: Plan = { intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [], limited: [], budgetReached: false };
+  const result: Plan = {
+    intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [], limited: [],
+    budgetReached: false,
+  };
   const byId = new Map(items.map((i) => [i.id, i]));
   const deps = new Map(items.map((i) => [i.id, i.fields.depends_on]));
   const sorted = [...items].sort(compareItems);
@@ -146,9 +149,10 @@ export function plan(items: readonly Item[], config: Config, state: SchedulerSta
       (f.status === 'failed' ? result.retrying : result.parked).push(item);
       continue;
     }
-    const limitEnds = limits.get(agentOf(phase, config, state.agent));
+    const agent = agentOf(phase, config, state.agent);
+    const limitEnds = limits.get(agent);
     if (limitEnds !== undefined) {
-      result.limited.push({ item, agent: agentOf(phase, config, state.agent), until: new Date(limitEnds).toISOString() });
+      result.limited.push({ item, agent, until: new Date(limitEnds).toISOString() });
       continue;
     }
     if (!runBudgetLeft) result.budgetReached = true;
