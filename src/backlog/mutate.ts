@@ -10,7 +10,9 @@ import { serializeItem, updateItem } from '../item.js';
 import { formatProblem, TendError } from '../problem.js';
 import { commitMessage, type Transition } from '../transition.js';
 import { done, record, sha256 } from './journal.js';
-import { BACKLOG_DIR, INBOX, ITEM_FILE, readItemFile, writeFileAtomic, type Item } from './store.js';
+import {
+  BACKLOG_DIR, INBOX, ITEM_FILE, readItemFile, refuseSymlinkedFolders, writeFileAtomic, type Item,
+} from './store.js';
 
 export interface ApplyOptions {
   root: string;
@@ -40,6 +42,9 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
   const dir = `${BACKLOG_DIR}/${location}/${item.id}`;
   const file = `${dir}/${ITEM_FILE}`;
   const moving = location !== item.location;
+  // Where the item is and where it goes, checked before anything moves: nothing crosses a symlink.
+  await refuseSymlinkedFolders(root, item.dir ?? path.dirname(item.file));
+  if (moving) await refuseSymlinkedFolders(root, dir);
   if (moving && existsSync(path.join(root, dir)) && !(await isEmptyDir(path.join(root, dir)))) {
     throw new TendError(`cannot move ${item.id} to ${dir}: that folder already exists`, `two items share the id ${item.id}; rename one of the folders`);
   }

@@ -159,7 +159,12 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
   const invalid: InvalidEntry[] = [];
   for (const entry of entries) {
     const rel = posix(BACKLOG_DIR, entry.name);
-    if (entry.name.startsWith('.')) continue;
+    if (entry.name.startsWith('.')) {
+      if (isHiddenInboxFile(entry.name)) {
+        invalid.push({ path: rel, location: INBOX, problems: [hiddenInboxProblem(rel, entry.name)] });
+      }
+      continue;
+    }
     if (entry.isSymbolicLink()) {
       invalid.push({ path: rel, problems: [{ file: rel, message: 'is a symlink; tend does not follow symlinks in backlog/', fix: 'replace it with the file itself' }] });
     } else if (entry.isFile()) {
@@ -226,20 +231,64 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
   return { items: kept, invalid };
 }
 
+/**
+ * A Markdown file whose name starts with a dot (`.notes.md`, `..md`): hidden, so no item, but
+ * a person may well have meant one, so it is listed rather than passed over in silence. Emacs's
+ * lock links (`.#name.md`) come and go while a file is edited and are left out.
+ */
+function isHiddenInboxFile(name: string): boolean {
+  return name.toLowerCase().endsWith('.md') && !name.startsWith('.#');
+}
+
+function hiddenInboxProblem(rel: string, name: string): Problem {
+  const slug = slugify(name.slice(0, -'.md'.length));
+  const suggested = slug ? `${slug}.md` : 'a name such as my-item.md';
+  return {
+    file: rel,
+    message: 'its name starts with a dot, so it is a hidden file and not taken in',
+    fix: `rename it to ${suggested} to make it an item, or move it out of backlog/`,
+  };
+}
+
 function duplicateIds(items: Item[]): Map<string, string[]> {
   const byId = new Map<string, string[]>();
   for (const item of items) byId.set(item.id, [...(byId.get(item.id) ?? []), item.file]);
   return new Map([...byId].filter(([, files]) => files.length > 1));
 }
 
+/**
+ * Throw unless every folder on the way to `relDir` (repository-relative) that exists is a real
+ * folder. tend writes and moves nothing through a symlink: a linked phase or item folder would
+ * carry items out of the repository, where git cannot follow. Folders not there yet are fine,
+ * since tend creates them as real ones.
+ */
+export async function refuseSymlinkedFolders(root: string, relDir: string): Promise<void> {
+  let prefix = '';
+  for (const part of relDir.split(/[/\\]/).filter((p) => p !== '' && p !== '.')) {
+    prefix = prefix ? `${prefix}/${part}` : part;
+    const stat = await lstat(path.join(root, prefix)).catch((err: unknown) => {
+      if (vanished(err)) return undefined;
+      throw err;
+    });
+    if (!stat) return;
+    if (stat.isSymbolicLink()) {
+      // The fix is in the message too: the run loop reports only the message of an item's error.
+      const fix = `replace ${prefix} with a real folder (move what it links to into its place)`;
+      throw new TendError(`${prefix} is a symlink; tend writes and moves nothing through a symlink: ${fix}`, fix);
+    }
+  }
+}
+
 let tmpCounter = 0;
 
 /**
  * Write a file atomically: a crash leaves the old text or the new, never half of one. The
- * rename replaces a symlink rather than writing through it, and the temporary file lives in
+ * rename replaces a symlink rather than writing through it, a symlinked folder on the way is
+ * refused, and the temporary file lives in
  * .tend/ so a crash never leaves debris in backlog/.
  */
 export async function writeFileAtomic(root: string, rel: string, text: string): Promise<void> {
+  await refuseSymlinkedFolders(root, path.dirname(rel));
   const tmpDir = path.join(root, STATE_DIR, 'tmp');
   await mkdir(tmpDir, { recursive: true });
   const tmp = path.join(tmpDir, `${process.pid}-${tmpCounter++}.tmp`);

@@ -44,6 +44,7 @@ export function formatSummary(s: RunSummary): string {
   if (s.waiting.length > 0) lines.push(`waiting for approval (\`tend approve <id>\`): ${s.waiting.join(', ')}`);
   if (s.stuck.length > 0) lines.push(`waiting on a blocked dependency: ${s.stuck.join(', ')}`);
   if (s.parked.length > 0) lines.push(`parked until a usage limit resets: ${s.parked.map((p) => `${p.id} (${p.until})`).join(', ')}`);
+  if (s.stoppedBy) lines.push(`stopped: ${s.stoppedBy}`);
   for (const e of s.errors) lines.push(`error: ${e}`);
   return lines.join('\n');
 }

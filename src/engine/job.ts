@@ -6,7 +6,7 @@ import { BranchMoved } from '../git.js';
 import { decideAfterPhase } from './decide.js';
 import { AgentUnavailable, runPhase } from './phase.js';
 import type { RunState } from './run-state.js';
-import type { Start } from './scheduler.js';
+import { agentOf, type Start } from './scheduler.js';
 import { branchExists, itemBranch } from './workspace.js';
 
 /** Errors outside an item's control (disk, permissions) before a run stops trying it. */
@@ -35,7 +35,11 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
     const inWorktree = (phase.workspace ?? run.config.settings.workspace) === 'worktree';
     const claimsBranch = inWorktree && !item.fields.branch && !(await branchExists(run.root, itemBranch(item.id)));
     current = await run.apply(item, {
-      changes: { status: 'running', owner: run.owner, attempts: item.fields.attempts + 1, resume_at: undefined, ...(claimsBranch ? { branch: itemBranch(item.id) } : {}) },
+      changes: {
+        status: 'running', owner: run.owner, attempts: item.fields.attempts + 1,
+        resume_at: undefined, limited_by: undefined,
+        ...(claimsBranch ? { branch: itemBranch(item.id) } : {}),
+      },
       transition: { id: item.id, phase: phase.name, summary: `${phase.name} started (attempt ${item.fields.attempts + 1})`, outcome: 'claimed' },
     });
     const outcome = await runPhase({
@@ -46,6 +50,10 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
     run.summary.costUsd += outcome.costUsd;
     if (run.takenByHand.has(item.id)) return;
     const decision = decideAfterPhase(current, pipeline, phase, outcome, run.config, Date.now());
+    // Parked for a usage limit: the item names the agent, so every item using it waits as well.
+    if (outcome.usageLimit && decision.changes.resume_at !== undefined) {
+      decision.changes.limited_by = agentOf(phase, run.config, run.agent);
+    }
     run.moving.add(item.id); // cleared with `active`, once the job is over
     const after = await run.apply(current, decision);
     if (outcome.ok) run.summary.phasesDone += 1;

@@ -1,16 +1,27 @@
 // The moves a plan asks for that need no agent: intake from the inbox, approvals, blocks. Each is
 // one commit; each returns whether anything changed, since the snapshot is stale once it has.
 import { BLOCKED, INBOX, type Item } from '../backlog/store.js';
+import { filesOpenForWriting } from '../backlog/writers.js';
 import { decideApproval, type Decision } from './decide.js';
 import { triageOf } from './phase.js';
 import type { RunState } from './run-state.js';
 import { pipelineOf, type Plan } from './scheduler.js';
 
-/** Move inbox items into the first phase of their pipeline, with the fields tend keeps. */
+/**
+ * Move inbox items into the first phase of their pipeline, with the fields tend keeps. A file a
+ * process still has open for writing is left until it is closed (`run.writing`), so nothing
+ * written after intake goes to a file that is no longer there.
+ */
 export async function takeIn(run: RunState, items: Item[]): Promise<boolean> {
+  const writing = filesOpenForWriting(run.root, items.map((i) => i.file));
+  for (const file of writing) {
+    if (!run.writing.has(file)) run.reporter.info(`${file} is still being written; taken in once it is closed`);
+  }
+  run.writing = writing;
   let changed = false;
   for (const item of items) {
     if (run.signal.aborted) break;
+    if (writing.has(item.file)) continue;
     const pipeline = pipelineOf(item, run.config);
     const firstPhase = pipeline?.phases[0];
     if (!pipeline || !firstPhase) continue;

@@ -33,6 +33,8 @@ export interface RunSummary {
   elapsedMs: number;
   /** Errors that were not an item's own fault (git, the agent CLI missing, ...). */
   errors: string[];
+  /** Why the run started nothing new although items were ready (budget.per_run_usd), if so. */
+  stoppedBy?: string;
 }
 
 export function emptySummary(): RunSummary {
@@ -50,6 +52,8 @@ export interface RunSetup {
   signal: AbortSignal;
   reporter: Reporter;
   summary: RunSummary;
+  /** Dollars spent by the run this one continues after a crash (see run-budget.ts). */
+  carriedUsd?: number;
 }
 
 export class RunState {
@@ -60,6 +64,7 @@ export class RunState {
   readonly signal: AbortSignal;
   readonly reporter: Reporter;
   readonly summary: RunSummary;
+  readonly carriedUsd: number;
   /** Written into `owner` of the items this run claims. */
   readonly owner = `${os.hostname()}:${process.pid}`;
   readonly slots: Slots;
@@ -83,6 +88,8 @@ export class RunState {
   readonly moving = new Set<string>();
   /** Items blocked for a missing dependency in one snapshot, awaiting a second read to agree. */
   readonly suspectMissing = new Set<string>();
+  /** Inbox files a process still has open for writing: looked at again soon, not taken in yet. */
+  writing: ReadonlySet<string> = new Set<string>();
   /** The backlog may hold changes made by hand: look for them on the next tick. */
   dirty = true;
   /** An error that stops the run (the branch moved, the agent CLI is missing). */
@@ -97,6 +104,7 @@ export class RunState {
     this.signal = setup.signal;
     this.reporter = setup.reporter;
     this.summary = setup.summary;
+    this.carriedUsd = setup.carriedUsd ?? 0;
     this.slots = new Slots(setup.concurrency);
   }
 
@@ -124,6 +132,11 @@ export class RunState {
       this.error(`${item.id}: ${err instanceof Error ? err.message : String(err)}`);
       return false;
     }
+  }
+
+  /** What the run has spent against budget.per_run_usd. */
+  get spentUsd(): number {
+    return this.carriedUsd + this.summary.costUsd;
   }
 
   /** Count a transition that was committed, and report it. */

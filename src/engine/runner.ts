@@ -14,6 +14,7 @@ import { acquireRunLock } from './lock.js';
 import { approve, block, takeIn } from './moves.js';
 import { recoverPreviousRun, reportFinished, requeueStrayClaims } from './recovery.js';
 import { emptySummary, RunState, type Reporter, type RunSummary } from './run-state.js';
+import { beginRunBudget, endRunBudget } from './run-budget.js';
 import { plan, type Plan } from './scheduler.js';
 import { commitHandChanges, stopAgentsTakenByHand } from './taken-by-hand.js';
 import { watchRepo, type RepoWatcher } from './watcher.js';
@@ -35,6 +36,9 @@ export interface RunOptions {
   /** Poll instead of native file events (for file systems without them). */
   polling?: boolean;
 }
+
+/** How soon an inbox file still open for writing is looked at again. */
+const WRITING_RECHECK_MS = 500;
 
 /** Wait `ms`, or less if `signal` aborts (at once if it already has). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -83,7 +87,15 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     const first = await openRepo(root);
     const branch = await checkCanRun(opts, first);
     const concurrency = opts.concurrency ?? first.config.settings.concurrency;
-    const run = new RunState({ root, branch, config: first.config, concurrency, agent: opts.agent, signal, reporter, summary });
+    const budget = await beginRunBudget(root);
+    if (budget.carriedUsd > 0) {
+      const spent = `$${budget.carriedUsd.toFixed(2)}`;
+      reporter.info(`continuing a run cut off (started ${budget.started}): its ${spent} count toward the run budget`);
+    }
+    const run = new RunState({
+      root, branch, config: first.config, concurrency, agent: opts.agent, signal, reporter, summary,
+      carriedUsd: budget.carriedUsd,
+    });
     await recoverPreviousRun(run, first.snapshot.items);
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
     if (watcher) reporter.info(`watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
@@ -96,6 +108,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     } finally {
       await Promise.allSettled(run.jobs.values());
     }
+    await endRunBudget(root);
     if (run.fatal) throw run.fatal;
     return summary;
   } finally {
@@ -188,6 +201,7 @@ async function runTick(
   }
   if (await requeueStrayClaims(run, repo.snapshot.items, activeAtStart)) return 'again';
   const p = planNow(run, repo.snapshot);
+  reportBudget(run, p.budgetReached);
   const tookIn = await takeIn(run, p.intake);
   const approved = await approve(run, p.approved);
   const blocked = await block(run, p.block);
@@ -228,6 +242,21 @@ function reportSnapshot(reporter: Reporter, snapshot: Snapshot, lastInvalid: str
   return invalidText;
 }
 
+/** Say once, on stderr and in the summary, that budget.per_run_usd keeps items from starting. */
+function reportBudget(run: RunState, reached: boolean): void {
+  if (!reached) {
+    run.summary.stoppedBy = undefined; // the cap was raised in ORCHESTRATOR.md meanwhile
+    return;
+  }
+  if (run.summary.stoppedBy) return;
+  const cap = run.config.settings.budget.per_run_usd ?? 0;
+  const before = run.carriedUsd > 0 ? ` ($${run.carriedUsd.toFixed(2)} of it before a restart)` : '';
+  run.summary.stoppedBy =
+    `budget.per_run_usd reached: this run has spent $${run.spentUsd.toFixed(2)}${before} of $${cap.toFixed(2)}, ` +
+    'so it starts no new phase; raise budget.per_run_usd in ORCHESTRATOR.md, or start a new run for a new budget';
+  run.reporter.warn(run.summary.stoppedBy);
+}
+
 /** The scheduler's plan for the items this run has not given up on. */
 function planNow(run: RunState, snapshot: Snapshot): Plan {
   const now = Date.now();
@@ -236,9 +265,10 @@ function planNow(run: RunState, snapshot: Snapshot): Plan {
     now,
     freeSlots: run.concurrency - run.active.size,
     active: run.active,
-    spentUsd: run.summary.costUsd,
+    spentUsd: run.spentUsd,
     // Ids that exist but are not planned now: their dependents wait rather than block.
     invalidIds: new Set([...snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])), ...run.broken, ...run.busy, ...run.active.keys()]),
+    agent: run.agent,
   });
 }
 
@@ -248,11 +278,13 @@ function planNow(run: RunState, snapshot: Snapshot): Plan {
  */
 async function waitForWork(run: RunState, opts: RunOptions, watcher: RepoWatcher | undefined, p: Plan, configSettling: boolean): Promise<boolean> {
   const { signal, summary } = run;
+  // A file being written may be closed without a last change to wake the watcher: look again soon.
+  const pollMs = run.writing.size > 0 ? Math.min(WRITING_RECHECK_MS, opts.pollMs ?? 1000) : (opts.pollMs ?? 1000);
   const woken = watcher?.next().then(() => {
     run.dirty = true;
   });
   if (run.jobs.size > 0) {
-    await Promise.race([...run.jobs.values(), sleep(opts.pollMs ?? 1000, signal), ...(woken ? [woken] : [])]);
+    await Promise.race([...run.jobs.values(), sleep(pollMs, signal), ...(woken ? [woken] : [])]);
     return true;
   }
   if (opts.once) {
@@ -264,13 +296,20 @@ async function waitForWork(run: RunState, opts: RunOptions, watcher: RepoWatcher
     if (p.start.length === 0) {
       summary.waiting = p.waiting.map((i) => i.id);
       summary.stuck = p.stuck.map((i) => i.id);
-      summary.parked = p.parked.map((i) => ({ id: i.id, until: i.fields.resume_at ?? '' }));
+      summary.parked = [
+        ...p.parked.map((i) => ({ id: i.id, until: i.fields.resume_at ?? '' })),
+        ...p.limited.map((l) => ({ id: l.item.id, until: l.until })),
+      ];
       return false;
     }
   } else {
     // Idle: wait for a file change, a retry or parked item coming due, or the next poll.
     const due = Math.min(...[...p.retrying, ...p.parked].map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)));
-    const idleMs = Math.min(watcher ? 30_000 : (opts.pollMs ?? 1000), Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity, configSettling ? CONFIG_SETTLE_MS : Infinity);
+    const idleMs = Math.min(
+      watcher && run.writing.size === 0 ? 30_000 : pollMs,
+      Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity,
+      configSettling ? CONFIG_SETTLE_MS : Infinity,
+    );
     await Promise.race([sleep(idleMs, signal), ...(woken ? [woken] : [])]);
   }
   return true;

@@ -28,6 +28,10 @@ export interface Plan {
   parked: Item[];
   /** Items waiting for a human (`status: waiting`). */
   waiting: Item[];
+  /** Items not started because the agent their phase uses is out of its usage limit until `until`. */
+  limited: { item: Item; agent: string; until: string }[];
+  /** True when budget.per_run_usd kept an item from starting. */
+  budgetReached: boolean;
 }
 
 export interface SchedulerState {
@@ -36,14 +40,39 @@ export interface SchedulerState {
   freeSlots: number;
   /** Items this run is working on, by id, with their phase. */
   active: ReadonlyMap<string, string>;
-  /** Dollars this run has spent so far (checked against budget.per_run_usd). */
+  /** Dollars this run has spent so far, before a restart after a crash included (budget.per_run_usd). */
   spentUsd: number;
   /** Ids of items that exist but are invalid: depending on one waits, it does not block. */
   invalidIds: ReadonlySet<string>;
+  /** `--agent`, which replaces the agent of every phase. */
+  agent?: string;
 }
 
 export function pipelineOf(item: Item, config: Config): Pipeline | undefined {
   return config.pipelines.get(item.fields.pipeline ?? config.settings.default_pipeline);
+}
+
+/** The agent a phase runs: `--agent`, else the phase's own, else the configured default. */
+export function agentOf(phase: Phase, config: Config, override: string | undefined): string {
+  return override ?? phase.agent ?? config.settings.agent;
+}
+
+/**
+ * When each agent's usage limit resets, from the items parked by one (`limited_by`, with a
+ * `resume_at` still ahead). A limit belongs to the provider (the agent and the account it is
+ * configured with), not to the item that met it: every item that would use that agent waits too.
+ * Derived from the item files, so a restart keeps it and `tend retry` of the parked item lifts it.
+ */
+export function agentLimits(items: readonly Item[], config: Config, now: number): Map<string, number> {
+  const limits = new Map<string, number>();
+  for (const item of items) {
+    const agent = item.parsed.data.limited_by;
+    const resumeAt = Date.parse(item.fields.resume_at ?? '');
+    if (typeof agent !== 'string' || item.fields.status !== 'queued' || !(resumeAt > now)) continue;
+    if (item.location === INBOX || item.location === DONE || item.location === BLOCKED) continue;
+    limits.set(agent, Math.max(limits.get(agent) ?? 0, resumeAt));
+  }
+  return limits;
 }
 
 /** Ids on a dependency cycle that passes through `id`, or undefined. */
@@ -64,12 +93,16 @@ function cycleThrough(id: string, deps: ReadonlyMap<string, string[]>): string[]
 }
 
 export function plan(items: readonly Item[], config: Config, state: SchedulerState): Plan {
-  const result: Plan = { intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [] };
+  const result: Plan = {
+    intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [], limited: [],
+    budgetReached: false,
+  };
   const byId = new Map(items.map((i) => [i.id, i]));
   const deps = new Map(items.map((i) => [i.id, i.fields.depends_on]));
   const sorted = [...items].sort(compareItems);
   const budget = config.settings.budget;
   const runBudgetLeft = budget.per_run_usd === undefined || state.spentUsd < budget.per_run_usd;
+  const limits = agentLimits(items, config, state.now);
 
   // Running counts per phase, to apply each pipeline's per-phase concurrency.
   const perPhase = new Map<string, number>();
@@ -116,6 +149,13 @@ export function plan(items: readonly Item[], config: Config, state: SchedulerSta
       (f.status === 'failed' ? result.retrying : result.parked).push(item);
       continue;
     }
+    const agent = agentOf(phase, config, state.agent);
+    const limitEnds = limits.get(agent);
+    if (limitEnds !== undefined) {
+      result.limited.push({ item, agent, until: new Date(limitEnds).toISOString() });
+      continue;
+    }
+    if (!runBudgetLeft) result.budgetReached = true;
     if (slots <= 0 || !runBudgetLeft) continue;
     const cap = pipeline.concurrency[phase.name];
     if (cap !== undefined && (perPhase.get(phase.name) ?? 0) >= cap) continue;

@@ -1,7 +1,7 @@
 // The scheduler: from a snapshot of the backlog to what to start now (DESIGN.md, "The core").
 import { describe, expect, it } from 'vitest';
 import { nextPhase, plan, type SchedulerState } from '../../src/engine/scheduler.js';
-import { coding, config, doneItem, item, NOW, pipeline } from './builders.js';
+import { coding, config, doneItem, item, NOW, phase, pipeline } from './builders.js';
 
 const state = (overrides: Partial<SchedulerState> = {}): SchedulerState => ({
   now: NOW,
@@ -47,7 +47,7 @@ describe('plan: order', () => {
 
   it('ignores items in done/ and blocked/', () => {
     const p = plan([doneItem('d'), item('b', { location: 'blocked', status: 'failed' })], CONFIG, state());
-    expect(p).toEqual({ intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [] });
+    expect(p).toEqual({ intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [], limited: [], budgetReached: false });
   });
 
   it('ignores an item whose folder is not a phase of its pipeline, or whose pipeline does not exist', () => {
@@ -178,6 +178,21 @@ describe('plan: waiting, retrying and parked items', () => {
     expect(p.start).toEqual([]);
     expect(started(plan([parked(NOW)], CONFIG, state()))).toEqual(['a']);
   });
+
+  it('a usage limit holds every item whose phase uses that agent until it resets; other agents go on', () => {
+    const twoAgents = config([pipeline('quick-fix', ['triage', phase('build', { agent: 'codex' }), 'review'])], { agent: 'claude' });
+    const until = new Date(NOW + 3_600_000).toISOString();
+    const holder = item('holder', { location: 'triage', resume_at: until });
+    holder.parsed.data.limited_by = 'claude';
+    const items = [holder, item('same', { location: 'review' }), item('other', { location: 'build' })];
+    const p = plan(items, twoAgents, state());
+    expect(p.parked.map((i) => i.id)).toEqual(['holder']);
+    expect(p.limited).toEqual([{ item: items[1], agent: 'claude', until }]);
+    expect(started(p)).toEqual(['other']);
+    // At the reset, or with --agent naming another agent, nothing is held.
+    expect(started(plan(items, twoAgents, state({ now: NOW + 3_600_000 }))).sort()).toEqual(['holder', 'other', 'same']);
+    expect(started(plan(items, twoAgents, state({ agent: 'dry-run' }))).sort()).toEqual(['other', 'same']);
+  });
 });
 
 describe('plan: budget', () => {
@@ -187,6 +202,12 @@ describe('plan: budget', () => {
     expect(plan([item('a')], capped, state({ spentUsd: 5 })).start).toEqual([]);
     expect(plan([item('a')], capped, state({ spentUsd: 7.5 })).block).toEqual([]);
     expect(started(plan([item('a')], capped, state({ spentUsd: 4.99 })))).toEqual(['a']);
+  });
+
+  it('says when budget.per_run_usd kept an item from starting, and only then', () => {
+    expect(plan([item('a')], capped, state({ spentUsd: 5 })).budgetReached).toBe(true);
+    expect(plan([item('a')], capped, state({ spentUsd: 4.99 })).budgetReached).toBe(false);
+    expect(plan([doneItem('a')], capped, state({ spentUsd: 5 })).budgetReached).toBe(false);
   });
 
   it('blocks an item that has spent budget.per_item_usd, with the amounts in the reason', () => {

@@ -1,0 +1,44 @@
+// What budget.per_run_usd counts. A run is one `tend run` from its start until it ends, by
+// itself or by a signal; a run cut off by a crash, kill -9 or a reboot and started again is the
+// same run, so a restart never hands out a fresh budget. A marker in .tend/ says a run is under
+// way; the next run finding it knows the last one was cut off and carries on its spending, which
+// it adds up from the cost trailers of the commits made since that run started (the commits are
+// the record: a cost is in its transition's commit or nowhere).
+import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { git } from '../git.js';
+import { STATE_DIR } from '../state-dir.js';
+
+const MARKER = path.join(STATE_DIR, 'run-started.json');
+
+export interface RunBudgetStart {
+  /** When the run began: now, or when the run this one continues began. */
+  started: string;
+  /** Dollars the cut-off run had spent before this process took over. */
+  carriedUsd: number;
+}
+
+/** Called while holding the run lock, so a marker found here is a cut-off run's. */
+export async function beginRunBudget(root: string): Promise<RunBudgetStart> {
+  const file = path.join(root, MARKER);
+  const previous = await readFile(file, 'utf8')
+    .then((text) => (JSON.parse(text) as { started?: unknown }).started)
+    .catch(() => undefined);
+  const continued = typeof previous === 'string' && !Number.isNaN(Date.parse(previous));
+  const started = continued ? previous : new Date().toISOString();
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify({ pid: process.pid, started }));
+  return { started, carriedUsd: continued ? await spentSince(root, started) : 0 };
+}
+
+/** The run ended by itself or by a signal: the next one starts with a fresh budget. */
+export async function endRunBudget(root: string): Promise<void> {
+  await rm(path.join(root, MARKER), { force: true });
+}
+
+/** Dollars in the Tend-Cost-USD trailers of the commits on HEAD since `since`. */
+async function spentSince(root: string, since: string): Promise<number> {
+  const log = await git(root, ['log', `--since=${since}`, '--format=%(trailers:key=Tend-Cost-USD,valueonly)']);
+  if (log.exitCode !== 0) return 0;
+  return log.stdout.split('\n').map(Number).filter((n) => Number.isFinite(n)).reduce((a, b) => a + b, 0);
+}
