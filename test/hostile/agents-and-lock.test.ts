@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { item, runRepo } from '../helpers/engine.js';
+import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
 import { cleanEnv, git, scratchDir, tend, TEND_BIN } from '../helpers/repo.js';
 
 const started: ChildProcess[] = [];
@@ -77,5 +77,24 @@ describe('the run lock', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(143);
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+  });
+});
+
+describe('what an agent leaves behind', () => {
+  it('an agent that leaves its artifact as a symlink: a failed attempt with the reason, retried, then blocked; the symlink is never committed', async () => {
+    const root = await runRepo('artifact-as-symlink.mjs', { 'backlog/sym.md': item('Sym', 'pipeline: quick-fix\n') });
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).not.toMatch(/invalid backlog entries/);
+    expect(await tendSubjects(root)).toEqual([
+      'tend: sym inbox -> triage',
+      'tend: sym triage started (attempt 1)',
+      'tend: sym triage failed (attempt 1 of 2), retry in 0ms',
+      'tend: sym triage started (attempt 2)',
+      'tend: sym triage -> blocked (failed 2 times)',
+    ]);
+    expect(await itemField(root, 'backlog/blocked/sym/item.md', 'blocked_reason')).toMatch(/triage\.md is a symlink; an artifact must be a file the agent wrote/);
+    expect(await git(root, 'log', '--all', '--format=', '--raw', '--', 'backlog')).not.toMatch(/120000/);
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
 });
