@@ -61,7 +61,15 @@ async function committedData(root: string, file: string): Promise<Record<string,
 export async function findHandChanges(root: string, snapshot: Snapshot, active: ReadonlySet<string>): Promise<HandChange[]> {
   const byId = new Map<string, { location: string; deleted: boolean }[]>();
   const changes: HandChange[] = [];
+  const invalid = new Set(snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])));
   for (const change of await changedBacklogPaths(root)) {
+    // Inside an entry the scan found invalid (a folder that is no phase, a symlink): left
+    // untouched until fixed, as the warning says, and so is an item of the same id elsewhere.
+    if (snapshot.invalid.some((i) => change.path === i.path || change.path.startsWith(`${i.path}/`))) {
+      const at = itemOf(change.path);
+      if (at) invalid.add(at.id);
+      continue;
+    }
     // A committed inbox file that is gone: removed by a human, or taken in by a run that was
     // killed before it could commit. Either way the deletion is recorded.
     if (change.deleted && /^backlog\/[^/]+\.md$/i.test(change.path)) {
@@ -73,7 +81,6 @@ export async function findHandChanges(root: string, snapshot: Snapshot, active: 
     if (!at || active.has(at.id)) continue;
     byId.set(at.id, [...(byId.get(at.id) ?? []), { location: at.location, deleted: change.deleted }]);
   }
-  const invalid = new Set(snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])));
   for (const [id, paths] of byId) {
     const glob = [`:(glob)${BACKLOG_DIR}/*/${id}/**`];
     if (invalid.has(id)) continue;

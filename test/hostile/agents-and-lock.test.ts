@@ -3,11 +3,11 @@
 // not steered by an agent that writes where it should not.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
-import { cleanEnv, git, scratchDir, tend, TEND_BIN } from '../helpers/repo.js';
+import { cleanEnv, git, scratchDir, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
 
 const started: ChildProcess[] = [];
 afterEach(() => {
@@ -96,5 +96,24 @@ describe('what an agent leaves behind', () => {
     expect(await itemField(root, 'backlog/blocked/sym/item.md', 'blocked_reason')).toMatch(/triage\.md is a symlink; an artifact must be a file the agent wrote/);
     expect(await git(root, 'log', '--all', '--format=', '--raw', '--', 'backlog')).not.toMatch(/120000/);
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+  });
+});
+
+describe('changes by hand that tend leaves alone', () => {
+  it('an item in a folder that is no phase: listed as invalid and not touched, never committed as removed by hand', async () => {
+    const root = await runRepo('write-artifact.mjs', { 'backlog/foo.md': item('Foo', 'pipeline: quick-fix\n') });
+    expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
+    const before = await git(root, 'rev-parse', 'HEAD');
+    // A new item in a folder that is no phase, and a finished item moved into it.
+    await writeTree(root, { 'backlog/weird/bar/item.md': item('Bar') });
+    await rename(path.join(root, 'backlog/done/foo'), path.join(root, 'backlog/weird/foo'));
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(/backlog\/weird: is not a phase folder of any pipeline/);
+    expect(await git(root, 'rev-parse', 'HEAD')).toBe(before);
+    const status = await git(root, 'status', '--porcelain', '--untracked-files=all', '--', 'backlog');
+    expect(status).toContain('?? backlog/weird/bar/item.md');
+    expect(status).toContain('?? backlog/weird/foo/item.md');
+    expect(status).toContain(' D backlog/done/foo/item.md');
   });
 });
