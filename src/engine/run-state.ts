@@ -4,7 +4,7 @@ import os from 'node:os';
 import { applyTransition } from '../backlog/mutate.js';
 import type { Item } from '../backlog/store.js';
 import type { Config } from '../config/load.js';
-import { BranchMoved } from '../git.js';
+import { BranchMoved, checkNotRewritten } from '../git.js';
 import type { Transition } from '../transition.js';
 import type { Decision } from './decide.js';
 import { Slots } from './slots.js';
@@ -107,6 +107,8 @@ export class RunState {
 
   /** Settle the item's workspace for the decision, then commit the transition. */
   async apply(item: Item, decision: Decision): Promise<Item> {
+    // Before touching the item: a rewritten branch may have taken its folder back in time.
+    await checkNotRewritten(this.root, this.branch);
     const d = await settleWorkspace(this.root, item, decision, this.config.settings, this.branch, this.signal);
     const applied = await applyTransition({ root: this.root, author: this.author, branch: this.branch }, item, d.to, d.changes, d.transition);
     if (applied.committed) this.committed(d.transition);

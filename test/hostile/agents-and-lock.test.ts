@@ -117,3 +117,23 @@ describe('changes by hand that tend leaves alone', () => {
     expect(status).toContain(' D backlog/done/foo/item.md');
   });
 });
+
+/** Three phases in the checkout itself (where an agent can reach the backlog); `one` may need approval. */
+function stepsPipeline(approveFirst: boolean): Record<string, string> {
+  const prompts = Object.fromEntries(['one', 'two', 'three'].map((p) => [`prompts/${p}.md`, `Do {{phase}} of {{id}}; write {{artifact_path}}.\n`]));
+  const first = approveFirst ? '{ name: one, artifact: one.md, approve: true }' : '{ name: one, artifact: one.md }';
+  return { ...prompts, 'pipelines/steps.md': `---\nphases:\n  - ${first}\n  - { name: two, artifact: two.md }\n  - { name: three, artifact: three.md }\n---\nSteps.\n` };
+}
+
+describe('an agent that changes what is not its own', () => {
+  it('an agent that runs git reset --hard HEAD~6: detected before the next commit, the run stops with an error saying how to recover, nothing committed on top', async () => {
+    const root = await runRepo('overreach.mjs', { ...stepsPipeline(false), 'backlog/bad.md': item('Bad', 'pipeline: steps\n') });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_OVERREACH: 'reset', FAKE_WHEN: 'three' } });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/main was rewritten under tend: it no longer contains tend's last commit [0-9a-f]{12} \(tend: bad three started \(attempt 1\)\)/);
+    expect(result.stderr).toMatch(/git reflog main/);
+    // HEAD is where the reset left it: 6 commits back, nothing of tend's on top.
+    expect(await git(root, 'log', '-1', '--format=%s')).toBe('test setup');
+    expect(await tendSubjects(root)).toEqual([]);
+  });
+});
