@@ -50,7 +50,7 @@ export function frontmatterChanges(before: Record<string, unknown>, after: Recor
 }
 
 /** The frontmatter of `file` as last committed, or undefined when it never was. */
-async function committedData(root: string, file: string): Promise<Record<string, unknown> | undefined> {
+export async function committedData(root: string, file: string): Promise<Record<string, unknown> | undefined> {
   const shown = await git(root, ['show', `HEAD:${file}`]);
   if (shown.exitCode !== 0) return undefined;
   const split = splitFrontmatter(shown.stdout);

@@ -3,7 +3,8 @@
 import { BLOCKED, DONE, type Item } from '../backlog/store.js';
 import type { Phase } from '../config/pipeline.js';
 import { BranchMoved } from '../git.js';
-import { decideAfterPhase } from './decide.js';
+import { engineKeysChanged, reclaimFolder, withPutBack, type PutBack } from './agent-changes.js';
+import { decideAfterPhase, type PhaseOutcome } from './decide.js';
 import { AgentUnavailable, runPhase } from './phase.js';
 import type { RunState } from './run-state.js';
 import type { Start } from './scheduler.js';
@@ -20,6 +21,10 @@ export function startJob(run: RunState, start: Start): void {
     run.active.delete(id);
     run.jobs.delete(id);
     run.moving.delete(id);
+    run.agentsDone.delete(id);
+    // What its agent (or a person) changed in other items meanwhile is looked at before the
+    // next plan, so it is never folded silently into another item's transition.
+    run.dirty = true;
   });
   run.jobs.set(id, running);
 }
@@ -42,10 +47,12 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
       root: run.root, config: run.config, item: current, pipeline, phase, agentOverride: run.agent, baseBranch: run.branch, slots: run.slots, signal: jobSignal,
       onActivity: (lens, line) => run.reporter.activity?.(item.id, phase.name, lens, line),
       onWarning: (message) => run.reporter.warn(message),
+      onAgentsDone: () => run.agentsDone.add(item.id),
     });
     run.summary.costUsd += outcome.costUsd;
     if (run.takenByHand.has(item.id)) return;
-    const decision = decideAfterPhase(current, pipeline, phase, outcome, run.config, Date.now());
+    const checked = await putBackAgentChanges(run, current, outcome);
+    const decision = withPutBack(decideAfterPhase(current, pipeline, phase, checked.outcome, run.config, Date.now()), checked.putBack, checked.notes);
     run.moving.add(item.id); // cleared with `active`, once the job is over
     const after = await run.apply(current, decision);
     if (outcome.ok) run.summary.phasesDone += 1;
@@ -59,6 +66,20 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
     run.controllers.delete(item.id);
     if (run.takenByHand.delete(item.id)) run.dirty = true;
   }
+}
+
+/**
+ * What the agent changed of its own item that steers the run (its folder, the engine's keys, an
+ * approval) is put back, and each change is reported.
+ */
+async function putBackAgentChanges(run: RunState, claimed: Item, outcome: PhaseOutcome): Promise<{ outcome: PhaseOutcome; putBack: PutBack; notes: string[] }> {
+  const folder = await reclaimFolder(run.root, claimed);
+  const putBack = await engineKeysChanged(run.root, claimed);
+  const notes = [folder.note, putBack.note].filter((n): n is string => n !== undefined);
+  for (const note of notes) run.reporter.warn(`${claimed.id}: ${note}`);
+  // An agent may not move or delete its own item: the attempt failed, whatever it wrote.
+  if (!folder.note) return { outcome, putBack, notes };
+  return { outcome: { ...outcome, ok: false, failure: folder.note }, putBack, notes };
 }
 
 /** A job failed for a reason that is not the item's fault: requeue the item and count the error. */

@@ -38,6 +38,8 @@ export interface PhaseRun {
   signal: AbortSignal;
   onActivity?: (lens: string | undefined, line: string) => void;
   onWarning?: (message: string) => void;
+  /** Called once every agent of the attempt has exited (before hooks and the gate run). */
+  onAgentsDone?: () => void;
 }
 
 /**
@@ -224,6 +226,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   // back from git's index rather than committed later as a human's removal.
   const deletedBefore = workspace.kind === 'repo' ? await deletedBacklogFiles(root) : new Set<string>();
   const runs = await Promise.all(lenses.map(runLens));
+  run.onAgentsDone?.();
   if (workspace.kind === 'repo') {
     const lost = [...(await deletedBacklogFiles(root))].filter((f) => !deletedBefore.has(f) && itemGone(root, f, item.id));
     if (lost.length > 0) {

@@ -81,6 +81,9 @@ export class RunState {
   readonly takenByHand = new Set<string>();
   // Items whose job is moving their folder right now: not a human's doing.
   readonly moving = new Set<string>();
+  // Items whose agent has exited while their job goes on: a change to their folder now is
+  // checked by the job (see agent-changes.ts), not taken as a person's.
+  readonly agentsDone = new Set<string>();
   /** Items blocked for a missing dependency in one snapshot, awaiting a second read to agree. */
   readonly suspectMissing = new Set<string>();
   /** The backlog may hold changes made by hand: look for them on the next tick. */

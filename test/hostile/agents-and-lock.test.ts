@@ -7,7 +7,7 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
-import { cleanEnv, git, scratchDir, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
+import { cleanEnv, git, read, scratchDir, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
 
 const started: ChildProcess[] = [];
 afterEach(() => {
@@ -135,5 +135,77 @@ describe('an agent that changes what is not its own', () => {
     // HEAD is where the reset left it: 6 commits back, nothing of tend's on top.
     expect(await git(root, 'log', '-1', '--format=%s')).toBe('test setup');
     expect(await tendSubjects(root)).toEqual([]);
+  });
+});
+
+describe('an agent that changes its own item', () => {
+  it('an agent that writes approved: true into its own item: the approval is cleared with a warning and the item waits for a person', async () => {
+    const root = await runRepo('overreach.mjs', { ...stepsPipeline(true), 'backlog/bad.md': item('Bad', 'pipeline: steps\n') });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_OVERREACH: 'approve' } });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(/warning: bad: approved -> true in backlog\/one\/bad\/item\.md while its one agent ran; put back/);
+    const file = 'backlog/one/bad/item.md';
+    expect(await itemField(root, file, 'status')).toBe('waiting');
+    expect(await itemField(root, file, 'approved')).toBeUndefined();
+    expect(await itemField(root, file, 'warning')).toMatch(/approved -> true .* put back/);
+    expect((await tendSubjects(root)).at(-1)).toBe('tend: bad one waiting for approval');
+    expect(await git(root, 'log', '-1', '--format=%(trailers:key=Tend-Warning,valueonly)')).toMatch(/approved -> true/);
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+    // A person's approval, given while it waits, still counts.
+    expect((await tend(root, ['approve', 'bad'])).exitCode).toBe(0);
+    expect(await tendSubjects(root)).toContain('tend: bad one -> two (approved)');
+  });
+
+  it('an agent that moves its own folder to done/: moved back, the attempt fails with the reason, no phase is skipped', async () => {
+    const root = await runRepo('overreach.mjs', { ...stepsPipeline(false), 'backlog/bad.md': item('Bad', 'pipeline: steps\n') });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_OVERREACH: 'to-done', FAKE_WHEN: 'two' } });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(/warning: bad: the item folder was in backlog\/done\/ when its two agent was done \(an agent may not move its own item\); moved back to backlog\/two\/bad/);
+    expect(await tendSubjects(root)).toEqual([
+      'tend: bad inbox -> one',
+      'tend: bad one started (attempt 1)',
+      'tend: bad one -> two',
+      'tend: bad two started (attempt 1)',
+      'tend: bad two failed (attempt 1 of 2), retry in 0ms',
+      'tend: bad two started (attempt 2)',
+      'tend: bad two -> blocked (failed 2 times)',
+    ]);
+    expect(existsSync(path.join(root, 'backlog/done/bad'))).toBe(false);
+    expect(await itemField(root, 'backlog/blocked/bad/item.md', 'blocked_reason')).toMatch(/an agent may not move its own item/);
+    expect(await git(root, 'log', '--format=%s', '--grep=by hand')).toBe('');
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+  });
+
+  it('an agent that deletes its own item: restored from tend\'s last commit, a failed attempt, never committed as removed by hand', async () => {
+    const root = await runRepo('overreach.mjs', { ...stepsPipeline(false), 'backlog/bad.md': item('Bad', 'pipeline: steps\n') });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_OVERREACH: 'delete-self', FAKE_WHEN: 'two' } });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(/warning: bad: backlog\/two\/bad\/item\.md was gone when its two agent was done \(an agent may not delete its own item\); restored/);
+    expect((await tendSubjects(root)).at(-1)).toBe('tend: bad two -> blocked (failed 2 times)');
+    expect(await read(root, 'backlog/blocked/bad/one.md')).toMatch(/# one/);
+    expect(await git(root, 'log', '--format=%s', '--grep=by hand')).toBe('');
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+  });
+});
+
+describe('an agent that changes other items', () => {
+  it('an agent that edits another item\'s frontmatter: the keys tend keeps are put back with a warning, the rest is committed as an edit, nothing is folded into a transition', async () => {
+    const root = await runRepo('overreach.mjs', {
+      ...stepsPipeline(false),
+      'backlog/bad.md': item('Bad', 'pipeline: steps\n'),
+      'backlog/victim.md': item('Victim', 'pipeline: steps\npriority: 4\n'),
+    });
+    const result = await tend(root, ['run', '--once', '-c', '1'], { env: { FAKE_OVERREACH: 'edit-other', FAKE_ONLY: 'bad', FAKE_VICTIM: 'victim', FAKE_WHEN: 'one' } });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(/warning: victim: status queued -> failed by hand or by an agent: tend keeps these keys; put back/);
+    const subjects = await tendSubjects(root);
+    expect(subjects).toContain('tend: victim edited by hand (priority 4 -> 1); status queued -> failed put back');
+    expect(subjects.at(-1)).toMatch(/tend: (bad|victim) three -> done/);
+    expect(subjects).toContain('tend: victim three -> done');
+    // The claim of victim's first phase carries no edit of anyone's.
+    const claim = await git(root, 'log', '--format=%H', '--grep=^tend: victim one started', '-1');
+    const claimed = (await git(root, 'show', '--format=', '-U0', claim, '--', 'backlog/one/victim/item.md')).split('\n');
+    expect(claimed.filter((l) => /^[-+][a-z]/.test(l)).join('\n')).not.toMatch(/priority/);
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
 });
