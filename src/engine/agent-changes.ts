@@ -6,7 +6,6 @@ import { existsSync } from 'node:fs';
 import { readdir, rename, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BACKLOG_DIR, ITEM_FILE, readItemFile, type Item } from '../backlog/store.js';
-import { git, literal } from '../git.js';
 import type { Decision } from './decide.js';
 import { frontmatterChanges } from './hand-edits.js';
 
@@ -48,13 +47,15 @@ async function folderOf(root: string, id: string, except: string): Promise<strin
 }
 
 /**
- * The item's folder as its phase left it, once the agent is done: moved to another folder, it is
- * moved back; deleted, it is restored from tend's last commit. Either way the attempt failed. A
- * person's move or removal seen while the agent still ran is theirs and is handled before this
- * (the agent is stopped); one made after the agent exited cannot be told from the agent's, and
- * is put back too: nothing is lost, and the run is not steered by it.
+ * The item's folder as its phase left it, once the agent is done. A person's move or removal
+ * seen while the agent still ran is theirs and is handled before this (the agent is stopped).
+ * Found only now, tend cannot tell who did it. Moved to another folder, it is moved back and the
+ * attempt failed: nothing is lost, and an agent cannot skip phases (a person who moved it just
+ * as the agent finished moves it again). Gone from the backlog (deleted, moved out, or renamed to
+ * another id), it is not brought back, which would undo a person's removal or leave the item
+ * twice: `gone` is set, and the removal is committed saying it happened while the agent ran.
  */
-export async function reclaimFolder(root: string, claimed: Item): Promise<{ note?: string }> {
+export async function reclaimFolder(root: string, claimed: Item): Promise<{ note?: string; gone?: boolean }> {
   if (!claimed.dir || existsSync(path.join(root, claimed.file))) return {};
   const where = await folderOf(root, claimed.id, claimed.location);
   const phase = claimed.location;
@@ -63,8 +64,7 @@ export async function reclaimFolder(root: string, claimed: Item): Promise<{ note
     await rename(path.join(root, BACKLOG_DIR, where, claimed.id), path.join(root, claimed.dir));
     return { note: `the item folder was in ${BACKLOG_DIR}/${where}/ when its ${phase} agent was done (an agent may not move its own item); moved back to ${claimed.dir}` };
   }
-  await git(root, ['restore', '--source=HEAD', '--worktree', '--', literal(claimed.dir)]);
-  return { note: `${claimed.file} was gone when its ${phase} agent was done (an agent may not delete its own item); restored from tend's last commit` };
+  return { gone: true };
 }
 
 /** `decision` with what was put back: the keys (unless the decision sets them) and a warning. */

@@ -92,7 +92,9 @@ export async function findHandChanges(root: string, snapshot: Snapshot, active: 
       changes.push({ id, kind: 'moved', item, from, summary: `moved by hand: ${from.join(', ')} -> ${item.location}`, paths: glob });
     } else {
       const before = await committedData(root, item.file);
-      const now = await readItemFile(root, item.file, item.id);
+      // Gone since the scan (moved again, or removed): looked at again on the next read.
+      const now = await readItemFile(root, item.file, item.id).catch(() => undefined);
+      if (!now) continue;
       const edits = before && 'parsed' in now ? frontmatterChanges(before, now.parsed.data) : '';
       changes.push({ id, kind: 'edited', item, from, summary: before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`, paths: glob });
     }

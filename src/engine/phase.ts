@@ -38,6 +38,8 @@ export interface PhaseRun {
   signal: AbortSignal;
   onActivity?: (lens: string | undefined, line: string) => void;
   onWarning?: (message: string) => void;
+  /** Items another job works on: a change to their folders is that job's (or a person's) business. */
+  heldElsewhere?: (file: string) => Promise<boolean>;
   /** Called once every agent of the attempt has exited (before hooks and the gate run). */
   onAgentsDone?: () => void;
 }
@@ -228,7 +230,11 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   const runs = await Promise.all(lenses.map(runLens));
   run.onAgentsDone?.();
   if (workspace.kind === 'repo') {
-    const lost = [...(await deletedBacklogFiles(root))].filter((f) => !deletedBefore.has(f) && itemGone(root, f, item.id));
+    // An item another job holds that is gone was moved or removed by a person (its own job
+    // stops its agent and commits that); putting it back would leave it twice, or back at all.
+    const gone = [...(await deletedBacklogFiles(root))].filter((f) => !deletedBefore.has(f) && itemGone(root, f, item.id));
+    const lost: string[] = [];
+    for (const f of gone) if (!(await run.heldElsewhere?.(f))) lost.push(f);
     if (lost.length > 0) {
       await git(root, ['restore', '--worktree', '--', ...lost.map(literal)]);
       run.onWarning?.(`${item.id}: the ${phase.name} agent deleted ${lost.length} file(s) of other items (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', ...' : ''}); restored from git`);

@@ -84,6 +84,8 @@ export class RunState {
   // Items whose agent has exited while their job goes on: a change to their folder now is
   // checked by the job (see agent-changes.ts), not taken as a person's.
   readonly agentsDone = new Set<string>();
+  /** Items found gone when their agent was done (by a person or that agent): id -> phase. */
+  readonly removedWhileRunning = new Map<string, string>();
   /** Items blocked for a missing dependency in one snapshot, awaiting a second read to agree. */
   readonly suspectMissing = new Set<string>();
   /** The backlog may hold changes made by hand: look for them on the next tick. */

@@ -110,6 +110,10 @@ async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | unde
     const configSettling = configs.settle(repo, configAt);
     // Jobs may end while this tick runs; decisions below use the jobs as they were at its start.
     const activeAtStart = new Set(run.active.keys());
+    // Cleared now, not after the awaits below: a job that ends meanwhile sets it again, and its
+    // item's changes by hand must be looked at on the next tick, not folded into a requeue.
+    const lookForHandChanges = run.dirty;
+    run.dirty = false;
     stopAgentsTakenByHand(run, repo.snapshot);
     lastInvalid = reportSnapshot(run.reporter, repo.snapshot, lastInvalid);
     // A transition a killed `tend approve` (or a failed commit of this run) left half done is
@@ -121,8 +125,8 @@ async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | unde
       run.dirty = true;
       continue;
     }
-    if (run.dirty) {
-      run.dirty = pending.busy.size > 0; // look again once the other processes are done
+    if (lookForHandChanges) {
+      if (pending.busy.size > 0) run.dirty = true; // look again once the other processes are done
       if (await commitHandChanges(run, repo.snapshot, new Set([...activeAtStart, ...pending.busy]))) continue;
     }
     if (await requeueStrayClaims(run, repo.snapshot.items, activeAtStart)) continue;

@@ -38,7 +38,10 @@ export async function commitHandChanges(run: RunState, snapshot: Snapshot, activ
 // is (a removed item's worktree goes with it).
 async function commitHandChange(run: RunState, change: HandChange): Promise<void> {
   if (change.kind === 'edited' && change.item) change.summary = await putBackEngineKeys(run, change.item, change.summary);
-  const transition: Transition = { id: change.id, phase: change.item?.location ?? change.from[0], summary: change.summary, outcome: change.kind };
+  const ranIn = change.kind === 'removed' ? run.removedWhileRunning.get(change.id) : undefined;
+  run.removedWhileRunning.delete(change.id);
+  const summary = ranIn ? `removed while its ${ranIn} agent ran (by a person or by that agent)` : change.summary;
+  const transition: Transition = { id: change.id, phase: change.item?.location ?? change.from[0], summary, outcome: change.kind };
   if (change.kind === 'moved' && change.item) {
     await run.apply(change.item, { changes: { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined }, transition });
     return;

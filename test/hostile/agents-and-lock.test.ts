@@ -3,11 +3,11 @@
 // not steered by an agent that writes where it should not.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
-import { cleanEnv, git, read, scratchDir, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
+import { cleanEnv, git, scratchDir, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
 
 const started: ChildProcess[] = [];
 afterEach(() => {
@@ -176,13 +176,12 @@ describe('an agent that changes its own item', () => {
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
 
-  it('an agent that deletes its own item: restored from tend\'s last commit, a failed attempt, never committed as removed by hand', async () => {
+  it('an agent that deletes its own item: not restored (tend cannot tell it from a person\'s removal), committed as removed while its agent ran, never as by hand', async () => {
     const root = await runRepo('overreach.mjs', { ...stepsPipeline(false), 'backlog/bad.md': item('Bad', 'pipeline: steps\n') });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_OVERREACH: 'delete-self', FAKE_WHEN: 'two' } });
     expect(result.exitCode).toBe(0);
-    expect(result.stderr).toMatch(/warning: bad: backlog\/two\/bad\/item\.md was gone when its two agent was done \(an agent may not delete its own item\); restored/);
-    expect((await tendSubjects(root)).at(-1)).toBe('tend: bad two -> blocked (failed 2 times)');
-    expect(await read(root, 'backlog/blocked/bad/one.md')).toMatch(/# one/);
+    expect(result.stderr).toMatch(/warning: bad: backlog\/two\/bad left the backlog while its two agent ran \(a person, or the agent\)/);
+    expect((await tendSubjects(root)).slice(-2)).toEqual(['tend: bad two started (attempt 1)', 'tend: bad removed while its two agent ran (by a person or by that agent)']);
     expect(await git(root, 'log', '--format=%s', '--grep=by hand')).toBe('');
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
@@ -207,5 +206,37 @@ describe('an agent that changes other items', () => {
     const claimed = (await git(root, 'show', '--format=', '-U0', claim, '--', 'backlog/one/victim/item.md')).split('\n');
     expect(claimed.filter((l) => /^[-+][a-z]/.test(l)).join('\n')).not.toMatch(/priority/);
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+  });
+});
+
+describe('a person moving items while a live run works on them', () => {
+  it('at -c 4, a folder renamed, one moved out of the repository and one git-mv\'d into done/ while their agents run, just as another agent finishes: the moves stand, nothing is restored, the run goes on', async () => {
+    const state = await scratchDir();
+    const release = path.join(state, 'release');
+    const outside = path.join(state, 'outside');
+    const items = Object.fromEntries(['a', 'b', 'c', 'd'].map((id) => [`backlog/${id}.md`, item(id.toUpperCase(), 'pipeline: steps\n')]));
+    const root = await runRepo('wait-for-release.mjs', { ...stepsPipeline(false), ...items });
+    const run = startRun(root, ['-c', '4'], { FAKE_PID_DIR: state, FAKE_RELEASE: release });
+    await waitFor(() => ['a', 'b', 'c', 'd'].every((id) => existsSync(path.join(state, `${id}.pid`))), 'four agents to start');
+    await rename(path.join(root, 'backlog/one/a'), path.join(root, 'backlog/one/a-renamed'));
+    await rename(path.join(root, 'backlog/one/b'), outside);
+    await mkdir(path.join(root, 'backlog/done'), { recursive: true });
+    await git(root, 'mv', 'backlog/one/c', 'backlog/done/c');
+    // d's agent finishes at once, before the run has seen the moves (its check must not take
+    // them for its agent's); the others once the run has seen them.
+    await writeFile(`${release}-d`, '');
+    await waitFor(() => /a was removed by hand/.test(run.output()) && /b was removed by hand/.test(run.output()) && /c was moved to done\//.test(run.output()), 'the moves to be seen');
+    await writeFile(release, '');
+    const finished = async () => existsSync(path.join(root, 'backlog/done/d/item.md')) && existsSync(path.join(root, 'backlog/done/a-renamed/item.md'));
+    await waitFor(finished, 'd and a-renamed to be done', 60_000);
+    await waitFor(async () => (await git(root, 'status', '--porcelain', '--', 'backlog')) === '', 'everything committed');
+    expect(run.output()).not.toMatch(/ENOENT|file\(s\) of other items|moved back|left the backlog/);
+    for (const gone of ['a', 'b']) expect(await git(root, 'ls-files', '--', `backlog/*/${gone}/*`)).toBe('');
+    expect(await git(root, 'ls-files', '--', 'backlog/*/c/item.md')).toBe('backlog/done/c/item.md');
+    expect(existsSync(path.join(outside, 'item.md'))).toBe(true);
+    const subjects = await tendSubjects(root);
+    expect(subjects).toEqual(expect.arrayContaining(['tend: a removed by hand from one', 'tend: b removed by hand from one', 'tend: c moved by hand: one -> done']));
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(143);
   });
 });
