@@ -141,7 +141,34 @@ async function commitNow(root: string, paths: string[], message: string, options
     if (now !== options.branch) {
       throw new BranchMoved(`the checkout is now on ${now ?? 'a detached HEAD'}, not ${options.branch} where tend commits (an agent or a person switched it)`, `switch back with \`git checkout ${options.branch}\`, then run tend again`);
     }
+    await checkNotRewritten(root, options.branch);
   }
+  const committed = await commitChecked(root, paths, message, options);
+  if (committed && options.branch) lastCommits.set(root, (await gitOk(root, ['rev-parse', 'HEAD'])).trim());
+  return committed;
+}
+
+/** The last commit this process made on the branch it commits on, per checkout. */
+const lastCommits = new Map<string, string>();
+
+/**
+ * A branch rewritten under tend (a `git reset --hard`, a rebase or an amend by an agent or a
+ * person) no longer holds tend's last commit: committing on top would bury the lost transitions
+ * without a word, and tend would run finished phases again. Nothing more is committed.
+ */
+export async function checkNotRewritten(root: string, branch: string): Promise<void> {
+  const last = lastCommits.get(root);
+  if (!last) return;
+  const contained = await git(root, ['merge-base', '--is-ancestor', last, 'HEAD']);
+  if (contained.exitCode === 0) return;
+  const subject = (await git(root, ['log', '-1', '--format=%s', last])).stdout.trim();
+  throw new BranchMoved(
+    `${branch} was rewritten under tend: it no longer contains tend's last commit ${last.slice(0, 12)} (${subject || 'unknown'}); a \`git reset\`, rebase or amend (by an agent or a person) dropped it`,
+    `nothing was committed on top; see \`git reflog ${branch}\` and bring the lost commits back (e.g. \`git reset --hard ${last.slice(0, 12)}\` if nothing since matters), then run tend again`,
+  );
+}
+
+async function commitChecked(root: string, paths: string[], message: string, options: CommitOptions): Promise<boolean> {
   // A magic pathspec such as `:(glob)backlog/*/<id>/**` is handed to git as it is.
   const present = paths.filter((p) => p.startsWith(':(') || existsSync(path.join(root, p)));
   const gone = paths.filter((p) => !present.includes(p));

@@ -141,7 +141,9 @@ export function decideAfterPhase(item: Item, pipeline: Pipeline, phase: Phase, o
       transition: { ...base, summary: `${phase.name} -> ${phase.on_reject} (rejected, round ${f.loops + 1})`, outcome: 'rejected' },
     };
   }
-  if (phase.approve && f.approved !== true) {
+  // Approval counts only when given while the item waits for it: an `approved` present when the
+  // phase finishes (written by its agent, or early) is cleared by the job, never passed.
+  if (phase.approve) {
     // The pipeline is switched on approval, not now: the item waits in this phase's folder,
     // which the chosen pipeline may not have. Approval reads the choice again from the artifact,
     // so a human may change it before approving.

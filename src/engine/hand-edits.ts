@@ -50,7 +50,7 @@ export function frontmatterChanges(before: Record<string, unknown>, after: Recor
 }
 
 /** The frontmatter of `file` as last committed, or undefined when it never was. */
-async function committedData(root: string, file: string): Promise<Record<string, unknown> | undefined> {
+export async function committedData(root: string, file: string): Promise<Record<string, unknown> | undefined> {
   const shown = await git(root, ['show', `HEAD:${file}`]);
   if (shown.exitCode !== 0) return undefined;
   const split = splitFrontmatter(shown.stdout);
@@ -61,7 +61,15 @@ async function committedData(root: string, file: string): Promise<Record<string,
 export async function findHandChanges(root: string, snapshot: Snapshot, active: ReadonlySet<string>): Promise<HandChange[]> {
   const byId = new Map<string, { location: string; deleted: boolean }[]>();
   const changes: HandChange[] = [];
+  const invalid = new Set(snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])));
   for (const change of await changedBacklogPaths(root)) {
+    // Inside an entry the scan found invalid (a folder that is no phase, a symlink): left
+    // untouched until fixed, as the warning says, and so is an item of the same id elsewhere.
+    if (snapshot.invalid.some((i) => change.path === i.path || change.path.startsWith(`${i.path}/`))) {
+      const at = itemOf(change.path);
+      if (at) invalid.add(at.id);
+      continue;
+    }
     // A committed inbox file that is gone: removed by a human, or taken in by a run that was
     // killed before it could commit. Either way the deletion is recorded.
     if (change.deleted && /^backlog\/[^/]+\.md$/i.test(change.path)) {
@@ -73,7 +81,6 @@ export async function findHandChanges(root: string, snapshot: Snapshot, active: 
     if (!at || active.has(at.id)) continue;
     byId.set(at.id, [...(byId.get(at.id) ?? []), { location: at.location, deleted: change.deleted }]);
   }
-  const invalid = new Set(snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])));
   for (const [id, paths] of byId) {
     const glob = [`:(glob)${BACKLOG_DIR}/*/${id}/**`];
     if (invalid.has(id)) continue;
@@ -85,7 +92,9 @@ export async function findHandChanges(root: string, snapshot: Snapshot, active: 
       changes.push({ id, kind: 'moved', item, from, summary: `moved by hand: ${from.join(', ')} -> ${item.location}`, paths: glob });
     } else {
       const before = await committedData(root, item.file);
-      const now = await readItemFile(root, item.file, item.id);
+      // Gone since the scan (moved again, or removed): looked at again on the next read.
+      const now = await readItemFile(root, item.file, item.id).catch(() => undefined);
+      if (!now) continue;
       const edits = before && 'parsed' in now ? frontmatterChanges(before, now.parsed.data) : '';
       changes.push({ id, kind: 'edited', item, from, summary: before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`, paths: glob });
     }

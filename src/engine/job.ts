@@ -1,9 +1,11 @@
 // One phase job: claim the item, run the phase's agent, decide what the outcome means, and commit
 // that. A job runs beside the loop; the run's state is how the two keep out of each other's way.
-import { BLOCKED, DONE, type Item } from '../backlog/store.js';
+import { BACKLOG_DIR, BLOCKED, DONE, ITEM_FILE, type Item } from '../backlog/store.js';
 import type { Phase } from '../config/pipeline.js';
 import { BranchMoved } from '../git.js';
-import { decideAfterPhase } from './decide.js';
+import { engineKeysChanged, reclaimFolder, withPutBack, type PutBack } from './agent-changes.js';
+import { decideAfterPhase, type PhaseOutcome } from './decide.js';
+import { committedData } from './hand-edits.js';
 import { AgentUnavailable, runPhase } from './phase.js';
 import type { RunState } from './run-state.js';
 import { agentOf, type Start } from './scheduler.js';
@@ -20,6 +22,10 @@ export function startJob(run: RunState, start: Start): void {
     run.active.delete(id);
     run.jobs.delete(id);
     run.moving.delete(id);
+    run.agentsDone.delete(id);
+    // What its agent (or a person) changed in other items meanwhile is looked at before the
+    // next plan, so it is never folded silently into another item's transition.
+    run.dirty = true;
   });
   run.jobs.set(id, running);
 }
@@ -46,14 +52,19 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
       root: run.root, config: run.config, item: current, pipeline, phase, agentOverride: run.agent, baseBranch: run.branch, slots: run.slots, signal: jobSignal,
       onActivity: (lens, line) => run.reporter.activity?.(item.id, phase.name, lens, line),
       onWarning: (message) => run.reporter.warn(message),
+      onAgentsDone: () => run.agentsDone.add(item.id),
+      heldElsewhere: (file) => heldByThisRun(run, file),
     });
     run.summary.costUsd += outcome.costUsd;
     if (run.takenByHand.has(item.id)) return;
-    const decision = decideAfterPhase(current, pipeline, phase, outcome, run.config, Date.now());
+    const checked = await putBackAgentChanges(run, current, outcome);
+    if (!checked) return;
+    const decided = decideAfterPhase(current, pipeline, phase, checked.outcome, run.config, Date.now());
     // Parked for a usage limit: the item names the agent, so every item using it waits as well.
-    if (outcome.usageLimit && decision.changes.resume_at !== undefined) {
-      decision.changes.limited_by = agentOf(phase, run.config, run.agent);
+    if (outcome.usageLimit && decided.changes.resume_at !== undefined) {
+      decided.changes.limited_by = agentOf(phase, run.config, run.agent);
     }
+    const decision = withPutBack(decided, checked.putBack, checked.notes);
     run.moving.add(item.id); // cleared with `active`, once the job is over
     const after = await run.apply(current, decision);
     if (outcome.ok) run.summary.phasesDone += 1;
@@ -67,6 +78,34 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
     run.controllers.delete(item.id);
     if (run.takenByHand.delete(item.id)) run.dirty = true;
   }
+}
+
+/** Whether the item of a `backlog/<folder>/<id>/...` file is (or was, as last committed) held by a job of this run. */
+async function heldByThisRun(run: RunState, file: string): Promise<boolean> {
+  const [, folder, id = ''] = file.split('/');
+  if (run.active.has(id) || run.takenByHand.has(id)) return true;
+  const committed = await committedData(run.root, `${BACKLOG_DIR}/${folder}/${id}/${ITEM_FILE}`);
+  return committed?.owner === run.owner && committed.status === 'running';
+}
+
+/**
+ * What the agent changed of its own item that steers the run (its folder, the engine's keys, an
+ * approval) is put back, and each change is reported. Undefined when the item left the backlog.
+ */
+async function putBackAgentChanges(run: RunState, claimed: Item, outcome: PhaseOutcome): Promise<{ outcome: PhaseOutcome; putBack: PutBack; notes: string[] } | undefined> {
+  const folder = await reclaimFolder(run.root, claimed);
+  if (folder.gone) {
+    // Committed by the loop once this job is over, under a subject that blames nobody.
+    run.removedWhileRunning.set(claimed.id, claimed.location);
+    run.reporter.warn(`${claimed.id}: ${claimed.dir} left the backlog while its ${claimed.location} agent ran (a person, or the agent); the removal is committed, its history stays in git`);
+    return undefined;
+  }
+  const putBack = await engineKeysChanged(run.root, claimed);
+  const notes = [folder.note, putBack.note].filter((n): n is string => n !== undefined);
+  for (const note of notes) run.reporter.warn(`${claimed.id}: ${note}`);
+  // An agent may not move or delete its own item: the attempt failed, whatever it wrote.
+  if (!folder.note) return { outcome, putBack, notes };
+  return { outcome: { ...outcome, ok: false, failure: folder.note }, putBack, notes };
 }
 
 /** A job failed for a reason that is not the item's fault: requeue the item and count the error. */

@@ -1,7 +1,7 @@
 // One attempt at one phase of one item: render the prompt, run the agent (or one agent per lens
 // in a fan-out), check the artifact, run the gate, read the verdict. Returns a PhaseOutcome for
 // decide.ts; throws AgentUnavailable when the agent CLI cannot even start (not the item's fault).
-import { appendFile, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { createAgent } from '../agents/index.js';
@@ -39,6 +39,10 @@ export interface PhaseRun {
   signal: AbortSignal;
   onActivity?: (lens: string | undefined, line: string) => void;
   onWarning?: (message: string) => void;
+  /** Items another job works on: a change to their folders is that job's (or a person's) business. */
+  heldElsewhere?: (file: string) => Promise<boolean>;
+  /** Called once every agent of the attempt has exited (before hooks and the gate run). */
+  onAgentsDone?: () => void;
 }
 
 /**
@@ -57,6 +61,14 @@ function itemGone(root: string, file: string, own: string): boolean {
 async function deletedBacklogFiles(root: string): Promise<Set<string>> {
   const out = await git(root, ['--no-optional-locks', 'ls-files', '--deleted', '-z', '--', 'backlog/']);
   return new Set(out.stdout.split('\0').filter(Boolean));
+}
+
+/** Remove the symlinks in an item folder (never followed); returns their names. */
+async function removeSymlinks(dirAbs: string): Promise<string[]> {
+  const entries = await readdir(dirAbs, { withFileTypes: true }).catch(() => []);
+  const links = entries.filter((e) => e.isSymbolicLink()).map((e) => e.name);
+  for (const name of links) await rm(path.join(dirAbs, name), { force: true });
+  return links;
 }
 
 /** review.md + lens security -> review-security.md */
@@ -208,6 +220,9 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
       run.onWarning?.(`${item.id}: the ${phase.name} agent left process ${left.pid} (${left.command}) running outside its process group; ${outcome}`);
     }
     let state = await artifactState(agentArtifact);
+    // A symlink is never an artifact, and one left in the item's folder would make the item
+    // invalid (and be committed): the link goes, what it points to is left alone.
+    if (state === 'symlink') await rm(agentArtifact, { force: true });
     if (state === 'oversize') {
       const aside = path.join(root, STATE_DIR, 'oversize', `${item.id}-${stem}-${artifact}`);
       await mkdir(path.dirname(aside), { recursive: true });
@@ -224,13 +239,20 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   // back from git's index rather than committed later as a human's removal.
   const deletedBefore = workspace.kind === 'repo' ? await deletedBacklogFiles(root) : new Set<string>();
   const runs = await Promise.all(lenses.map(runLens));
+  run.onAgentsDone?.();
   if (workspace.kind === 'repo') {
-    const lost = [...(await deletedBacklogFiles(root))].filter((f) => !deletedBefore.has(f) && itemGone(root, f, item.id));
+    // An item another job holds that is gone was moved or removed by a person (its own job
+    // stops its agent and commits that); putting it back would leave it twice, or back at all.
+    const gone = [...(await deletedBacklogFiles(root))].filter((f) => !deletedBefore.has(f) && itemGone(root, f, item.id));
+    const lost: string[] = [];
+    for (const f of gone) if (!(await run.heldElsewhere?.(f))) lost.push(f);
     if (lost.length > 0) {
       await git(root, ['restore', '--worktree', '--', ...lost.map(literal)]);
       run.onWarning?.(`${item.id}: the ${phase.name} agent deleted ${lost.length} file(s) of other items (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', ...' : ''}); restored from git`);
     }
   }
+  const links = await removeSymlinks(path.join(root, dir));
+  if (links.length > 0) run.onWarning?.(`${item.id}: the ${phase.name} agent left symlink(s) in ${dir} (${links.join(', ')}); removed, not committed`);
   const afterRun = await runHook('after_run', settings, workspace.dir, logDir, run.signal);
   if (afterRun) await appendFile(path.join(logDir, `${phase.name}.${attempt}.log`), `\n# ${afterRun}\n`).catch(() => undefined);
   const outcome: PhaseOutcome = {

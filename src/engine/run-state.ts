@@ -4,7 +4,7 @@ import os from 'node:os';
 import { applyTransition } from '../backlog/mutate.js';
 import type { Item } from '../backlog/store.js';
 import type { Config } from '../config/load.js';
-import { BranchMoved } from '../git.js';
+import { BranchMoved, checkNotRewritten } from '../git.js';
 import type { Transition } from '../transition.js';
 import type { Decision } from './decide.js';
 import { Slots } from './slots.js';
@@ -86,6 +86,11 @@ export class RunState {
   readonly takenByHand = new Set<string>();
   // Items whose job is moving their folder right now: not a human's doing.
   readonly moving = new Set<string>();
+  // Items whose agent has exited while their job goes on: a change to their folder now is
+  // checked by the job (see agent-changes.ts), not taken as a person's.
+  readonly agentsDone = new Set<string>();
+  /** Items found gone when their agent was done (by a person or that agent): id -> phase. */
+  readonly removedWhileRunning = new Map<string, string>();
   /** Items blocked for a missing dependency in one snapshot, awaiting a second read to agree. */
   readonly suspectMissing = new Set<string>();
   /** Inbox files a process still has open for writing: looked at again soon, not taken in yet. */
@@ -115,6 +120,8 @@ export class RunState {
 
   /** Settle the item's workspace for the decision, then commit the transition. */
   async apply(item: Item, decision: Decision): Promise<Item> {
+    // Before touching the item: a rewritten branch may have taken its folder back in time.
+    await checkNotRewritten(this.root, this.branch);
     const d = await settleWorkspace(this.root, item, decision, this.config.settings, this.branch, this.signal);
     const applied = await applyTransition({ root: this.root, author: this.author, branch: this.branch }, item, d.to, d.changes, d.transition);
     if (applied.committed) this.committed(d.transition);

@@ -184,6 +184,10 @@ async function runTick(
   const configSettling = configs.settle(repo, configAt);
   // Jobs may end while this tick runs; decisions below use the jobs as they were at its start.
   const activeAtStart = new Set(run.active.keys());
+  // Cleared now, not after the awaits below: a job that ends meanwhile sets it again, and its
+  // item's changes by hand must be looked at on the next tick, not folded into a requeue.
+  const lookForHandChanges = run.dirty;
+  run.dirty = false;
   stopAgentsTakenByHand(run, repo.snapshot);
   tick.lastInvalid = reportSnapshot(run.reporter, repo.snapshot, tick.lastInvalid);
   // A transition a killed `tend approve` (or a failed commit of this run) left half done is
@@ -195,8 +199,8 @@ async function runTick(
     run.dirty = true;
     return 'again';
   }
-  if (run.dirty) {
-    run.dirty = pending.busy.size > 0; // look again once the other processes are done
+  if (lookForHandChanges) {
+    if (pending.busy.size > 0) run.dirty = true; // look again once the other processes are done
     if (await commitHandChanges(run, repo.snapshot, new Set([...activeAtStart, ...pending.busy]))) return 'again';
   }
   if (await requeueStrayClaims(run, repo.snapshot.items, activeAtStart)) return 'again';

@@ -1,10 +1,12 @@
 // What a human changed under backlog/ while tend ran. An item moved or deleted while its agent
 // ran is taken by hand: the agent is stopped, and the human's change is committed as it is
 // instead of the phase's result. Other changes by hand are committed as they are.
-import type { Snapshot } from '../backlog/store.js';
 import { commitPaths } from '../git.js';
 import { commitMessage, type Transition } from '../transition.js';
-import { findHandChanges, type HandChange } from './hand-edits.js';
+import { writeFileAtomic, type Item, type Snapshot } from '../backlog/store.js';
+import { serializeItem, updateItem } from '../item.js';
+import { ENGINE_KEYS } from './agent-changes.js';
+import { committedData, findHandChanges, frontmatterChanges, type HandChange } from './hand-edits.js';
 import type { RunState } from './run-state.js';
 import { forgetReviewed, removeWorktree } from './workspace.js';
 import { itemLogDir } from '../state-dir.js';
@@ -13,7 +15,7 @@ import { itemLogDir } from '../state-dir.js';
 export function stopAgentsTakenByHand(run: RunState, snapshot: Snapshot): void {
   for (const [id, phase] of run.active) {
     const now = snapshot.items.find((i) => i.id === id);
-    if (now?.location === phase || run.takenByHand.has(id) || run.moving.has(id)) continue;
+    if (now?.location === phase || run.takenByHand.has(id) || run.moving.has(id) || run.agentsDone.has(id)) continue;
     // Left invalid by a human mid-edit: the agent goes on; the transition waits for a fix.
     if (!now && snapshot.invalid.some((i) => i.id === id && i.location === phase)) continue;
     run.takenByHand.add(id);
@@ -35,7 +37,11 @@ export async function commitHandChanges(run: RunState, snapshot: Snapshot, activ
 // A moved item is requeued in its new phase from scratch; an edit or a removal is committed as it
 // is (a removed item's worktree goes with it).
 async function commitHandChange(run: RunState, change: HandChange): Promise<void> {
-  const transition: Transition = { id: change.id, phase: change.item?.location ?? change.from[0], summary: change.summary, outcome: change.kind };
+  if (change.kind === 'edited' && change.item) change.summary = await putBackEngineKeys(run, change.item, change.summary);
+  const ranIn = change.kind === 'removed' ? run.removedWhileRunning.get(change.id) : undefined;
+  run.removedWhileRunning.delete(change.id);
+  const summary = ranIn ? `removed while its ${ranIn} agent ran (by a person or by that agent)` : change.summary;
+  const transition: Transition = { id: change.id, phase: change.item?.location ?? change.from[0], summary, outcome: change.kind };
   if (change.kind === 'moved' && change.item) {
     await run.apply(change.item, { changes: { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined }, transition });
     return;
@@ -45,4 +51,28 @@ async function commitHandChange(run: RunState, change: HandChange): Promise<void
     await forgetReviewed(run.root, change.id);
   }
   if (await commitPaths(run.root, change.paths, commitMessage(transition), { author: run.author, branch: run.branch })) run.committed(transition);
+}
+
+/**
+ * The keys tend keeps (status, attempts, owner, ...) of an item no agent works on, changed in its
+ * item.md by someone else (a person, or an agent that wrote into another item): put back as tend
+ * last committed them, with a warning on the item, so they never steer the run. The rest of the
+ * edit is the person's and is kept. Returns the commit's summary.
+ */
+async function putBackEngineKeys(run: RunState, item: Item, summary: string): Promise<string> {
+  const before = await committedData(run.root, item.file);
+  if (!before) return summary;
+  const restore: Record<string, unknown> = {};
+  const changed: Record<string, unknown> = {};
+  for (const key of ENGINE_KEYS) {
+    if (JSON.stringify(before[key]) === JSON.stringify(item.parsed.data[key])) continue;
+    restore[key] = before[key];
+    changed[key] = item.parsed.data[key];
+  }
+  if (Object.keys(restore).length === 0) return summary;
+  const rest = frontmatterChanges({ ...before, ...changed }, item.parsed.data);
+  const warning = `${frontmatterChanges(restore, changed)} by hand or by an agent: tend keeps these keys; put back`;
+  await writeFileAtomic(run.root, item.file, serializeItem(updateItem(item.parsed, { ...restore, warning })));
+  run.reporter.warn(`${item.id}: ${warning} in ${item.file}`);
+  return `${rest ? `edited by hand (${rest}); ` : ''}${frontmatterChanges(restore, changed)} put back`;
 }

@@ -200,11 +200,10 @@ describe('decideAfterPhase: approval', () => {
     expect(d.transition).toMatchObject({ outcome: 'waiting', summary: 'prd waiting for approval' });
   });
 
-  it('moves on when the human approved before the phase ended', () => {
+  it('waits even when `approved` was set before the phase ended: approval counts only while the item waits', () => {
     const d = after('prd', {}, { approved: true }, prd);
-    expect(d.to).toBe('tech-research');
-    expect(d.changes).toMatchObject({ status: 'queued', approved: undefined });
-    expect(Object.hasOwn(d.changes, 'approved')).toBe(true);
+    expect(d.to).toBeUndefined();
+    expect(d.transition).toMatchObject({ outcome: 'waiting', summary: 'prd waiting for approval' });
   });
 });
 
