@@ -7,7 +7,7 @@ import { BACKLOG_DIR, INBOX, writeItemFile } from '../backlog/store.js';
 import { checkCanCommit, commitPaths, git } from '../git.js';
 import { parseItem, serializeItem, updateItem, type ParsedItem } from '../item.js';
 import { TendError } from '../problem.js';
-import type { Repo } from '../repo.js';
+import { checkFolders, type Repo } from '../repo.js';
 import { isValidId, slugify, uniqueId } from '../slug.js';
 import { commitMessage } from '../transition.js';
 
@@ -43,6 +43,7 @@ export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
   const author = repo.config.settings.git.author;
   // Checked before the file is written: a commit that fails would leave it behind.
   await checkCanCommit(repo.root, author);
+  await checkFolders(repo.root, { writable: true });
   const base = slugify(title) || 'item';
   const item = newItem(title, options);
   const leftover = await leftoverOf(repo, base, item);

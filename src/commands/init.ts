@@ -2,7 +2,7 @@
 // overwrites a file; running it twice changes nothing, except to commit what an earlier init
 // wrote and could not commit.
 import { existsSync } from 'node:fs';
-import { appendFile, lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../assets.js';
 import { PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE } from '../config/load.js';
@@ -10,7 +10,7 @@ import { BACKLOG_DIR } from '../backlog/store.js';
 import { splitFrontmatter } from '../frontmatter.js';
 import { parseSettings } from '../config/settings.js';
 import { checkCanCommit, checkIdentity, commitPaths, findRepoRoot, git, headCommit, initRepo, isIgnored } from '../git.js';
-import { TendError } from '../problem.js';
+import { checkFolders } from '../repo.js';
 import { STATE_DIR } from '../state-dir.js';
 
 const STARTER_CONTEXT = `Describe your project here for the agents: what it is, how to build and test it, the
@@ -42,6 +42,9 @@ async function packagedFiles(dir: string): Promise<string[]> {
   return names.filter((n) => n.endsWith('.md')).sort().map((n) => `${dir}/${n}`);
 }
 
+/** The folders init writes into, checked before it writes anything. */
+const INIT_DIRS = [PIPELINES_DIR, PROMPTS_DIR, BACKLOG_DIR, STATE_DIR];
+
 const IGNORE_BLOCK = `# tend's local runtime state (locks, logs, worktrees)\n${STATE_DIR}/\n`;
 
 /** Every file init installs, with its content. */
@@ -53,16 +56,6 @@ async function starterFiles(): Promise<Map<string, () => Promise<string>>> {
   }
   files.set(`${BACKLOG_DIR}/.gitkeep`, async () => '');
   return files;
-}
-
-/** A folder tend needs that is a file (or anything but a folder): refused before anything is written. */
-async function checkFolders(root: string): Promise<void> {
-  for (const dir of [PIPELINES_DIR, PROMPTS_DIR, BACKLOG_DIR, STATE_DIR]) {
-    const stat = await lstat(path.join(root, dir)).catch(() => undefined);
-    if (stat && !stat.isDirectory()) {
-      throw new TendError(`${dir} is a file, not a folder, and tend needs the folder ${dir}/`, `rename or remove the file ${dir}, then run tend init again`);
-    }
-  }
 }
 
 /** git.author from an ORCHESTRATOR.md already there, so init commits as the runs will. */
@@ -103,13 +96,13 @@ export async function init(cwd: string, options: { author?: string } = {}): Prom
   await checkIdentity(root ?? cwd, author);
   if (root) {
     await checkCanCommit(root, author);
-    await checkFolders(root);
+    await checkFolders(root, { writable: true, dirs: INIT_DIRS });
   }
   const createdRepo = !root;
   if (!root) {
     await initRepo(cwd);
     root = path.resolve(cwd);
-    await checkFolders(root);
+    await checkFolders(root, { writable: true, dirs: INIT_DIRS });
   }
   const created: string[] = [];
   const kept: string[] = [];
