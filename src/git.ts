@@ -16,12 +16,12 @@ export interface GitResult {
 
 const INDEX_LOCKED = /Unable to create '(.*index\.lock)': File exists/;
 
-/** What tend says when git's index stays locked: git's own text names no way out. */
+/**
+ * What tend says when git's index stays locked: git's own text names no way out. One sentence
+ * with its fix, since a run reports an item's error by its message alone.
+ */
 export function indexLockedError(lockFile: string): TendError {
-  return new TendError(
-    `git's index is locked (${lockFile}): another git is running, or a crashed one left it`,
-    `if no git process is running, delete ${lockFile}`,
-  );
+  return new TendError(`git's index is locked (${lockFile}): another git is running, or a crashed one left it; if no git process is running, delete ${lockFile}`);
 }
 
 /** The lock file named in git's "index.lock: File exists" error, or undefined for any other error. */
@@ -47,8 +47,7 @@ export async function git(cwd: string, args: string[], options: { env?: Record<s
     if (lock === undefined) return result;
     const wait = LOCK_WAITS_MS[attempt];
     if (wait === undefined) {
-      const error = indexLockedError(lock);
-      return { ...result, stderr: `${error.message}; ${error.fix ?? ''}`, lockedIndex: lock };
+      return { ...result, stderr: indexLockedError(lock).message, lockedIndex: lock };
     }
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
@@ -131,7 +130,7 @@ export async function checkIdentity(cwd: string, author?: string): Promise<void>
  * identity, a merge (rebase, cherry-pick, revert) in progress, or an index locked for longer than
  * tend waits. A commit during a person's merge would end it, or fail and leave tend's files behind.
  */
-export async function checkCanCommit(root: string, author?: string): Promise<void> {
+export async function checkCanCommit(root: string, author?: string, options = { waitForIndex: true }): Promise<void> {
   await checkIdentity(root, author);
   const gitDir = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-dir'])).trim());
   for (const op of IN_PROGRESS) {
@@ -139,6 +138,7 @@ export async function checkCanCommit(root: string, author?: string): Promise<voi
       throw new TendError(`${op.what} is in progress in this checkout, and tend will not commit in the middle of it`, `${op.fix}, then run tend again`);
     }
   }
+  if (!options.waitForIndex) return;
   // Waits while the lock is held, as every git command does; says how to get out if it stays.
   const lockFile = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-path', 'index.lock'])).trim());
   for (const wait of [...LOCK_WAITS_MS, undefined]) {

@@ -210,6 +210,21 @@ describe('a repository in the middle of something', () => {
     expect(existsSync(path.join(root, '.git/MERGE_HEAD'))).toBe(true);
   });
 
+  it('tend approve during a merge refuses before moving the item; the merge and the item stay as they were', async () => {
+    const root = await divergedRepo();
+    const gated = '---\nphases:\n  - { name: prd, artifact: PRD.md, approve: true }\n  - { name: build }\n---\nGated.\n';
+    await writeTree(root, { 'pipelines/gated.md': gated, 'backlog/prd/w/item.md': item('W', 'pipeline: gated\nstatus: waiting\nattempts: 1\n'), 'backlog/prd/w/PRD.md': '# PRD\n' });
+    await git(root, 'add', '--all');
+    await git(root, 'commit', '--quiet', '-m', 'a waiting item');
+    expect(gitMayFail(root, 'merge', 'other')).not.toBe(0);
+    const result = await tend(root, ['approve', 'w']);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/a merge is in progress[\s\S]*git merge --abort/);
+    expect(existsSync(path.join(root, 'backlog/prd/w/item.md'))).toBe(true);
+    expect(await itemField(root, 'backlog/prd/w/item.md', 'status')).toBe('waiting');
+    expect(existsSync(path.join(root, '.git/MERGE_HEAD'))).toBe(true);
+  });
+
   it('a detached HEAD at start: tend run refuses and says to check out a branch', async () => {
     const root = await oneRepo('write-artifact.mjs', { 'backlog/waiting.md': oneItem('Waiting') });
     await git(root, 'checkout', '--quiet', '--detach');
@@ -255,6 +270,21 @@ describe('the index locked by another git', () => {
     expect(result.stderr).toContain("git's index is locked (.git/index.lock): another git is running, or a crashed one left it");
     expect(result.stderr).toContain('if no git process is running, delete .git/index.lock');
     expect(existsSync(path.join(root, 'backlog/stale.md'))).toBe(true);
+  });
+
+  it('a stale index.lock an agent leaves mid-run: the run stops with the clear error; once deleted, the next run commits what was cut off', async () => {
+    const root = await oneRepo('leave-index-lock.mjs', { 'backlog/cut.md': oneItem('Cut') });
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain("cut: git's index is locked (.git/index.lock): another git is running, or a crashed one left it; if no git process is running, delete .git/index.lock");
+    expect(await tendSubjects(root)).toEqual(['tend: cut inbox -> build', 'tend: cut build started (attempt 1)']);
+    expect(existsSync(path.join(root, 'backlog/done/cut/build.md')), 'the finished phase is kept').toBe(true);
+
+    await rm(path.join(root, '.git/index.lock'));
+    const again = await tend(root, ['run', '--once']);
+    expect(again.exitCode).toBe(0);
+    expect(await tendSubjects(root)).toEqual(['tend: cut inbox -> build', 'tend: cut build started (attempt 1)', 'tend: cut build -> done']);
+    expect(await git(root, 'status', '--porcelain')).toBe('');
   });
 });
 
