@@ -21,7 +21,10 @@ const INDEX_LOCKED = /Unable to create '(.*index\.lock)': File exists/;
  * with its fix, since a run reports an item's error by its message alone.
  */
 export function indexLockedError(lockFile: string): TendError {
-  return new TendError(`git's index is locked (${lockFile}): another git is running, or a crashed one left it; if no git process is running, delete ${lockFile}`);
+  return new TendError(
+    `git's index is locked (${lockFile}): another git is running, or a crashed one left it; ` +
+      `if no git process is running, delete ${lockFile}`,
+  );
 }
 
 /** The lock file named in git's "index.lock: File exists" error, or undefined for any other error. */
@@ -104,15 +107,38 @@ export async function committerIdentity(root: string, env: Record<string, string
   return result.exitCode === 0 ? result.stdout.replace(/\s+\d+ [+-]\d{4}$/, '') : undefined;
 }
 
-const IDENTITY_FIX = 'git config --global user.name "Your Name" && git config --global user.email "you@example.com"';
+const IDENTITY_FIX =
+  'git config --global user.name "Your Name" && git config --global user.email "you@example.com", ' +
+  'or set git.author in ORCHESTRATOR.md';
+const NO_IDENTITY = 'git does not know who is committing (no user.name or user.email)';
 
 /** An operation a person started and has not finished, during which tend must not commit. */
 const IN_PROGRESS: { file: string; what: string; fix: string }[] = [
-  { file: 'MERGE_HEAD', what: 'a merge', fix: 'finish it (`git commit`, or `git merge --continue`) or abort it (`git merge --abort`)' },
-  { file: 'rebase-merge', what: 'a rebase', fix: 'finish it (`git rebase --continue`) or abort it (`git rebase --abort`)' },
-  { file: 'rebase-apply', what: 'a rebase or `git am`', fix: 'finish it (`git rebase --continue` / `git am --continue`) or abort it (`--abort`)' },
-  { file: 'CHERRY_PICK_HEAD', what: 'a cherry-pick', fix: 'finish it (`git cherry-pick --continue`) or abort it (`git cherry-pick --abort`)' },
-  { file: 'REVERT_HEAD', what: 'a revert', fix: 'finish it (`git revert --continue`) or abort it (`git revert --abort`)' },
+  {
+    file: 'MERGE_HEAD',
+    what: 'a merge',
+    fix: 'finish it (`git merge --continue`) or abort it (`git merge --abort`)',
+  },
+  {
+    file: 'rebase-merge',
+    what: 'a rebase',
+    fix: 'finish it (`git rebase --continue`) or abort it (`git rebase --abort`)',
+  },
+  {
+    file: 'rebase-apply',
+    what: 'a rebase or `git am`',
+    fix: 'finish it (`git rebase --continue` or `git am --continue`) or abort it (`git rebase --abort` / `git am --abort`)',
+  },
+  {
+    file: 'CHERRY_PICK_HEAD',
+    what: 'a cherry-pick',
+    fix: 'finish it (`git cherry-pick --continue`) or abort it (`git cherry-pick --abort`)',
+  },
+  {
+    file: 'REVERT_HEAD',
+    what: 'a revert',
+    fix: 'finish it (`git revert --continue`) or abort it (`git revert --abort`)',
+  },
 ];
 
 /** Refuse when git has no identity to commit with (`cwd` may be outside any repository). */
@@ -120,7 +146,7 @@ export async function checkIdentity(cwd: string, author?: string): Promise<void>
   const env = authorEnv(author);
   for (const who of ['GIT_AUTHOR_IDENT', 'GIT_COMMITTER_IDENT']) {
     if ((await git(cwd, ['var', who], { env })).exitCode !== 0) {
-      throw new TendError('git does not know who is committing (no user.name or user.email)', `${IDENTITY_FIX}, or set git.author in ORCHESTRATOR.md`);
+      throw new TendError(NO_IDENTITY, IDENTITY_FIX);
     }
   }
 }
@@ -135,7 +161,8 @@ export async function checkCanCommit(root: string, author?: string, options = { 
   const gitDir = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-dir'])).trim());
   for (const op of IN_PROGRESS) {
     if (existsSync(path.join(gitDir, op.file))) {
-      throw new TendError(`${op.what} is in progress in this checkout, and tend will not commit in the middle of it`, `${op.fix}, then run tend again`);
+      const why = `${op.what} is in progress in this checkout, and tend will not commit in the middle of it`;
+      throw new TendError(why, `${op.fix}, then run tend again`);
     }
   }
   if (!options.waitForIndex) return;
@@ -234,7 +261,7 @@ async function commitNow(root: string, paths: string[], message: string, options
   if (result.lockedIndex !== undefined) throw indexLockedError(result.lockedIndex);
   if (NOTHING_TO_COMMIT.test(result.stdout + result.stderr)) return false;
   if (/Please tell me who you are|unable to auto-detect email/.test(result.stderr)) {
-    throw new TendError('git does not know who is committing (no user.name or user.email)', `${IDENTITY_FIX}, or set git.author in ORCHESTRATOR.md`);
+    throw new TendError(NO_IDENTITY, IDENTITY_FIX);
   }
   if (/partial commit during a merge|You have unmerged paths/.test(result.stderr)) {
     throw new TendError('the checkout is in the middle of a merge, so tend cannot commit', 'finish or abort the merge (git merge --continue / --abort); tend goes on after that');

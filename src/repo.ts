@@ -20,7 +20,11 @@ export async function repoRoot(cwd: string): Promise<string> {
   return root;
 }
 
-const CANNOT_WRITE: Record<string, string> = { EROFS: 'is on a read-only file system', EACCES: 'is not writable (permission denied)', EPERM: 'is not writable (operation not permitted)' };
+const CANNOT_WRITE: Record<string, string> = {
+  EROFS: 'is on a read-only file system',
+  EACCES: 'is not writable (permission denied)',
+  EPERM: 'is not writable (operation not permitted)',
+};
 
 /**
  * The folders tend keeps its files in (`backlog/` and `.tend/` unless told otherwise) must be
@@ -33,12 +37,17 @@ export async function checkFolders(root: string, options: { writable: boolean; d
     const stat = await lstat(full).catch(() => undefined);
     if (!stat) continue;
     if (!stat.isDirectory()) {
-      throw new TendError(`${dir} is a file, not a folder, and tend needs the folder ${dir}/`, `rename or remove the file ${dir}, then run tend again`);
+      const fix = `rename or remove the file ${dir}, then run tend again`;
+      throw new TendError(`${dir} is a file, not a folder, and tend needs the folder ${dir}/`, fix);
     }
     if (!options.writable) continue;
-    const code = await access(full, constants.W_OK).then(() => undefined, (err: NodeJS.ErrnoException) => err.code ?? 'EACCES');
+    const code = await access(full, constants.W_OK).then(
+      () => undefined,
+      (err: NodeJS.ErrnoException) => err.code ?? 'EACCES',
+    );
     if (code !== undefined) {
-      throw new TendError(`${dir}/ ${CANNOT_WRITE[code] ?? `cannot be written (${code})`}, and tend writes there`, `make it writable (\`chmod u+w ${dir}\`, or mount it read-write), then run tend again`);
+      const fix = `make it writable (\`chmod u+w ${dir}\`, or mount it read-write), then run tend again`;
+      throw new TendError(`${dir}/ ${CANNOT_WRITE[code] ?? `cannot be written (${code})`}, and tend writes there`, fix);
     }
   }
 }

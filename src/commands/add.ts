@@ -47,18 +47,21 @@ export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
   const base = slugify(title) || 'item';
   const item = newItem(title, options);
   const leftover = await leftoverOf(repo, base, item);
-  const id = leftover ?? uniqueId(base, (c) => known.has(c) || existsSync(path.join(repo.root, BACKLOG_DIR, `${c}.md`)));
+  const taken = (c: string) => known.has(c) || existsSync(path.join(repo.root, BACKLOG_DIR, `${c}.md`));
+  const id = leftover ?? uniqueId(base, taken);
   const file = `${BACKLOG_DIR}/${id}.md`;
   if (!leftover) {
     await mkdir(path.join(repo.root, BACKLOG_DIR), { recursive: true });
     await writeItemFile(repo.root, file, item);
   }
   try {
-    const committed = await commitPaths(repo.root, [file], commitMessage({ id, summary: 'added', phase: 'inbox', outcome: 'added' }), { author });
+    const message = commitMessage({ id, summary: 'added', phase: 'inbox', outcome: 'added' });
+    const committed = await commitPaths(repo.root, [file], message, { author });
     return { id, file, committed, leftover: leftover !== undefined };
   } catch (err) {
     if (!(err instanceof TendError)) throw err;
-    const fix = `${err.fix ? `${err.fix}; then ` : ''}run the same \`tend add\` again: it commits ${file} rather than adding the item twice`;
+    const again = `run the same \`tend add\` again: it commits ${file} rather than adding the item twice`;
+    const fix = err.fix ? `${err.fix}; then ${again}` : again;
     throw new TendError(`${err.message}; ${file} is written but not committed`, fix, { cause: err });
   }
 }
@@ -88,8 +91,10 @@ async function leftoverOf(repo: Repo, base: string, item: ParsedItem): Promise<s
   for (const candidate of repo.snapshot.items) {
     const created = candidate.parsed.data.created;
     if (candidate.location !== INBOX || !own.test(candidate.id) || typeof created !== 'string') continue;
-    const same = serializeItem(updateItem(item, { created })) === (await readFile(path.join(repo.root, candidate.file), 'utf8'));
-    if (same && (await git(repo.root, ['cat-file', '-e', `HEAD:${candidate.file}`])).exitCode !== 0) return candidate.id;
+    const text = await readFile(path.join(repo.root, candidate.file), 'utf8');
+    if (serializeItem(updateItem(item, { created })) !== text) continue;
+    const committed = await git(repo.root, ['cat-file', '-e', `HEAD:${candidate.file}`]);
+    if (committed.exitCode !== 0) return candidate.id;
   }
   return undefined;
 }

@@ -9,7 +9,16 @@ import { PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE } from '../config/load.js';
 import { BACKLOG_DIR } from '../backlog/store.js';
 import { splitFrontmatter } from '../frontmatter.js';
 import { parseSettings } from '../config/settings.js';
-import { checkCanCommit, checkIdentity, commitPaths, findRepoRoot, git, headCommit, initRepo, isIgnored } from '../git.js';
+import {
+  checkCanCommit,
+  checkIdentity,
+  commitPaths,
+  findRepoRoot,
+  git,
+  headCommit,
+  initRepo,
+  isIgnored,
+} from '../git.js';
 import { checkFolders } from '../repo.js';
 import { STATE_DIR } from '../state-dir.js';
 
@@ -129,7 +138,8 @@ export async function init(cwd: string, options: { author?: string } = {}): Prom
     recovered.push('.gitignore');
   }
   const paths = [...created, ...recovered];
-  const committed = paths.length > 0 && (await commitPaths(root, paths, `tend: init\n\nTend-Outcome: init\n`, { author }));
+  const message = `tend: init\n\nTend-Outcome: init\n`;
+  const committed = paths.length > 0 && (await commitPaths(root, paths, message, { author }));
   const commit = committed ? await headCommit(root) : undefined;
   return { root, createdRepo, created, kept, recovered, commit };
 }

@@ -220,13 +220,16 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
       return { ok: false, reason: `the reviewed commit ${reviewed.slice(0, 12)} is not on ${branch} (the branch was reset or replaced); review it again (\`tend retry\`) or merge by hand` };
     }
     const tip = reviewed || head;
-    if ((await git(root, ['merge-base', '--is-ancestor', tip, base])).exitCode === 0) return { ok: true, note: `${branch} has nothing ${baseBranch} lacks`, landed: tip };
+    if ((await git(root, ['merge-base', '--is-ancestor', tip, base])).exitCode === 0) {
+      return { ok: true, note: `${branch} has nothing ${baseBranch} lacks`, landed: tip };
+    }
     const built = mode === 'ff' ? await rebased(root, id, tip, base, branch, baseBranch, author) : await mergeCommit(root, tip, base, branch, baseBranch, author);
     if (!built.ok) return built;
     // No autostash (it would write conflict markers into the user's files) and no hooks.
     const ff = await git(root, ['-c', 'core.hooksPath=/dev/null', '-c', 'merge.autoStash=false', 'merge', '--quiet', '--ff-only', built.commit]);
     if (ff.exitCode !== 0) return { ok: false, reason: `could not fast-forward ${baseBranch}: ${describeGitError(ff.stderr)}; ${branch} is kept` };
-    return { ok: true, note: mode === 'ff' ? `fast-forwarded ${baseBranch} to ${branch}` : `merged ${branch} into ${baseBranch}`, landed: tip };
+    const note = mode === 'ff' ? `fast-forwarded ${baseBranch} to ${branch}` : `merged ${branch} into ${baseBranch}`;
+    return { ok: true, note, landed: tip };
   });
 }
 
@@ -334,7 +337,9 @@ async function dropLandedBranch(root: string, id: string, landed: string, settle
   }
   const deleted = await withGitLock(() => git(root, ['update-ref', '-d', `refs/heads/${branch}`, landed]));
   if (deleted.exitCode !== 0) {
-    const why = `${branch} has landed but could not be deleted: ${firstLine(deleted.stderr)}; delete it with \`git branch -D ${branch}\``;
+    const why =
+      `${branch} has landed but could not be deleted: ${firstLine(deleted.stderr)}; ` +
+      `delete it with \`git branch -D ${branch}\``;
     return { ...settled, changes: { ...settled.changes, warning: why } };
   }
   return { ...settled, changes: { ...settled.changes, branch: undefined } };
