@@ -10,19 +10,49 @@ export interface GitResult {
   stdout: string;
   stderr: string;
   exitCode: number;
+  /** The index lock file that stayed held through every retry, when that is why git failed. */
+  lockedIndex?: string;
 }
 
-const INDEX_LOCKED = /index\.lock': File exists/;
+const INDEX_LOCKED = /Unable to create '(.*index\.lock)': File exists/;
+
+/**
+ * What tend says when git's index stays locked: git's own text names no way out. One sentence
+ * with its fix, since a run reports an item's error by its message alone.
+ */
+export function indexLockedError(lockFile: string): TendError {
+  return new TendError(
+    `git's index is locked (${lockFile}): another git is running, or a crashed one left it; ` +
+      `if no git process is running, delete ${lockFile}`,
+  );
+}
+
+/** The lock file named in git's "index.lock: File exists" error, or undefined for any other error. */
+function lockedIndex(cwd: string, stderr: string): string | undefined {
+  const file = INDEX_LOCKED.exec(stderr)?.[1];
+  if (file === undefined) return undefined;
+  const rel = path.relative(cwd, file);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+}
+
+/** How long a held index lock is waited for: a person's `git mv` of a large tree, `git gc`, an IDE. */
+const LOCK_WAITS_MS = [25, 50, 100, 200, 400, 400, 400, 400, 500, 500, 500, 500];
 
 /**
  * Run git. A command that finds the index locked (the user's own `git status` in another
- * terminal holds it for a moment) is retried for up to about two seconds.
+ * terminal holds it for a moment) is retried for about four seconds; after that its stderr says
+ * what is wrong and how to get out, since git's own text does not.
  */
 export async function git(cwd: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<GitResult> {
   for (let attempt = 0; ; attempt++) {
     const result = await gitOnce(cwd, args, options);
-    if (result.exitCode === 0 || attempt >= 8 || !INDEX_LOCKED.test(result.stderr)) return result;
-    await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** Math.min(attempt, 4)));
+    const lock = result.exitCode === 0 ? undefined : lockedIndex(cwd, result.stderr);
+    if (lock === undefined) return result;
+    const wait = LOCK_WAITS_MS[attempt];
+    if (wait === undefined) {
+      return { ...result, stderr: indexLockedError(lock).message, lockedIndex: lock };
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
 
@@ -49,6 +79,7 @@ function gitOnce(cwd: string, args: string[], options: { env?: Record<string, st
 
 async function gitOk(cwd: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<string> {
   const result = await git(cwd, args, options);
+  if (result.lockedIndex !== undefined) throw indexLockedError(result.lockedIndex);
   if (result.exitCode !== 0) {
     throw new TendError(`git ${args[0]} failed: ${result.stderr.trim() || `exit code ${result.exitCode}`}`);
   }
@@ -74,6 +105,74 @@ export async function headCommit(root: string): Promise<string | undefined> {
 export async function committerIdentity(root: string, env: Record<string, string> = {}): Promise<string | undefined> {
   const result = await git(root, ['var', 'GIT_COMMITTER_IDENT'], { env });
   return result.exitCode === 0 ? result.stdout.replace(/\s+\d+ [+-]\d{4}$/, '') : undefined;
+}
+
+const IDENTITY_FIX =
+  'git config --global user.name "Your Name" && git config --global user.email "you@example.com", ' +
+  'or set git.author in ORCHESTRATOR.md';
+const NO_IDENTITY = 'git does not know who is committing (no user.name or user.email)';
+
+/** An operation a person started and has not finished, during which tend must not commit. */
+const IN_PROGRESS: { file: string; what: string; fix: string }[] = [
+  {
+    file: 'MERGE_HEAD',
+    what: 'a merge',
+    fix: 'finish it (`git merge --continue`) or abort it (`git merge --abort`)',
+  },
+  {
+    file: 'rebase-merge',
+    what: 'a rebase',
+    fix: 'finish it (`git rebase --continue`) or abort it (`git rebase --abort`)',
+  },
+  {
+    file: 'rebase-apply',
+    what: 'a rebase or `git am`',
+    fix: 'finish it (`git rebase --continue` or `git am --continue`) or abort it (`git rebase --abort` / `git am --abort`)',
+  },
+  {
+    file: 'CHERRY_PICK_HEAD',
+    what: 'a cherry-pick',
+    fix: 'finish it (`git cherry-pick --continue`) or abort it (`git cherry-pick --abort`)',
+  },
+  {
+    file: 'REVERT_HEAD',
+    what: 'a revert',
+    fix: 'finish it (`git revert --continue`) or abort it (`git revert --abort`)',
+  },
+];
+
+/** Refuse when git has no identity to commit with (`cwd` may be outside any repository). */
+export async function checkIdentity(cwd: string, author?: string): Promise<void> {
+  const env = authorEnv(author);
+  for (const who of ['GIT_AUTHOR_IDENT', 'GIT_COMMITTER_IDENT']) {
+    if ((await git(cwd, ['var', who], { env })).exitCode !== 0) {
+      throw new TendError(NO_IDENTITY, IDENTITY_FIX);
+    }
+  }
+}
+
+/**
+ * Why tend cannot commit in this checkout right now, checked before anything is written: no git
+ * identity, a merge (rebase, cherry-pick, revert) in progress, or an index locked for longer than
+ * tend waits. A commit during a person's merge would end it, or fail and leave tend's files behind.
+ */
+export async function checkCanCommit(root: string, author?: string, options = { waitForIndex: true }): Promise<void> {
+  await checkIdentity(root, author);
+  const gitDir = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-dir'])).trim());
+  for (const op of IN_PROGRESS) {
+    if (existsSync(path.join(gitDir, op.file))) {
+      const why = `${op.what} is in progress in this checkout, and tend will not commit in the middle of it`;
+      throw new TendError(why, `${op.fix}, then run tend again`);
+    }
+  }
+  if (!options.waitForIndex) return;
+  // Waits while the lock is held, as every git command does; says how to get out if it stays.
+  const lockFile = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-path', 'index.lock'])).trim());
+  for (const wait of [...LOCK_WAITS_MS, undefined]) {
+    if (!existsSync(lockFile)) return;
+    if (wait === undefined) throw indexLockedError(path.relative(root, lockFile));
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
 }
 
 export function authorEnv(author: string | undefined): Record<string, string> {
@@ -186,9 +285,10 @@ async function commitChecked(root: string, paths: string[], message: string, opt
   if (specs.length === 0) return false;
   const result = await git(root, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '--only', '-F', '-', '--', ...specs], { env: authorEnv(options.author), input: message });
   if (result.exitCode === 0) return true;
+  if (result.lockedIndex !== undefined) throw indexLockedError(result.lockedIndex);
   if (NOTHING_TO_COMMIT.test(result.stdout + result.stderr)) return false;
   if (/Please tell me who you are|unable to auto-detect email/.test(result.stderr)) {
-    throw new TendError('git does not know who is committing', 'git config --global user.name "Your Name" && git config --global user.email you@example.com, or set git.author in ORCHESTRATOR.md');
+    throw new TendError(NO_IDENTITY, IDENTITY_FIX);
   }
   if (/partial commit during a merge|You have unmerged paths/.test(result.stderr)) {
     throw new TendError('the checkout is in the middle of a merge, so tend cannot commit', 'finish or abort the merge (git merge --continue / --abort); tend goes on after that');

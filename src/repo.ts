@@ -1,9 +1,13 @@
 // Opening the repository a command works on: its root, its config and its backlog.
+import { constants } from 'node:fs';
+import { access, lstat } from 'node:fs/promises';
+import path from 'node:path';
 import { loadConfig, phaseNames, type LoadedConfig } from './config/load.js';
-import { readBacklog, type Snapshot } from './backlog/store.js';
+import { BACKLOG_DIR, readBacklog, type Snapshot } from './backlog/store.js';
 import { checkAgainstConfig } from './backlog/validate.js';
 import { findRepoRoot } from './git.js';
 import { TendError } from './problem.js';
+import { STATE_DIR } from './state-dir.js';
 
 export interface Repo extends LoadedConfig {
   root: string;
@@ -16,8 +20,41 @@ export async function repoRoot(cwd: string): Promise<string> {
   return root;
 }
 
+const CANNOT_WRITE: Record<string, string> = {
+  EROFS: 'is on a read-only file system',
+  EACCES: 'is not writable (permission denied)',
+  EPERM: 'is not writable (operation not permitted)',
+};
+
+/**
+ * The folders tend keeps its files in (`backlog/` and `.tend/` unless told otherwise) must be
+ * folders, and, for a command that writes, writable: checked before anything is written, so a
+ * command refuses with the folder's name rather than stopping half-way with a system error.
+ */
+export async function checkFolders(root: string, options: { writable: boolean; dirs?: string[] }): Promise<void> {
+  for (const dir of options.dirs ?? [BACKLOG_DIR, STATE_DIR]) {
+    const full = path.join(root, dir);
+    const stat = await lstat(full).catch(() => undefined);
+    if (!stat) continue;
+    if (!stat.isDirectory()) {
+      const fix = `rename or remove the file ${dir}, then run tend again`;
+      throw new TendError(`${dir} is a file, not a folder, and tend needs the folder ${dir}/`, fix);
+    }
+    if (!options.writable) continue;
+    const code = await access(full, constants.W_OK).then(
+      () => undefined,
+      (err: NodeJS.ErrnoException) => err.code ?? 'EACCES',
+    );
+    if (code !== undefined) {
+      const fix = `make it writable (\`chmod u+w ${dir}\`, or mount it read-write), then run tend again`;
+      throw new TendError(`${dir}/ ${CANNOT_WRITE[code] ?? `cannot be written (${code})`}, and tend writes there`, fix);
+    }
+  }
+}
+
 export async function openRepo(cwd: string): Promise<Repo> {
   const root = await repoRoot(cwd);
+  await checkFolders(root, { writable: false });
   const loaded = await loadConfig(root);
   const snapshot = checkAgainstConfig(await readBacklog(root, phaseNames(loaded.config)), loaded.config);
   return { root, snapshot, ...loaded };

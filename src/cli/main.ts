@@ -68,6 +68,9 @@ export async function main(argv: string[]): Promise<number> {
           if (result.createdRepo) process.stdout.write(`initialized a git repository in ${result.root}\n`);
           for (const f of result.created) process.stdout.write(`created ${f}\n`);
           for (const f of result.kept) process.stdout.write(`kept    ${f} (already exists)\n`);
+          for (const f of result.recovered) {
+            process.stdout.write(`found   ${f} (written by an earlier tend init, not committed until now)\n`);
+          }
           process.stdout.write(result.commit ? `committed ${result.commit.slice(0, 8)}\n` : 'nothing to do: already initialized\n');
         })(),
     )
@@ -105,7 +108,8 @@ export async function main(argv: string[]): Promise<number> {
             dependsOn: args['depends-on']?.map(String),
             body,
           });
-          process.stdout.write(`added ${result.id} (${result.file})\n`);
+          const note = result.leftover ? ', written by an earlier tend add and committed now' : '';
+          process.stdout.write(`added ${result.id} (${result.file}${note})\n`);
         })(),
     )
     .command(

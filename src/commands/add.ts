@@ -1,13 +1,13 @@
 // `tend add`: write a new inbox item `backlog/<slug>.md` and commit it. The file is exactly
 // what a human would write by hand.
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BACKLOG_DIR, writeItemFile } from '../backlog/store.js';
-import { commitPaths } from '../git.js';
-import { parseItem, updateItem } from '../item.js';
+import { BACKLOG_DIR, INBOX, writeItemFile } from '../backlog/store.js';
+import { checkCanCommit, commitPaths, git } from '../git.js';
+import { parseItem, serializeItem, updateItem, type ParsedItem } from '../item.js';
 import { TendError } from '../problem.js';
-import type { Repo } from '../repo.js';
+import { checkFolders, type Repo } from '../repo.js';
 import { isValidId, slugify, uniqueId } from '../slug.js';
 import { commitMessage } from '../transition.js';
 
@@ -25,6 +25,8 @@ export interface AddResult {
   id: string;
   file: string;
   committed: boolean;
+  /** The file was left by an earlier `tend add` that could not commit it, and is committed now. */
+  leftover: boolean;
 }
 
 export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
@@ -38,18 +40,43 @@ export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
     if (!isValidId(dep)) throw new TendError(`${JSON.stringify(dep)} is not an item id`, 'ids are lowercase letters, digits and dashes, as `tend status` shows them');
     if (!known.has(dep)) throw new TendError(`no item with id ${dep}`, 'see `tend status` for the ids');
   }
-  const id = uniqueId(slugify(title) || 'item', (c) => known.has(c) || existsSync(path.join(repo.root, BACKLOG_DIR, `${c}.md`)));
+  const author = repo.config.settings.git.author;
+  // Checked before the file is written: a commit that fails would leave it behind.
+  await checkCanCommit(repo.root, author);
+  await checkFolders(repo.root, { writable: true });
+  const base = slugify(title) || 'item';
+  const item = newItem(title, options);
+  const leftover = await leftoverOf(repo, base, item);
+  const taken = (c: string) => known.has(c) || existsSync(path.join(repo.root, BACKLOG_DIR, `${c}.md`));
+  const id = leftover ?? uniqueId(base, taken);
   const file = `${BACKLOG_DIR}/${id}.md`;
+  if (!leftover) {
+    await mkdir(path.join(repo.root, BACKLOG_DIR), { recursive: true });
+    await writeItemFile(repo.root, file, item);
+  }
+  try {
+    const message = commitMessage({ id, summary: 'added', phase: 'inbox', outcome: 'added' });
+    const committed = await commitPaths(repo.root, [file], message, { author });
+    return { id, file, committed, leftover: leftover !== undefined };
+  } catch (err) {
+    if (!(err instanceof TendError)) throw err;
+    const again = `run the same \`tend add\` again: it commits ${file} rather than adding the item twice`;
+    const fix = err.fix ? `${err.fix}; then ${again}` : again;
+    throw new TendError(`${err.message}; ${file} is written but not committed`, fix, { cause: err });
+  }
+}
 
+/** The item as `tend add` writes it, exactly what a human would write by hand. */
+function newItem(title: string, options: AddOptions): ParsedItem {
   const body = options.body === undefined || options.body.trim() === '' ? '' : `${options.body.replace(/\s+$/, '')}\n`;
-  const blank = parseItem(body || `# ${title}\n`, file, id);
+  const blank = parseItem(body || `# ${title}\n`, 'new item', 'item');
   if (!blank.item) {
     const first = blank.problems[0];
     const where = first?.line === undefined ? '' : ` (line ${first.line})`;
     const message = `the item text has a problem${where}: ${first?.message ?? 'it cannot be read'}`;
     throw new TendError(message, first?.fix ?? 'correct the frontmatter at its top, or leave it out');
   }
-  const item = updateItem(body ? blank.item : { ...blank.item, frontmatter: { ...blank.item.frontmatter, body: '' } }, {
+  return updateItem(body ? blank.item : { ...blank.item, frontmatter: { ...blank.item.frontmatter, body: '' } }, {
     title,
     priority: options.priority ?? 3,
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),
@@ -57,10 +84,22 @@ export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
     depends_on: options.dependsOn ?? [],
     created: (options.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
   });
-  await mkdir(path.join(repo.root, BACKLOG_DIR), { recursive: true });
-  await writeItemFile(repo.root, file, item);
-  const committed = await commitPaths(repo.root, [file], commitMessage({ id, summary: 'added', phase: 'inbox', outcome: 'added' }), {
-    author: repo.config.settings.git.author,
-  });
-  return { id, file, committed };
+}
+
+/**
+ * The id of this same item written by an earlier `tend add` whose commit failed: an inbox file
+ * git has never committed whose text is `item`'s but for the time it was created. Committing
+ * that file, rather than writing a second, is what a person running the command again wants.
+ */
+async function leftoverOf(repo: Repo, base: string, item: ParsedItem): Promise<string | undefined> {
+  const own = new RegExp(`^${base}(-\\d+)?$`);
+  for (const candidate of repo.snapshot.items) {
+    const created = candidate.parsed.data.created;
+    if (candidate.location !== INBOX || !own.test(candidate.id) || typeof created !== 'string') continue;
+    const text = await readFile(path.join(repo.root, candidate.file), 'utf8');
+    if (serializeItem(updateItem(item, { created })) !== text) continue;
+    const committed = await git(repo.root, ['cat-file', '-e', `HEAD:${candidate.file}`]);
+    if (committed.exitCode !== 0) return candidate.id;
+  }
+  return undefined;
 }

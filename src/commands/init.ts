@@ -1,5 +1,6 @@
 // `tend init`: set up a repository with the default settings, pipelines and prompts. Never
-// overwrites a file; running it twice changes nothing.
+// overwrites a file; running it twice changes nothing, except to commit what an earlier init
+// wrote and could not commit.
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,9 +8,19 @@ import { PACKAGE_ROOT } from '../assets.js';
 import { PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE } from '../config/load.js';
 import { BACKLOG_DIR } from '../backlog/store.js';
 import { splitFrontmatter } from '../frontmatter.js';
-import { commitPaths, findRepoRoot, headCommit, initRepo, isIgnored } from '../git.js';
+import { parseSettings } from '../config/settings.js';
+import {
+  checkCanCommit,
+  checkIdentity,
+  commitPaths,
+  findRepoRoot,
+  git,
+  headCommit,
+  initRepo,
+  isIgnored,
+} from '../git.js';
+import { checkFolders } from '../repo.js';
 import { STATE_DIR } from '../state-dir.js';
-
 
 const STARTER_CONTEXT = `Describe your project here for the agents: what it is, how to build and test it, the
 conventions a change must follow, and anything an agent must never touch. Every agent tend
@@ -21,6 +32,8 @@ export interface InitResult {
   createdRepo: boolean;
   created: string[];
   kept: string[];
+  /** Files an earlier `tend init` wrote but could not commit (git had no identity, say): committed now. */
+  recovered: string[];
   commit?: string;
 }
 
@@ -38,26 +51,75 @@ async function packagedFiles(dir: string): Promise<string[]> {
   return names.filter((n) => n.endsWith('.md')).sort().map((n) => `${dir}/${n}`);
 }
 
-export async function init(cwd: string, options: { author?: string } = {}): Promise<InitResult> {
-  let root = await findRepoRoot(cwd);
-  const createdRepo = !root;
-  if (!root) {
-    await initRepo(cwd);
-    root = path.resolve(cwd);
-  }
+/** The folders init writes into, checked before it writes anything. */
+const INIT_DIRS = [PIPELINES_DIR, PROMPTS_DIR, BACKLOG_DIR, STATE_DIR];
+
+const IGNORE_BLOCK = `# tend's local runtime state (locks, logs, worktrees)\n${STATE_DIR}/\n`;
+
+/** Every file init installs, with its content. */
+async function starterFiles(): Promise<Map<string, () => Promise<string>>> {
   const files = new Map<string, () => Promise<string>>();
   files.set(SETTINGS_FILE, starterSettings);
   for (const rel of [...(await packagedFiles(PIPELINES_DIR)), ...(await packagedFiles(PROMPTS_DIR))]) {
     files.set(rel, () => readFile(path.join(PACKAGE_ROOT, rel), 'utf8'));
   }
   files.set(`${BACKLOG_DIR}/.gitkeep`, async () => '');
+  return files;
+}
 
+/** git.author from an ORCHESTRATOR.md already there, so init commits as the runs will. */
+async function configuredAuthor(root: string): Promise<string | undefined> {
+  const file = path.join(root, SETTINGS_FILE);
+  if (!existsSync(file)) return undefined;
+  return parseSettings(await readFile(file, 'utf8')).settings.git.author;
+}
+
+async function inHead(root: string, rel: string): Promise<string | undefined> {
+  const result = await git(root, ['show', `HEAD:${rel}`]);
+  return result.exitCode === 0 ? result.stdout : undefined;
+}
+
+/**
+ * A file an earlier init wrote and could not commit: not in HEAD and exactly as init writes it.
+ * A file the user changed (or wrote) is theirs, and stays out of tend's commit.
+ */
+async function leftByInit(root: string, rel: string, content: () => Promise<string>): Promise<boolean> {
+  if ((await inHead(root, rel)) !== undefined) return false;
+  return (await readFile(path.join(root, rel), 'utf8')) === (await content());
+}
+
+/** .gitignore whose only uncommitted change is the block an earlier init appended. */
+async function gitignoreLeftByInit(root: string): Promise<boolean> {
+  const file = path.join(root, '.gitignore');
+  if (!existsSync(file)) return false;
+  const before = (await inHead(root, '.gitignore')) ?? '';
+  const sep = before === '' || before.endsWith('\n') ? '' : '\n';
+  return (await readFile(file, 'utf8')) === `${before}${sep}${IGNORE_BLOCK}`;
+}
+
+export async function init(cwd: string, options: { author?: string } = {}): Promise<InitResult> {
+  let root = await findRepoRoot(cwd);
+  const author = options.author ?? (root ? await configuredAuthor(root) : undefined);
+  // Everything a commit needs is checked before anything is written: a failed commit would
+  // leave files behind, and the next init would take them for a finished set-up.
+  await checkIdentity(root ?? cwd, author);
+  if (root) {
+    await checkCanCommit(root, author);
+    await checkFolders(root, { writable: true, dirs: INIT_DIRS });
+  }
+  const createdRepo = !root;
+  if (!root) {
+    await initRepo(cwd);
+    root = path.resolve(cwd);
+    await checkFolders(root, { writable: true, dirs: INIT_DIRS });
+  }
   const created: string[] = [];
   const kept: string[] = [];
-  for (const [rel, content] of files) {
+  const recovered: string[] = [];
+  for (const [rel, content] of await starterFiles()) {
     const target = path.join(root, rel);
     if (existsSync(target)) {
-      kept.push(rel);
+      (createdRepo || !(await leftByInit(root, rel, content)) ? kept : recovered).push(rel);
       continue;
     }
     await mkdir(path.dirname(target), { recursive: true });
@@ -70,10 +132,14 @@ export async function init(cwd: string, options: { author?: string } = {}): Prom
     const gitignore = path.join(root, '.gitignore');
     const before = existsSync(gitignore) ? await readFile(gitignore, 'utf8') : '';
     const sep = before === '' || before.endsWith('\n') ? '' : '\n';
-    await appendFile(gitignore, `${sep}# tend's local runtime state (locks, logs, worktrees)\n${STATE_DIR}/\n`);
+    await appendFile(gitignore, `${sep}${IGNORE_BLOCK}`);
     created.push('.gitignore');
+  } else if (await gitignoreLeftByInit(root)) {
+    recovered.push('.gitignore');
   }
-  const committed = created.length > 0 && (await commitPaths(root, created, `tend: init\n\nTend-Outcome: init\n`, { author: options.author }));
+  const paths = [...created, ...recovered];
+  const message = `tend: init\n\nTend-Outcome: init\n`;
+  const committed = paths.length > 0 && (await commitPaths(root, paths, message, { author }));
   const commit = committed ? await headCommit(root) : undefined;
-  return { root, createdRepo, created, kept, commit };
+  return { root, createdRepo, created, kept, recovered, commit };
 }

@@ -7,7 +7,7 @@ import { decideApproval, decideRejection, type Decision } from '../engine/decide
 import { triageOf } from '../engine/phase.js';
 import { pipelineOf } from '../engine/scheduler.js';
 import { settleWorkspace } from '../engine/workspace.js';
-import { git } from '../git.js';
+import { checkCanCommit, git } from '../git.js';
 import { TendError } from '../problem.js';
 import { openRepo, type Repo } from '../repo.js';
 
@@ -42,6 +42,9 @@ function phaseOf(repo: Repo, item: Item) {
 }
 
 async function apply(repo: Repo, item: Item, decision: Decision): Promise<string> {
+  // A person's merge or rebase in progress, or no identity: refused before the move. (A locked
+  // index is not waited for here: a commit that fails is finished later from the journal.)
+  await checkCanCommit(repo.root, repo.config.settings.git.author, { waitForIndex: false });
   const branch = (await git(repo.root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
   // As for `tend run`: transitions (and merges) go on the branch tend works on, never elsewhere.
   if (!branch) throw new TendError('the checkout is on a detached HEAD', 'check out the branch tend works on, then try again');

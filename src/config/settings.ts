@@ -43,6 +43,8 @@ export const settingsSchema = z.looseObject({
         .string()
         .regex(/^[^<>]+ <[^<>]+>$/, 'expected "Name <email>"')
         .optional(),
+      // Keep tend/<id> after its work has landed (merge: ff or merge); merge: none always keeps it.
+      keep_branches: z.boolean().default(false),
     })
     .prefault({}),
   hooks: z

@@ -5,9 +5,9 @@ import { finishPending, type Finished } from '../backlog/journal.js';
 import type { Snapshot } from '../backlog/store.js';
 import { configChangedAt } from '../config/load.js';
 import { agentType } from '../config/settings.js';
-import { BranchMoved, git } from '../git.js';
+import { BranchMoved, checkCanCommit, git } from '../git.js';
 import { formatProblem, TendError } from '../problem.js';
-import { openRepo, type Repo } from '../repo.js';
+import { checkFolders, openRepo, type Repo } from '../repo.js';
 import { CONFIG_SETTLE_MS, ConfigReload } from './config-reload.js';
 import { startJob } from './job.js';
 import { acquireRunLock } from './lock.js';
@@ -68,6 +68,8 @@ async function checkCanRun(opts: RunOptions, first: Repo): Promise<string> {
   if (opts.agent && !agentType(first.config.settings, opts.agent)) {
     throw new TendError(`unknown agent ${JSON.stringify(opts.agent)} (--agent)`, 'use dry-run, claude, codex, opencode, or a name defined under `agents:` in ORCHESTRATOR.md');
   }
+  // A merge or rebase in progress, no identity, a stale index lock: refused before any agent runs.
+  await checkCanCommit(opts.root, first.config.settings.git.author);
   const branch = await currentBranch(opts.root);
   const wanted = first.config.settings.git.branch;
   if (wanted && wanted !== branch) throw new TendError(`ORCHESTRATOR.md sets git.branch: ${wanted}, but ${branch} is checked out`, `check out ${wanted}, or remove git.branch`);
@@ -80,6 +82,8 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
   const summary = emptySummary();
   // Every running agent (nine in a review fan-out) listens for the stop signal.
   setMaxListeners(0, signal);
+  // Before the lock, which lives in .tend/: a file there, or a read-only backlog/, is refused by name.
+  await checkFolders(root, { writable: true });
   const lock = await acquireRunLock(root);
   let watcher: RepoWatcher | undefined;
   if (lock.tookOver) reporter.warn(`took over the lock of a run that is gone (${lock.tookOver})`);

@@ -189,7 +189,8 @@ async function commitLeftovers(dir: string, id: string, author: string | undefin
   await gitOrFail(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: work left uncommitted in the worktree of ${id}`], `could not commit the work left in the worktree of ${id}`, authorEnv(author));
 }
 
-export type MergeResult = { ok: true; note: string } | { ok: false; reason: string };
+/** `landed`: the branch commit whose work is now in the base branch, when it is. */
+export type MergeResult = { ok: true; note: string; landed?: string } | { ok: false; reason: string };
 type Built = { ok: true; commit: string } | { ok: false; reason: string };
 
 /**
@@ -219,13 +220,16 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
       return { ok: false, reason: `the reviewed commit ${reviewed.slice(0, 12)} is not on ${branch} (the branch was reset or replaced); review it again (\`tend retry\`) or merge by hand` };
     }
     const tip = reviewed || head;
-    if ((await git(root, ['merge-base', '--is-ancestor', tip, base])).exitCode === 0) return { ok: true, note: `${branch} has nothing ${baseBranch} lacks` };
+    if ((await git(root, ['merge-base', '--is-ancestor', tip, base])).exitCode === 0) {
+      return { ok: true, note: `${branch} has nothing ${baseBranch} lacks`, landed: tip };
+    }
     const built = mode === 'ff' ? await rebased(root, id, tip, base, branch, baseBranch, author) : await mergeCommit(root, tip, base, branch, baseBranch, author);
     if (!built.ok) return built;
     // No autostash (it would write conflict markers into the user's files) and no hooks.
     const ff = await git(root, ['-c', 'core.hooksPath=/dev/null', '-c', 'merge.autoStash=false', 'merge', '--quiet', '--ff-only', built.commit]);
     if (ff.exitCode !== 0) return { ok: false, reason: `could not fast-forward ${baseBranch}: ${describeGitError(ff.stderr)}; ${branch} is kept` };
-    return { ok: true, note: mode === 'ff' ? `fast-forwarded ${baseBranch} to ${branch}` : `merged ${branch} into ${baseBranch}` };
+    const note = mode === 'ff' ? `fast-forwarded ${baseBranch} to ${branch}` : `merged ${branch} into ${baseBranch}`;
+    return { ok: true, note, landed: tip };
   });
 }
 
@@ -293,9 +297,11 @@ export async function settleWorkspace(root: string, item: Item, d: Decision, set
   // Only its own branch (recorded when it claimed a worktree phase), never an earlier item's.
   if ((to !== DONE && to !== BLOCKED) || item.fields.branch !== branch || !(await branchExists(root, branch))) return d;
   let settled: Decision = { ...d, changes: { ...d.changes, branch } };
+  let landed: string | undefined;
   if (d.to === DONE) {
     const merged = await mergeBranch(root, item.id, settings.merge, baseBranch, settings.git.author);
-    if (!merged.ok) {
+    if (merged.ok) landed = merged.landed;
+    else {
       settled = {
         to: BLOCKED,
         changes: { ...settled.changes, status: 'failed', blocked_reason: merged.reason, blocked_phase: item.location },
@@ -310,7 +316,31 @@ export async function settleWorkspace(root: string, item: Item, d: Decision, set
   } catch (err) {
     // The transition goes ahead (a merge may already have landed); the worktree stays, nothing lost.
     const why = `the worktree ${path.relative(root, worktreeDir(root, item.id))} was kept: ${err instanceof Error ? err.message : String(err)}`;
-    settled = { ...settled, changes: { ...settled.changes, warning: why } };
+    return { ...settled, changes: { ...settled.changes, warning: why } };
   }
-  return settled;
+  if (settled.to !== DONE || landed === undefined || settings.git.keep_branches) return settled;
+  return dropLandedBranch(root, item.id, landed, settled);
+}
+
+/**
+ * Delete the branch of work that has landed, so tend/<id> branches do not pile up. Only while it
+ * still points at the commit that landed: commits after it (what the review left uncommitted,
+ * or added after it started) were not reviewed and are kept on the branch. A deletion that
+ * fails is a warning; the item is done either way.
+ */
+async function dropLandedBranch(root: string, id: string, landed: string, settled: Decision): Promise<Decision> {
+  const branch = itemBranch(id);
+  const head = (await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`])).stdout.trim();
+  if (head !== landed) {
+    const why = `${branch} was kept: it holds commits made after the review, which did not land`;
+    return { ...settled, changes: { ...settled.changes, warning: why } };
+  }
+  const deleted = await withGitLock(() => git(root, ['update-ref', '-d', `refs/heads/${branch}`, landed]));
+  if (deleted.exitCode !== 0) {
+    const why =
+      `${branch} has landed but could not be deleted: ${firstLine(deleted.stderr)}; ` +
+      `delete it with \`git branch -D ${branch}\``;
+    return { ...settled, changes: { ...settled.changes, warning: why } };
+  }
+  return { ...settled, changes: { ...settled.changes, branch: undefined } };
 }
