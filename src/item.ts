@@ -81,8 +81,13 @@ const EXPECTED: Record<string, string> = {
   loops: 'a whole number, 0 or more',
 };
 
+function same(a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean {
+  return a.length === b.length && a.every((k, i) => k === b[i]);
+}
+
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value); // JSON would say null
   const json = JSON.stringify(value);
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
@@ -132,7 +137,9 @@ export function parseItem(
   const present = Object.fromEntries(Object.entries(yaml.data).filter(([, v]) => v !== null));
   const result = itemSchema.safeParse(present);
   if (!result.success) {
-    const problems = result.error.issues.map((issue): Problem => {
+    // zod may find two faults in one value (1e308 is too big and no safe integer): one problem each.
+    const issues = result.error.issues.filter((issue, i, all) => all.findIndex((o) => same(o.path, issue.path)) === i);
+    const problems = issues.map((issue): Problem => {
       const key = String(issue.path[0] ?? '');
       return {
         file,

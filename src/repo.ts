@@ -36,6 +36,9 @@ export async function checkFolders(root: string, options: { writable: boolean; d
     const full = path.join(root, dir);
     const stat = await lstat(full).catch(() => undefined);
     if (!stat) continue;
+    if (stat.isSymbolicLink()) {
+      throw new TendError(`${dir}/ is a symlink; tend only works on a real ${dir}/ folder`, 'replace the link with the folder itself');
+    }
     if (!stat.isDirectory()) {
       const fix = `rename or remove the file ${dir}, then run tend again`;
       throw new TendError(`${dir} is a file, not a folder, and tend needs the folder ${dir}/`, fix);

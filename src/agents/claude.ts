@@ -1,6 +1,6 @@
 // Claude Code: `claude -p --output-format stream-json --verbose`, prompt on stdin. The stream
 // feeds the live view and the stall timeout; its final `result` event carries cost and usage.
-import { finiteNumber, jsonLines, usageLimitIn } from './limits.js';
+import { dollars, finiteNumber, jsonLines, usageLimitIn } from './limits.js';
 import { runAgentProcess } from './run-agent.js';
 import type { Agent, AgentRequest, AgentResult, CliAgentOptions } from './types.js';
 
@@ -37,7 +37,7 @@ export function parseClaudeOutput(stdout: string, base: AgentResult, now: Date):
   // `overageStatus: "rejected"` (extra usage disabled) on runs that go on and succeed.
   const rejected = events.find((e) => e.type === 'rate_limit_event' && ((e.rate_limit_info ?? e) as Record<string, unknown>).status === 'rejected');
   if (final) {
-    result.costUsd = finiteNumber(final.total_cost_usd);
+    result.costUsd = dollars(final.total_cost_usd);
     const usage = final.usage as Record<string, unknown> | undefined;
     if (usage) {
       const input = (finiteNumber(usage.input_tokens) ?? 0) + (finiteNumber(usage.cache_creation_input_tokens) ?? 0) + (finiteNumber(usage.cache_read_input_tokens) ?? 0);

@@ -1,6 +1,6 @@
 // Any program as an agent, from an argv template in ORCHESTRATOR.md. The prompt reaches it as
 // a file ({prompt_file}), on stdin, or as one argument ({prompt}); never through a shell.
-import { jsonLines } from './limits.js';
+import { dollars, jsonLines } from './limits.js';
 import { runAgentProcess } from './run-agent.js';
 import type { Agent, AgentRequest, AgentResult } from './types.js';
 
@@ -36,8 +36,9 @@ export function commandAgent(options: CommandAgentOptions): Agent {
       const [command = '', ...args] = expandArgv(options.argv, req, options.input);
       const { stdout, base } = await runAgentProcess(req, { command, args, env: options.env, input: options.input === 'stdin' ? req.prompt : undefined });
       // A program may report its cost as a JSON line, the way Claude Code does.
-      const report = [...jsonLines(stdout)].reverse().find((e) => typeof e.total_cost_usd === 'number' || typeof e.cost_usd === 'number');
-      if (report) base.costUsd = Number(report.total_cost_usd ?? report.cost_usd);
+      const reports = [...jsonLines(stdout)].reverse();
+      const report = reports.find((e) => typeof e.total_cost_usd === 'number' || typeof e.cost_usd === 'number');
+      if (report) base.costUsd = dollars(report.total_cost_usd ?? report.cost_usd);
       return base;
     },
   };

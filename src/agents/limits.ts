@@ -62,3 +62,15 @@ export function jsonLines(text: string): Record<string, unknown>[] {
 export function finiteNumber(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
+
+/**
+ * Above this, a reported cost for one agent run is taken for garbage rather than dollars: summed
+ * into an item's cost_usd it would reach Infinity and make the item unreadable.
+ */
+const MOST_PLAUSIBLE_USD = 1_000_000;
+
+/** A dollar figure an agent reported, or undefined (cost unknown) for a negative or absurd one. */
+export function dollars(v: unknown): number | undefined {
+  const n = finiteNumber(v);
+  return n !== undefined && n >= 0 && n <= MOST_PLAUSIBLE_USD ? n : undefined;
+}

@@ -1,7 +1,7 @@
 // opencode: `opencode run --format json`, prompt on stdin (opencode reads a piped stdin as the
 // message; an argument is capped at 128 KiB and shows in `ps`); JSON events for activity, cost
 // and tokens.
-import { finiteNumber, jsonLines, usageLimitIn } from './limits.js';
+import { dollars, finiteNumber, jsonLines, usageLimitIn } from './limits.js';
 import { runAgentProcess } from './run-agent.js';
 import type { Agent, AgentResult, CliAgentOptions } from './types.js';
 
@@ -30,7 +30,7 @@ export function parseOpencodeOutput(stdout: string, base: AgentResult, now: Date
   let output = 0;
   for (const e of jsonLines(stdout)) {
     const part = (e.part ?? e) as { cost?: unknown; tokens?: { input?: unknown; output?: unknown } };
-    cost += finiteNumber(part.cost) ?? 0;
+    cost += dollars(part.cost) ?? 0;
     input += finiteNumber(part.tokens?.input) ?? 0;
     output += finiteNumber(part.tokens?.output) ?? 0;
   }

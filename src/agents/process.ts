@@ -36,6 +36,8 @@ export function agentEnv(req: { id: string; phase: string; artifactPath: string;
 
 export interface ProcessResult {
   exitCode: number | null;
+  /** The signal that ended the program when tend did not stop it (it crashed, or something killed it). */
+  killedBy?: NodeJS.Signals;
   stopped?: 'timeout' | 'stall' | 'aborted';
   /** Error starting the program, if any. */
   spawnError?: string;
@@ -95,10 +97,14 @@ function openLog(file: string, maxBytes: number) {
   };
 }
 
+/** Longer stdout lines are not passed to `onLine` (activity events are a few hundred bytes). */
+const MAX_LINE_CHARS = 1024 * 1024;
+
 /** What the program printed: the log, the rolling tail, stdout kept for parsing, stdout lines. */
 function outputRecorder(log: ReturnType<typeof openLog>, onLine?: (line: string) => void) {
   const out = { tail: '', stdout: '', lastOutput: Date.now() };
   let pending = '';
+  let overlong = false;
   const record = (chunk: Buffer, isStdout: boolean) => {
     out.lastOutput = Date.now();
     log.output(chunk);
@@ -107,13 +113,21 @@ function outputRecorder(log: ReturnType<typeof openLog>, onLine?: (line: string)
     if (!isStdout) return;
     if (out.stdout.length < STDOUT_KEEP) out.stdout += text;
     if (!onLine) return;
-    pending += text;
-    const lines = pending.split('\n');
+    const lines = (pending + text).split('\n');
     pending = lines.pop() ?? '';
-    for (const line of lines) onLine(line);
+    if (overlong && lines.length > 0) {
+      lines.shift(); // the end of a line that was too long
+      overlong = false;
+    }
+    for (const line of lines) if (line.length <= MAX_LINE_CHARS) onLine(line);
+    // A line that never ends is dropped as it grows, not held: it is in the log all the same.
+    if (pending.length > MAX_LINE_CHARS) {
+      pending = '';
+      overlong = true;
+    }
   };
   const flush = () => {
-    if (pending && onLine) onLine(pending);
+    if (pending && onLine && !overlong) onLine(pending);
     pending = '';
   };
   return { out, record, flush };
@@ -242,7 +256,8 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   log.line(`\n# exit: ${how} after ${durationMs} ms\n`);
   await log.close();
   const exitCode = stopped ? null : ending.code;
-  return { exitCode, stopped, stdout: out.stdout, tail: out.tail, durationMs, leftRunning };
+  const killedBy = stopped ? undefined : (ending.signal ?? undefined);
+  return { exitCode, killedBy, stopped, stdout: out.stdout, tail: out.tail, durationMs, leftRunning };
 }
 
 /** A pid file: the agent's identity (processIdentity) on the first line, its run marker on the second. */

@@ -37,7 +37,7 @@ export async function runAgentProcess(req: AgentRequest, spec: AgentProcessSpec)
         }
       : undefined,
   });
-  const base: AgentResult = { exitCode: proc.exitCode, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError, missingProgram: proc.missingProgram };
+  const base: AgentResult = { exitCode: proc.exitCode, killedBy: proc.killedBy, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError, missingProgram: proc.missingProgram };
   if (proc.leftRunning.length > 0) base.leftRunning = proc.leftRunning;
   return { stdout: proc.stdout, base };
 }

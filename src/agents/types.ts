@@ -40,6 +40,8 @@ export interface UsageLimit {
 export interface AgentResult {
   /** Exit code, or null when the process was killed. */
   exitCode: number | null;
+  /** The signal that ended the program when tend did not stop it (SIGSEGV, SIGKILL from the OOM killer). */
+  killedBy?: NodeJS.Signals;
   /** How the run ended when not by itself. */
   stopped?: 'timeout' | 'stall' | 'aborted';
   durationMs: number;

@@ -114,6 +114,12 @@ export async function finishPending(root: string, branch: string | undefined): P
   return finished;
 }
 
+/** Ids of the items with a journal record still waiting to be finished, whoever wrote it. */
+export async function pendingIds(root: string): Promise<Set<string>> {
+  const names = await readdir(path.join(root, JOURNAL_DIR)).catch(() => [] as string[]);
+  return new Set(names.map((name) => name.split('.')[0] ?? '').filter(Boolean));
+}
+
 async function finishOne(root: string, entry: PendingTransition, branch: string | undefined): Promise<boolean> {
   const abs = path.join(root, entry.file);
   if (!existsSync(abs)) return false; // not moved: the transition never happened

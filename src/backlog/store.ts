@@ -1,6 +1,7 @@
 // The only module that reads backlog/ from disk. It never follows a symlink, never rewrites a
 // file it cannot parse, and reports each bad entry with the reason instead of giving up.
 import { lstat, mkdir, open, readdir, rename } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import path from 'node:path';
 import { parseItem, serializeItem, type ItemFields, type ParsedItem } from '../item.js';
 import { TendError, type Problem } from '../problem.js';
@@ -52,6 +53,27 @@ function vanished(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/** A file or folder tend may not read (its permissions say so): one invalid entry, not a failed run. */
+function unreadable(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM';
+}
+
+function unreadableProblem(rel: string, folder: boolean): Problem {
+  const mode = folder ? 'u+rx' : 'u+r';
+  return { file: rel, message: 'cannot be read (permission denied)', fix: `make it readable: chmod ${mode} ${rel}` };
+}
+
+/** A name readdir could only give with U+FFFD in it: its bytes are not UTF-8, so tend cannot name it back. */
+function undecodableName(name: string): boolean {
+  return name.includes('\uFFFD');
+}
+
+/** An entry in backlog/ that is neither file, folder nor symlink: a FIFO, a socket or a device. */
+function specialFileProblem(rel: string): Problem {
+  return { file: rel, message: 'is not a regular file (a FIFO, socket or device)', fix: 'move it out of backlog/' };
+}
+
 function posix(...parts: string[]): string {
   return parts.join('/');
 }
@@ -71,7 +93,10 @@ export async function readItemFile(root: string, rel: string, stem: string): Pro
   const key = `${before.ino}:${before.size}:${before.mtimeMs}:${before.ctimeMs}:${stem}`;
   const cached = readCache.get(abs);
   if (cached?.key === key) return cached.read;
-  const read = await readItemFileNow(abs, rel, stem);
+  const read = await readItemFileNow(abs, rel, stem).catch((err: unknown) => {
+    if (unreadable(err)) return { problems: [unreadableProblem(rel, false)] };
+    throw err;
+  });
   readCache.set(abs, { key, read });
   return read;
 }
@@ -110,6 +135,10 @@ async function readFolderItem(root: string, location: string, id: string): Promi
     return await readFolderItemNow(root, location, id);
   } catch (err) {
     if (vanished(err)) return { vanished: true };
+    if (unreadable(err)) {
+      const dir = posix(BACKLOG_DIR, location, id);
+      return { invalid: { path: dir, id, location, problems: [unreadableProblem(dir, true)] } };
+    }
     throw err;
   }
 }
@@ -165,11 +194,16 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
       }
       continue;
     }
-    if (entry.isSymbolicLink()) {
+    if (undecodableName(entry.name)) {
+      const fix = 'rename it to a UTF-8 name (lowercase letters, digits and dashes, ending in .md)';
+      invalid.push({ path: rel, problems: [{ file: rel, message: 'its name is not valid UTF-8', fix }] });
+    } else if (entry.isSymbolicLink()) {
       invalid.push({ path: rel, problems: [{ file: rel, message: 'is a symlink; tend does not follow symlinks in backlog/', fix: 'replace it with the file itself' }] });
     } else if (entry.isFile()) {
       if (entry.name.toLowerCase().endsWith('.md')) inboxFiles.push(entry.name);
-    } else if (entry.isDirectory()) {
+    } else if (!entry.isDirectory()) {
+      invalid.push({ path: rel, problems: [specialFileProblem(rel)] });
+    } else {
       const known = phases.has(entry.name) || entry.name === DONE || entry.name === BLOCKED;
       if (!known) {
         invalid.push({ path: rel, problems: [{ file: rel, message: 'is not a phase folder of any pipeline', fix: `move its items to a phase folder, or add a phase named ${entry.name} to a pipeline` }] });
@@ -177,16 +211,15 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
       }
       const children = await readdir(path.join(base, entry.name), { withFileTypes: true }).catch((err: unknown) => {
         if (vanished(err)) return [];
-        throw err;
+        if (!unreadable(err)) throw err;
+        invalid.push({ path: rel, problems: [unreadableProblem(rel, true)] });
+        return [];
       });
       for (const child of children) {
         const childRel = posix(rel, child.name);
         if (child.name.startsWith('.')) continue;
-        if (child.isDirectory()) folderItems.push([entry.name, child.name]);
-        else {
-          const what = child.isSymbolicLink() ? 'is a symlink in a phase folder' : 'is a file directly in a phase folder';
-          invalid.push({ path: childRel, location: entry.name, problems: [{ file: childRel, message: what, fix: `items live in ${rel}/<id>/item.md; new items go directly in backlog/` }] });
-        }
+        if (child.isDirectory() && !undecodableName(child.name)) folderItems.push([entry.name, child.name]);
+        else invalid.push({ path: childRel, location: entry.name, problems: [strayInPhaseFolder(child, childRel, rel)] });
       }
     }
   }
@@ -248,6 +281,15 @@ function hiddenInboxProblem(rel: string, name: string): Problem {
     message: 'its name starts with a dot, so it is a hidden file and not taken in',
     fix: `rename it to ${suggested} to make it an item, or move it out of backlog/`,
   };
+}
+
+/** What is wrong with an entry of a phase folder that is no item folder. */
+function strayInPhaseFolder(child: Dirent, childRel: string, folderRel: string): Problem {
+  const fix = `items live in ${folderRel}/<id>/item.md; new items go directly in backlog/`;
+  if (undecodableName(child.name)) return { file: childRel, message: 'its name is not valid UTF-8', fix };
+  if (child.isSymbolicLink()) return { file: childRel, message: 'is a symlink in a phase folder', fix };
+  if (child.isFile()) return { file: childRel, message: 'is a file directly in a phase folder', fix };
+  return specialFileProblem(childRel);
 }
 
 function duplicateIds(items: Item[]): Map<string, string[]> {

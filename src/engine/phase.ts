@@ -17,7 +17,7 @@ import type { PhaseOutcome } from './decide.js';
 import { maxAttempts } from './decide.js';
 import { renderPrompt } from './prompt.js';
 import { readVerdict } from './verdict.js';
-import { prepareWorkspace, runHook, WorkspaceError, type Workspace } from './workspace.js';
+import { branchTip, commitsNotByTend, prepareWorkspace, runHook, WorkspaceError, type Workspace } from './workspace.js';
 import type { Slots } from './slots.js';
 import { itemLogDir, STATE_DIR } from '../state-dir.js';
 
@@ -61,6 +61,17 @@ function itemGone(root: string, file: string, own: string): boolean {
 async function deletedBacklogFiles(root: string): Promise<Set<string>> {
   const out = await git(root, ['--no-optional-locks', 'ls-files', '--deleted', '-z', '--', 'backlog/']);
   return new Set(out.stdout.split('\0').filter(Boolean));
+}
+
+/** Commits on the base branch that tend did not make while a worktree agent ran are reported. */
+async function warnOfCommitsOnBase(run: PhaseRun, root: string, before: string, ws: Workspace, who: string) {
+  const foreign = await commitsNotByTend(root, before, ws.baseBranch);
+  if (foreign.length === 0) return;
+  const shown = foreign.slice(0, 3).join('; ') + (foreign.length > 3 ? '; ...' : '');
+  run.onWarning?.(
+    `${who} ran in its worktree while ${foreign.length} commit(s) not made by tend landed on ${ws.baseBranch} ` +
+      `(${shown}); if the agent made them they skipped review: check them, and revert what should not be there`,
+  );
 }
 
 /** Remove the symlinks in an item folder (never followed); returns their names. */
@@ -120,6 +131,7 @@ function failureOf(result: AgentResult, artifact: Awaited<ReturnType<typeof arti
   if (result.spawnError) return `the agent could not be started: ${result.spawnError}`;
   if (result.stopped === 'timeout') return `the agent ran past the phase timeout and was stopped`;
   if (result.stopped === 'stall') return `the agent printed nothing for too long (stall_timeout) and was stopped`;
+  if (result.killedBy) return `the agent was killed by ${result.killedBy}`;
   if (result.exitCode !== 0) return `the agent exited with code ${result.exitCode}`;
   if (result.error) return `the agent reported an error: ${result.error}`;
   if (artifact === 'symlink') return `${name} is a symlink; an artifact must be a file the agent wrote`;
@@ -238,8 +250,10 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   // An agent in the checkout itself could delete other items' files; such deletions are put
   // back from git's index rather than committed later as a human's removal.
   const deletedBefore = workspace.kind === 'repo' ? await deletedBacklogFiles(root) : new Set<string>();
+  const baseBefore = workspace.kind === 'worktree' ? await branchTip(root, workspace.baseBranch) : undefined;
   const runs = await Promise.all(lenses.map(runLens));
   run.onAgentsDone?.();
+  if (baseBefore) await warnOfCommitsOnBase(run, root, baseBefore, workspace, `${item.id}: the ${phase.name} agent`);
   if (workspace.kind === 'repo') {
     // An item another job holds that is gone was moved or removed by a person (its own job
     // stops its agent and commits that); putting it back would leave it twice, or back at all.

@@ -1,8 +1,8 @@
 // The run loop: read a fresh snapshot, ask the scheduler what to do, carry it out (intake,
 // approvals, blocks, phase jobs), repeat. Every change is one commit through applyTransition.
 import { setMaxListeners } from 'node:events';
-import { finishPending, type Finished } from '../backlog/journal.js';
-import type { Snapshot } from '../backlog/store.js';
+import { finishPending, pendingIds, type Finished } from '../backlog/journal.js';
+import { BACKLOG_DIR, type Snapshot } from '../backlog/store.js';
 import { configChangedAt } from '../config/load.js';
 import { agentType } from '../config/settings.js';
 import { BranchMoved, checkCanCommit, git } from '../git.js';
@@ -18,6 +18,7 @@ import { beginRunBudget, endRunBudget } from './run-budget.js';
 import { plan, type Plan } from './scheduler.js';
 import { commitHandChanges, stopAgentsTakenByHand } from './taken-by-hand.js';
 import { watchRepo, type RepoWatcher } from './watcher.js';
+import { STATE_DIR } from '../state-dir.js';
 
 export type { Reporter, RunSummary } from './run-state.js';
 
@@ -82,12 +83,14 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
   const summary = emptySummary();
   // Every running agent (nine in a review fan-out) listens for the stop signal.
   setMaxListeners(0, signal);
-  // Before the lock, which lives in .tend/: a file there, or a read-only backlog/, is refused by name.
-  await checkFolders(root, { writable: true });
+  // .tend/ before the lock, which records its holder there; backlog/ after it, so a second run
+  // beside a live one hears that first, whatever state backlog/ is in.
+  await checkFolders(root, { writable: true, dirs: [STATE_DIR] });
   const lock = await acquireRunLock(root);
   let watcher: RepoWatcher | undefined;
   if (lock.tookOver) reporter.warn(`took over the lock of a run that is gone (${lock.tookOver})`);
   try {
+    await checkFolders(root, { writable: true, dirs: [BACKLOG_DIR] });
     const first = await openRepo(root);
     const branch = await checkCanRun(opts, first);
     const concurrency = opts.concurrency ?? first.config.settings.concurrency;
@@ -236,7 +239,9 @@ async function finishPendingOf(run: RunState): Promise<Finished> {
     if (err instanceof BranchMoved) run.fatal ??= err;
     const message = `could not finish a half-done transition: ${err instanceof Error ? err.message : String(err)}`;
     if (!run.summary.errors.includes(message)) run.error(message);
-    return { committed: [], busy: new Set() };
+    // Their items wait as if another process moved them: a record not yet committed is no
+    // person's change, and a new transition would write over it.
+    return { committed: [], busy: await pendingIds(run.root) };
   }
 }
 

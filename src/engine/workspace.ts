@@ -190,6 +190,28 @@ async function commitLeftovers(dir: string, id: string, author: string | undefin
 }
 
 /** `landed`: the branch commit whose work is now in the base branch, when it is. */
+/** The tip of `branch`, to tell later what landed on it while an agent ran elsewhere. */
+export async function branchTip(root: string, branch: string): Promise<string | undefined> {
+  const result = await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`]);
+  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+}
+
+/**
+ * Commits on `branch` since `since` that tend did not make (no Tend-Outcome trailer), as
+ * "<short sha> <subject>": an agent in a worktree must commit on its own branch, and one that
+ * commits in the main checkout instead lands its work on the base branch unreviewed.
+ */
+export async function commitsNotByTend(root: string, since: string, branch: string): Promise<string[]> {
+  const format = '%h %s%x1f%(trailers:key=Tend-Outcome,valueonly,separator=)%x1e';
+  const result = await git(root, ['log', `--format=${format}`, `${since}..refs/heads/${branch}`]);
+  if (result.exitCode !== 0) return [];
+  return result.stdout
+    .split('\x1e')
+    .map((entry) => entry.trim().split('\x1f'))
+    .filter(([commit, outcome]) => commit && !outcome?.trim())
+    .map(([commit]) => commit ?? '');
+}
+
 export type MergeResult = { ok: true; note: string; landed?: string } | { ok: false; reason: string };
 type Built = { ok: true; commit: string } | { ok: false; reason: string };
 

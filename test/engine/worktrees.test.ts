@@ -213,4 +213,13 @@ describe('worktrees', () => {
     expect((await tend(failing, ['run', '--once'])).exitCode).toBe(0);
     expect(await itemField(failing, 'backlog/blocked/hooked/item.md', 'blocked_reason')).toMatch(/hook after_create \(`exit 7`\) failed: exit 7/);
   });
+  it('an agent in a worktree that commits in the main checkout instead: the run says so, naming the commit', async () => {
+    const root = await runRepo('misbehave-by-id.mjs', { 'backlog/commits-on-base.md': quickFix('Commits on base') });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_OUT_DIR: await scratchDir() } });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(/commits-on-base: the build agent ran in its worktree while 1 commit\(s\) not made by tend/);
+    expect(result.stderr).toMatch(/landed on main \([0-9a-f]{7,} agent commit on the base branch\)/);
+    // tend's own transitions on main during the phase are not taken for the agent's.
+    expect(result.stderr).not.toMatch(/commit\(s\) not made by tend landed on main \([^)]*tend: /);
+  });
 });

@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FIXTURES, item, itemField, runRepo, settingsFor } from '../helpers/engine.js';
 import { cleanEnv, git, read, scratchDir, tend, TEND_BIN } from '../helpers/repo.js';
+import { runProcess } from '../../src/agents/process.js';
 
 const SOLO = '---\nphases:\n  - { name: work, artifact: work.md, prompt: build.md }\n---\nOne phase.\n';
 const solo = (title: string) => item(title, 'pipeline: solo\n');
@@ -197,5 +198,28 @@ describe('an agent CLI that reports tokens but no dollar figure', () => {
     expect(result.stdout).toMatch(/cx work -> done {2}\(codex, \S+, cost unknown\)/);
     expect((await tend(root, ['show', 'cx'])).stdout).toMatch(/cx work -> done {2}\(codex, \d+s, cost unknown\)/);
     expect(await itemField(root, 'backlog/done/cx/item.md', 'cost_usd')).toBe('0');
+  });
+});
+
+describe('an agent that streams a line with no end', () => {
+  it('20 MB of stdout without a newline, then an event: the event still reaches the reader, the long line does not', async () => {
+    const dir = await scratchDir();
+    const script = "const c=Buffer.alloc(1<<20,'x');for(let i=0;i<20;i++)process.stdout.write(c);" +
+      "process.stdout.write('\\n{\"type\":\"after\"}\\n')";
+    const lines: number[] = [];
+    const result = await runProcess({
+      command: process.execPath,
+      args: ['-e', script],
+      cwd: dir,
+      timeoutMs: 20_000,
+      stallTimeoutMs: 20_000,
+      logFile: path.join(dir, 'agent.log'),
+      logMaxBytes: 1024,
+      signal: new AbortController().signal,
+      onLine: (line) => lines.push(line.length),
+    });
+    expect(result.exitCode).toBe(0);
+    // Before lines were bounded, the whole 20 MB line was held and handed over as one string.
+    expect(lines).toEqual(['{"type":"after"}'.length]);
   });
 });

@@ -271,19 +271,24 @@ describe('hostile files, all in one repository', () => {
     expect(inDone('twin') && inDone('twin-2')).toBeTruthy();
   });
 
-  it('a FIFO and a socket in the inbox never block tend, stay what they are, and are not committed', async () => {
+  /** The reason `tend status --json` lists `file` as invalid with, before and after the run. */
+  const invalidReasons = (file: string) =>
+    [before, after].map((board) => board.invalid.find((e) => e.path === file)?.problems[0]?.message);
+
+  it('a FIFO and a socket in the inbox never block tend, are listed as invalid, stay what they are, uncommitted', async () => {
     for (const name of ['fifo.md', 'socket.md']) {
       const stat = lstatSync(path.join(root, 'backlog', name));
       expect(name === 'fifo.md' ? stat.isFIFO() : stat.isSocket()).toBe(true);
       expect(before.items.map((i) => i.file)).not.toContain(`backlog/${name}`);
+      expect(invalidReasons(`backlog/${name}`)).toEqual(Array(2).fill('is not a regular file (a FIFO, socket or device)'));
     }
     expect((await committed()).filter((f) => /fifo\.md|socket\.md/.test(f))).toEqual([]);
   });
 
-  it.runIf(CAN_MKNOD)('a character device (a /dev/zero twin) in the inbox is never read or committed', async () => {
+  it.runIf(CAN_MKNOD)('a character device (a /dev/zero twin) in the inbox is listed as invalid, never read or committed', async () => {
     expect(lstatSync(path.join(root, 'backlog/zero.md')).isCharacterDevice()).toBe(true);
-    const listed = [...before.items.map((i) => i.file), ...before.invalid.map((i) => i.path)];
-    expect(listed).not.toContain('backlog/zero.md');
+    expect(before.items.map((i) => i.file)).not.toContain('backlog/zero.md');
+    expect(invalidReasons('backlog/zero.md')).toEqual(Array(2).fill('is not a regular file (a FIFO, socket or device)'));
     expect(await committed()).not.toContain('backlog/zero.md');
   });
 
@@ -293,10 +298,11 @@ describe('hostile files, all in one repository', () => {
     expect((await committed()).filter((f) => f.endsWith('has-fifo/notes.md'))).toEqual([]);
   });
 
-  it('a file name that is not UTF-8 is left alone: not taken in, not committed, nothing else disturbed', async () => {
+  it('a file name that is not UTF-8 is listed as invalid and left alone: not taken in, not committed', async () => {
     const names = await git(root, 'status', '--porcelain', '--untracked-files=all', '--', 'backlog');
     expect(names).toContain('"backlog/bad\\377\\376name.md"');
     expect(before.items.some((i) => i.file.startsWith('backlog/bad'))).toBe(false);
+    expect(invalidReasons(BAD_NAME)).toEqual(Array(2).fill('its name is not valid UTF-8'));
   });
 
   it('folders 300 deep inside an item folder travel with it and are committed', async () => {

@@ -2,7 +2,8 @@
 // limits and budget caps. Each case runs the real `tend` against a scratch repository.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, symlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, symlink } from 'node:fs/promises';
+import { execa } from 'execa';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FIXTURES, item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
@@ -237,5 +238,46 @@ describe('usage limits and budget caps', () => {
     const fresh = await tend(root, ['run', '--once']);
     expect(fresh.exitCode).toBe(0);
     expect(await doneIds()).toContain('tend: three work -> done');
+  });
+});
+
+/** Root reads any file, so an unreadable one is tried as `nobody`; setpriv drops to it. */
+const CAN_DROP_ROOT = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv');
+
+describe.runIf(CAN_DROP_ROOT)('files tend may not read (tend run as nobody, since root reads anything)', () => {
+  /** `tend <args>` as uid 65534, trusting the repository git would otherwise call dubious. */
+  async function tendAsNobody(root: string, args: string[]) {
+    const env = cleanEnv({ GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'safe.directory', GIT_CONFIG_VALUE_0: '*', HOME: root });
+    const drop = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, TEND_BIN, ...args];
+    const result = await execa('setpriv', drop, { cwd: root, env, extendEnv: false, reject: false, timeout: 30_000 });
+    return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+  }
+
+  it('an unreadable inbox file and item folder are listed with a chmod fix; status and run go on with the rest', async () => {
+    const root = await runRepo('write-artifact.mjs', {
+      'backlog/readable.md': item('Readable'),
+      'backlog/secret.md': item('Secret'),
+      'backlog/triage/locked/item.md': item('Locked'),
+    });
+    await execa('chown', ['-R', '65534:65534', root]);
+    await chmod(path.join(root, 'backlog/secret.md'), 0o000);
+    await chmod(path.join(root, 'backlog/triage/locked'), 0o000);
+
+    const status = await tendAsNobody(root, ['status', '--json']);
+    expect(status.exitCode, status.stderr).toBe(0);
+    const board = JSON.parse(status.stdout) as { invalid: { path: string; problems: { message: string; fix: string }[] }[] };
+    const problems = Object.fromEntries(board.invalid.map((e) => [e.path, e.problems[0]]));
+    expect(problems['backlog/secret.md']).toMatchObject({
+      file: 'backlog/secret.md',
+      message: 'cannot be read (permission denied)',
+      fix: 'make it readable: chmod u+r backlog/secret.md',
+    });
+    expect(problems['backlog/triage/locked']?.fix).toBe('make it readable: chmod u+rx backlog/triage/locked');
+
+    const run = await tendAsNobody(root, ['run', '--once', '--agent', 'dry-run']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(existsSync(path.join(root, 'backlog/done/readable/item.md'))).toBe(true);
+    await chmod(path.join(root, 'backlog/secret.md'), 0o644);
+    expect(await readFile(path.join(root, 'backlog/secret.md'), 'utf8')).toBe(item('Secret'));
   });
 });

@@ -39,6 +39,12 @@ const CASES: Record<string, [string, RegExp | null]> = {
   'hundred-children': ['forks a hundred children and hangs: all 101 stopped at the timeout, blocked', /timeout/],
   'closes-stdout': ['closes stdout and stderr early, then keeps running: stopped at the timeout, blocked', /timeout/],
   'kills-itself': ['dies of SIGSEGV: blocked, the reason names the signal', /SIGSEGV/],
+  'artifact-symlink': [
+    'leaves its artifact as a symlink to /etc/passwd: blocked, the link removed, never committed',
+    /work\.md is a symlink/,
+  ],
+  'cost-negative': ['reports a cost of -5 dollars: done, the cost recorded as unknown', null],
+  'cost-huge': ['reports a cost of 1e308 dollars: done, the cost recorded as unknown', null],
 };
 
 let root = '';
@@ -186,6 +192,21 @@ describe('misbehaving agents, side by side in one run', () => {
       .flatMap((f) => readFileSync(path.join(out, f), 'utf8').trim().split('\n').map(Number));
     expect(pids.length).toBe(102);
     expect(pids.filter(alive)).toEqual([]);
+  });
+
+  it('the symlink to /etc/passwd: no commit holds it or its target\'s text', async () => {
+    expect(await git(root, 'log', '--all', '--format=%h', '--', 'backlog/*/artifact-symlink/work.md')).toBe('');
+    expect(existsSync(path.join(root, 'backlog/blocked/artifact-symlink/work.md'))).toBe(false);
+    expect(await git(root, 'log', '-p', '--all')).not.toContain('root:x:0:0');
+  });
+
+  it('a cost of -5 or 1e308 dollars: recorded as unknown, the item still readable, the run total finite', async () => {
+    for (const id of ['cost-negative', 'cost-huge']) {
+      const trailers = await git(root, 'log', '--format=%(trailers:key=Tend-Cost-USD,valueonly)', '--grep', `${id}`);
+      expect(trailers.split('\n').filter(Boolean)[0], id).toBe('unknown');
+      expect(await itemField(root, `backlog/done/${id}/item.md`, 'cost_usd'), id).toBe('0');
+    }
+    expect(run.stdout).not.toMatch(/Infinity|-\$|\$-/);
   });
 
   it('the agent that closed its output early: what it printed before is in the reason', async () => {

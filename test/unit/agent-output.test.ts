@@ -104,6 +104,13 @@ describe('parseClaudeOutput', () => {
     });
   });
 
+  it('takes a negative, infinite or absurd cost for unknown, not for dollars', () => {
+    for (const total_cost_usd of [-5, 1e308, 2_000_000, '0.40', null]) {
+      expect(parse(jsonl(result({ total_cost_usd }))).costUsd, String(total_cost_usd)).toBeUndefined();
+    }
+    expect(parse(jsonl(result({ total_cost_usd: 0 }))).costUsd).toBe(0);
+  });
+
   it('reads a single JSON result (--output-format json) and progress text around it', () => {
     expect(parse(`some warning\n${JSON.stringify(result({ total_cost_usd: 0.05 }))}\n`).costUsd).toBe(0.05);
   });

@@ -131,6 +131,8 @@ describe('parseItem problems', () => {
   it.each([
     ['priority: high', 'priority', /expected an integer from 1 .* to 5 .*, found "high"/],
     ['priority: 9', 'priority', /expected an integer from 1 .*, found 9/],
+    ['priority: 1e308', 'priority', /expected an integer from 1 .*, found 1e\+308/],
+    ['cost_usd: 1e999', 'cost_usd', /expected a number of dollars, 0 or more, found Infinity/],
     ['status: bogus', 'status', /expected one of queued, running, waiting, failed, found "bogus"/],
     ['depends_on: [../etc]', 'depends_on', /expected a list of item ids.*, found \["\.\.\/etc"\]/],
     ['labels: { a: 1 }', 'labels', /expected a list of words.*, found \{"a":1\}/],
