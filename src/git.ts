@@ -1,5 +1,6 @@
-// git, through execa rather than simple-git: simple-git waits ~50 ms after every command that
-// prints nothing (PITFALLS.md), and a transition runs several of them.
+// git through child_process rather than simple-git, which waits 50 ms after every command that
+// prints nothing (measured: 71 ms against 19 ms for `git update-ref`; see the README), and a
+// transition runs several of them.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
