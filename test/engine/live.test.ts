@@ -1,47 +1,19 @@
 // Live mode with the real watcher: `tend run` (no --once) reacting to a human editing the
 // backlog by hand.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { item, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
-import { cleanEnv, git, read, scratchDir, TEND_BIN } from '../helpers/repo.js';
-
-const running: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of running.splice(0)) child.kill('SIGKILL');
-});
-
-function startRun(root: string, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  currentOutput = () => output;
-  return { child, output: () => output, exited };
-}
-
-let currentOutput: () => string = () => '';
-
-async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}\ntend said:\n${currentOutput()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { alive, eventually, startLiveRun } from '../helpers/processes.js';
+import { git, read, scratchDir } from '../helpers/repo.js';
 
 const subjectsOf = (root: string) => () => tendSubjects(root);
 
 describe('tend run in live mode', () => {
   it('takes in a new inbox file, including one saved by rename, and finishes it', async () => {
     const root = await runRepo('write-artifact.mjs');
-    const run = startRun(root);
+    const run = startLiveRun(root);
     await eventually(() => run.output(), (o) => o.includes('watching backlog/'), 'the watcher to be ready');
     await writeFile(path.join(root, 'backlog/live.md'), item('Live', 'pipeline: quick-fix\n'));
     // An editor's save-by-rename: write a temporary file, then rename it into place.
@@ -62,7 +34,7 @@ describe('tend run in live mode', () => {
       'backlog/later.md': item('Later', 'pipeline: quick-fix\npriority: 4\n'),
       'backlog/urgent.md': item('Urgent', 'pipeline: quick-fix\npriority: 5\n'),
     });
-    const run = startRun(root, { FAKE_PID_FILE: pidFile });
+    const run = startLiveRun(root, { env: { FAKE_PID_FILE: pidFile } });
     await eventually(() => existsSync(pidFile), (v) => v, 'the first agent to start');
     // While `first` holds the only slot, the human makes `urgent` the most urgent item.
     const file = 'backlog/triage/urgent/item.md';
@@ -81,12 +53,12 @@ describe('tend run in live mode', () => {
     const pids = await scratchDir();
     const pidFile = path.join(pids, 'doomed.pid');
     const root = await runRepo('hang.mjs', { 'backlog/doomed.md': item('Doomed', 'pipeline: quick-fix\npriority: 1\n'), 'backlog/parked.md': item('Parked', 'pipeline: gated\n'), 'pipelines/gated.md': '---\nphases:\n  - { name: triage, approve: true }\n  - { name: build }\n---\nGated.\n' }, { concurrency: 2 });
-    const run = startRun(root, { FAKE_PID_DIR: pids });
+    const run = startLiveRun(root, { env: { FAKE_PID_DIR: pids } });
     await eventually(() => existsSync(pidFile), (v) => v, 'the agent to start');
     const agentPid = Number(readFileSync(pidFile, 'utf8'));
     await rm(path.join(root, 'backlog/triage/doomed'), { recursive: true, force: true });
     await eventually(subjectsOf(root), (s) => s.includes('tend: doomed removed by hand from triage'), 'the removal commit');
-    await eventually(() => { try { process.kill(agentPid, 0); return readFileSync(`/proc/${agentPid}/stat`, 'utf8').split(') ')[1]?.[0] === 'Z'; } catch { return true; } }, (gone) => gone, 'the agent to be stopped');
+    await eventually(() => alive(agentPid), (running) => !running, 'the agent to be stopped');
 
     // `parked` is running triage (hang.mjs); move it by hand to build while it runs.
     await eventually(subjectsOf(root), (s) => s.includes('tend: parked triage started (attempt 1)'), 'parked to start');
@@ -101,7 +73,7 @@ describe('tend run in live mode', () => {
 
   it('reloads an edited pipeline; an invalid ORCHESTRATOR.md keeps the last good one', async () => {
     const root = await runRepo('write-artifact.mjs');
-    const run = startRun(root);
+    const run = startLiveRun(root);
     await eventually(() => run.output(), (o) => o.includes('watching backlog/'), 'the watcher to be ready');
     await writeFile(path.join(root, 'pipelines/tiny.md'), '---\nphases:\n  - { name: triage }\n---\nOne phase.\n');
     await writeFile(path.join(root, 'backlog/small.md'), item('Small', 'pipeline: tiny\n'));

@@ -1,51 +1,19 @@
 // One run per checkout, shutting down on a signal, and surviving kill -9 at any moment.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
-import { cleanEnv, commitCount, git, read, scratchDir, tend, TEND_BIN, tendJson } from '../helpers/repo.js';
-
-const started: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of started.splice(0)) child.kill('SIGKILL');
-});
-
-function startRun(root: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [TEND_BIN, 'run', ...args], { cwd: root, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
-  return { child, output: () => output, exited };
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+import { alive, startLiveRun, waitFor } from '../helpers/processes.js';
+import { commitCount, git, read, scratchDir, tend, tendJson } from '../helpers/repo.js';
 
 describe('one run per checkout', () => {
   it('a second run is refused while the first holds the lock; SIGTERM stops the agent and requeues its item', async () => {
     const state = await scratchDir();
     const pidFile = path.join(state, 'agent.pid');
     const root = await runRepo('hang.mjs', { 'backlog/slow.md': item('Slow', 'pipeline: quick-fix\n') });
-    const first = startRun(root, [], { FAKE_PID_FILE: pidFile });
-    await waitFor(() => existsSync(pidFile), 'the agent to start');
+    const first = startLiveRun(root, { env: { FAKE_PID_FILE: pidFile } });
+    await waitFor(() => existsSync(pidFile), 'the agent to start', 15_000);
 
     const second = await tend(root, ['run', '--once']);
     expect(second.exitCode).toBe(1);
@@ -54,7 +22,7 @@ describe('one run per checkout', () => {
     const agentPid = Number(readFileSync(pidFile, 'utf8'));
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(143);
-    expect(running(agentPid)).toBe(false);
+    expect(alive(agentPid)).toBe(false);
     const file = 'backlog/triage/slow/item.md';
     expect(await itemField(root, file, 'status')).toBe('queued');
     expect(await itemField(root, file, 'attempts')).toBe('0');
@@ -70,12 +38,12 @@ describe('kill -9', () => {
     const state = await scratchDir();
     const pidFile = path.join(state, 'agent.pid');
     const root = await runRepo('hang.mjs', { 'backlog/crash.md': item('Crash', 'pipeline: quick-fix\n') });
-    const first = startRun(root, [], { FAKE_PID_FILE: pidFile });
-    await waitFor(() => existsSync(pidFile), 'the agent to start');
+    const first = startLiveRun(root, { env: { FAKE_PID_FILE: pidFile } });
+    await waitFor(() => existsSync(pidFile), 'the agent to start', 15_000);
     const agentPid = Number(readFileSync(pidFile, 'utf8'));
     first.child.kill('SIGKILL');
     await first.exited;
-    expect(running(agentPid)).toBe(true); // its own process group outlives tend
+    expect(alive(agentPid)).toBe(true); // its own process group outlives tend
     expect(await itemField(root, 'backlog/triage/crash/item.md', 'status')).toBe('running');
 
     await writeFile(path.join(root, 'ORCHESTRATOR.md'), settingsFor('write-artifact.mjs'));
@@ -83,7 +51,7 @@ describe('kill -9', () => {
     expect(second.exitCode).toBe(0);
     expect(second.stderr).toMatch(/took over the lock of a run that is gone/);
     expect(second.stderr).toMatch(/stopped 1 agent process group/);
-    expect(running(agentPid)).toBe(false);
+    expect(alive(agentPid)).toBe(false);
     const subjects = await tendSubjects(root);
     expect(subjects).toContain('tend: crash triage requeued (the run holding it ended)');
     expect(subjects.at(-1)).toBe('tend: crash review -> done');
@@ -121,7 +89,7 @@ describe('kill -9', () => {
     const root = await runRepo('write-artifact.mjs', Object.fromEntries(ids.map((id, i) => [`backlog/${id}.md`, item(`Item ${id}`, `pipeline: quick-fix\npriority: ${(i % 5) + 1}\n`)])), { retries: 20 });
     for (let round = 0; round < 8; round++) {
       const before = await commitCount(root);
-      const run = startRun(root, ['--once']);
+      const run = startLiveRun(root, { args: ['--once'] });
       // Kill once this run has committed something of its own, after a delay that varies by
       // round, so kills land mid-transition and mid-phase rather than during start-up.
       const deadline = Date.now() + 15_000;

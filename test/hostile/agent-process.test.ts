@@ -6,6 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FIXTURES, item, itemField, runRepo, settingsFor } from '../helpers/engine.js';
+import { alive } from '../helpers/processes.js';
 import { cleanEnv, git, read, scratchDir, tend, TEND_BIN } from '../helpers/repo.js';
 import { runProcess } from '../../src/agents/process.js';
 
@@ -24,16 +25,6 @@ agents:
 ---
 Test project.
 `;
-
-/** Whether a process is still running; a zombie (dead, waiting to be reaped) is not. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Pid files of sleepers the fake agents start: whatever the test's outcome, none outlives it. */
 const sleeperPidFiles: string[] = [];
@@ -66,6 +57,21 @@ async function waitForPid(pidFile: string): Promise<void> {
 
 async function sleeperPid(pidFile: string): Promise<number> {
   return Number((await readFile(pidFile, 'utf8')).trim());
+}
+
+/**
+ * `count` items `<name>-<i>` (titled `<Name> <i>`) whose agent is the shell one-liner `script`,
+ * after a `tend run --once` that must end well whatever the agents did; their ids, to check each.
+ */
+async function runShellAgents(name: string, count: number, script: string): Promise<{ root: string; ids: string[] }> {
+  const ids = Array.from({ length: count }, (_, i) => `${name}-${i}`);
+  const title = (i: number) => `${name[0]?.toUpperCase()}${name.slice(1)} ${i}`;
+  const items = Object.fromEntries(ids.map((id, i) => [`backlog/${id}.md`, solo(title(i))]));
+  const settings = { 'pipelines/solo.md': SOLO, 'ORCHESTRATOR.md': shellAgent(script) };
+  const root = await runRepo('write-artifact.mjs', { ...settings, ...items });
+  const result = await runOnce(root, {});
+  expect(result.exitCode, result.stderr).toBe(0);
+  return { root, ids };
 }
 
 async function workLog(root: string, id: string): Promise<string> {
@@ -144,26 +150,17 @@ describe('descendants that escape the agent\'s process group', () => {
 
 describe('output printed in the moment an agent exits', () => {
   it('40 agents that print a line and a cost and exit at once: every log has the line, every cost is recorded', async () => {
-    const items = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`backlog/quick-${i}.md`, solo(`Quick ${i}`)]));
     const script = 'echo "first line of $TEND_ITEM"; echo done > "$TEND_ARTIFACT"; echo \'{"total_cost_usd": 1.00}\'';
-    const root = await runRepo('write-artifact.mjs', { 'pipelines/solo.md': SOLO, 'ORCHESTRATOR.md': shellAgent(script), ...items });
-    const result = await runOnce(root, {});
-    expect(result.exitCode, result.stderr).toBe(0);
-    for (let i = 0; i < 40; i++) {
-      const id = `quick-${i}`;
+    const { root, ids } = await runShellAgents('quick', 40, script);
+    for (const id of ids) {
       expect(await itemField(root, `backlog/done/${id}/item.md`, 'cost_usd'), id).toBe('1');
       expect(await workLog(root, id), id).toContain(`first line of ${id}`);
     }
   }, 120_000);
 
   it('10 agents that print `FATAL: API key missing` to stderr and exit 1: the message is in every log and blocked_reason', async () => {
-    const items = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`backlog/fatal-${i}.md`, solo(`Fatal ${i}`)]));
-    const script = 'echo "FATAL: API key missing" >&2; exit 1';
-    const root = await runRepo('write-artifact.mjs', { 'pipelines/solo.md': SOLO, 'ORCHESTRATOR.md': shellAgent(script), ...items });
-    const result = await runOnce(root, {});
-    expect(result.exitCode, result.stderr).toBe(0);
-    for (let i = 0; i < 10; i++) {
-      const id = `fatal-${i}`;
+    const { root, ids } = await runShellAgents('fatal', 10, 'echo "FATAL: API key missing" >&2; exit 1');
+    for (const id of ids) {
       expect(await workLog(root, id), id).toContain('FATAL: API key missing');
       expect(await read(root, `backlog/blocked/${id}/item.md`), id).toMatch(/^blocked_reason: .*FATAL: API key missing/m);
     }

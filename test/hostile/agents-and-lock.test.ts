@@ -1,52 +1,20 @@
 // Hostile conditions around the run lock and around what agents and people change in the
 // backlog while a run is live: tend keeps one run per checkout, keeps a person's changes, and is
 // not steered by an agent that writes where it should not.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
-import { cleanEnv, git, scratchDir, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
-
-const started: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of started.splice(0)) child.kill('SIGKILL');
-});
-
-function startRun(root: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [TEND_BIN, 'run', ...args], { cwd: root, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
-  return { child, output: () => output, exited };
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+import { alive, startLiveRun, waitFor } from '../helpers/processes.js';
+import { git, scratchDir, tend, writeTree } from '../helpers/repo.js';
 
 describe('the run lock', () => {
   it('.tend/ deleted while a run is live: a second run is still refused and the first run\'s agent goes on', async () => {
     const state = await scratchDir();
     const pidFile = path.join(state, 'agent.pid');
     const root = await runRepo('hang.mjs', { 'backlog/slow.md': item('Slow', 'pipeline: quick-fix\n') });
-    const first = startRun(root, [], { FAKE_PID_FILE: pidFile });
+    const first = startLiveRun(root, { env: { FAKE_PID_FILE: pidFile } });
     await waitFor(() => existsSync(pidFile), 'the agent to start');
     const agentPid = Number(readFileSync(pidFile, 'utf8'));
     await rm(path.join(root, '.tend'), { recursive: true, force: true });
@@ -54,7 +22,7 @@ describe('the run lock', () => {
     const second = await tend(root, ['run', '--once']);
     expect(second.exitCode).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`another tend run \\(pid ${first.child.pid}, started .*\\) is working in this checkout`));
-    expect(running(agentPid)).toBe(true);
+    expect(alive(agentPid)).toBe(true);
     expect((await tend(root, ['status'])).stdout).toMatch(new RegExp(`pid ${first.child.pid}`));
     expect(await git(root, 'log', '--format=%s', '--grep=by hand')).toBe('');
     first.child.kill('SIGTERM');
@@ -65,14 +33,14 @@ describe('the run lock', () => {
     const state = await scratchDir();
     const pidFile = path.join(state, 'agent.pid');
     const root = await runRepo('hang.mjs', { 'backlog/slow.md': item('Slow', 'pipeline: quick-fix\n') });
-    const first = startRun(root, [], { FAKE_PID_FILE: pidFile });
+    const first = startLiveRun(root, { env: { FAKE_PID_FILE: pidFile } });
     await waitFor(() => existsSync(pidFile), 'the agent to start');
     await rm(path.join(root, '.tend'), { recursive: true, force: true });
     first.child.kill('SIGKILL');
     await first.exited;
     // The orphaned agent (its own process group) must not keep the lock either.
-    expect(running(Number(readFileSync(pidFile, 'utf8')))).toBe(true);
-    const second = startRun(root, []);
+    expect(alive(Number(readFileSync(pidFile, 'utf8')))).toBe(true);
+    const second = startLiveRun(root);
     await waitFor(() => second.output().includes('watching backlog/'), 'the second run to start');
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(143);
@@ -216,7 +184,7 @@ describe('a person moving items while a live run works on them', () => {
     const outside = path.join(state, 'outside');
     const items = Object.fromEntries(['a', 'b', 'c', 'd'].map((id) => [`backlog/${id}.md`, item(id.toUpperCase(), 'pipeline: steps\n')]));
     const root = await runRepo('wait-for-release.mjs', { ...stepsPipeline(false), ...items });
-    const run = startRun(root, ['-c', '4'], { FAKE_PID_DIR: state, FAKE_RELEASE: release });
+    const run = startLiveRun(root, { args: ['-c', '4'], env: { FAKE_PID_DIR: state, FAKE_RELEASE: release } });
     await waitFor(() => ['a', 'b', 'c', 'd'].every((id) => existsSync(path.join(state, `${id}.pid`))), 'four agents to start');
     await rename(path.join(root, 'backlog/one/a'), path.join(root, 'backlog/one/a-renamed'));
     await rename(path.join(root, 'backlog/one/b'), outside);

@@ -1,44 +1,20 @@
 // Hostile inbox and backlog: files still being written, odd names, symlinked folders, usage
 // limits and budget caps. Each case runs the real `tend` against a scratch repository.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, symlink } from 'node:fs/promises';
 import { execa } from 'execa';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FIXTURES, item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
+import { eventually, killAfterTest, startLiveRun } from '../helpers/processes.js';
 import { cleanEnv, git, initializedRepo, scratchDir, tend, tendJson, TEND_BIN, writeTree } from '../helpers/repo.js';
-
-const running: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of running.splice(0)) child.kill('SIGKILL');
-});
-
-function startRun(root: string, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A shell writing `rel` in chunks with pauses, as a person typing into `cat > file` would. */
 function slowWriter(root: string, rel: string, chunks: string[], pauseSeconds: number): Promise<number | null> {
   const script = `(${chunks.map((c) => `printf ${JSON.stringify(c)}`).join(`; sleep ${pauseSeconds}; `)}) > ${JSON.stringify(rel)}`;
   const child = spawn('sh', ['-c', script], { cwd: root, stdio: 'ignore' });
-  running.push(child);
+  killAfterTest(child);
   return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
 }
 
@@ -46,7 +22,7 @@ function slowWriter(root: string, rel: string, chunks: string[], pauseSeconds: n
 function heldWriter(root: string, rel: string, first: string, rest: string) {
   const script = `(printf ${JSON.stringify(first)}; read go; printf ${JSON.stringify(rest)}) > ${JSON.stringify(rel)}`;
   const child = spawn('sh', ['-c', script], { cwd: root, stdio: ['pipe', 'ignore', 'ignore'] });
-  running.push(child);
+  killAfterTest(child);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { finish: () => (child.stdin.end('go\n'), exited) };
 }
@@ -61,13 +37,14 @@ async function itemText(root: string, id: string): Promise<string | undefined> {
 describe('inbox files', () => {
   it('a file still being written in chunks: it is taken in only once complete, and no line is lost', async () => {
     const root = await runRepo('write-artifact.mjs');
-    const run = startRun(root);
-    await eventually(() => run.output(), (o) => o.includes('watching backlog/'), 'the watcher to be ready');
+    const run = startLiveRun(root);
+    await eventually(() => run.output(), (o) => o.includes('watching backlog/'), 'the watcher to be ready', 30_000);
     const written = slowWriter(root, 'backlog/typed.md', ['# T\n\nFirst.\n', 'Second.\n', 'Third.\n'], 2);
     expect(await written).toBe(0);
-    const subjects = await eventually(() => tendSubjects(root), (s) => s.includes('tend: typed inbox -> triage'), 'the intake');
+    const takenIn = (s: string[]) => s.includes('tend: typed inbox -> triage');
+    const subjects = await eventually(() => tendSubjects(root), takenIn, 'the intake', 30_000);
     expect(subjects.filter((s) => s.startsWith('tend: typed inbox'))).toHaveLength(1);
-    const text = await eventually(() => itemText(root, 'typed'), (t) => t !== undefined, 'the item file');
+    const text = await eventually(() => itemText(root, 'typed'), (t) => t !== undefined, 'the item file', 30_000);
     expect(text).toContain('First.\nSecond.\nThird.\n');
     // What was committed at intake holds every line too.
     const intake = (await git(root, 'log', '--format=%H', '--grep=^Tend-Outcome: intake$')).trim();
@@ -79,7 +56,7 @@ describe('inbox files', () => {
     const root = await onePhaseRepo('write-artifact.mjs', {});
     const writer = heldWriter(root, 'backlog/typing.md', '# Typing\n\nFirst.\n', 'Second.\n');
     const size = () => (existsSync(path.join(root, 'backlog/typing.md')) ? statSync(path.join(root, 'backlog/typing.md')).size : 0);
-    await eventually(size, (n) => n > 0, 'the first chunk');
+    await eventually(size, (n) => n > 0, 'the first chunk', 30_000);
     const during = await tend(root, ['run', '--once']);
     expect(during.exitCode).toBe(0);
     expect(during.stdout).toContain('backlog/typing.md is still being written; taken in once it is closed');
@@ -158,19 +135,33 @@ describe('symlinks in backlog/', () => {
   });
 });
 
-/** ORCHESTRATOR.md whose agent `fine` is fake agent `script`, default pipeline `limited`. */
-async function onePhaseRepo(script: string, items: Record<string, string>, extraSettings = ''): Promise<string> {
-  const command = `[${JSON.stringify(process.execPath)}, ${JSON.stringify(path.join(FIXTURES, script))}]`;
-  const root = await initializedRepo();
-  await writeTree(root, {
-    'ORCHESTRATOR.md': `---\nagent: fine\ndefault_pipeline: limited\nretries: 1\nretry_backoff: 0s\ntimeout: 20s\n${extraSettings}agents:\n  fine: { type: command, command: ${command} }\n---\nTest project.\n`,
-    'pipelines/limited.md': '---\nphases:\n  - { name: work, artifact: work.md }\n---\nOne phase.\n',
+/** The command that runs fake agent `script`, as ORCHESTRATOR.md writes it. */
+const fakeAgent = (script: string) =>
+  `[${JSON.stringify(process.execPath)}, ${JSON.stringify(path.join(FIXTURES, script))}]`;
+
+/**
+ * A repository set up by `tend init` plus `files`, committed, whose settings run `agent` with one
+ * quick retry and default to pipeline `limited`; `agents` are the entries under `agents:`.
+ */
+async function limitedRepo(agent: string, agents: string[], extraSettings: string, files: Record<string, string>) {
+  const settings = `agent: ${agent}\ndefault_pipeline: limited\nretries: 1\nretry_backoff: 0s\ntimeout: 20s\n`;
+  const entries = agents.map((a) => `  ${a}\n`).join('');
+  const root = await initializedRepo({
+    'ORCHESTRATOR.md': `---\n${settings}${extraSettings}agents:\n${entries}---\nTest project.\n`,
     'prompts/work.md': 'Do {{title}}.\n',
-    ...items,
+    ...files,
   });
   await git(root, 'add', '--all');
   await git(root, 'commit', '--quiet', '-m', 'test setup');
   return root;
+}
+
+/** ORCHESTRATOR.md whose agent `fine` is fake agent `script`, default pipeline `limited`. */
+async function onePhaseRepo(script: string, items: Record<string, string>, extraSettings = ''): Promise<string> {
+  return limitedRepo('fine', [`fine: { type: command, command: ${fakeAgent(script)} }`], extraSettings, {
+    'pipelines/limited.md': '---\nphases:\n  - { name: work, artifact: work.md }\n---\nOne phase.\n',
+    ...items,
+  });
 }
 
 /**
@@ -178,19 +169,17 @@ async function onePhaseRepo(script: string, items: Record<string, string>, extra
  * limit is spent ("resets 5pm"; each call logged in $FAKE_CLAUDE_ARGS); `free` runs agent `fine`.
  */
 async function twoProviderRepo(items: Record<string, string>, extraSettings = ''): Promise<string> {
-  const command = (script: string) => `[${JSON.stringify(process.execPath)}, ${JSON.stringify(path.join(FIXTURES, script))}]`;
-  const root = await initializedRepo();
-  await writeTree(root, {
-    'ORCHESTRATOR.md': `---\nagent: spent\ndefault_pipeline: limited\nretries: 1\nretry_backoff: 0s\ntimeout: 20s\n${extraSettings}agents:\n  spent: { type: claude, command: ${JSON.stringify(path.join(FIXTURES, 'bin', 'claude'))}, env: { FAKE_CLAUDE: limit } }\n  fine: { type: command, command: ${command('write-artifact.mjs')} }\n---\nTest project.\n`,
+  const claude = JSON.stringify(path.join(FIXTURES, 'bin', 'claude'));
+  const agents = [
+    `spent: { type: claude, command: ${claude}, env: { FAKE_CLAUDE: limit } }`,
+    `fine: { type: command, command: ${fakeAgent('write-artifact.mjs')} }`,
+  ];
+  return limitedRepo('spent', agents, extraSettings, {
     'pipelines/limited.md': '---\nphases:\n  - { name: work, artifact: work.md }\n---\nOne phase on the spent agent.\n',
     'pipelines/free.md': '---\nphases:\n  - { name: chore, artifact: chore.md, agent: fine }\n---\nOne phase on another agent.\n',
-    'prompts/work.md': 'Do {{title}}.\n',
     'prompts/chore.md': 'Do {{title}}.\n',
     ...items,
   });
-  await git(root, 'add', '--all');
-  await git(root, 'commit', '--quiet', '-m', 'test setup');
-  return root;
 }
 
 describe('usage limits and budget caps', () => {
@@ -222,10 +211,12 @@ describe('usage limits and budget caps', () => {
       'backlog/three.md': item('Three', 'priority: 3\n'),
     }, 'concurrency: 1\nbudget: { per_run_usd: 1.5 }\n');
     const doneIds = async () => (await tendSubjects(root)).filter((s) => s.endsWith('work -> done'));
-    const live = startRun(root);
-    await eventually(() => live.output(), (o) => o.includes('budget.per_run_usd reached'), 'the budget warning');
+    const live = startLiveRun(root);
+    const warned = (o: string) => o.includes('budget.per_run_usd reached');
+    await eventually(() => live.output(), warned, 'the budget warning', 30_000);
     expect(live.output()).toMatch(/budget\.per_run_usd reached: this run has spent \$2\.00 of \$1\.50/);
-    expect(await eventually(doneIds, (d) => d.length === 2, 'two items done')).toEqual(['tend: one work -> done', 'tend: two work -> done']);
+    const twoDone = await eventually(doneIds, (d) => d.length === 2, 'two items done', 30_000);
+    expect(twoDone).toEqual(['tend: one work -> done', 'tend: two work -> done']);
     live.child.kill('SIGKILL');
     await live.exited;
     // Started again after the crash: the same run, the same spending, nothing new starts.

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, itemField } from '../helpers/engine.js';
+import { alive } from '../helpers/processes.js';
 import { cleanEnv, git, TEND_BIN, tend, tendJson, writeTree } from '../helpers/repo.js';
 import type { ItemJson } from '../cli/support.js';
 
@@ -117,15 +118,6 @@ async function runWatchingMemory(): Promise<{ exitCode: number; stdout: string; 
   clearInterval(poll);
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 
 describe('misbehaving agents, side by side in one run', () => {
   it('the run ends on its own (exit 0), every item done or blocked, nothing in backlog/ uncommitted', async () => {

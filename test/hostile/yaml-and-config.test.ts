@@ -1,12 +1,12 @@
 // Hostile YAML and configuration: files a person (or an agent) can write that must each end as
 // one clear problem naming the file, the line and a fix, never as a crash, a stack trace or a
 // run that stops working; and review verdicts and triage output as models really write them.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { item, itemField, runRepo, settingsFor, tendSubjects } from '../helpers/engine.js';
-import { cleanEnv, git, initializedRepo, read, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
+import { eventually, startLiveRun } from '../helpers/processes.js';
+import { git, initializedRepo, read, tend, writeTree } from '../helpers/repo.js';
 
 // Several of these run whole pipelines or a live run, a dozen tend commands each: on a loaded
 // machine that outlasts the default 30 s per test. Each wait inside is bounded on its own.
@@ -99,37 +99,17 @@ describe('a YAML alias bomb ("billion laughs")', () => {
   });
 });
 
-const running: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of running.splice(0)) child.kill('SIGKILL');
-});
-
-async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean, what: string, said: () => string): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}\ntend said:\n${said()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('a live run meeting a bad file', () => {
   it('an alias bomb dropped into the inbox: reported with its path, the run keeps its lock and goes on with other items, before and after it is removed', async () => {
     const root = await runRepo('write-artifact.mjs');
-    const child = spawn(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    running.push(child);
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const said = () => output;
-    await eventually(said, (o) => o.includes('watching backlog/'), 'the watcher to be ready', said);
+    const run = startLiveRun(root);
+    const subjects = () => tendSubjects(root);
+    await eventually(run.output, (o) => o.includes('watching backlog/'), 'the watcher to be ready', 30_000);
 
     await writeFile(path.join(root, 'backlog/bomb.md'), BOMB_ITEM);
-    await eventually(said, (o) => o.includes('backlog/bomb.md:4'), 'the bomb to be reported', said);
+    await eventually(run.output, (o) => o.includes('backlog/bomb.md:4'), 'the bomb to be reported', 30_000);
     await writeFile(path.join(root, 'backlog/first.md'), item('First', 'pipeline: quick-fix\n'));
-    await eventually(() => tendSubjects(root), (s) => s.includes('tend: first review -> done'), 'first to be done', said);
+    await eventually(subjects, (s) => s.includes('tend: first review -> done'), 'first to be done', 30_000);
     // Still the one run: a second one is refused.
     const second = await tend(root, ['run', '--once']);
     expect(second.exitCode).toBe(1);
@@ -137,10 +117,10 @@ describe('a live run meeting a bad file', () => {
 
     await rm(path.join(root, 'backlog/bomb.md'));
     await writeFile(path.join(root, 'backlog/second.md'), item('Second', 'pipeline: quick-fix\n'));
-    await eventually(() => tendSubjects(root), (s) => s.includes('tend: second review -> done'), 'second to be done', said);
-    expect(output).not.toMatch(STACK_TRACE);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(143);
+    await eventually(subjects, (s) => s.includes('tend: second review -> done'), 'second to be done', 30_000);
+    expect(run.output()).not.toMatch(STACK_TRACE);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(143);
   });
 });
 
@@ -282,27 +262,22 @@ describe('configuration errors', () => {
 describe('a pass of the run loop that fails', () => {
   it('backlog/ replaced by a symlink during a live run: reported, the run keeps its lock, and goes on once backlog/ is back', async () => {
     const root = await runRepo('write-artifact.mjs');
-    const child = spawn(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    running.push(child);
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const said = () => output;
-    await eventually(said, (o) => o.includes('watching backlog/'), 'the watcher to be ready', said);
+    const run = startLiveRun(root);
+    const subjects = () => tendSubjects(root);
+    await eventually(run.output, (o) => o.includes('watching backlog/'), 'the watcher to be ready', 30_000);
 
     await rename(path.join(root, 'backlog'), path.join(root, 'real-backlog'));
     await symlink('real-backlog', path.join(root, 'backlog'));
-    await eventually(said, (o) => o.includes('backlog/ is a symlink'), 'the failed pass to be reported', said);
+    await eventually(run.output, (o) => o.includes('backlog/ is a symlink'), 'the failed pass to be reported', 30_000);
     const second = await tend(root, ['run', '--once']);
     expect(second.stderr).toMatch(/another tend run/);
 
     await rm(path.join(root, 'backlog'));
     await rename(path.join(root, 'real-backlog'), path.join(root, 'backlog'));
     await writeFile(path.join(root, 'backlog/after.md'), item('After', 'pipeline: quick-fix\n'));
-    await eventually(() => tendSubjects(root), (s) => s.includes('tend: after review -> done'), 'after to be done', said);
-    expect(output).not.toMatch(STACK_TRACE);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(143);
+    await eventually(subjects, (s) => s.includes('tend: after review -> done'), 'after to be done', 30_000);
+    expect(run.output()).not.toMatch(STACK_TRACE);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(143);
   });
 });

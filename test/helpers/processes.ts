@@ -1,0 +1,92 @@
+// Processes in tests: a live `tend run` that never outlives its test, whether a process is still
+// running, and bounded waits that say what they waited for (and what tend printed) when they fail.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterEach } from 'vitest';
+import { cleanEnv, TEND_BIN } from './repo.js';
+
+const leftovers: ChildProcess[] = [];
+/** The output of this test's latest live run, so a wait that times out can show it. */
+let latestOutput: (() => string) | undefined;
+afterEach(() => {
+  for (const child of leftovers.splice(0)) child.kill('SIGKILL');
+  latestOutput = undefined;
+});
+
+/** SIGKILL `child` once the test ends, passed or failed: a hanging run must not stall the suite. */
+export function killAfterTest(child: ChildProcess): void {
+  leftovers.push(child);
+}
+
+/** Whether a process is still running; a zombie (dead, waiting to be reaped) is not. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+export interface LiveRun {
+  child: ChildProcess;
+  /** All it has printed so far, stdout and stderr interleaved as they came. */
+  output: () => string;
+  /** Its exit code, or -1 if a signal ended it. */
+  exited: Promise<number>;
+}
+
+/** `tend run ...args` in `root` (live mode unless `args` say --once), killed after the test. */
+export function startLiveRun(root: string, options: { args?: string[]; env?: Record<string, string> } = {}): LiveRun {
+  const child = spawn(process.execPath, [TEND_BIN, 'run', ...(options.args ?? [])], {
+    cwd: root,
+    env: cleanEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  killAfterTest(child);
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+  latestOutput = () => output;
+  return { child, output: () => output, exited };
+}
+
+/** For a timed-out wait: what the test's live run printed, if it started one. */
+function tendSaid(): string {
+  return latestOutput ? `\ntend said:\n${latestOutput()}` : '';
+}
+
+/** Wait until `condition` holds, checking every 25 ms; fail after `timeoutMs`, naming `what`. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${tendSaid()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Probe every 50 ms until `accept` takes the value, and return it; fail after `timeoutMs` with
+ * the last value seen, so a near miss shows how near.
+ */
+export async function eventually<T>(
+  probe: () => Promise<T> | T,
+  accept: (v: T) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}${tendSaid()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
