@@ -14,9 +14,13 @@ export interface Repo extends LoadedConfig {
   snapshot: Snapshot;
 }
 
+/** Roots found, by folder: a run reads the backlog again on every tick, from the same folder. */
+const roots = new Map<string, string>();
+
 export async function repoRoot(cwd: string): Promise<string> {
-  const root = await findRepoRoot(cwd);
+  const root = roots.get(cwd) ?? (await findRepoRoot(cwd));
   if (!root) throw new TendError(`${cwd} is not inside a git repository`, 'run `tend init` to set one up');
+  roots.set(cwd, root);
   return root;
 }
 

@@ -32,7 +32,14 @@ export interface Applied {
  * are applied to item.md as it is on disk now, so a human's edit made while its phase ran is
  * kept; an item.md that a human left invalid is not touched at all.
  */
-export async function applyTransition(opts: ApplyOptions, item: Item, to: string | undefined, changes: Record<string, unknown>, transition: Transition): Promise<Applied> {
+export async function applyTransition(
+  opts: ApplyOptions,
+  item: Item,
+  to: string | undefined,
+  changes: Record<string, unknown>,
+  transition: Transition,
+  leftBehind: string[] = [],
+): Promise<Applied> {
   const { root } = opts;
   const fresh = await readItemFile(root, item.file, item.id);
   if ('problems' in fresh) {
@@ -50,10 +57,12 @@ export async function applyTransition(opts: ApplyOptions, item: Item, to: string
   }
   const parsed = updateItem(fresh.parsed, changes);
   const after = serializeItem(parsed);
-  // Every folder of this item, so a crash's leftovers (a renamed folder not yet committed) are
-  // committed with its next transition rather than left behind; and where it moves from.
-  const paths = [dir, `:(glob)${BACKLOG_DIR}/*/${item.id}/**`];
-  const sources = item.location === INBOX ? [item.file] : moving && item.dir ? [item.dir] : [];
+  // Where the item goes, and below where it moves from. Literal paths: a pattern such as
+  // backlog/*/<id>/** would make git walk every folder under backlog/, done/ included. A crash
+  // between the move and the commit is finished from the journal record written first.
+  const paths = [dir];
+  const from = item.location === INBOX ? [item.file] : moving && item.dir ? [item.dir] : [];
+  const sources = [...from, ...leftBehind];
   const message = commitMessage(transition);
   const pending = await record(root, { pid: process.pid, id: item.id, file, moved: moving, before: sha256(serializeItem(fresh.parsed)), after, paths, sources, message, author: opts.author });
   let committed = false;

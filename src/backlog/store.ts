@@ -130,6 +130,42 @@ function createdMs(fields: ItemFields, mtimeMs: number): number {
   return Number.isNaN(ms) ? mtimeMs : ms;
 }
 
+/**
+ * done/ only grows: a team has thousands of finished items within a year, and a run reads the
+ * backlog again after every transition. So done/ is listed again only when the folder itself
+ * changed (an item folder entered or left it), and a finished item is read once per process.
+ * What tend writes into a finished item is read again; an edit a person makes inside one is
+ * seen by the next command, and by the run's own scan of changes made by hand, which asks git. A folder changed in the last STABLE_MS is listed again
+ * all the same, so a file system with coarse times cannot hide a change made in the same tick.
+ */
+const STABLE_MS = 2000;
+const listings = new Map<string, { mtimeMs: number; ctimeMs: number; entries: Dirent[] }>();
+const finishedReads = new Map<string, Read>();
+
+async function listFolder(abs: string, cached: boolean): Promise<Dirent[]> {
+  if (!cached) return readdir(abs, { withFileTypes: true });
+  const stat = await lstat(abs);
+  const known = listings.get(abs);
+  const settled = Date.now() - Math.max(stat.mtimeMs, stat.ctimeMs) > STABLE_MS;
+  if (known && settled && known.mtimeMs === stat.mtimeMs && known.ctimeMs === stat.ctimeMs) return known.entries;
+  const entries = await readdir(abs, { withFileTypes: true });
+  listings.set(abs, { mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, entries });
+  // A folder that left done/ is read afresh if one of its name comes back.
+  const present = new Set(entries.map((e) => path.join(abs, e.name)));
+  for (const key of finishedReads.keys()) if (path.dirname(key) === abs && !present.has(key)) finishedReads.delete(key);
+  return entries;
+}
+
+async function readFolderItemOnce(root: string, location: string, id: string): Promise<Read> {
+  if (location !== DONE) return readFolderItem(root, location, id);
+  const key = path.join(root, BACKLOG_DIR, location, id);
+  const known = finishedReads.get(key);
+  if (known) return known;
+  const read = await readFolderItem(root, location, id);
+  if (!('vanished' in read)) finishedReads.set(key, read);
+  return read;
+}
+
 async function readFolderItem(root: string, location: string, id: string): Promise<Read> {
   try {
     return await readFolderItemNow(root, location, id);
@@ -209,7 +245,7 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
         invalid.push({ path: rel, problems: [{ file: rel, message: 'is not a phase folder of any pipeline', fix: `move its items to a phase folder, or add a phase named ${entry.name} to a pipeline` }] });
         continue;
       }
-      const children = await readdir(path.join(base, entry.name), { withFileTypes: true }).catch((err: unknown) => {
+      const children = await listFolder(path.join(base, entry.name), entry.name === DONE).catch((err: unknown) => {
         if (vanished(err)) return [];
         if (!unreadable(err)) throw err;
         invalid.push({ path: rel, problems: [unreadableProblem(rel, true)] });
@@ -225,7 +261,7 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
   }
   const items: Item[] = [];
   // Read only after the walk, all at once, so no rejection is left without a handler.
-  for (const read of await Promise.all(folderItems.map(([location, id]) => readFolderItem(root, location, id)))) {
+  for (const read of await Promise.all(folderItems.map(([location, id]) => readFolderItemOnce(root, location, id)))) {
     if ('item' in read) items.push(read.item);
     else if ('invalid' in read) invalid.push(read.invalid);
   }
@@ -331,6 +367,7 @@ let tmpCounter = 0;
  */
 export async function writeFileAtomic(root: string, rel: string, text: string): Promise<void> {
   await refuseSymlinkedFolders(root, path.dirname(rel));
+  finishedReads.delete(path.join(root, path.dirname(rel))); // a finished item tend rewrites is read again
   const tmpDir = path.join(root, STATE_DIR, 'tmp');
   await mkdir(tmpDir, { recursive: true });
   const tmp = path.join(tmpDir, `${process.pid}-${tmpCounter++}.tmp`);

@@ -14,6 +14,8 @@ export interface Decision {
   /** Frontmatter keys to set (`undefined` removes a key). */
   changes: Record<string, unknown>;
   transition: Transition;
+  /** Folders of the item a person moved it out of, committed as gone with this transition. */
+  leftBehind?: string[];
 }
 
 export interface PhaseOutcome {

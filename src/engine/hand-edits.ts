@@ -15,7 +15,7 @@ export interface HandChange {
   from: string[];
   /** A short account of what changed, for the commit subject. */
   summary: string;
-  /** What to commit: the item's folders (a glob) or, for an inbox file, that file. */
+  /** What to commit: the item's folders that changed (literal paths) or, for an inbox file, that file. */
   paths: string[];
 }
 
@@ -82,21 +82,24 @@ export async function findHandChanges(root: string, snapshot: Snapshot, active: 
     byId.set(at.id, [...(byId.get(at.id) ?? []), { location: at.location, deleted: change.deleted }]);
   }
   for (const [id, paths] of byId) {
-    const glob = [`:(glob)${BACKLOG_DIR}/*/${id}/**`];
     if (invalid.has(id)) continue;
     const item = snapshot.items.find((i) => i.id === id && i.location !== INBOX);
+    // The item's folders that changed, and where it is now: literal paths, since a pattern such
+    // as backlog/*/<id>/** makes git walk every folder under backlog/, done/ included.
+    const locations = new Set([...paths.map((p) => p.location), ...(item ? [item.location] : [])]);
+    const folders = [...locations].map((location) => `${BACKLOG_DIR}/${location}/${id}`);
     const from = [...new Set(paths.filter((p) => p.deleted && p.location !== item?.location).map((p) => p.location))];
     if (!item) {
-      changes.push({ id, kind: 'removed', from, summary: `removed by hand from ${from.join(', ') || 'backlog'}`, paths: glob });
+      changes.push({ id, kind: 'removed', from, summary: `removed by hand from ${from.join(', ') || 'backlog'}`, paths: folders });
     } else if (from.length > 0) {
-      changes.push({ id, kind: 'moved', item, from, summary: `moved by hand: ${from.join(', ')} -> ${item.location}`, paths: glob });
+      changes.push({ id, kind: 'moved', item, from, summary: `moved by hand: ${from.join(', ')} -> ${item.location}`, paths: folders });
     } else {
       const before = await committedData(root, item.file);
       // Gone since the scan (moved again, or removed): looked at again on the next read.
       const now = await readItemFile(root, item.file, item.id).catch(() => undefined);
       if (!now) continue;
       const edits = before && 'parsed' in now ? frontmatterChanges(before, now.parsed.data) : '';
-      changes.push({ id, kind: 'edited', item, from, summary: before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`, paths: glob });
+      changes.push({ id, kind: 'edited', item, from, summary: before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`, paths: folders });
     }
   }
   return changes;

@@ -123,7 +123,14 @@ export class RunState {
     // Before touching the item: a rewritten branch may have taken its folder back in time.
     await checkNotRewritten(this.root, this.branch);
     const d = await settleWorkspace(this.root, item, decision, this.config.settings, this.branch, this.signal);
-    const applied = await applyTransition({ root: this.root, author: this.author, branch: this.branch }, item, d.to, d.changes, d.transition);
+    const applied = await applyTransition(
+      { root: this.root, author: this.author, branch: this.branch },
+      item,
+      d.to,
+      d.changes,
+      d.transition,
+      d.leftBehind,
+    );
     if (applied.committed) this.committed(d.transition);
     return applied.item;
   }

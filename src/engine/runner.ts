@@ -5,7 +5,7 @@ import { finishPending, pendingIds, type Finished } from '../backlog/journal.js'
 import { BACKLOG_DIR, type Snapshot } from '../backlog/store.js';
 import { configChangedAt } from '../config/load.js';
 import { agentType } from '../config/settings.js';
-import { BranchMoved, checkCanCommit, git } from '../git.js';
+import { BranchMoved, checkCanCommit, git, runAutoMaintenance } from '../git.js';
 import { formatProblem, TendError } from '../problem.js';
 import { checkFolders, openRepo, type Repo } from '../repo.js';
 import { CONFIG_SETTLE_MS, ConfigReload } from './config-reload.js';
@@ -116,6 +116,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       await Promise.allSettled(run.jobs.values());
     }
     await endRunBudget(root);
+    await runAutoMaintenance(root); // skipped after each of the run's commits (see git.ts)
     if (run.fatal) throw run.fatal;
     return summary;
   } finally {

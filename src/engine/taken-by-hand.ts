@@ -3,7 +3,7 @@
 // instead of the phase's result. Other changes by hand are committed as they are.
 import { commitPaths } from '../git.js';
 import { commitMessage, type Transition } from '../transition.js';
-import { writeFileAtomic, type Item, type Snapshot } from '../backlog/store.js';
+import { BACKLOG_DIR, writeFileAtomic, type Item, type Snapshot } from '../backlog/store.js';
 import { serializeItem, updateItem } from '../item.js';
 import { ENGINE_KEYS } from './agent-changes.js';
 import { committedData, findHandChanges, frontmatterChanges, type HandChange } from './hand-edits.js';
@@ -43,7 +43,9 @@ async function commitHandChange(run: RunState, change: HandChange): Promise<void
   const summary = ranIn ? `removed while its ${ranIn} agent ran (by a person or by that agent)` : change.summary;
   const transition: Transition = { id: change.id, phase: change.item?.location ?? change.from[0], summary, outcome: change.kind };
   if (change.kind === 'moved' && change.item) {
-    await run.apply(change.item, { changes: { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined }, transition });
+    const requeued = { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined };
+    const leftBehind = change.from.map((location) => `${BACKLOG_DIR}/${location}/${change.id}`);
+    await run.apply(change.item, { changes: requeued, transition, leftBehind });
     return;
   }
   if (change.kind === 'removed') {
