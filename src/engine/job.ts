@@ -49,7 +49,7 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
       transition: { id: item.id, phase: phase.name, summary: `${phase.name} started (attempt ${item.fields.attempts + 1})`, outcome: 'claimed' },
     });
     const outcome = await runPhase({
-      root: run.root, config: run.config, item: current, pipeline, phase, agentOverride: run.agent, baseBranch: run.branch, signal: jobSignal,
+      root: run.root, config: run.config, item: current, pipeline, phase, agentOverride: run.agent, baseBranch: run.branch, slots: run.slots, signal: jobSignal,
       onActivity: (lens, line) => run.reporter.activity?.(item.id, phase.name, lens, line),
       onWarning: (message) => run.reporter.warn(message),
       onAgentsDone: () => run.agentsDone.add(item.id),

@@ -18,6 +18,7 @@ import { maxAttempts } from './decide.js';
 import { renderPrompt } from './prompt.js';
 import { readVerdict } from './verdict.js';
 import { branchTip, commitsNotByTend, prepareWorkspace, runHook, WorkspaceError, type Workspace } from './workspace.js';
+import type { Slots } from './slots.js';
 import { itemLogDir, STATE_DIR } from '../state-dir.js';
 
 export class AgentUnavailable extends TendError {}
@@ -34,6 +35,7 @@ export interface PhaseRun {
   /** `--agent` given to `tend run`, overriding the configuration. */
   agentOverride?: string;
   baseBranch: string;
+  slots: Slots;
   signal: AbortSignal;
   onActivity?: (lens: string | undefined, line: string) => void;
   onWarning?: (message: string) => void;
@@ -205,26 +207,26 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
     });
     const promptFile = path.join(logDir, `${stem}.prompt.md`);
     await writeFile(promptFile, prompt);
-    // A fan-out's lenses run side by side: the job holds one of the run's slots for the phase
-    // as a whole, and lenses one after another would make a review take nine times as long.
-    const result = await agent.run({
-      id: item.id,
-      phase: phase.name,
-      pipeline: pipeline.name,
-      lens,
-      prompt,
-      promptFile,
-      artifactPath: agentArtifact,
-      cwd: workspace.dir,
-      model,
-      timeoutMs: phase.timeout ?? settings.timeout,
-      stallTimeoutMs: phase.stall_timeout ?? settings.stall_timeout,
-      logFile: path.join(logDir, `${stem}.log`),
-      logMaxBytes: settings.log_max_bytes,
-      pidFile: path.join(root, AGENT_PID_DIR, `${item.id}.${stem}.pid`),
-      signal: run.signal,
-      onActivity: (line) => run.onActivity?.(lens, line),
-    });
+    const result = await run.slots.with(() =>
+      agent.run({
+        id: item.id,
+        phase: phase.name,
+        pipeline: pipeline.name,
+        lens,
+        prompt,
+        promptFile,
+        artifactPath: agentArtifact,
+        cwd: workspace.dir,
+        model,
+        timeoutMs: phase.timeout ?? settings.timeout,
+        stallTimeoutMs: phase.stall_timeout ?? settings.stall_timeout,
+        logFile: path.join(logDir, `${stem}.log`),
+        logMaxBytes: settings.log_max_bytes,
+        pidFile: path.join(root, AGENT_PID_DIR, `${item.id}.${stem}.pid`),
+        signal: run.signal,
+        onActivity: (line) => run.onActivity?.(lens, line),
+      }),
+    );
     for (const left of result.leftRunning ?? []) {
       const outcome = left.stopped ? 'stopped it' : 'could not stop it';
       run.onWarning?.(`${item.id}: the ${phase.name} agent left process ${left.pid} (${left.command}) running outside its process group; ${outcome}`);
@@ -249,9 +251,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   // back from git's index rather than committed later as a human's removal.
   const deletedBefore = workspace.kind === 'repo' ? await deletedBacklogFiles(root) : new Set<string>();
   const baseBefore = workspace.kind === 'worktree' ? await branchTip(root, workspace.baseBranch) : undefined;
-  const phaseStarted = Date.now();
   const runs = await Promise.all(lenses.map(runLens));
-  const phaseMs = Date.now() - phaseStarted;
   run.onAgentsDone?.();
   if (baseBefore) await warnOfCommitsOnBase(run, root, baseBefore, workspace, `${item.id}: the ${phase.name} agent`);
   if (workspace.kind === 'repo') {
@@ -274,7 +274,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
     costUsd: runs.reduce((sum, r) => sum + (r.result.costUsd ?? 0), 0),
     // A program that never started cost nothing; one that ran and said nothing cost unknown.
     costUnknown: runs.some((r) => r.result.costUsd === undefined && !r.result.spawnError) || undefined,
-    durationMs: phaseMs,
+    durationMs: Math.max(...runs.map((r) => r.result.durationMs)),
     agent: agentLabel,
     logFile: runs[0]?.logFile,
     tail: runs[0]?.result.outputTail,

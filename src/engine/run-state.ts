@@ -7,6 +7,7 @@ import type { Config } from '../config/load.js';
 import { BranchMoved, checkNotRewritten } from '../git.js';
 import type { Transition } from '../transition.js';
 import type { Decision } from './decide.js';
+import { Slots } from './slots.js';
 import { settleWorkspace } from './workspace.js';
 
 export interface Reporter {
@@ -66,6 +67,7 @@ export class RunState {
   readonly carriedUsd: number;
   /** Written into `owner` of the items this run claims. */
   readonly owner = `${os.hostname()}:${process.pid}`;
+  readonly slots: Slots;
   /** The last good configuration; a running tend reloads it when the files change. */
   config: Config;
   /** Items a job is working on, by id, with the phase it started. */
@@ -108,6 +110,7 @@ export class RunState {
     this.reporter = setup.reporter;
     this.summary = setup.summary;
     this.carriedUsd = setup.carriedUsd ?? 0;
+    this.slots = new Slots(setup.concurrency);
   }
 
   /** Read at each commit, so a reloaded configuration applies at once. */

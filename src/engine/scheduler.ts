@@ -36,7 +36,7 @@ export interface Plan {
 
 export interface SchedulerState {
   now: number;
-  /** Slots free right now: global concurrency minus the items being worked on. */
+  /** Agent slots free right now (global concurrency minus agents running). */
   freeSlots: number;
   /** Items this run is working on, by id, with their phase. */
   active: ReadonlyMap<string, string>;
