@@ -38,6 +38,9 @@ export function tendRepo(finished) {
   }
   sh(root, 'git', 'add', '--all');
   sh(root, 'git', 'commit', '--quiet', '--allow-empty', '-m', `${finished} finished items`);
+  // Packed, as a repository that grew over a year is: thousands of loose objects would make
+  // every raw commit in the baseline start git's automatic gc.
+  sh(root, 'git', 'gc', '--quiet');
   return root;
 }
 

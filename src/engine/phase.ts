@@ -251,7 +251,10 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   // back from git's index rather than committed later as a human's removal.
   const deletedBefore = workspace.kind === 'repo' ? await deletedBacklogFiles(root) : new Set<string>();
   const baseBefore = workspace.kind === 'worktree' ? await branchTip(root, workspace.baseBranch) : undefined;
+  const phaseStarted = Date.now();
   const runs = await Promise.all(lenses.map(runLens));
+  // The phase's time, not one lens's: lenses wait for slots when concurrency is lower.
+  const phaseMs = Date.now() - phaseStarted;
   run.onAgentsDone?.();
   if (baseBefore) await warnOfCommitsOnBase(run, root, baseBefore, workspace, `${item.id}: the ${phase.name} agent`);
   if (workspace.kind === 'repo') {
@@ -274,7 +277,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
     costUsd: runs.reduce((sum, r) => sum + (r.result.costUsd ?? 0), 0),
     // A program that never started cost nothing; one that ran and said nothing cost unknown.
     costUnknown: runs.some((r) => r.result.costUsd === undefined && !r.result.spawnError) || undefined,
-    durationMs: Math.max(...runs.map((r) => r.result.durationMs)),
+    durationMs: phaseMs,
     agent: agentLabel,
     logFile: runs[0]?.logFile,
     tail: runs[0]?.result.outputTail,

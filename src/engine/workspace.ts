@@ -7,7 +7,7 @@ import path from 'node:path';
 import { runProcess } from '../agents/process.js';
 import type { Settings } from '../config/settings.js';
 import { authorEnv, git, withGitLock } from '../git.js';
-import { BLOCKED, DONE, type Item } from '../backlog/store.js';
+import { BACKLOG_DIR, BLOCKED, DONE, type Item } from '../backlog/store.js';
 import { TendError } from '../problem.js';
 import type { Decision } from './decide.js';
 import { itemLogDir, STATE_DIR } from '../state-dir.js';
@@ -32,8 +32,8 @@ export function worktreeDir(root: string, id: string): string {
   return path.join(root, WORKTREES_DIR, id);
 }
 
-async function gitOrFail(cwd: string, args: string[], what: string, env?: Record<string, string>): Promise<string> {
-  const result = await git(cwd, args, { env });
+async function gitOrFail(cwd: string, args: string[], what: string, env?: Record<string, string>, input?: string): Promise<string> {
+  const result = await git(cwd, args, { env, input });
   if (result.exitCode !== 0) throw new WorkspaceError(`${what}: ${firstLine(result.stderr || result.stdout)}`);
   return result.stdout;
 }
@@ -64,9 +64,26 @@ async function addWorktree(root: string, id: string, baseBranch: string): Promis
   // moved) is set aside, never worked in: git inside it would reach the user's own checkout.
   if (existsSync(dir)) await rename(dir, `${path.dirname(dir)}/.orphan-${id}-${Date.now()}`);
   await git(root, ['worktree', 'prune']);
-  const args = fresh ? ['worktree', 'add', '--quiet', '-b', branch, dir, baseBranch] : ['worktree', 'add', '--quiet', dir, branch];
+  const add = ['worktree', 'add', '--quiet', '--no-checkout'];
+  const args = fresh ? [...add, '-b', branch, dir, baseBranch] : [...add, dir, branch];
   await gitOrFail(root, ['-c', 'core.hooksPath=/dev/null', ...args], `could not create the worktree for ${id}`);
+  await checkOutAllButBacklog(dir, id);
   if (fresh) await forgetReviewed(root, id); // an earlier item's with this id
+}
+
+/**
+ * Fill a new worktree with everything but backlog/: the agent reads its item through the paths
+ * the prompt gives (in the main checkout), and checking out every finished item's folder made a
+ * worktree take seconds at 1,000 items and a minute at 10,000. backlog/ stays in the worktree's
+ * index marked skip-worktree (what sparse checkout does, without changing the repository's
+ * config), so the branch keeps it as it was and `git commit -a` or `git add -A` never delete it.
+ */
+async function checkOutAllButBacklog(dir: string, id: string): Promise<void> {
+  const what = `could not check out the worktree for ${id}`;
+  await gitOrFail(dir, ['reset', '--quiet'], what);
+  const backlog = await gitOrFail(dir, ['ls-files', '-z', '--', `${BACKLOG_DIR}/`], what);
+  if (backlog) await gitOrFail(dir, ['update-index', '-z', '--skip-worktree', '--stdin'], what, undefined, backlog);
+  await gitOrFail(dir, ['checkout-index', '--all', '--quiet'], what);
 }
 
 const commonDirs = new Map<string, string>();
@@ -196,20 +213,28 @@ export async function branchTip(root: string, branch: string): Promise<string | 
   return result.exitCode === 0 ? result.stdout.trim() : undefined;
 }
 
+/** Commits this process put on a base branch by landing an item's work (merge or rebase). */
+const landedByTend = new Set<string>();
+
+async function rememberLanded(root: string, base: string, tip: string): Promise<void> {
+  const listed = await git(root, ['rev-list', `${base}..${tip}`]);
+  for (const commit of listed.stdout.split('\n')) if (commit) landedByTend.add(commit);
+}
+
 /**
- * Commits on `branch` since `since` that tend did not make (no Tend-Outcome trailer), as
- * "<short sha> <subject>": an agent in a worktree must commit on its own branch, and one that
- * commits in the main checkout instead lands its work on the base branch unreviewed.
+ * Commits on `branch` since `since` that tend did not make (no Tend-Outcome trailer, not landed
+ * by tend from an item's branch), as "<short sha> <subject>": an agent in a worktree must commit
+ * on its own branch, and one that commits in the main checkout instead lands its work unreviewed.
  */
 export async function commitsNotByTend(root: string, since: string, branch: string): Promise<string[]> {
-  const format = '%h %s%x1f%(trailers:key=Tend-Outcome,valueonly,separator=)%x1e';
-  const result = await git(root, ['log', `--format=${format}`, `${since}..refs/heads/${branch}`]);
+  const format = '%H %h %s%x1f%(trailers:key=Tend-Outcome,valueonly,separator=)%x1e';
+  const result = await git(root, ['log', '--first-parent', `--format=${format}`, `${since}..refs/heads/${branch}`]);
   if (result.exitCode !== 0) return [];
   return result.stdout
     .split('\x1e')
     .map((entry) => entry.trim().split('\x1f'))
-    .filter(([commit, outcome]) => commit && !outcome?.trim())
-    .map(([commit]) => commit ?? '');
+    .filter(([commit, outcome]) => commit && !outcome?.trim() && !landedByTend.has(commit.split(' ')[0] ?? ''))
+    .map(([commit]) => commit?.split(' ').slice(1).join(' ') ?? '');
 }
 
 export type MergeResult = { ok: true; note: string; landed?: string } | { ok: false; reason: string };
@@ -250,6 +275,7 @@ export async function mergeBranch(root: string, id: string, mode: Settings['merg
     // No autostash (it would write conflict markers into the user's files) and no hooks.
     const ff = await git(root, ['-c', 'core.hooksPath=/dev/null', '-c', 'merge.autoStash=false', 'merge', '--quiet', '--ff-only', built.commit]);
     if (ff.exitCode !== 0) return { ok: false, reason: `could not fast-forward ${baseBranch}: ${describeGitError(ff.stderr)}; ${branch} is kept` };
+    await rememberLanded(root, base, built.commit);
     const note = mode === 'ff' ? `fast-forwarded ${baseBranch} to ${branch}` : `merged ${branch} into ${baseBranch}`;
     return { ok: true, note, landed: tip };
   });

@@ -99,3 +99,23 @@ describe('tend run --once with dry-run over the coding pipeline', () => {
     expect(b).toMatch(/^warning: .*no-such-pipeline.*$/m);
   });
 });
+
+describe('a fan-out phase', () => {
+  it('records the phase\'s whole time as its Tend-Duration, not one lens\'s, when lenses wait for each other', async () => {
+    // At concurrency 1 the three lenses run one after another, each recording its start and end.
+    const agent = 'date +%s%N >> "$TEND_LENS.times"; sleep 1; date +%s%N >> "$TEND_LENS.times"; echo ok > "$TEND_ARTIFACT"';
+    const root = await initializedRepo({
+      'ORCHESTRATOR.md': `---\nconcurrency: 1\nagent: lenses\nagents:\n  lenses: { type: command, command: [sh, -c, ${JSON.stringify(agent)}] }\n---\n`,
+      'pipelines/look.md': '---\nphases:\n  - { name: look, prompt: build.md, artifact: look.md, fanout: [one, two, three] }\n---\nLook.\n',
+      'backlog/thing.md': item('Thing', 'pipeline: look\n'),
+    });
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const times = await Promise.all(['one', 'two', 'three'].map(async (lens) => (await read(root, `${lens}.times`)).split('\n').map(Number)));
+    const spanMs = (Math.max(...times.map(([, end = 0]) => end)) - Math.min(...times.map(([start = 0]) => start))) / 1e6;
+    expect(spanMs).toBeGreaterThan(2500); // one after another: about 3 s
+    const duration = await git(root, 'log', '-1', '--format=%(trailers:key=Tend-Duration,valueonly)', '--grep=^Tend-Outcome: done$');
+    const seconds = Number(/^(\d+(?:\.\d+)?)s$/.exec(duration.trim())?.[1]);
+    expect(seconds * 1000).toBeGreaterThanOrEqual(Math.floor(spanMs / 1000) * 1000);
+  });
+});

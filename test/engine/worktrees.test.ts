@@ -25,6 +25,9 @@ describe('worktrees', () => {
       const build = await read(root, `backlog/done/${id}/build.md`);
       expect(build).toContain(`cwd: ${path.join(root, '.tend/worktrees', id)}`);
       expect(build).toContain(`branch: tend/${id}`);
+      // backlog/ is not checked out in a worktree (its cost grew with done/), yet the branch keeps it.
+      expect(build).toContain('backlog/: not checked out');
+      expect(await git(root, 'ls-tree', '--name-only', `tend/${id}`, 'backlog')).toBe('backlog');
     }
     // Each branch holds only its own build commit on top of where it started.
     expect(await git(root, 'show', '--name-only', '--format=', 'tend/one')).toBe('src/one.txt');
@@ -128,9 +131,11 @@ describe('worktrees', () => {
 
   it('merge: merge with a conflict blocks the item and keeps both sides', async () => {
     const root = await runRepo('commit-code.mjs', { 'backlog/first.md': quickFix('First'), 'backlog/second.md': item('Second', 'pipeline: quick-fix\npriority: 4\n') }, { merge: 'merge' });
-    const result = await tend(root, ['run', '--once', '--concurrency', '2'], { env: { FAKE_FILE: 'shared.txt', FAKE_SLOW_ITEM: 'second' } });
+    const result = await tend(root, ['run', '--once', '--concurrency', '2'], { env: { FAKE_FILE: 'shared.txt', FAKE_SLOW_ITEM: 'second', FAKE_MARKER: path.join(await scratchDir(), 'started') } });
     expect(result.exitCode).toBe(0);
     expect(await read(root, 'shared.txt')).toBe('written for first\n');
+    // first landed while second's build ran: tend's own merge is not taken for the agent's commit.
+    expect(result.stderr).not.toContain('not made by tend');
     const reason = await itemField(root, 'backlog/blocked/second/item.md', 'blocked_reason');
     expect(reason).toMatch(/merging tend\/second into main conflicts/);
     expect(await git(root, 'show', 'tend/second:shared.txt')).toBe('written for second');
