@@ -146,6 +146,7 @@ async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | unde
 
 /** Consecutive failed ticks after which a --once run gives up (a live run keeps trying). */
 const MAX_FAILED_TICKS_ONCE = 5;
+const MAX_FAILED_TICK_PAUSE_MS = 4000;
 
 /**
  * A tick that threw something unforeseen (a file that cannot be read, a bug): the run reports it
@@ -172,7 +173,9 @@ async function tickFailed(
     run.fatal ??= err instanceof Error ? err : new Error(String(err));
     return 'stop';
   }
-  const pauseMs = Math.min(30_000, (opts.pollMs ?? 1000) * 2 ** Math.min(tick.failures - 1, 5));
+  // At most a few seconds: a watcher may miss the fix (backlog/ replaced and put back is a new
+  // folder to it), and a pass over a healthy backlog costs little.
+  const pauseMs = Math.min(MAX_FAILED_TICK_PAUSE_MS, (opts.pollMs ?? 1000) * 2 ** (tick.failures - 1));
   await Promise.race([sleep(pauseMs, run.signal), ...(watcher ? [watcher.next()] : [])]);
   run.dirty = true;
   return 'again';

@@ -75,6 +75,9 @@ describe('worktrees', () => {
     expect(await read(root, 'backlog/done/sloppy/review.md')).toContain('commits: tend: work left uncommitted in the worktree of sloppy');
     expect(await read(root, 'src/sloppy.txt')).toBe('written for sloppy\n');
     expect(await git(root, 'log', '--format=%s', '-1', '--', 'src/sloppy.txt')).toBe('tend: work left uncommitted in the worktree of sloppy');
+    // tend's `git add -A` in a worktree without backlog/ checked out deleted nothing of it.
+    expect(await git(root, 'ls-files', 'backlog/done/sloppy/item.md')).toBe('backlog/done/sloppy/item.md');
+    expect(await git(root, 'log', '--format=%s', '--diff-filter=D', '--', 'backlog/')).toBe('tend: sloppy inbox -> triage');
   });
 
   it('what the review leaves uncommitted nobody reviewed: it stays on the branch and is not merged', async () => {

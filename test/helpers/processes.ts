@@ -8,10 +8,20 @@ import { cleanEnv, TEND_BIN } from './repo.js';
 const leftovers: ChildProcess[] = [];
 /** The output of this test's latest live run, so a wait that times out can show it. */
 let latestOutput: (() => string) | undefined;
-afterEach(() => {
-  for (const child of leftovers.splice(0)) child.kill('SIGKILL');
+afterEach(async () => {
+  // SIGTERM first, so tend stops its agents (they run in their own process groups and would
+  // outlive a SIGKILLed tend); SIGKILL whatever has not exited after a grace period.
+  await Promise.all(leftovers.splice(0).map(stop));
   latestOutput = undefined;
 });
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const grace = new Promise((resolve) => setTimeout(resolve, 5000).unref());
+  if ((await Promise.race([exited.then(() => 'exited'), grace])) !== 'exited') child.kill('SIGKILL');
+}
 
 /** SIGKILL `child` once the test ends, passed or failed: a hanging run must not stall the suite. */
 export function killAfterTest(child: ChildProcess): void {

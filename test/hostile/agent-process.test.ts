@@ -45,8 +45,9 @@ async function sleeperPidFile(): Promise<string> {
 }
 
 /** `tend run --once`, bounded so a run that would hang fails the test instead of stalling it. */
-async function runOnce(root: string, env: Record<string, string>, args: string[] = []) {
-  const result = await execa(process.execPath, [TEND_BIN, 'run', '--once', ...args], { cwd: root, env: cleanEnv(env), extendEnv: false, reject: false, timeout: 25_000, input: '' });
+async function runOnce(root: string, env: Record<string, string>, args: string[] = [], timeout = 25_000) {
+  const options = { cwd: root, env: cleanEnv(env), extendEnv: false, reject: false, timeout, input: '' };
+  const result = await execa(process.execPath, [TEND_BIN, 'run', '--once', ...args], options);
   return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr), timedOut: result.timedOut };
 }
 
@@ -69,7 +70,7 @@ async function runShellAgents(name: string, count: number, script: string): Prom
   const items = Object.fromEntries(ids.map((id, i) => [`backlog/${id}.md`, solo(title(i))]));
   const settings = { 'pipelines/solo.md': SOLO, 'ORCHESTRATOR.md': shellAgent(script) };
   const root = await runRepo('write-artifact.mjs', { ...settings, ...items });
-  const result = await runOnce(root, {});
+  const result = await runOnce(root, {}, [], 110_000); // 40 items make about 120 commits: slow on a loaded machine
   expect(result.exitCode, result.stderr).toBe(0);
   return { root, ids };
 }
