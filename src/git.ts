@@ -308,9 +308,9 @@ export async function checkNotRewritten(root: string, branch: string): Promise<v
 
 /** Which of `paths` HEAD holds (a file, or a folder with files), in one git call. */
 async function inHead(root: string, paths: string[]): Promise<string[]> {
-  const listed = await git(root, ['ls-tree', '-z', '--name-only', 'HEAD', '--', ...paths.map(literal)]);
-  if (listed.exitCode !== 0) return []; // no commit yet
-  const held = new Set(listed.stdout.split('\0'));
+  if ((await git(root, ['rev-parse', '--verify', '--quiet', 'HEAD'])).exitCode !== 0) return []; // no commit yet
+  const listed = await gitOk(root, ['ls-tree', '-z', '--name-only', 'HEAD', '--', ...paths.map(literal)]);
+  const held = new Set(listed.split('\0'));
   return paths.filter((p) => held.has(p));
 }
 

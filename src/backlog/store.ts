@@ -139,17 +139,20 @@ function createdMs(fields: ItemFields, mtimeMs: number): number {
  * all the same, so a file system with coarse times cannot hide a change made in the same tick.
  */
 const STABLE_MS = 2000;
-const listings = new Map<string, { mtimeMs: number; ctimeMs: number; entries: Dirent[] }>();
+const listings = new Map<string, { mtimeMs: number; ctimeMs: number; settled: boolean; entries: Dirent[] }>();
 const finishedReads = new Map<string, Read>();
+/** Bumped when tend writes into a finished item: a read that was under way then is not kept. */
+const writes = new Map<string, number>();
 
 async function listFolder(abs: string, cached: boolean): Promise<Dirent[]> {
   if (!cached) return readdir(abs, { withFileTypes: true });
   const stat = await lstat(abs);
   const known = listings.get(abs);
+  // Settled when listed: a change in the same clock tick as the listing would not move the times.
+  if (known?.settled && known.mtimeMs === stat.mtimeMs && known.ctimeMs === stat.ctimeMs) return known.entries;
   const settled = Date.now() - Math.max(stat.mtimeMs, stat.ctimeMs) > STABLE_MS;
-  if (known && settled && known.mtimeMs === stat.mtimeMs && known.ctimeMs === stat.ctimeMs) return known.entries;
   const entries = await readdir(abs, { withFileTypes: true });
-  listings.set(abs, { mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, entries });
+  listings.set(abs, { mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, settled, entries });
   // A folder that left done/ is read afresh if one of its name comes back.
   const present = new Set(entries.map((e) => path.join(abs, e.name)));
   for (const key of finishedReads.keys()) if (path.dirname(key) === abs && !present.has(key)) finishedReads.delete(key);
@@ -161,8 +164,10 @@ async function readFolderItemOnce(root: string, location: string, id: string): P
   const key = path.join(root, BACKLOG_DIR, location, id);
   const known = finishedReads.get(key);
   if (known) return known;
+  const generation = writes.get(key) ?? 0;
   const read = await readFolderItem(root, location, id);
-  if (!('vanished' in read)) finishedReads.set(key, read);
+  // Only a whole item is kept: a folder caught half-written (a pull, a copy) is read again.
+  if ('item' in read && (writes.get(key) ?? 0) === generation) finishedReads.set(key, read);
   return read;
 }
 
@@ -365,9 +370,14 @@ let tmpCounter = 0;
  * refused, and the temporary file lives in
  * .tend/ so a crash never leaves debris in backlog/.
  */
+function forgetFinished(key: string): void {
+  finishedReads.delete(key);
+  writes.set(key, (writes.get(key) ?? 0) + 1);
+}
+
 export async function writeFileAtomic(root: string, rel: string, text: string): Promise<void> {
   await refuseSymlinkedFolders(root, path.dirname(rel));
-  finishedReads.delete(path.join(root, path.dirname(rel))); // a finished item tend rewrites is read again
+  forgetFinished(path.join(root, path.dirname(rel))); // a finished item tend rewrites is read again
   const tmpDir = path.join(root, STATE_DIR, 'tmp');
   await mkdir(tmpDir, { recursive: true });
   const tmp = path.join(tmpDir, `${process.pid}-${tmpCounter++}.tmp`);
@@ -379,6 +389,7 @@ export async function writeFileAtomic(root: string, rel: string, text: string): 
     await handle.close();
   }
   await rename(tmp, path.join(root, rel));
+  forgetFinished(path.join(root, path.dirname(rel))); // and a read that began before the rename
 }
 
 export async function writeItemFile(root: string, rel: string, item: ParsedItem): Promise<void> {

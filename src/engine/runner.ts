@@ -147,6 +147,11 @@ async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | unde
 /** Consecutive failed ticks after which a --once run gives up (a live run keeps trying). */
 const MAX_FAILED_TICKS_ONCE = 5;
 const MAX_FAILED_TICK_PAUSE_MS = 4000;
+/**
+ * How long an idle live run trusts the watcher alone. Watchers miss some changes (backlog/
+ * renamed away and replaced, network file systems), and an idle pass costs a few milliseconds.
+ */
+const IDLE_LOOK_MS = 5000;
 
 /**
  * A tick that threw something unforeseen (a file that cannot be read, a bug): the run reports it
@@ -230,7 +235,9 @@ async function runTick(
     if (signal.aborted) break;
     startJob(run, start);
   }
-  return (await waitForWork(run, opts, watcher, p, configSettling)) ? 'again' : 'stop';
+  // A job that ended while this tick ran was not in the plan: a --once run must plan again.
+  const plannedAround = activeAtStart.size > 0;
+  return (await waitForWork(run, opts, watcher, p, configSettling, plannedAround)) ? 'again' : 'stop';
 }
 
 /** finishPending for the loop: a failure is reported once and the records are kept for later. */
@@ -293,7 +300,14 @@ function planNow(run: RunState, snapshot: Snapshot): Plan {
  * Wait until there may be something to do: a job ending, a file change, a retry or parked item
  * coming due, or the next poll. False when a --once run has nothing left to do.
  */
-async function waitForWork(run: RunState, opts: RunOptions, watcher: RepoWatcher | undefined, p: Plan, configSettling: boolean): Promise<boolean> {
+async function waitForWork(
+  run: RunState,
+  opts: RunOptions,
+  watcher: RepoWatcher | undefined,
+  p: Plan,
+  configSettling: boolean,
+  plannedAroundJobs: boolean,
+): Promise<boolean> {
   const { signal, summary } = run;
   // A file being written may be closed without a last change to wake the watcher: look again soon.
   const pollMs = run.writing.size > 0 ? Math.min(WRITING_RECHECK_MS, opts.pollMs ?? 1000) : (opts.pollMs ?? 1000);
@@ -305,6 +319,7 @@ async function waitForWork(run: RunState, opts: RunOptions, watcher: RepoWatcher
     return true;
   }
   if (opts.once) {
+    if (plannedAroundJobs) return true; // they have all ended since: what they left may start now
     const retryAt = Math.min(...p.retrying.map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)));
     if (p.start.length === 0 && Number.isFinite(retryAt)) {
       await sleep(Math.max(10, retryAt - Date.now()), signal);
@@ -323,7 +338,7 @@ async function waitForWork(run: RunState, opts: RunOptions, watcher: RepoWatcher
     // Idle: wait for a file change, a retry or parked item coming due, or the next poll.
     const due = Math.min(...[...p.retrying, ...p.parked].map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)));
     const idleMs = Math.min(
-      watcher && run.writing.size === 0 ? 30_000 : pollMs,
+      watcher && run.writing.size === 0 ? IDLE_LOOK_MS : pollMs,
       Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity,
       configSettling ? CONFIG_SETTLE_MS : Infinity,
     );

@@ -83,7 +83,7 @@ async function checkOutAllButBacklog(dir: string, id: string): Promise<void> {
   await gitOrFail(dir, ['reset', '--quiet'], what);
   const backlog = await gitOrFail(dir, ['ls-files', '-z', '--', `${BACKLOG_DIR}/`], what);
   if (backlog) await gitOrFail(dir, ['update-index', '-z', '--skip-worktree', '--stdin'], what, undefined, backlog);
-  await gitOrFail(dir, ['checkout-index', '--all', '--quiet'], what);
+  await gitOrFail(dir, ['checkout-index', '--all', '--quiet', '-u'], what); // -u: stat data, or every diff rehashes
 }
 
 const commonDirs = new Map<string, string>();
@@ -202,7 +202,9 @@ export async function removeWorktree(root: string, id: string, settings: Setting
 /** Commit, as tend, what an agent left uncommitted in the item's worktree. */
 async function commitLeftovers(dir: string, id: string, author: string | undefined): Promise<void> {
   if ((await gitOrFail(dir, ['status', '--porcelain'], `could not read the worktree of ${id}`)).trim() === '') return;
-  await gitOrFail(dir, ['add', '--all'], `could not commit the work left in the worktree of ${id}`);
+  // Never backlog/: it is not checked out here, and a lost skip-worktree bit must not read as its deletion.
+  const add = ['add', '--all', '--', '.', `:(exclude)${BACKLOG_DIR}/`];
+  await gitOrFail(dir, add, `could not commit the work left in the worktree of ${id}`);
   await gitOrFail(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m', `tend: work left uncommitted in the worktree of ${id}`], `could not commit the work left in the worktree of ${id}`, authorEnv(author));
 }
 

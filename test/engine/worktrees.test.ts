@@ -5,7 +5,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
-import { git, read, scratchDir, tend, writeTree } from '../helpers/repo.js';
+import { git, read, scratchDir, tend, tendJson, writeTree } from '../helpers/repo.js';
 
 const quickFix = (title: string) => item(title, 'pipeline: quick-fix\n');
 
@@ -139,6 +139,9 @@ describe('worktrees', () => {
     expect(await read(root, 'shared.txt')).toBe('written for first\n');
     // first landed while second's build ran: tend's own merge is not taken for the agent's commit.
     expect(result.stderr).not.toContain('not made by tend');
+    const board = await tendJson<{ items: { id: string; location: string; status: string }[] }>(root, ['status']);
+    const second = board.items.find((i) => i.id === 'second');
+    expect(second, `${result.stdout}\n${result.stderr}`).toMatchObject({ location: 'blocked' });
     const reason = await itemField(root, 'backlog/blocked/second/item.md', 'blocked_reason');
     expect(reason).toMatch(/merging tend\/second into main conflicts/);
     expect(await git(root, 'show', 'tend/second:shared.txt')).toBe('written for second');
