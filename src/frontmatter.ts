@@ -1,5 +1,6 @@
-// Frontmatter that round-trips byte for byte. gray-matter normalises delimiters and line ends
-// and re-stringifying YAML reformats the whole block (PITFALLS.md), so this module splits the
+// Frontmatter that round-trips byte for byte. gray-matter rewrites the whole block on a round
+// trip (comments dropped, quotes and lists reformatted, CRLF turned into LF; measured figures in
+// the README, "Libraries"), so this module splits the
 // text itself and edits a key by splicing new text at the position the `yaml` parser reports:
 // changing one key rewrites one line, and comments, quoting and key order stay as written.
 import { isCollection, isMap, isScalar, LineCounter, parseDocument, stringify, visit, type Document } from 'yaml';

@@ -1,4 +1,4 @@
-// .tend/: local, git-ignored runtime state. Nothing that matters lives only here (DESIGN.md):
+// .tend/: local, git-ignored runtime state. Nothing that matters lives only here:
 // delete it and the next run recovers from the backlog files and git history.
 import path from 'node:path';
 

@@ -1,5 +1,5 @@
 // Commit messages for transitions: a readable subject and trailers that `git log
-// --format=%(trailers)` and `tend report` can parse (DESIGN.md, "Transitions are commits").
+// --format=%(trailers)` and `tend report` can parse (the README, "Transitions are commits").
 
 export interface Transition {
   id: string;

@@ -61,7 +61,7 @@ describe('decideAfterPhase: success', () => {
     expect(d.transition.summary).toBe('review -> done');
   });
 
-  it('writes the trailers of DESIGN.md plus the attempt and tokens', () => {
+  it('writes the trailers the README shows, plus the attempt and tokens', () => {
     const d = after('prd', { costUsd: 0.4123, tokens: { input: 1200, output: 300 } });
     const message = commitMessage(d.transition);
     expect(message.split('\n')[0]).toBe('tend: fix-login prd -> tech-research');

@@ -41,7 +41,7 @@ Free text from the human: what and why.
 
 describe('round trip', () => {
   const shapes: Record<string, string> = {
-    'the DESIGN.md example with comments': DESIGN_ITEM,
+    'the README example item, with comments': DESIGN_ITEM,
     'block lists and quoted strings': `---\ntitle: "Quoted: title"\nlabels:\n  - bug\n  - 'ui'\ndepends_on:\n  - a   # first\nextra: { a: 1, b: [x, y] }\n---\nbody\n`,
     'CRLF line endings': DESIGN_ITEM.replace(/\n/g, '\r\n'),
     'a byte order mark': `\uFEFF${DESIGN_ITEM}`,

@@ -1,5 +1,5 @@
 // The one prompt an agent receives: context, rendered phase instructions, the item, and where to
-// write (DESIGN.md, "Running agents").
+// write.
 import { describe, expect, it } from 'vitest';
 import { pipelineList, renderPrompt, type PromptInput } from '../../src/engine/prompt.js';
 import { TemplateError } from '../../src/template.js';

@@ -1,4 +1,4 @@
-// The scheduler: from a snapshot of the backlog to what to start now (DESIGN.md, "The core").
+// The scheduler: from a snapshot of the backlog to what to start now.
 import { describe, expect, it } from 'vitest';
 import { nextPhase, plan, type SchedulerState } from '../../src/engine/scheduler.js';
 import { coding, config, doneItem, item, NOW, phase, pipeline } from './builders.js';

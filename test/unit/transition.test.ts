@@ -1,9 +1,9 @@
-// Commit messages of transitions: a readable subject and parseable trailers (DESIGN.md).
+// Commit messages of transitions: a readable subject and parseable trailers, as the README shows them.
 import { describe, expect, it } from 'vitest';
 import { commitMessage } from '../../src/transition.js';
 
 describe('commitMessage', () => {
-  it('writes the subject and trailers of DESIGN.md', () => {
+  it('writes the subject and trailers the README shows', () => {
     const message = commitMessage({
       id: 'fix-login-on-safari',
       summary: 'prd -> tech-research',
