@@ -73,9 +73,15 @@ function table(rows) {
     ['per transition, worktree phases', (r) => ms(r.worktreeRun.perTransitionMs)],
     [`  / the same at ${first.size}`, (r) => x(r.worktreeRun.perTransitionMs, first.worktreeRun.perTransitionMs)],
     ['live run start-up', (r) => ms(r.live.startupMs)],
-    ['live intake p50 / p95', (r) => `${ms(r.live.p50)} / ${ms(r.live.p95)}${r.live.missed ? ` (${r.live.missed} missed)` : ''}`],
+    [
+      'live intake p50 / p95',
+      (r) => `${ms(r.live.p50)} / ${ms(r.live.p95)}${r.live.missed ? ` (${r.live.missed} missed)` : ''}`,
+    ],
     ['tend CPU while one agent sleeps', (r) => cpu(r.waiting)],
-    ['night makespan / lower bound', (r) => (r.night ? `${x(r.night.makespanMs, r.night.boundMs)} (${(r.night.makespanMs / 1000).toFixed(0)} s)` : '')],
+    [
+      'night makespan / lower bound',
+      (r) => (r.night ? `${x(r.night.makespanMs, r.night.boundMs)} (${(r.night.makespanMs / 1000).toFixed(0)} s)` : ''),
+    ],
   ];
   const width = Math.max(...lines.map(([label]) => label.length)) + 2;
   const col = 24;
@@ -100,10 +106,15 @@ removeRepo(empty);
 const rows = [];
 for (const size of SIZES) rows.push(await measureSize(size, cli));
 const gitVersion = sh(os.tmpdir(), 'git', '--version').trim();
-console.log(`tend bench: ${os.cpus().length} cores, node ${process.version}, ${gitVersion}; ${ITEMS} items per measured run`);
+console.log(
+  `tend bench: ${os.cpus().length} cores, node ${process.version}, ${gitVersion}; ${ITEMS} items per measured run`,
+);
 console.log(table(rows));
 console.log(startupLines(start));
 if (!hasGnuTime) console.log('(memory and CPU need GNU time at /usr/bin/time: apt-get install time)');
 const out = process.env.BENCH_OUT ?? 'bench-results.json';
-writeFileSync(out, `${JSON.stringify({ when: new Date().toISOString(), cores: os.cpus().length, startup: start, sizes: rows }, null, 2)}\n`);
+writeFileSync(
+  out,
+  `${JSON.stringify({ when: new Date().toISOString(), cores: os.cpus().length, startup: start, sizes: rows }, null, 2)}\n`,
+);
 console.log(`figures written to ${out}`);

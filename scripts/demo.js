@@ -17,7 +17,12 @@ const env = { ...process.env };
 try {
   execFileSync('git', ['var', 'GIT_COMMITTER_IDENT'], { stdio: 'ignore' });
 } catch {
-  Object.assign(env, { GIT_AUTHOR_NAME: 'tend demo', GIT_AUTHOR_EMAIL: 'demo@tend.invalid', GIT_COMMITTER_NAME: 'tend demo', GIT_COMMITTER_EMAIL: 'demo@tend.invalid' });
+  Object.assign(env, {
+    GIT_AUTHOR_NAME: 'tend demo',
+    GIT_AUTHOR_EMAIL: 'demo@tend.invalid',
+    GIT_COMMITTER_NAME: 'tend demo',
+    GIT_COMMITTER_EMAIL: 'demo@tend.invalid',
+  });
 }
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: scratch, env, stdio: 'inherit' });
 
@@ -25,7 +30,11 @@ for (const entry of ['ORCHESTRATOR.md', 'pipelines', 'prompts', 'backlog']) {
   cpSync(path.join(pkg, entry), path.join(scratch, entry), { recursive: true });
 }
 console.log(`demo repository: ${scratch}`);
-console.log(`sample items: ${readdirSync(path.join(scratch, 'backlog')).filter((f) => f.endsWith('.md')).join(', ')}\n`);
+console.log(
+  `sample items: ${readdirSync(path.join(scratch, 'backlog'))
+    .filter((f) => f.endsWith('.md'))
+    .join(', ')}\n`,
+);
 run('git', ['init', '--quiet']);
 run('node', [tend, 'init']);
 run('git', ['add', '--all']);

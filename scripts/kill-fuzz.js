@@ -82,8 +82,10 @@ function checkEnd(handTouched) {
   const journalDir = path.join(root, '.tend', 'journal');
   const journal = existsSync(journalDir) ? readdirSync(journalDir) : [];
   if (b.invalid.length > 0 || wrongHand.length > 0 || dirty || journal.length > 0) {
-    fail(`at the end: invalid ${JSON.stringify(b.invalid)}, by hand but no person touched it [${wrongHand}], ` +
-      `uncommitted [${dirty}], journal [${journal}]`);
+    fail(
+      `at the end: invalid ${JSON.stringify(b.invalid)}, by hand but no person touched it [${wrongHand}], ` +
+        `uncommitted [${dirty}], journal [${journal}]`,
+    );
   }
   if (b.items.some((i) => i.location !== 'done' && i.location !== 'blocked')) fail(`at the end, not settled: ${where}`);
   return { b, where, byHand };
@@ -142,11 +144,15 @@ async function longFuzz() {
   const { b, byHand } = checkEnd(handTouched);
   const count = (loc) => b.items.filter((i) => i.location === loc).length;
   const commits = sh('git', 'rev-list', '--count', 'HEAD').trim();
-  console.log(`ok: ${rounds} kills (${tally.live} live runs, ${tally.once} --once); hand moves ${tally.moves} (mv) ` +
-    `+ ${tally.gitMoves} (git mv to done/), priority edits ${tally.edits}, ` +
-    `inbox files ${tally.inbox} (${tally.slowInbox} written slowly)`);
-  console.log(`${b.items.length} items: ${count('done')} done, ${count('blocked')} blocked; ${commits} commits, ` +
-    `${byHand.length} by hand (all for items a person touched)`);
+  console.log(
+    `ok: ${rounds} kills (${tally.live} live runs, ${tally.once} --once); hand moves ${tally.moves} (mv) ` +
+      `+ ${tally.gitMoves} (git mv to done/), priority edits ${tally.edits}, ` +
+      `inbox files ${tally.inbox} (${tally.slowInbox} written slowly)`,
+  );
+  console.log(
+    `${b.items.length} items: ${count('done')} done, ${count('blocked')} blocked; ${commits} commits, ` +
+      `${byHand.length} by hand (all for items a person touched)`,
+  );
   console.log(`(the repository: ${root})`);
 }
 

@@ -26,15 +26,29 @@ export function backlogCli() {
 
 function task(i) {
   const status = i % 10 === 0 ? 'To Do' : 'Done';
-  return `---\nid: TASK-${i}\ntitle: Item ${i}\nstatus: ${status}\nassignee: []\ncreated_date: '2026-11-01 10:00'\n` +
-    `labels: []\ndependencies: []\n---\n\n## Description\n\nSome text for item ${i}.\n`;
+  return (
+    `---\nid: TASK-${i}\ntitle: Item ${i}\nstatus: ${status}\nassignee: []\ncreated_date: '2026-11-01 10:00'\n` +
+    `labels: []\ndependencies: []\n---\n\n## Description\n\nSome text for item ${i}.\n`
+  );
 }
 
 /** A Backlog.md project of `count` tasks (nine in ten done), committed; remote and branch checks off. */
 export function backlogRepo(cli, count) {
   const root = mkdtempSync(path.join(os.tmpdir(), 'tend-bench-blmd-'));
   sh(root, 'git', 'init', '--quiet', '--initial-branch=main');
-  sh(root, cli, 'init', 'bench', '--defaults', '--agent-instructions', 'none', '--check-branches', 'false', '--include-remote', 'false');
+  sh(
+    root,
+    cli,
+    'init',
+    'bench',
+    '--defaults',
+    '--agent-instructions',
+    'none',
+    '--check-branches',
+    'false',
+    '--include-remote',
+    'false',
+  );
   sh(root, cli, 'config', 'set', 'remoteOperations', 'false');
   const tasks = path.join(root, 'backlog', 'tasks');
   mkdirSync(tasks, { recursive: true });

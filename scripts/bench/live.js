@@ -10,9 +10,15 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Items wait on one that waits for a human, so after intake they stay put: only intake is measured. */
 function holdEverything(root) {
-  writeFileSync(path.join(root, 'pipelines', 'hold.md'), '---\nphases:\n  - { name: triage, approve: true }\n---\nBench.\n');
+  writeFileSync(
+    path.join(root, 'pipelines', 'hold.md'),
+    '---\nphases:\n  - { name: triage, approve: true }\n---\nBench.\n',
+  );
   mkdirSync(path.join(root, 'backlog', 'triage', 'hold'), { recursive: true });
-  writeFileSync(path.join(root, 'backlog', 'triage', 'hold', 'item.md'), '---\ntitle: Hold\npipeline: hold\nstatus: waiting\n---\n');
+  writeFileSync(
+    path.join(root, 'backlog', 'triage', 'hold', 'item.md'),
+    '---\ntitle: Hold\npipeline: hold\nstatus: waiting\n---\n',
+  );
   sh(root, 'git', 'add', '--all');
   sh(root, 'git', 'commit', '--quiet', '-m', 'hold');
 }
@@ -20,7 +26,11 @@ function holdEverything(root) {
 /** Start `tend run` watching `root`; resolves once it says it is watching. */
 function startRun(root, seen) {
   const started = performance.now();
-  const child = spawn(process.execPath, [TEND, 'run', '--agent', 'dry-run'], { cwd: root, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [TEND, 'run', '--agent', 'dry-run'], {
+    cwd: root,
+    env: ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let pending = '';
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -53,7 +63,10 @@ export async function liveIntake(root, count, gapMs, deadlineMs = 120_000) {
   for (let i = 0; i < count; i++) {
     const id = `live-${i}`;
     written.set(id, performance.now());
-    writeFileSync(path.join(root, 'backlog', `${id}.md`), `---\ntitle: Live ${i}\npipeline: hold\ndepends_on: [hold]\n---\nText.\n`);
+    writeFileSync(
+      path.join(root, 'backlog', `${id}.md`),
+      `---\ntitle: Live ${i}\npipeline: hold\ndepends_on: [hold]\n---\nText.\n`,
+    );
     await sleep(gapMs);
   }
   const deadline = performance.now() + deadlineMs;
@@ -61,5 +74,10 @@ export async function liveIntake(root, count, gapMs, deadlineMs = 120_000) {
   child.kill('SIGTERM');
   await new Promise((resolve) => child.on('exit', resolve));
   const latencies = [...written].filter(([id]) => seen.has(id)).map(([id, at]) => seen.get(id) - at);
-  return { startupMs, p50: percentile(latencies, 50), p95: percentile(latencies, 95), missed: count - latencies.length };
+  return {
+    startupMs,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    missed: count - latencies.length,
+  };
 }

@@ -9,11 +9,24 @@ import { ENV, itemText, removeRepo, sh, TEND, timed } from './tools.js';
 
 const SLEEP_AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sleep-agent.js');
 // Relative phase lengths of a real night (a build is the longest; each review lens is short).
-const PHASE_MS = { triage: 300, research: 1500, prd: 1200, 'tech-research': 1500, design: 1200, spec: 900, build: 3000, review: 900 };
+const PHASE_MS = {
+  triage: 300,
+  research: 1500,
+  prd: 1200,
+  'tech-research': 1500,
+  design: 1200,
+  spec: 900,
+  build: 3000,
+  review: 900,
+};
 
 /** The lower bound from what the agents actually slept (one line per agent run). */
 export function lowerBound(agentLog, slots) {
-  const runs = agentLog.trim().split('\n').map((line) => line.split(' ')).map(([id, phase, lens, ms]) => ({ id, phase, lens, ms: Number(ms) }));
+  const runs = agentLog
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '))
+    .map(([id, phase, lens, ms]) => ({ id, phase, lens, ms: Number(ms) }));
   const total = runs.reduce((sum, r) => sum + r.ms, 0);
   const phaseMs = new Map(); // "<id> <phase>" -> the longest lens (lenses run side by side)
   for (const r of runs) phaseMs.set(`${r.id} ${r.phase}`, Math.max(phaseMs.get(`${r.id} ${r.phase}`) ?? 0, r.ms));
@@ -27,15 +40,18 @@ export function lowerBound(agentLog, slots) {
 export function night(root, items, slots, scale) {
   const state = mkdtempSync(path.join(os.tmpdir(), 'tend-bench-night-'));
   const phaseMs = Object.fromEntries(Object.entries(PHASE_MS).map(([k, v]) => [k, Math.round(v * scale)]));
-  writeFileSync(path.join(root, 'ORCHESTRATOR.md'), [
-    '---',
-    'agent: sleeper',
-    `concurrency: ${slots}`,
-    'agents:',
-    `  sleeper: { type: command, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SLEEP_AGENT)}] }`,
-    '---',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    path.join(root, 'ORCHESTRATOR.md'),
+    [
+      '---',
+      'agent: sleeper',
+      `concurrency: ${slots}`,
+      'agents:',
+      `  sleeper: { type: command, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SLEEP_AGENT)}] }`,
+      '---',
+      '',
+    ].join('\n'),
+  );
   for (let i = 0; i < items; i++) writeFileSync(path.join(root, 'backlog', `night-${i}.md`), itemText(i, 'coding'));
   sh(root, 'git', 'add', '--all');
   sh(root, 'git', 'commit', '--quiet', '-m', 'a night of work');

@@ -21,17 +21,22 @@ export function add(root, times = 3) {
 /** Pipelines whose phases all run in the checkout, or in worktrees, for `runPerTransition`. */
 export function writeBenchPipelines(root) {
   const review = 'on_reject: build, max_loops: 2';
-  writeFileSync(path.join(root, 'pipelines', 'bench-repo.md'),
-    `---\nphases:\n  - { name: triage }\n  - { name: build }\n  - { name: review, ${review} }\n---\nBench: repo phases.\n`);
-  writeFileSync(path.join(root, 'pipelines', 'bench-worktree.md'),
-    `---\nphases:\n  - { name: triage }\n  - { name: build, workspace: worktree }\n  - { name: review, workspace: worktree, ${review} }\n---\nBench: worktree phases.\n`);
+  writeFileSync(
+    path.join(root, 'pipelines', 'bench-repo.md'),
+    `---\nphases:\n  - { name: triage }\n  - { name: build }\n  - { name: review, ${review} }\n---\nBench: repo phases.\n`,
+  );
+  writeFileSync(
+    path.join(root, 'pipelines', 'bench-worktree.md'),
+    `---\nphases:\n  - { name: triage }\n  - { name: build, workspace: worktree }\n  - { name: review, workspace: worktree, ${review} }\n---\nBench: worktree phases.\n`,
+  );
   sh(root, 'git', 'add', '--', 'pipelines');
   sh(root, 'git', 'commit', '--quiet', '-m', 'bench pipelines');
 }
 
 /** `count` new items through `pipeline` with dry-run: wall time of the whole run per transition. */
 export function runPerTransition(root, pipeline, count) {
-  for (let i = 0; i < count; i++) writeFileSync(path.join(root, 'backlog', `new-${pipeline}-${i}.md`), itemText(i, pipeline));
+  for (let i = 0; i < count; i++)
+    writeFileSync(path.join(root, 'backlog', `new-${pipeline}-${i}.md`), itemText(i, pipeline));
   const run = timed(root, 'node', [TEND, 'run', '--once', '--agent', 'dry-run', '--json']);
   const transitions = JSON.parse(run.stdout).transitions;
   return { ...run, transitions, perTransitionMs: run.wallMs / transitions };
@@ -39,16 +44,22 @@ export function runPerTransition(root, pipeline, count) {
 
 /** tend's own CPU for a `run --once` whose single agent sleeps `sleepMs`. */
 export function cpuWhileWaiting(root, sleepMs) {
-  writeFileSync(path.join(root, 'pipelines', 'bench-wait.md'), '---\nphases:\n  - { name: wait, prompt: build.md }\n---\nBench: one phase.\n');
+  writeFileSync(
+    path.join(root, 'pipelines', 'bench-wait.md'),
+    '---\nphases:\n  - { name: wait, prompt: build.md }\n---\nBench: one phase.\n',
+  );
   writeFileSync(path.join(root, 'backlog', 'bench-wait.md'), itemText(0, 'bench-wait'));
-  writeFileSync(path.join(root, 'ORCHESTRATOR.md'), [
-    '---',
-    'agent: sleeper',
-    'agents:',
-    `  sleeper: { type: command, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SLEEP_AGENT)}] }`,
-    '---',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    path.join(root, 'ORCHESTRATOR.md'),
+    [
+      '---',
+      'agent: sleeper',
+      'agents:',
+      `  sleeper: { type: command, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SLEEP_AGENT)}] }`,
+      '---',
+      '',
+    ].join('\n'),
+  );
   sh(root, 'git', 'add', '--all');
   sh(root, 'git', 'commit', '--quiet', '-m', 'bench wait');
   return timed(root, 'node', [TEND, 'run', '--once'], { ...ENV, BENCH_SLEEP_MS: String(sleepMs) });

@@ -14,8 +14,11 @@ function spread(key) {
 }
 
 const perPhase = process.env.BENCH_PHASE_MS ? JSON.parse(process.env.BENCH_PHASE_MS) : undefined;
-const ms = perPhase ? Math.round((perPhase[phase] ?? 100) * spread(`${id}/${phase}/${lens}`)) : Number(process.env.BENCH_SLEEP_MS ?? 1000);
+const ms = perPhase
+  ? Math.round((perPhase[phase] ?? 100) * spread(`${id}/${phase}/${lens}`))
+  : Number(process.env.BENCH_SLEEP_MS ?? 1000);
 await new Promise((resolve) => setTimeout(resolve, ms));
 const verdict = phase === 'review' || lens ? '---\nverdict: approve\n---\n' : '';
 writeFileSync(artifact, `${verdict}# ${phase}${lens ? ` (${lens})` : ''}\n\nBench output after ${ms} ms.\n`);
-if (process.env.BENCH_STATE) appendFileSync(path.join(process.env.BENCH_STATE, 'agents.log'), `${id} ${phase} ${lens || '-'} ${ms}\n`);
+if (process.env.BENCH_STATE)
+  appendFileSync(path.join(process.env.BENCH_STATE, 'agents.log'), `${id} ${phase} ${lens || '-'} ${ms}\n`);

@@ -22,7 +22,12 @@ export const itemText = (i, pipeline = 'quick-fix') =>
   `---\ntitle: Item ${i}\npriority: ${(i % 5) + 1}\npipeline: ${pipeline}\n---\nSome text for item ${i}.\n`;
 
 export function sh(root, cmd, ...args) {
-  return execFileSync(cmd, args, { cwd: root, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 }).toString();
+  return execFileSync(cmd, args, {
+    cwd: root,
+    env: ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 << 20,
+  }).toString();
 }
 
 /** A repository after `tend init`, holding `finished` items in backlog/done/, all committed. */
@@ -66,7 +71,12 @@ export function timed(cwd, cmd, args, env = ENV) {
   const stats = path.join(os.tmpdir(), `tend-bench-time-${process.pid}`);
   const argv = GNU_TIME ? [GNU_TIME, '-o', stats, '-f', '%U %S %M', cmd, ...args] : [cmd, ...args];
   const started = process.hrtime.bigint();
-  const result = spawnSync(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
+  const result = spawnSync(argv[0], argv.slice(1), {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 256 << 20,
+  });
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
   if (result.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
   const out = { wallMs, stdout: result.stdout.toString() };
@@ -93,7 +103,15 @@ export function rawCommitMs(root, count) {
     times.push(Number(process.hrtime.bigint() - started) / 1e6);
   }
   // Leave the repository as it was, so the next measurement sees the same backlog.
-  sh(root, 'git', 'rm', '--quiet', '-r', '--', ...Array.from({ length: count }, (_, i) => path.join('backlog', `raw-${i}.md`)));
+  sh(
+    root,
+    'git',
+    'rm',
+    '--quiet',
+    '-r',
+    '--',
+    ...Array.from({ length: count }, (_, i) => path.join('backlog', `raw-${i}.md`)),
+  );
   sh(root, 'git', 'commit', '--quiet', '-m', 'raw done');
   return median(times);
 }

@@ -15,8 +15,22 @@ export function codexAgent(options: CliAgentOptions): Agent {
   return {
     label: (model) => (model ? `codex (${model})` : 'codex'),
     async run(req) {
-      const args = ['exec', '--json', '--sandbox', 'workspace-write', ...(req.model ? ['--model', req.model] : []), ...options.args, '-'];
-      const { stdout, base } = await runAgentProcess(req, { command: options.command, args, env: options.env, input: req.prompt, activity });
+      const args = [
+        'exec',
+        '--json',
+        '--sandbox',
+        'workspace-write',
+        ...(req.model ? ['--model', req.model] : []),
+        ...options.args,
+        '-',
+      ];
+      const { stdout, base } = await runAgentProcess(req, {
+        command: options.command,
+        args,
+        env: options.env,
+        input: req.prompt,
+        activity,
+      });
       return parseCodexOutput(stdout, base, new Date());
     },
   };

@@ -11,8 +11,6 @@ export interface CommandAgentOptions {
   env: Record<string, string>;
 }
 
-export const COMMAND_PLACEHOLDERS = ['prompt_file', 'prompt', 'artifact_path', 'model', 'phase', 'id', 'workspace', 'lens'] as const;
-
 export function expandArgv(template: string[], req: AgentRequest, input: CommandAgentOptions['input']): string[] {
   const values: Record<string, string> = {
     prompt_file: req.promptFile,
@@ -24,7 +22,9 @@ export function expandArgv(template: string[], req: AgentRequest, input: Command
     workspace: req.cwd,
     lens: req.lens ?? '',
   };
-  const argv = template.map((arg) => arg.replace(/\{(\w+)\}/g, (all, name: string) => (Object.hasOwn(values, name) ? (values[name] ?? '') : all)));
+  const argv = template.map((arg) =>
+    arg.replace(/\{(\w+)\}/g, (all, name: string) => (Object.hasOwn(values, name) ? (values[name] ?? '') : all)),
+  );
   if (input === 'argument' && !template.some((a) => a.includes('{prompt}'))) argv.push(req.prompt);
   return argv;
 }
@@ -34,7 +34,12 @@ export function commandAgent(options: CommandAgentOptions): Agent {
     label: (model) => (model ? `${options.name} (${model})` : options.name),
     async run(req): Promise<AgentResult> {
       const [command = '', ...args] = expandArgv(options.argv, req, options.input);
-      const { stdout, base } = await runAgentProcess(req, { command, args, env: options.env, input: options.input === 'stdin' ? req.prompt : undefined });
+      const { stdout, base } = await runAgentProcess(req, {
+        command,
+        args,
+        env: options.env,
+        input: options.input === 'stdin' ? req.prompt : undefined,
+      });
       // A program may report its cost as a JSON line, the way Claude Code does.
       const reports = [...jsonLines(stdout)].reverse();
       const report = reports.find((e) => typeof e.total_cost_usd === 'number' || typeof e.cost_usd === 'number');

@@ -11,7 +11,11 @@ export function dryRunAgent(): Agent {
     async run(req): Promise<AgentResult> {
       const started = Date.now();
       const frontmatter =
-        req.phase === 'triage' ? `---\npipeline: ${req.pipeline}\n---\n` : req.lens !== undefined || req.phase === 'review' ? `---\nverdict: approve\n---\n` : '';
+        req.phase === 'triage'
+          ? `---\npipeline: ${req.pipeline}\n---\n`
+          : req.lens !== undefined || req.phase === 'review'
+            ? `---\nverdict: approve\n---\n`
+            : '';
       const title = `${req.phase}${req.lens ? ` (${req.lens})` : ''} for ${req.id}`;
       const text = `${frontmatter}# ${title}\n\nPlaceholder written by the dry-run agent: no model was called and nothing was\nchanged. Run with a real agent (\`--agent claude\`) to do the work.\n`;
       await mkdir(path.dirname(req.artifactPath), { recursive: true });

@@ -1,7 +1,7 @@
 // Picks the adapter for an agent name from the settings.
-import type { Settings } from '../config/settings.js';
-import { agentType } from '../config/settings.js';
-import { TendError } from '../problem.js';
+import type { Settings } from '../core/settings.js';
+import { agentType } from '../core/settings.js';
+import { TendError } from '../core/problem.js';
 import { claudeAgent } from './claude.js';
 import { codexAgent } from './codex.js';
 import { commandAgent } from './command.js';
@@ -12,8 +12,13 @@ import type { Agent } from './types.js';
 export function createAgent(name: string, settings: Settings): Agent {
   const type = agentType(settings, name);
   const config = settings.agents[name];
-  const argv = config?.command === undefined ? undefined : Array.isArray(config.command) ? config.command : [config.command];
-  const cli = (program: string) => ({ command: argv?.[0] ?? program, args: [...(argv?.slice(1) ?? []), ...(config?.args ?? [])], env: config?.env ?? {} });
+  const argv =
+    config?.command === undefined ? undefined : Array.isArray(config.command) ? config.command : [config.command];
+  const cli = (program: string) => ({
+    command: argv?.[0] ?? program,
+    args: [...(argv?.slice(1) ?? []), ...(config?.args ?? [])],
+    env: config?.env ?? {},
+  });
   switch (type) {
     case 'dry-run':
       return dryRunAgent();
@@ -25,8 +30,16 @@ export function createAgent(name: string, settings: Settings): Agent {
       return opencodeAgent(cli('opencode'));
     case 'command':
       if (!argv) throw new TendError(`agent ${name} has no command`, `set agents.${name}.command in ORCHESTRATOR.md`);
-      return commandAgent({ name, argv: [...argv, ...(config?.args ?? [])], input: config?.input ?? 'file', env: config?.env ?? {} });
+      return commandAgent({
+        name,
+        argv: [...argv, ...(config?.args ?? [])],
+        input: config?.input ?? 'file',
+        env: config?.env ?? {},
+      });
     default:
-      throw new TendError(`unknown agent ${JSON.stringify(name)}`, 'use dry-run, claude, codex, opencode, or define it under `agents:` in ORCHESTRATOR.md');
+      throw new TendError(
+        `unknown agent ${JSON.stringify(name)}`,
+        'use dry-run, claude, codex, opencode, or define it under `agents:` in ORCHESTRATOR.md',
+      );
   }
 }

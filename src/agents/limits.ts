@@ -7,7 +7,8 @@ import type { UsageLimit } from './types.js';
 // Claude Code: "You've hit your (session )?limit · resets 5pm", "5-hour limit reached ∙ resets
 // 5am", "API Error: Request rejected (429)", "Error: 429 {...rate_limit_error...}"; codex:
 // "You've hit your usage limit", "last status: 429 Too Many Requests".
-const LIMIT_TEXT = /hit your (?:[\w-]+ ){0,2}limit\b|usage limit (?:reached|exceeded|hit)|limit reached\s*[·∙•]\s*resets|rate limit (?:reached|exceeded)|quota exceeded|rate_limit_error|\(429\)|API Error:? 429|(?:last|unexpected) status:? 429/i;
+const LIMIT_TEXT =
+  /hit your (?:[\w-]+ ){0,2}limit\b|usage limit (?:reached|exceeded|hit)|limit reached\s*[·∙•]\s*resets|rate limit (?:reached|exceeded)|quota exceeded|rate_limit_error|\(429\)|API Error:? 429|(?:last|unexpected) status:? 429/i;
 
 /** A usage limit described in `text`, or undefined. `now` anchors "resets 5pm". */
 export function usageLimitIn(text: string, now: Date): UsageLimit | undefined {

@@ -16,7 +16,13 @@ export function opencodeAgent(options: CliAgentOptions): Agent {
     label: (model) => (model ? `opencode (${model})` : 'opencode'),
     async run(req) {
       const args = ['run', '--format', 'json', ...(req.model ? ['-m', req.model] : []), ...options.args];
-      const { stdout, base } = await runAgentProcess(req, { command: options.command, args, env: options.env, input: req.prompt, activity });
+      const { stdout, base } = await runAgentProcess(req, {
+        command: options.command,
+        args,
+        env: options.env,
+        input: req.prompt,
+        activity,
+      });
       return parseOpencodeOutput(stdout, base, new Date());
     },
   };

@@ -2,7 +2,7 @@
 // stdout events, and the fields of an AgentResult that every CLI shares. Each adapter adds
 // only its argv and what it parses out of stdout.
 import { jsonLines } from './limits.js';
-import { agentEnv, runProcess } from './process.js';
+import { agentEnv, runProcess } from '../edges/process.js';
 import type { AgentRequest, AgentResult } from './types.js';
 
 export interface AgentProcessSpec {
@@ -15,7 +15,10 @@ export interface AgentProcessSpec {
   activity?: (event: Record<string, unknown>) => string | undefined;
 }
 
-export async function runAgentProcess(req: AgentRequest, spec: AgentProcessSpec): Promise<{ stdout: string; base: AgentResult }> {
+export async function runAgentProcess(
+  req: AgentRequest,
+  spec: AgentProcessSpec,
+): Promise<{ stdout: string; base: AgentResult }> {
   const { activity } = spec;
   const proc = await runProcess({
     command: spec.command,
@@ -37,7 +40,15 @@ export async function runAgentProcess(req: AgentRequest, spec: AgentProcessSpec)
         }
       : undefined,
   });
-  const base: AgentResult = { exitCode: proc.exitCode, killedBy: proc.killedBy, stopped: proc.stopped, durationMs: proc.durationMs, outputTail: proc.tail, spawnError: proc.spawnError, missingProgram: proc.missingProgram };
+  const base: AgentResult = {
+    exitCode: proc.exitCode,
+    killedBy: proc.killedBy,
+    stopped: proc.stopped,
+    durationMs: proc.durationMs,
+    outputTail: proc.tail,
+    spawnError: proc.spawnError,
+    missingProgram: proc.missingProgram,
+  };
   if (proc.leftRunning.length > 0) base.leftRunning = proc.leftRunning;
   return { stdout: proc.stdout, base };
 }

@@ -1,10 +1,10 @@
 // The live view of `tend run` in a terminal: what each running agent is doing, the board's
 // counts, and the last transitions, redrawn in place at the bottom of the screen. Warnings and
 // transitions scroll above it, so the terminal's scrollback still holds the whole night.
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../core/duration.js';
 import type { Reporter } from '../engine/runner.js';
-import { clean, paint, type Style } from '../output.js';
-import type { Transition } from '../transition.js';
+import { clean, paint, type Style } from './output.js';
+import type { Transition } from '../core/transition.js';
 
 interface Running {
   phase: string;
@@ -48,13 +48,22 @@ function transitionSegments(t: Transition): Segment[] {
   const duration = t.durationMs !== undefined ? formatDuration(t.durationMs) : undefined;
   const details = [t.agent, duration, cost].filter(Boolean).join(', ');
   const time = new Date().toTimeString().slice(0, 8);
-  const segments: Segment[] = [['dim', time], [undefined, ` ${t.id} `], [outcomeColor(t.outcome), t.summary]];
+  const segments: Segment[] = [
+    ['dim', time],
+    [undefined, ` ${t.id} `],
+    [outcomeColor(t.outcome), t.summary],
+  ];
   return details ? [...segments, ['dim', `  (${details})`]] : segments;
 }
 
 function runningRow(id: string, r: Running): Segment[] {
   const state = `  ${r.phase} #${r.attempt}  ${formatDuration(Date.now() - r.started)}  `;
-  return [[undefined, '  '], ['cyan', id], [undefined, state], ['dim', r.activity]];
+  return [
+    [undefined, '  '],
+    ['cyan', id],
+    [undefined, state],
+    ['dim', r.activity],
+  ];
 }
 
 export function transitionLine(t: Transition, c: ReturnType<typeof paint>): string {
@@ -100,7 +109,12 @@ export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void
       transitions += 1;
       cost += t.costUsd ?? 0;
       if (t.outcome === 'claimed') {
-        running.set(t.id, { phase: t.phase ?? '', attempt: /attempt (\d+)/.exec(t.summary)?.[1] ?? '?', started: Date.now(), activity: 'working' });
+        running.set(t.id, {
+          phase: t.phase ?? '',
+          attempt: /attempt (\d+)/.exec(t.summary)?.[1] ?? '?',
+          started: Date.now(),
+          activity: 'working',
+        });
       } else {
         running.delete(t.id);
       }

@@ -2,7 +2,7 @@
 // Exit codes: 0 success, 1 the operation failed or found problems, 2 a usage error.
 import { readFile } from 'node:fs/promises';
 import yargs, { type Argv } from 'yargs';
-import { TendError } from '../problem.js';
+import { TendError } from '../core/problem.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -18,7 +18,11 @@ async function readBodyFile(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw new TendError(`cannot read --body-file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'check the path', { cause: err });
+    throw new TendError(
+      `cannot read --body-file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      'check the path',
+      { cause: err },
+    );
   }
 }
 
@@ -30,14 +34,18 @@ function reportError(err: unknown): number {
   const sys = err as NodeJS.ErrnoException;
   if (sys instanceof Error && typeof sys.code === 'string' && typeof sys.path === 'string') {
     // The file system said no (a file where a folder should be, no space, no permission).
-    process.stderr.write(`tend: ${sys.message}\n  fix: check ${sys.path} (${sys.code}): it must be a folder or file tend can write\n`);
+    process.stderr.write(
+      `tend: ${sys.message}\n  fix: check ${sys.path} (${sys.code}): it must be a folder or file tend can write\n`,
+    );
     return EXIT_FAILURE;
   }
   process.stderr.write(`tend: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return EXIT_FAILURE;
 }
 
-const json = { json: { type: 'boolean', default: false, describe: 'print JSON (a stable schema, see README)' } } as const;
+const json = {
+  json: { type: 'boolean', default: false, describe: 'print JSON (a stable schema, see README)' },
+} as const;
 
 export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
@@ -56,14 +64,16 @@ export async function main(argv: string[]): Promise<number> {
 
   const cli: Argv = yargs(argv)
     .scriptName('tend')
-    .usage('$0 <command>\n\nA git-native orchestrator for AI coding agents: a Markdown backlog in backlog/,\nmoved through pipelines of phases by fresh agent CLIs, one git commit per transition.')
+    .usage(
+      '$0 <command>\n\nA git-native orchestrator for AI coding agents: a Markdown backlog in backlog/,\nmoved through pipelines of phases by fresh agent CLIs, one git commit per transition.',
+    )
     .command(
       'init',
       'set up this repository: ORCHESTRATOR.md, pipelines/, prompts/, backlog/ (runs git init if needed)',
       (y) => y.example('$0 init', 'install the defaults and commit them'),
       () =>
         run(async () => {
-          const { init } = await import('../commands/init.js');
+          const { init } = await import('./commands/init.js');
           const result = await init(cwd);
           if (result.createdRepo) process.stdout.write(`initialized a git repository in ${result.root}\n`);
           for (const f of result.created) process.stdout.write(`created ${f}\n`);
@@ -71,7 +81,9 @@ export async function main(argv: string[]): Promise<number> {
           for (const f of result.recovered) {
             process.stdout.write(`found   ${f} (written by an earlier tend init, not committed until now)\n`);
           }
-          process.stdout.write(result.commit ? `committed ${result.commit.slice(0, 8)}\n` : 'nothing to do: already initialized\n');
+          process.stdout.write(
+            result.commit ? `committed ${result.commit.slice(0, 8)}\n` : 'nothing to do: already initialized\n',
+          );
         })(),
     )
     .command(
@@ -84,22 +96,34 @@ export async function main(argv: string[]): Promise<number> {
           .option('priority', { alias: 'p', type: 'number', describe: '1 (most urgent) to 5 (someday)', default: 3 })
           .option('pipeline', { type: 'string', describe: 'pipeline to follow (default: chosen by triage)' })
           .option('label', { alias: 'l', type: 'string', array: true, describe: 'a label; repeat for more' })
-          .option('depends-on', { alias: 'd', type: 'string', array: true, describe: 'id of an item that must be done first; repeat for more' })
+          .option('depends-on', {
+            alias: 'd',
+            type: 'string',
+            array: true,
+            describe: 'id of an item that must be done first; repeat for more',
+          })
           .option('body', { alias: 'b', type: 'string', describe: 'the item text' })
           .option('body-file', { type: 'string', describe: 'read the item text from this file' })
           .conflicts('body', 'body-file')
           .check((a) => {
-            if (!Number.isInteger(a.priority) || a.priority < 1 || a.priority > 5) throw new Error('--priority must be an integer from 1 to 5');
-            if (a.stdin !== undefined && !stdinBody) throw new Error(`unexpected argument ${JSON.stringify(a.stdin)}; put the title in quotes`);
-            if (stdinBody && (a.body !== undefined || a['body-file'] !== undefined)) throw new Error('`-` cannot be combined with --body or --body-file');
+            if (!Number.isInteger(a.priority) || a.priority < 1 || a.priority > 5)
+              throw new Error('--priority must be an integer from 1 to 5');
+            if (a.stdin !== undefined && !stdinBody)
+              throw new Error(`unexpected argument ${JSON.stringify(a.stdin)}; put the title in quotes`);
+            if (stdinBody && (a.body !== undefined || a['body-file'] !== undefined))
+              throw new Error('`-` cannot be combined with --body or --body-file');
             return true;
           })
           .example('$0 add "Fix login on Safari" -p 1 -l bug', '')
           .example('echo "Steps to reproduce..." | $0 add "Fix login" -', 'body from stdin'),
       (args) =>
         run(async () => {
-          const [{ add }, { openRepo }] = await Promise.all([import('../commands/add.js'), import('../repo.js')]);
-          const body = stdinBody ? await readStdin() : args['body-file'] ? await readBodyFile(args['body-file']) : args.body;
+          const [{ add }, { openRepo }] = await Promise.all([import('./commands/add.js'), import('../edges/repo.js')]);
+          const body = stdinBody
+            ? await readStdin()
+            : args['body-file']
+              ? await readBodyFile(args['body-file'])
+              : args.body;
           const result = await add(await openRepo(cwd), {
             title: String(args.title),
             priority: args.priority,
@@ -118,7 +142,10 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.options(json),
       (args) =>
         run(async () => {
-          const [{ status }, { openRepo }] = await Promise.all([import('../commands/status.js'), import('../repo.js')]);
+          const [{ status }, { openRepo }] = await Promise.all([
+            import('./commands/status.js'),
+            import('../edges/repo.js'),
+          ]);
           await status(await openRepo(cwd), { json: args.json });
         })(),
     )
@@ -128,7 +155,10 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.positional('id', { type: 'string', describe: 'the item id, as `tend status` shows it' }).options(json),
       (args) =>
         run(async () => {
-          const [{ show }, { openRepo }] = await Promise.all([import('../commands/show.js'), import('../repo.js')]);
+          const [{ show }, { openRepo }] = await Promise.all([
+            import('./commands/show.js'),
+            import('../edges/repo.js'),
+          ]);
           await show(await openRepo(cwd), String(args.id), { json: args.json });
         })(),
     )
@@ -138,7 +168,7 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.options(json),
       (args) =>
         run(async () => {
-          const { doctor, printChecks } = await import('../commands/doctor.js');
+          const { doctor, printChecks } = await import('./commands/doctor.js');
           const checks = await doctor(cwd);
           printChecks(checks, args.json);
           return checks.some((c) => !c.ok && c.severity === 'error') ? EXIT_FAILURE : EXIT_OK;
@@ -149,22 +179,42 @@ export async function main(argv: string[]): Promise<number> {
       'move items through their pipelines: intake, phases, approvals, one commit per transition',
       (y) =>
         y
-          .option('once', { type: 'boolean', default: false, describe: 'stop when nothing can move (all done, blocked, waiting or parked)' })
+          .option('once', {
+            type: 'boolean',
+            default: false,
+            describe: 'stop when nothing can move (all done, blocked, waiting or parked)',
+          })
           .option('agent', { type: 'string', describe: 'use this agent for every phase of this run (e.g. dry-run)' })
-          .option('concurrency', { alias: 'c', type: 'number', describe: 'agents at once (default: concurrency in ORCHESTRATOR.md)' })
+          .option('concurrency', {
+            alias: 'c',
+            type: 'number',
+            describe: 'agents at once (default: concurrency in ORCHESTRATOR.md)',
+          })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the summary' })
-          .option('poll', { type: 'boolean', default: false, describe: 'poll for file changes instead of file system events (network drives)' })
+          .option('poll', {
+            type: 'boolean',
+            default: false,
+            describe: 'poll for file changes instead of file system events (network drives)',
+          })
           .options(json)
           .check((a) => {
-            if (a.concurrency !== undefined && (!Number.isInteger(a.concurrency) || a.concurrency < 1)) throw new Error('--concurrency must be a whole number, 1 or more');
+            if (a.concurrency !== undefined && (!Number.isInteger(a.concurrency) || a.concurrency < 1))
+              throw new Error('--concurrency must be a whole number, 1 or more');
             return true;
           })
           .example('$0 run --once --agent dry-run', 'exercise the pipelines without spending anything')
           .example('$0 run', 'keep running and pick up new work'),
       (args) =>
         run(async () => {
-          const { runCommand } = await import('../commands/run.js');
-          return runCommand(cwd, { once: args.once, agent: args.agent, concurrency: args.concurrency, quiet: args.quiet, json: args.json, poll: args.poll });
+          const { runCommand } = await import('./commands/run.js');
+          return runCommand(cwd, {
+            once: args.once,
+            agent: args.agent,
+            concurrency: args.concurrency,
+            quiet: args.quiet,
+            json: args.json,
+            poll: args.poll,
+          });
         })(),
     )
     .command(
@@ -173,7 +223,7 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.positional('id', { type: 'string', describe: 'the item id' }),
       (args) =>
         run(async () => {
-          const { approve, openForAction } = await import('../commands/item-actions.js');
+          const { approve, openForAction } = await import('./commands/item-actions.js');
           process.stdout.write(`${await approve(await openForAction(cwd, String(args.id)), String(args.id))}\n`);
         })(),
     )
@@ -183,12 +233,19 @@ export async function main(argv: string[]): Promise<number> {
       (y) =>
         y
           .positional('id', { type: 'string', describe: 'the item id' })
-          .option('reason', { alias: 'r', type: 'string', demandOption: true, describe: 'what must change; the next agent reads it' })
+          .option('reason', {
+            alias: 'r',
+            type: 'string',
+            demandOption: true,
+            describe: 'what must change; the next agent reads it',
+          })
           .option('block', { type: 'boolean', default: false, describe: 'move it to backlog/blocked/ instead' }),
       (args) =>
         run(async () => {
-          const { reject, openForAction } = await import('../commands/item-actions.js');
-          process.stdout.write(`${await reject(await openForAction(cwd, String(args.id)), String(args.id), args.reason, args.block)}\n`);
+          const { reject, openForAction } = await import('./commands/item-actions.js');
+          process.stdout.write(
+            `${await reject(await openForAction(cwd, String(args.id)), String(args.id), args.reason, args.block)}\n`,
+          );
         })(),
     )
     .command(
@@ -197,7 +254,7 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.positional('id', { type: 'string', describe: 'the item id' }),
       (args) =>
         run(async () => {
-          const { retry, openForAction } = await import('../commands/item-actions.js');
+          const { retry, openForAction } = await import('./commands/item-actions.js');
           process.stdout.write(`${await retry(await openForAction(cwd, String(args.id)), String(args.id))}\n`);
         })(),
     )
@@ -222,4 +279,3 @@ export async function main(argv: string[]): Promise<number> {
   }
   return code;
 }
-

@@ -5,12 +5,24 @@
 import { existsSync } from 'node:fs';
 import { readdir, rename, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { BACKLOG_DIR, ITEM_FILE, readItemFile, type Item } from '../backlog/store.js';
-import type { Decision } from './decide.js';
+import { readItemFile } from '../edges/store.js';
+import { BACKLOG_DIR, ITEM_FILE, type Item } from '../core/backlog.js';
+import type { Decision } from '../core/decide.js';
 import { frontmatterChanges } from './hand-edits.js';
 
 /** The frontmatter keys tend keeps: nobody else's edits to them steer the run. */
-export const ENGINE_KEYS = ['status', 'attempts', 'owner', 'cost_usd', 'loops', 'resume_at', 'blocked_reason', 'blocked_phase', 'branch', 'limit_waits'] as const;
+export const ENGINE_KEYS = [
+  'status',
+  'attempts',
+  'owner',
+  'cost_usd',
+  'loops',
+  'resume_at',
+  'blocked_reason',
+  'blocked_phase',
+  'branch',
+  'limit_waits',
+] as const;
 
 export interface PutBack {
   /** Frontmatter values to write back (undefined removes the key). */
@@ -36,13 +48,18 @@ export async function engineKeysChanged(root: string, claimed: Item): Promise<Pu
     after[key] = now.parsed.data[key];
   }
   if (Object.keys(before).length === 0) return { restore: {} };
-  return { restore: before, note: `${frontmatterChanges(before, after)} in ${claimed.file} while its ${claimed.location} agent ran; put back` };
+  return {
+    restore: before,
+    note: `${frontmatterChanges(before, after)} in ${claimed.file} while its ${claimed.location} agent ran; put back`,
+  };
 }
 
 /** The folder under backlog/ that holds item `id` now, other than `except`; undefined if none. */
 async function folderOf(root: string, id: string, except: string): Promise<string | undefined> {
   const folders = await readdir(path.join(root, BACKLOG_DIR), { withFileTypes: true }).catch(() => []);
-  const found = folders.find((f) => f.isDirectory() && f.name !== except && existsSync(path.join(root, BACKLOG_DIR, f.name, id, ITEM_FILE)));
+  const found = folders.find(
+    (f) => f.isDirectory() && f.name !== except && existsSync(path.join(root, BACKLOG_DIR, f.name, id, ITEM_FILE)),
+  );
   return found?.name;
 }
 
@@ -62,7 +79,9 @@ export async function reclaimFolder(root: string, claimed: Item): Promise<{ note
   if (where) {
     await rmdir(path.join(root, claimed.dir)).catch(() => undefined); // an empty folder left behind
     await rename(path.join(root, BACKLOG_DIR, where, claimed.id), path.join(root, claimed.dir));
-    return { note: `the item folder was in ${BACKLOG_DIR}/${where}/ when its ${phase} agent was done (an agent may not move its own item); moved back to ${claimed.dir}` };
+    return {
+      note: `the item folder was in ${BACKLOG_DIR}/${where}/ when its ${phase} agent was done (an agent may not move its own item); moved back to ${claimed.dir}`,
+    };
   }
   return { gone: true };
 }

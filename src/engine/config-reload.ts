@@ -1,7 +1,7 @@
 // A running tend picks up edits to its configuration. A valid one replaces the current one; one
 // with errors is reported once and ignored, so the run goes on with the last good one.
-import { formatProblem } from '../problem.js';
-import type { Repo } from '../repo.js';
+import { formatProblem } from '../core/problem.js';
+import type { Repo } from '../edges/repo.js';
 import type { RunState } from './run-state.js';
 
 /** How long configuration files must be unchanged before a running tend uses them. */
@@ -11,7 +11,10 @@ export class ConfigReload {
   private lastErrors = '';
 
   /** `lastChangedAt`: when the configuration the run started with was last changed. */
-  constructor(private readonly run: RunState, private lastChangedAt: number) {}
+  constructor(
+    private readonly run: RunState,
+    private lastChangedAt: number,
+  ) {}
 
   /**
    * Use the configuration read with `repo`, whose files last changed at `changedAt`. True while
@@ -25,7 +28,8 @@ export class ConfigReload {
       if (changedAt !== this.lastChangedAt) this.run.reporter.info('configuration reloaded');
       this.run.config = repo.config;
       this.lastChangedAt = changedAt;
-    } else if (errors !== this.lastErrors) this.run.reporter.warn(`configuration has errors; keeping the last good one:\n${errors}`);
+    } else if (errors !== this.lastErrors)
+      this.run.reporter.warn(`configuration has errors; keeping the last good one:\n${errors}`);
     this.lastErrors = errors;
     return false;
   }

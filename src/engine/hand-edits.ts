@@ -1,10 +1,11 @@
 // Changes a human made under backlog/ (an edited item.md, a folder moved to another phase, a
 // folder deleted), found as what git sees uncommitted: tend commits everything it writes, so
 // anything left over outside the items tend is working on came from someone else.
-import { BACKLOG_DIR, INBOX, readItemFile, type Item, type Snapshot } from '../backlog/store.js';
-import { readYaml, splitFrontmatter } from '../frontmatter.js';
-import { git } from '../git.js';
-import { slugify } from '../slug.js';
+import { readItemFile } from '../edges/store.js';
+import { BACKLOG_DIR, INBOX, type Item, type Snapshot } from '../core/backlog.js';
+import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
+import { git } from '../edges/git.js';
+import { slugify } from '../core/slug.js';
 
 export interface HandChange {
   id: string;
@@ -21,7 +22,16 @@ export interface HandChange {
 
 /** Paths git reports as changed under backlog/, from `git status --porcelain -z`. */
 export async function changedBacklogPaths(root: string): Promise<{ path: string; deleted: boolean }[]> {
-  const result = await git(root, ['--no-optional-locks', 'status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--', `${BACKLOG_DIR}/`]);
+  const result = await git(root, [
+    '--no-optional-locks',
+    'status',
+    '--porcelain=v1',
+    '-z',
+    '--untracked-files=all',
+    '--no-renames',
+    '--',
+    `${BACKLOG_DIR}/`,
+  ]);
   if (result.exitCode !== 0) return [];
   return result.stdout
     .split('\0')
@@ -45,7 +55,13 @@ export function frontmatterChanges(before: Record<string, unknown>, after: Recor
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
   const changed = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
   return changed
-    .map((k) => (before[k] === undefined ? `${k} -> ${describeValue(after[k])}` : after[k] === undefined ? `${k} removed` : `${k} ${describeValue(before[k])} -> ${describeValue(after[k])}`))
+    .map((k) =>
+      before[k] === undefined
+        ? `${k} -> ${describeValue(after[k])}`
+        : after[k] === undefined
+          ? `${k} removed`
+          : `${k} ${describeValue(before[k])} -> ${describeValue(after[k])}`,
+    )
     .join(', ');
 }
 
@@ -58,7 +74,11 @@ export async function committedData(root: string, file: string): Promise<Record<
 }
 
 /** Human changes to items tend is not working on right now. Invalid items wait until fixed. */
-export async function findHandChanges(root: string, snapshot: Snapshot, active: ReadonlySet<string>): Promise<HandChange[]> {
+export async function findHandChanges(
+  root: string,
+  snapshot: Snapshot,
+  active: ReadonlySet<string>,
+): Promise<HandChange[]> {
   const byId = new Map<string, { location: string; deleted: boolean }[]>();
   const changes: HandChange[] = [];
   const invalid = new Set(snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])));
@@ -74,7 +94,13 @@ export async function findHandChanges(root: string, snapshot: Snapshot, active: 
     // killed before it could commit. Either way the deletion is recorded.
     if (change.deleted && /^backlog\/[^/]+\.md$/i.test(change.path)) {
       const stem = change.path.slice(BACKLOG_DIR.length + 1, -3);
-      changes.push({ id: slugify(stem) || stem, kind: 'removed', from: [INBOX], summary: `inbox file ${change.path} removed`, paths: [change.path] });
+      changes.push({
+        id: slugify(stem) || stem,
+        kind: 'removed',
+        from: [INBOX],
+        summary: `inbox file ${change.path} removed`,
+        paths: [change.path],
+      });
       continue;
     }
     const at = itemOf(change.path);
@@ -90,16 +116,36 @@ export async function findHandChanges(root: string, snapshot: Snapshot, active: 
     const folders = [...locations].map((location) => `${BACKLOG_DIR}/${location}/${id}`);
     const from = [...new Set(paths.filter((p) => p.deleted && p.location !== item?.location).map((p) => p.location))];
     if (!item) {
-      changes.push({ id, kind: 'removed', from, summary: `removed by hand from ${from.join(', ') || 'backlog'}`, paths: folders });
+      changes.push({
+        id,
+        kind: 'removed',
+        from,
+        summary: `removed by hand from ${from.join(', ') || 'backlog'}`,
+        paths: folders,
+      });
     } else if (from.length > 0) {
-      changes.push({ id, kind: 'moved', item, from, summary: `moved by hand: ${from.join(', ')} -> ${item.location}`, paths: folders });
+      changes.push({
+        id,
+        kind: 'moved',
+        item,
+        from,
+        summary: `moved by hand: ${from.join(', ')} -> ${item.location}`,
+        paths: folders,
+      });
     } else {
       const before = await committedData(root, item.file);
       // Gone since the scan (moved again, or removed): looked at again on the next read.
       const now = await readItemFile(root, item.file, item.id).catch(() => undefined);
       if (!now) continue;
       const edits = before && 'parsed' in now ? frontmatterChanges(before, now.parsed.data) : '';
-      changes.push({ id, kind: 'edited', item, from, summary: before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`, paths: folders });
+      changes.push({
+        id,
+        kind: 'edited',
+        item,
+        from,
+        summary: before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`,
+        paths: folders,
+      });
     }
   }
   return changes;

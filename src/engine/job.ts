@@ -1,15 +1,15 @@
 // One phase job: claim the item, run the phase's agent, decide what the outcome means, and commit
 // that. A job runs beside the loop; the run's state is how the two keep out of each other's way.
-import { BACKLOG_DIR, BLOCKED, DONE, ITEM_FILE, type Item } from '../backlog/store.js';
-import type { Phase } from '../config/pipeline.js';
-import { BranchMoved } from '../git.js';
+import { BACKLOG_DIR, BLOCKED, DONE, ITEM_FILE, type Item } from '../core/backlog.js';
+import type { Phase } from '../core/pipeline.js';
+import { BranchMoved } from '../edges/git.js';
 import { engineKeysChanged, reclaimFolder, withPutBack, type PutBack } from './agent-changes.js';
-import { decideAfterPhase, type PhaseOutcome } from './decide.js';
+import { decideAfterPhase, type PhaseOutcome } from '../core/decide.js';
 import { committedData } from './hand-edits.js';
 import { AgentUnavailable, runPhase } from './phase.js';
 import type { RunState } from './run-state.js';
-import { agentOf, type Start } from './scheduler.js';
-import { branchExists, itemBranch } from './workspace.js';
+import { agentOf, type Start } from '../core/scheduler.js';
+import { branchExists, itemBranch } from '../edges/workspace.js';
 
 /** Errors outside an item's control (disk, permissions) before a run stops trying it. */
 const MAX_ERRORS_PER_ITEM = 3;
@@ -42,14 +42,30 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
     const claimsBranch = inWorktree && !item.fields.branch && !(await branchExists(run.root, itemBranch(item.id)));
     current = await run.apply(item, {
       changes: {
-        status: 'running', owner: run.owner, attempts: item.fields.attempts + 1,
-        resume_at: undefined, limited_by: undefined,
+        status: 'running',
+        owner: run.owner,
+        attempts: item.fields.attempts + 1,
+        resume_at: undefined,
+        limited_by: undefined,
         ...(claimsBranch ? { branch: itemBranch(item.id) } : {}),
       },
-      transition: { id: item.id, phase: phase.name, summary: `${phase.name} started (attempt ${item.fields.attempts + 1})`, outcome: 'claimed' },
+      transition: {
+        id: item.id,
+        phase: phase.name,
+        summary: `${phase.name} started (attempt ${item.fields.attempts + 1})`,
+        outcome: 'claimed',
+      },
     });
     const outcome = await runPhase({
-      root: run.root, config: run.config, item: current, pipeline, phase, agentOverride: run.agent, baseBranch: run.branch, slots: run.slots, signal: jobSignal,
+      root: run.root,
+      config: run.config,
+      item: current,
+      pipeline,
+      phase,
+      agentOverride: run.agent,
+      baseBranch: run.branch,
+      slots: run.slots,
+      signal: jobSignal,
       onActivity: (lens, line) => run.reporter.activity?.(item.id, phase.name, lens, line),
       onWarning: (message) => run.reporter.warn(message),
       onAgentsDone: () => run.agentsDone.add(item.id),
@@ -92,12 +108,18 @@ async function heldByThisRun(run: RunState, file: string): Promise<boolean> {
  * What the agent changed of its own item that steers the run (its folder, the engine's keys, an
  * approval) is put back, and each change is reported. Undefined when the item left the backlog.
  */
-async function putBackAgentChanges(run: RunState, claimed: Item, outcome: PhaseOutcome): Promise<{ outcome: PhaseOutcome; putBack: PutBack; notes: string[] } | undefined> {
+async function putBackAgentChanges(
+  run: RunState,
+  claimed: Item,
+  outcome: PhaseOutcome,
+): Promise<{ outcome: PhaseOutcome; putBack: PutBack; notes: string[] } | undefined> {
   const folder = await reclaimFolder(run.root, claimed);
   if (folder.gone) {
     // Committed by the loop once this job is over, under a subject that blames nobody.
     run.removedWhileRunning.set(claimed.id, claimed.location);
-    run.reporter.warn(`${claimed.id}: ${claimed.dir} left the backlog while its ${claimed.location} agent ran (a person, or the agent); the removal is committed, its history stays in git`);
+    run.reporter.warn(
+      `${claimed.id}: ${claimed.dir} left the backlog while its ${claimed.location} agent ran (a person, or the agent); the removal is committed, its history stays in git`,
+    );
     return undefined;
   }
   const putBack = await engineKeysChanged(run.root, claimed);
@@ -112,7 +134,17 @@ async function putBackAgentChanges(run: RunState, claimed: Item, outcome: PhaseO
 async function jobFailed(run: RunState, current: Item, phase: Phase, err: unknown): Promise<void> {
   if (current.fields.status === 'running') {
     // Not the item's fault: give the attempt back and requeue it.
-    await run.apply(current, { changes: { status: 'queued', owner: undefined, attempts: Math.max(0, current.fields.attempts - 1) }, transition: { id: current.id, phase: phase.name, summary: `${phase.name} requeued (${err instanceof Error ? err.message.split('\n')[0] : 'error'})`, outcome: 'requeued' } }).catch(() => undefined);
+    await run
+      .apply(current, {
+        changes: { status: 'queued', owner: undefined, attempts: Math.max(0, current.fields.attempts - 1) },
+        transition: {
+          id: current.id,
+          phase: phase.name,
+          summary: `${phase.name} requeued (${err instanceof Error ? err.message.split('\n')[0] : 'error'})`,
+          outcome: 'requeued',
+        },
+      })
+      .catch(() => undefined);
   }
   if (err instanceof AgentUnavailable || err instanceof BranchMoved) {
     run.fatal ??= err;

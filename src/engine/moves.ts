@@ -1,11 +1,11 @@
 // The moves a plan asks for that need no agent: intake from the inbox, approvals, blocks. Each is
 // one commit; each returns whether anything changed, since the snapshot is stale once it has.
-import { BLOCKED, INBOX, type Item } from '../backlog/store.js';
-import { filesOpenForWriting } from '../backlog/writers.js';
-import { decideApproval, type Decision } from './decide.js';
+import { BLOCKED, INBOX, type Item } from '../core/backlog.js';
+import { filesOpenForWriting } from '../edges/writers.js';
+import { decideApproval, type Decision } from '../core/decide.js';
 import { triageOf } from './phase.js';
 import type { RunState } from './run-state.js';
-import { pipelineOf, type Plan } from './scheduler.js';
+import { pipelineOf, type Plan } from '../core/scheduler.js';
 
 /**
  * Move inbox items into the first phase of their pipeline, with the fields tend keeps. A file a
@@ -13,7 +13,10 @@ import { pipelineOf, type Plan } from './scheduler.js';
  * written after intake goes to a file that is no longer there.
  */
 export async function takeIn(run: RunState, items: Item[]): Promise<boolean> {
-  const writing = filesOpenForWriting(run.root, items.map((i) => i.file));
+  const writing = filesOpenForWriting(
+    run.root,
+    items.map((i) => i.file),
+  );
   for (const file of writing) {
     if (!run.writing.has(file)) run.reporter.info(`${file} is still being written; taken in once it is closed`);
   }
@@ -33,7 +36,12 @@ export async function takeIn(run: RunState, items: Item[]): Promise<boolean> {
       created: item.parsed.data.created ?? new Date(item.createdMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       cost_usd: item.fields.cost_usd,
     };
-    changed = (await run.attempt(item, { to: firstPhase.name, changes: defaults, transition: { id: item.id, phase: INBOX, summary: `inbox -> ${firstPhase.name}`, outcome: 'intake' } })) || changed;
+    changed =
+      (await run.attempt(item, {
+        to: firstPhase.name,
+        changes: defaults,
+        transition: { id: item.id, phase: INBOX, summary: `inbox -> ${firstPhase.name}`, outcome: 'intake' },
+      })) || changed;
   }
   return changed;
 }
@@ -42,7 +50,11 @@ export async function takeIn(run: RunState, items: Item[]): Promise<boolean> {
 export async function approve(run: RunState, approved: Plan['approved']): Promise<boolean> {
   let changed = false;
   for (const { item, pipeline, phase } of approved) {
-    changed = (await run.attempt(item, decideApproval(item, pipeline, phase, run.config, await triageOf(run.root, item, phase)))) || changed;
+    changed =
+      (await run.attempt(
+        item,
+        decideApproval(item, pipeline, phase, run.config, await triageOf(run.root, item, phase)),
+      )) || changed;
   }
   return changed;
 }
@@ -64,7 +76,17 @@ export async function block(run: RunState, blocks: Plan['block']): Promise<{ cha
       recheck = true;
       continue;
     }
-    const blocked: Decision = { to: BLOCKED, changes: { status: 'failed', blocked_reason: reason, blocked_phase: item.location }, transition: { id: item.id, phase: item.location, summary: `${item.location} -> blocked`, outcome: 'blocked', extra: { 'Tend-Reason': reason } } };
+    const blocked: Decision = {
+      to: BLOCKED,
+      changes: { status: 'failed', blocked_reason: reason, blocked_phase: item.location },
+      transition: {
+        id: item.id,
+        phase: item.location,
+        summary: `${item.location} -> blocked`,
+        outcome: 'blocked',
+        extra: { 'Tend-Reason': reason },
+      },
+    };
     if (await run.attempt(item, blocked)) {
       run.summary.blocked.push(item.id);
       changed = true;

@@ -5,21 +5,29 @@ import { appendFile, lstat, mkdir, readdir, readFile, rename, rm, writeFile } fr
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { createAgent } from '../agents/index.js';
-import { runProcess } from '../agents/process.js';
+import { runProcess } from '../edges/process.js';
 import type { AgentResult } from '../agents/types.js';
-import { writeFileAtomic, type Item } from '../backlog/store.js';
-import { git, literal } from '../git.js';
-import type { Config } from '../config/load.js';
-import type { Phase, Pipeline } from '../config/pipeline.js';
-import { readYaml, splitFrontmatter } from '../frontmatter.js';
-import { TendError } from '../problem.js';
-import type { PhaseOutcome } from './decide.js';
-import { maxAttempts } from './decide.js';
-import { renderPrompt } from './prompt.js';
-import { readVerdict } from './verdict.js';
-import { branchTip, commitsNotByTend, prepareWorkspace, runHook, WorkspaceError, type Workspace } from './workspace.js';
-import type { Slots } from './slots.js';
-import { itemLogDir, STATE_DIR } from '../state-dir.js';
+import { writeFileAtomic } from '../edges/store.js';
+import { type Item } from '../core/backlog.js';
+import { git, literal } from '../edges/git.js';
+import type { Config } from '../core/config.js';
+import type { Phase, Pipeline } from '../core/pipeline.js';
+import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
+import { TendError } from '../core/problem.js';
+import type { PhaseOutcome } from '../core/decide.js';
+import { maxAttempts } from '../core/decide.js';
+import { renderPrompt } from '../core/prompt.js';
+import { readVerdict } from '../core/verdict.js';
+import {
+  branchTip,
+  commitsNotByTend,
+  prepareWorkspace,
+  runHook,
+  WorkspaceError,
+  type Workspace,
+} from '../edges/workspace.js';
+import type { Slots } from '../core/slots.js';
+import { itemLogDir, STATE_DIR } from '../edges/state-dir.js';
 
 export class AgentUnavailable extends TendError {}
 
@@ -127,7 +135,11 @@ export async function triageOf(root: string, item: Item, phase: Phase): Promise<
   return triageIn(phase, text, `${item.dir}/${phase.artifact}`);
 }
 
-function failureOf(result: AgentResult, artifact: Awaited<ReturnType<typeof artifactState>>, name: string): string | undefined {
+function failureOf(
+  result: AgentResult,
+  artifact: Awaited<ReturnType<typeof artifactState>>,
+  name: string,
+): string | undefined {
   if (result.spawnError) return `the agent could not be started: ${result.spawnError}`;
   if (result.stopped === 'timeout') return `the agent ran past the phase timeout and was stopped`;
   if (result.stopped === 'stall') return `the agent printed nothing for too long (stall_timeout) and was stopped`;
@@ -135,7 +147,8 @@ function failureOf(result: AgentResult, artifact: Awaited<ReturnType<typeof arti
   if (result.exitCode !== 0) return `the agent exited with code ${result.exitCode}`;
   if (result.error) return `the agent reported an error: ${result.error}`;
   if (artifact === 'symlink') return `${name} is a symlink; an artifact must be a file the agent wrote`;
-  if (artifact === 'oversize') return `${name} is larger than ${MAX_ARTIFACT_BYTES / 1024 / 1024} MiB; it was moved to .tend/oversize/ and not committed`;
+  if (artifact === 'oversize')
+    return `${name} is larger than ${MAX_ARTIFACT_BYTES / 1024 / 1024} MiB; it was moved to .tend/oversize/ and not committed`;
   if (artifact !== 'ok') return `the agent exited 0 but did not write ${name} (or left it empty)`;
   return undefined;
 }
@@ -154,15 +167,34 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   await mkdir(logDir, { recursive: true });
   const lenses: (string | undefined)[] = phase.fanout ?? [undefined];
   const feedback = typeof item.parsed.data.feedback === 'string' ? item.parsed.data.feedback : '(none)';
-  const earlier = item.artifacts.filter((a) => a !== phase.artifact && !lenses.some((l) => l && a === lensArtifact(phase.artifact, l)));
+  const earlier = item.artifacts.filter(
+    (a) => a !== phase.artifact && !lenses.some((l) => l && a === lensArtifact(phase.artifact, l)),
+  );
   const agentLabel = agent.label(model);
-  const failed = (failure: string): PhaseOutcome => ({ ok: false, failure, costUsd: 0, durationMs: 0, agent: agentLabel });
+  const failed = (failure: string): PhaseOutcome => ({
+    ok: false,
+    failure,
+    costUsd: 0,
+    durationMs: 0,
+    agent: agentLabel,
+  });
 
   let workspace: Workspace;
   try {
-    workspace = await prepareWorkspace(root, item.id, phase.workspace ?? settings.workspace, run.baseBranch, settings, logDir, run.signal, item.fields.branch, phase.on_reject !== undefined);
+    workspace = await prepareWorkspace(
+      root,
+      item.id,
+      phase.workspace ?? settings.workspace,
+      run.baseBranch,
+      settings,
+      logDir,
+      run.signal,
+      item.fields.branch,
+      phase.on_reject !== undefined,
+    );
   } catch (err) {
-    if (err instanceof WorkspaceError) return run.signal.aborted ? { ...failed(err.message), interrupted: true } : failed(err.message);
+    if (err instanceof WorkspaceError)
+      return run.signal.aborted ? { ...failed(err.message), interrupted: true } : failed(err.message);
     throw err;
   }
   // In a worktree the item's files are still in the main checkout: give the agent absolute paths.
@@ -175,7 +207,8 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
     const artifactAbs = path.join(root, dir, artifact);
     // In a worktree the agent writes inside its own workspace (a sandboxed agent may write
     // nowhere else), under .tend/ which git ignores; tend copies the file into the item folder.
-    const agentArtifact = workspace.kind === 'worktree' ? path.join(workspace.dir, STATE_DIR, 'artifacts', item.id, artifact) : artifactAbs;
+    const agentArtifact =
+      workspace.kind === 'worktree' ? path.join(workspace.dir, STATE_DIR, 'artifacts', item.id, artifact) : artifactAbs;
     await rm(artifactAbs, { force: true }); // a stale artifact must not pass for this attempt's
     await rm(agentArtifact, { force: true });
     await mkdir(path.dirname(agentArtifact), { recursive: true });
@@ -229,7 +262,9 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
     );
     for (const left of result.leftRunning ?? []) {
       const outcome = left.stopped ? 'stopped it' : 'could not stop it';
-      run.onWarning?.(`${item.id}: the ${phase.name} agent left process ${left.pid} (${left.command}) running outside its process group; ${outcome}`);
+      run.onWarning?.(
+        `${item.id}: the ${phase.name} agent left process ${left.pid} (${left.command}) running outside its process group; ${outcome}`,
+      );
     }
     let state = await artifactState(agentArtifact);
     // A symlink is never an artifact, and one left in the item's folder would make the item
@@ -244,7 +279,14 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
       await writeFileAtomic(root, `${dir}/${artifact}`, await readFile(agentArtifact, 'utf8'));
       state = await artifactState(artifactAbs);
     }
-    return { lens, artifact, artifactAbs, result, state, logFile: path.relative(root, path.join(logDir, `${stem}.log`)) };
+    return {
+      lens,
+      artifact,
+      artifactAbs,
+      result,
+      state,
+      logFile: path.relative(root, path.join(logDir, `${stem}.log`)),
+    };
   };
 
   // An agent in the checkout itself could delete other items' files; such deletions are put
@@ -260,18 +302,26 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   if (workspace.kind === 'repo') {
     // An item another job holds that is gone was moved or removed by a person (its own job
     // stops its agent and commits that); putting it back would leave it twice, or back at all.
-    const gone = [...(await deletedBacklogFiles(root))].filter((f) => !deletedBefore.has(f) && itemGone(root, f, item.id));
+    const gone = [...(await deletedBacklogFiles(root))].filter(
+      (f) => !deletedBefore.has(f) && itemGone(root, f, item.id),
+    );
     const lost: string[] = [];
     for (const f of gone) if (!(await run.heldElsewhere?.(f))) lost.push(f);
     if (lost.length > 0) {
       await git(root, ['restore', '--worktree', '--', ...lost.map(literal)]);
-      run.onWarning?.(`${item.id}: the ${phase.name} agent deleted ${lost.length} file(s) of other items (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', ...' : ''}); restored from git`);
+      run.onWarning?.(
+        `${item.id}: the ${phase.name} agent deleted ${lost.length} file(s) of other items (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', ...' : ''}); restored from git`,
+      );
     }
   }
   const links = await removeSymlinks(path.join(root, dir));
-  if (links.length > 0) run.onWarning?.(`${item.id}: the ${phase.name} agent left symlink(s) in ${dir} (${links.join(', ')}); removed, not committed`);
+  if (links.length > 0)
+    run.onWarning?.(
+      `${item.id}: the ${phase.name} agent left symlink(s) in ${dir} (${links.join(', ')}); removed, not committed`,
+    );
   const afterRun = await runHook('after_run', settings, workspace.dir, logDir, run.signal);
-  if (afterRun) await appendFile(path.join(logDir, `${phase.name}.${attempt}.log`), `\n# ${afterRun}\n`).catch(() => undefined);
+  if (afterRun)
+    await appendFile(path.join(logDir, `${phase.name}.${attempt}.log`), `\n# ${afterRun}\n`).catch(() => undefined);
   const outcome: PhaseOutcome = {
     ok: false,
     costUsd: runs.reduce((sum, r) => sum + (r.result.costUsd ?? 0), 0),
@@ -284,15 +334,30 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   };
   const tokens = runs.filter((r) => r.result.tokens);
   if (tokens.length > 0) {
-    outcome.tokens = { input: tokens.reduce((s, r) => s + (r.result.tokens?.input ?? 0), 0), output: tokens.reduce((s, r) => s + (r.result.tokens?.output ?? 0), 0) };
+    outcome.tokens = {
+      input: tokens.reduce((s, r) => s + (r.result.tokens?.input ?? 0), 0),
+      output: tokens.reduce((s, r) => s + (r.result.tokens?.output ?? 0), 0),
+    };
   }
   const unavailable = runs.find((r) => r.result.missingProgram);
-  if (unavailable) throw new AgentUnavailable(`agent ${agentName} could not start: ${unavailable.result.spawnError}`, `install it, fix agents.${agentName} in ORCHESTRATOR.md, or run with --agent dry-run`);
+  if (unavailable)
+    throw new AgentUnavailable(
+      `agent ${agentName} could not start: ${unavailable.result.spawnError}`,
+      `install it, fix agents.${agentName} in ORCHESTRATOR.md, or run with --agent dry-run`,
+    );
   if (runs.some((r) => r.result.stopped === 'aborted')) return { ...outcome, interrupted: true };
   const limited = runs.find((r) => r.result.usageLimit);
   if (limited?.result.usageLimit) return { ...outcome, usageLimit: limited.result.usageLimit };
-  const failedRun = runs.map((r) => ({ r, why: failureOf(r.result, r.state, `${dir}/${r.artifact}`) })).find((x) => x.why);
-  if (failedRun) return { ...outcome, failure: `${failedRun.r.lens ? `lens ${failedRun.r.lens}: ` : ''}${failedRun.why}`, logFile: failedRun.r.logFile, tail: failedRun.r.result.outputTail };
+  const failedRun = runs
+    .map((r) => ({ r, why: failureOf(r.result, r.state, `${dir}/${r.artifact}`) }))
+    .find((x) => x.why);
+  if (failedRun)
+    return {
+      ...outcome,
+      failure: `${failedRun.r.lens ? `lens ${failedRun.r.lens}: ` : ''}${failedRun.why}`,
+      logFile: failedRun.r.logFile,
+      tail: failedRun.r.result.outputTail,
+    };
 
   if (phase.fanout) {
     const lensFailure = await mergeFanout(root, item, phase, runs);
@@ -322,7 +387,12 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
     if (gate.stopped === 'aborted') return { ...outcome, interrupted: true };
     if (gate.exitCode !== 0) {
       const gateText = Array.isArray(phase.gate) ? phase.gate.join(' ') : phase.gate;
-      return { ...outcome, failure: `the gate \`${gateText}\` failed (${gate.spawnError ?? `exit ${gate.exitCode ?? gate.stopped}`})`, logFile: path.relative(root, gateLog), tail: gate.tail };
+      return {
+        ...outcome,
+        failure: `the gate \`${gateText}\` failed (${gate.spawnError ?? `exit ${gate.exitCode ?? gate.stopped}`})`,
+        logFile: path.relative(root, gateLog),
+        tail: gate.tail,
+      };
     }
   }
   return { ...outcome, ok: true };
@@ -349,7 +419,11 @@ async function mergeFanout(
     if ('problem' in read && phase.on_reject) return `lens ${r.lens}: ${item.dir ?? ''}/${r.artifact}: ${read.problem}`;
     const verdict = 'verdict' in read ? read.verdict : 'none';
     if (verdict !== 'approve') rejected = true;
-    const summary = body.split('\n').map((l) => l.replace(/^#+\s*/, '').trim()).find((l) => l !== '') ?? '';
+    const summary =
+      body
+        .split('\n')
+        .map((l) => l.replace(/^#+\s*/, '').trim())
+        .find((l) => l !== '') ?? '';
     rows.push(`| ${r.lens} | ${verdict} | ${summary.replace(/\|/g, '\\|').slice(0, 100)} | ${r.artifact} |`);
     sections.push(`## ${r.lens}\n\n${body.trim()}`);
   }

@@ -2,15 +2,15 @@
 // of a run that ended without cleaning up; on every tick, those this run claimed but no job holds.
 import os from 'node:os';
 import path from 'node:path';
-import { stopOrphanedAgents } from '../agents/process.js';
-import { finishPending } from '../backlog/journal.js';
-import { BLOCKED, DONE, INBOX, type Item } from '../backlog/store.js';
-import { git, literal } from '../git.js';
-import { openRepo } from '../repo.js';
-import { decideRecovery } from './decide.js';
+import { stopOrphanedAgents } from '../edges/process.js';
+import { finishPending } from '../edges/journal.js';
+import { BLOCKED, DONE, INBOX, type Item } from '../core/backlog.js';
+import { git, literal } from '../edges/git.js';
+import { openRepo } from '../edges/repo.js';
+import { decideRecovery } from '../core/decide.js';
 import { AGENT_PID_DIR } from './phase.js';
 import type { Reporter, RunState } from './run-state.js';
-import { pipelineOf } from './scheduler.js';
+import { pipelineOf } from '../core/scheduler.js';
 
 /**
  * Pick up after a run that ended without cleaning up: stop the agents it left running, finish
@@ -27,32 +27,61 @@ export async function recoverPreviousRun(run: RunState, items: Item[]): Promise<
   // The backlog as read at start, unless finishing those transitions moved items since.
   const now = committed.length > 0 ? (await openRepo(run.root)).snapshot.items : items;
   for (const item of now) {
-    if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running' || busy.has(item.id)) continue;
+    if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running' || busy.has(item.id))
+      continue;
     const host = item.fields.owner?.split(':')[0];
     if (host !== undefined && host !== os.hostname() && run.config.settings.git.remote) continue;
     const phase = pipelineOf(item, run.config)?.phases.find((p) => p.name === item.location);
     // `running` as committed is a claim of this phase; otherwise it is what a half-done move
     // carried over from the phase before (its journal lost with .tend/), and no attempt here
     // was cut short.
-    const claimedHere = (await git(run.root, ['--no-optional-locks', 'status', '--porcelain', '--ignored', '--untracked-files=all', '--', literal(item.file)])).stdout === '';
+    const claimedHere =
+      (
+        await git(run.root, [
+          '--no-optional-locks',
+          'status',
+          '--porcelain',
+          '--ignored',
+          '--untracked-files=all',
+          '--',
+          literal(item.file),
+        ])
+      ).stdout === '';
     const d = decideRecovery(item, claimedHere ? phase : undefined, run.config);
     if ((await run.attempt(item, d)) && d.to === BLOCKED) run.summary.blocked.push(item.id);
   }
 }
 
 export function reportFinished(reporter: Reporter, subjects: string[]): void {
-  reporter.warn(`committed ${subjects.length} transition(s) that a killed tend process had carried out but not committed:\n${subjects.map((s) => `  ${s}`).join('\n')}`);
+  reporter.warn(
+    `committed ${subjects.length} transition(s) that a killed tend process had carried out but not committed:\n${subjects.map((s) => `  ${s}`).join('\n')}`,
+  );
 }
 
 /**
  * An item this run claimed but no job holds (its transition failed half-way, e.g. a human left
  * item.md invalid and fixed it later) goes back in the queue. True if any did.
  */
-export async function requeueStrayClaims(run: RunState, items: Item[], activeAtStart: ReadonlySet<string>): Promise<boolean> {
+export async function requeueStrayClaims(
+  run: RunState,
+  items: Item[],
+  activeAtStart: ReadonlySet<string>,
+): Promise<boolean> {
   let changed = false;
   for (const item of items) {
-    if (item.fields.status !== 'running' || item.fields.owner !== run.owner || activeAtStart.has(item.id) || run.active.has(item.id) || run.broken.has(item.id)) continue;
-    changed = (await run.attempt(item, { changes: { status: 'queued', owner: undefined }, transition: { id: item.id, phase: item.location, summary: `${item.location} requeued`, outcome: 'requeued' } })) || changed;
+    if (
+      item.fields.status !== 'running' ||
+      item.fields.owner !== run.owner ||
+      activeAtStart.has(item.id) ||
+      run.active.has(item.id) ||
+      run.broken.has(item.id)
+    )
+      continue;
+    changed =
+      (await run.attempt(item, {
+        changes: { status: 'queued', owner: undefined },
+        transition: { id: item.id, phase: item.location, summary: `${item.location} requeued`, outcome: 'requeued' },
+      })) || changed;
   }
   return changed;
 }

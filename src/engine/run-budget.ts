@@ -6,8 +6,8 @@
 // the record: a cost is in its transition's commit or nowhere).
 import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { git } from '../git.js';
-import { STATE_DIR } from '../state-dir.js';
+import { git } from '../edges/git.js';
+import { STATE_DIR } from '../edges/state-dir.js';
 
 const MARKER = path.join(STATE_DIR, 'run-started.json');
 
@@ -40,5 +40,9 @@ export async function endRunBudget(root: string): Promise<void> {
 async function spentSince(root: string, since: string): Promise<number> {
   const log = await git(root, ['log', `--since=${since}`, '--format=%(trailers:key=Tend-Cost-USD,valueonly)']);
   if (log.exitCode !== 0) return 0;
-  return log.stdout.split('\n').map(Number).filter((n) => Number.isFinite(n)).reduce((a, b) => a + b, 0);
+  return log.stdout
+    .split('\n')
+    .map(Number)
+    .filter((n) => Number.isFinite(n))
+    .reduce((a, b) => a + b, 0);
 }

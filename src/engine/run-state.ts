@@ -1,14 +1,14 @@
 // The state of one run, shared by the loop and its jobs: what is running, what the run leaves
 // alone, and the summary. `apply` is how the run changes the backlog: one commit per transition.
 import os from 'node:os';
-import { applyTransition } from '../backlog/mutate.js';
-import type { Item } from '../backlog/store.js';
-import type { Config } from '../config/load.js';
-import { BranchMoved, checkNotRewritten } from '../git.js';
-import type { Transition } from '../transition.js';
-import type { Decision } from './decide.js';
-import { Slots } from './slots.js';
-import { settleWorkspace } from './workspace.js';
+import { applyTransition } from './writer.js';
+import type { Item } from '../core/backlog.js';
+import type { Config } from '../core/config.js';
+import { BranchMoved, checkNotRewritten } from '../edges/git.js';
+import type { Transition } from '../core/transition.js';
+import type { Decision } from '../core/decide.js';
+import { Slots } from '../core/slots.js';
+import { settleWorkspace } from '../edges/workspace.js';
 
 export interface Reporter {
   transition(t: Transition): void;
@@ -38,7 +38,19 @@ export interface RunSummary {
 }
 
 export function emptySummary(): RunSummary {
-  return { transitions: 0, phasesDone: 0, failures: 0, done: [], blocked: [], waiting: [], parked: [], stuck: [], costUsd: 0, elapsedMs: 0, errors: [] };
+  return {
+    transitions: 0,
+    phasesDone: 0,
+    failures: 0,
+    done: [],
+    blocked: [],
+    waiting: [],
+    parked: [],
+    stuck: [],
+    costUsd: 0,
+    elapsedMs: 0,
+    errors: [],
+  };
 }
 
 export interface RunSetup {

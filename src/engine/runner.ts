@@ -1,24 +1,24 @@
 // The run loop: read a fresh snapshot, ask the scheduler what to do, carry it out (intake,
 // approvals, blocks, phase jobs), repeat. Every change is one commit through applyTransition.
 import { setMaxListeners } from 'node:events';
-import { finishPending, pendingIds, type Finished } from '../backlog/journal.js';
-import { BACKLOG_DIR, type Snapshot } from '../backlog/store.js';
-import { configChangedAt } from '../config/load.js';
-import { agentType } from '../config/settings.js';
-import { BranchMoved, checkCanCommit, git, runAutoMaintenance } from '../git.js';
-import { formatProblem, TendError } from '../problem.js';
-import { checkFolders, openRepo, type Repo } from '../repo.js';
+import { finishPending, pendingIds, type Finished } from '../edges/journal.js';
+import { BACKLOG_DIR, type Snapshot } from '../core/backlog.js';
+import { configChangedAt } from '../edges/config-files.js';
+import { agentType } from '../core/settings.js';
+import { BranchMoved, checkCanCommit, git, runAutoMaintenance } from '../edges/git.js';
+import { formatProblem, TendError } from '../core/problem.js';
+import { checkFolders, openRepo, type Repo } from '../edges/repo.js';
 import { CONFIG_SETTLE_MS, ConfigReload } from './config-reload.js';
 import { startJob } from './job.js';
-import { acquireRunLock } from './lock.js';
+import { acquireRunLock } from '../edges/lock.js';
 import { approve, block, takeIn } from './moves.js';
 import { recoverPreviousRun, reportFinished, requeueStrayClaims } from './recovery.js';
 import { emptySummary, RunState, type Reporter, type RunSummary } from './run-state.js';
 import { beginRunBudget, endRunBudget } from './run-budget.js';
-import { plan, type Plan } from './scheduler.js';
+import { plan, type Plan } from '../core/scheduler.js';
 import { commitHandChanges, stopAgentsTakenByHand } from './taken-by-hand.js';
-import { watchRepo, type RepoWatcher } from './watcher.js';
-import { STATE_DIR } from '../state-dir.js';
+import { watchRepo, type RepoWatcher } from '../edges/watcher.js';
+import { STATE_DIR } from '../edges/state-dir.js';
 
 export type { Reporter, RunSummary } from './run-state.js';
 
@@ -57,23 +57,34 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 async function currentBranch(root: string): Promise<string> {
   const result = await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
-  if (result.exitCode !== 0) throw new TendError('HEAD is detached', 'check out a branch: tend commits every transition on the current branch');
+  if (result.exitCode !== 0)
+    throw new TendError('HEAD is detached', 'check out a branch: tend commits every transition on the current branch');
   return result.stdout.trim();
 }
 
 /** Refuse to start with a broken configuration, an unknown --agent or the wrong branch; returns the branch. */
 async function checkCanRun(opts: RunOptions, first: Repo): Promise<string> {
   if (first.errors.length > 0) {
-    throw new TendError(`the configuration has errors:\n${first.errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`, 'fix them (`tend doctor` lists them all) and run again');
+    throw new TendError(
+      `the configuration has errors:\n${first.errors.map((p) => `  ${formatProblem(p)}`).join('\n')}`,
+      'fix them (`tend doctor` lists them all) and run again',
+    );
   }
   if (opts.agent && !agentType(first.config.settings, opts.agent)) {
-    throw new TendError(`unknown agent ${JSON.stringify(opts.agent)} (--agent)`, 'use dry-run, claude, codex, opencode, or a name defined under `agents:` in ORCHESTRATOR.md');
+    throw new TendError(
+      `unknown agent ${JSON.stringify(opts.agent)} (--agent)`,
+      'use dry-run, claude, codex, opencode, or a name defined under `agents:` in ORCHESTRATOR.md',
+    );
   }
   // A merge or rebase in progress, no identity, a stale index lock: refused before any agent runs.
   await checkCanCommit(opts.root, first.config.settings.git.author);
   const branch = await currentBranch(opts.root);
   const wanted = first.config.settings.git.branch;
-  if (wanted && wanted !== branch) throw new TendError(`ORCHESTRATOR.md sets git.branch: ${wanted}, but ${branch} is checked out`, `check out ${wanted}, or remove git.branch`);
+  if (wanted && wanted !== branch)
+    throw new TendError(
+      `ORCHESTRATOR.md sets git.branch: ${wanted}, but ${branch} is checked out`,
+      `check out ${wanted}, or remove git.branch`,
+    );
   return branch;
 }
 
@@ -100,12 +111,22 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       reporter.info(`continuing a run cut off (started ${budget.started}): its ${spent} count toward the run budget`);
     }
     const run = new RunState({
-      root, branch, config: first.config, concurrency, agent: opts.agent, signal, reporter, summary,
+      root,
+      branch,
+      config: first.config,
+      concurrency,
+      agent: opts.agent,
+      signal,
+      reporter,
+      summary,
       carriedUsd: budget.carriedUsd,
     });
     await recoverPreviousRun(run, first.snapshot.items);
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
-    if (watcher) reporter.info(`watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
+    if (watcher)
+      reporter.info(
+        `watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`,
+      );
     try {
       await loop(run, opts, watcher);
     } catch (err) {
@@ -259,7 +280,8 @@ async function finishPendingOf(run: RunState): Promise<Finished> {
 /** Warn about invalid entries when they change, and show the board; returns the warning's text. */
 function reportSnapshot(reporter: Reporter, snapshot: Snapshot, lastInvalid: string): string {
   const invalidText = snapshot.invalid.map((i) => i.problems.map((p) => `  ${formatProblem(p)}`).join('\n')).join('\n');
-  if (invalidText !== lastInvalid && invalidText !== '') reporter.warn(`invalid backlog entries, left untouched until fixed (\`tend status\`):\n${invalidText}`);
+  if (invalidText !== lastInvalid && invalidText !== '')
+    reporter.warn(`invalid backlog entries, left untouched until fixed (\`tend status\`):\n${invalidText}`);
   const counts: Record<string, number> = {};
   for (const i of snapshot.items) counts[i.location] = (counts[i.location] ?? 0) + 1;
   reporter.board?.(counts);
@@ -291,7 +313,12 @@ function planNow(run: RunState, snapshot: Snapshot): Plan {
     active: run.active,
     spentUsd: run.spentUsd,
     // Ids that exist but are not planned now: their dependents wait rather than block.
-    invalidIds: new Set([...snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])), ...run.broken, ...run.busy, ...run.active.keys()]),
+    invalidIds: new Set([
+      ...snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])),
+      ...run.broken,
+      ...run.busy,
+      ...run.active.keys(),
+    ]),
     agent: run.agent,
   });
 }
@@ -320,7 +347,9 @@ async function waitForWork(
   }
   if (opts.once) {
     if (plannedAroundJobs) return true; // they have all ended since: what they left may start now
-    const retryAt = Math.min(...p.retrying.map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)));
+    const retryAt = Math.min(
+      ...p.retrying.map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)),
+    );
     if (p.start.length === 0 && Number.isFinite(retryAt)) {
       await sleep(Math.max(10, retryAt - Date.now()), signal);
       return true;
@@ -336,7 +365,9 @@ async function waitForWork(
     }
   } else {
     // Idle: wait for a file change, a retry or parked item coming due, or the next poll.
-    const due = Math.min(...[...p.retrying, ...p.parked].map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)));
+    const due = Math.min(
+      ...[...p.retrying, ...p.parked].map((i) => Date.parse(i.fields.resume_at ?? '')).filter((t) => !Number.isNaN(t)),
+    );
     const idleMs = Math.min(
       watcher && run.writing.size === 0 ? IDLE_LOOK_MS : pollMs,
       Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity,

@@ -1,15 +1,16 @@
 // What a human changed under backlog/ while tend ran. An item moved or deleted while its agent
 // ran is taken by hand: the agent is stopped, and the human's change is committed as it is
 // instead of the phase's result. Other changes by hand are committed as they are.
-import { commitPaths } from '../git.js';
-import { commitMessage, type Transition } from '../transition.js';
-import { BACKLOG_DIR, writeFileAtomic, type Item, type Snapshot } from '../backlog/store.js';
-import { serializeItem, updateItem } from '../item.js';
+import { commitPaths } from '../edges/git.js';
+import { commitMessage, type Transition } from '../core/transition.js';
+import { writeFileAtomic } from '../edges/store.js';
+import { BACKLOG_DIR, type Item, type Snapshot } from '../core/backlog.js';
+import { serializeItem, updateItem } from '../core/item.js';
 import { ENGINE_KEYS } from './agent-changes.js';
 import { committedData, findHandChanges, frontmatterChanges, type HandChange } from './hand-edits.js';
 import type { RunState } from './run-state.js';
-import { forgetReviewed, removeWorktree } from './workspace.js';
-import { itemLogDir } from '../state-dir.js';
+import { forgetReviewed, removeWorktree } from '../edges/workspace.js';
+import { itemLogDir } from '../edges/state-dir.js';
 
 /** Stop the agent of each item the snapshot shows moved away from its job's phase, or removed. */
 export function stopAgentsTakenByHand(run: RunState, snapshot: Snapshot): void {
@@ -25,10 +26,16 @@ export function stopAgentsTakenByHand(run: RunState, snapshot: Snapshot): void {
 }
 
 /** Commit each change made by hand outside the items of `activeAtStart`; true if there were any. */
-export async function commitHandChanges(run: RunState, snapshot: Snapshot, activeAtStart: ReadonlySet<string>): Promise<boolean> {
+export async function commitHandChanges(
+  run: RunState,
+  snapshot: Snapshot,
+  activeAtStart: ReadonlySet<string>,
+): Promise<boolean> {
   let changed = false;
   for (const change of await findHandChanges(run.root, snapshot, activeAtStart)) {
-    await commitHandChange(run, change).catch((err: unknown) => run.reporter.warn(`${change.id}: ${err instanceof Error ? err.message : String(err)}`));
+    await commitHandChange(run, change).catch((err: unknown) =>
+      run.reporter.warn(`${change.id}: ${err instanceof Error ? err.message : String(err)}`),
+    );
     changed = true;
   }
   return changed;
@@ -37,11 +44,17 @@ export async function commitHandChanges(run: RunState, snapshot: Snapshot, activ
 // A moved item is requeued in its new phase from scratch; an edit or a removal is committed as it
 // is (a removed item's worktree goes with it).
 async function commitHandChange(run: RunState, change: HandChange): Promise<void> {
-  if (change.kind === 'edited' && change.item) change.summary = await putBackEngineKeys(run, change.item, change.summary);
+  if (change.kind === 'edited' && change.item)
+    change.summary = await putBackEngineKeys(run, change.item, change.summary);
   const ranIn = change.kind === 'removed' ? run.removedWhileRunning.get(change.id) : undefined;
   run.removedWhileRunning.delete(change.id);
   const summary = ranIn ? `removed while its ${ranIn} agent ran (by a person or by that agent)` : change.summary;
-  const transition: Transition = { id: change.id, phase: change.item?.location ?? change.from[0], summary, outcome: change.kind };
+  const transition: Transition = {
+    id: change.id,
+    phase: change.item?.location ?? change.from[0],
+    summary,
+    outcome: change.kind,
+  };
   if (change.kind === 'moved' && change.item) {
     const requeued = { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined };
     const leftBehind = change.from.map((location) => `${BACKLOG_DIR}/${location}/${change.id}`);
@@ -52,7 +65,8 @@ async function commitHandChange(run: RunState, change: HandChange): Promise<void
     await removeWorktree(run.root, change.id, run.config.settings, itemLogDir(run.root, change.id), run.signal);
     await forgetReviewed(run.root, change.id);
   }
-  if (await commitPaths(run.root, change.paths, commitMessage(transition), { author: run.author, branch: run.branch })) run.committed(transition);
+  if (await commitPaths(run.root, change.paths, commitMessage(transition), { author: run.author, branch: run.branch }))
+    run.committed(transition);
 }
 
 /**

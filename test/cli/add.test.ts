@@ -32,7 +32,18 @@ describe('tend add', () => {
     const root = await copyRepo(template());
     const before = await commitCount(root);
     const started = Date.now();
-    const result = await tend(root, ['add', 'Fix login on Safari!', '--priority', '2', '--label', 'bug', '-l', 'ui', '--depends-on', 'set-up-ci']);
+    const result = await tend(root, [
+      'add',
+      'Fix login on Safari!',
+      '--priority',
+      '2',
+      '--label',
+      'bug',
+      '-l',
+      'ui',
+      '--depends-on',
+      'set-up-ci',
+    ]);
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('added fix-login-on-safari (backlog/fix-login-on-safari.md)');
@@ -40,14 +51,23 @@ describe('tend add', () => {
     const text = await read(root, 'backlog/fix-login-on-safari.md');
     const fm = frontmatter(text);
     expect(Object.keys(fm)).toEqual(['title', 'priority', 'labels', 'depends_on', 'created']);
-    expect(fm).toMatchObject({ title: 'Fix login on Safari!', priority: 2, labels: ['bug', 'ui'], depends_on: ['set-up-ci'] });
+    expect(fm).toMatchObject({
+      title: 'Fix login on Safari!',
+      priority: 2,
+      labels: ['bug', 'ui'],
+      depends_on: ['set-up-ci'],
+    });
     expect(fm.created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(Math.abs(Date.parse(String(fm.created)) - started)).toBeLessThan(60_000);
 
     expect(await commitCount(root)).toBe(before + 1);
     expect(await headSubject(root)).toBe('tend: fix-login-on-safari added');
-    expect((await git(root, 'log', '-1', '--format=%(trailers:key=Tend-Item,valueonly)')).trim()).toBe('fix-login-on-safari');
-    expect(await git(root, 'log', '--grep=^Tend-Item: fix-login-on-safari$', '--format=%s')).toBe('tend: fix-login-on-safari added');
+    expect((await git(root, 'log', '-1', '--format=%(trailers:key=Tend-Item,valueonly)')).trim()).toBe(
+      'fix-login-on-safari',
+    );
+    expect(await git(root, 'log', '--grep=^Tend-Item: fix-login-on-safari$', '--format=%s')).toBe(
+      'tend: fix-login-on-safari added',
+    );
     expect(await headFiles(root)).toEqual(['backlog/fix-login-on-safari.md']);
     expect(await git(root, 'status', '--porcelain')).toBe('');
   });
@@ -83,7 +103,9 @@ describe('tend add', () => {
     expect(body(await read(root, 'backlog/no-body.md'))).toBe('');
 
     // Each add is its own commit, and each item reads back in status.
-    expect(await git(root, 'log', '--format=%s', '-3')).toBe(['tend: no-body added', 'tend: file-body added', 'tend: inline-body added'].join('\n'));
+    expect(await git(root, 'log', '--format=%s', '-3')).toBe(
+      ['tend: no-body added', 'tend: file-body added', 'tend: inline-body added'].join('\n'),
+    );
     const status = await tend(root, ['status']);
     for (const id of ['inline-body', 'file-body', 'no-body']) expect(status.stdout).toContain(id);
   });

@@ -39,12 +39,16 @@ async function expectInvalid(root: string, bad: string, reason: RegExp): Promise
   expect(text.stdout).toContain('invalid (');
   expect(invalidSection).toContain(`  ${bad}\n`);
   expect(invalidSection).toMatch(reason);
-  for (const id of NEIGHBOURS) expect(text.stdout.slice(0, text.stdout.indexOf('invalid ('))).toMatch(new RegExp(`^  ${id} `, 'm'));
+  for (const id of NEIGHBOURS)
+    expect(text.stdout.slice(0, text.stdout.indexOf('invalid ('))).toMatch(new RegExp(`^  ${id} `, 'm'));
 
   const entry = json.invalid.find((i) => i.path === bad);
   expect(entry, `${bad} in ${JSON.stringify(json.invalid)}`).toBeDefined();
   expect(entry?.problems.length).toBeGreaterThan(0);
-  expect(entry?.problems.some((p) => reason.test(p.message)), JSON.stringify(entry?.problems)).toBe(true);
+  expect(
+    entry?.problems.some((p) => reason.test(p.message)),
+    JSON.stringify(entry?.problems),
+  ).toBe(true);
   for (const p of entry?.problems ?? []) expect(p.file.startsWith(bad) || bad.startsWith(p.file)).toBe(true);
   expect(json.items.map((i) => i.id)).toEqual(expect.arrayContaining(NEIGHBOURS));
 
@@ -81,7 +85,9 @@ describe('bad input: listed as invalid, never rewritten, neighbours unharmed', (
 
   it('a binary file (NUL bytes)', async () => {
     const root = await copyRepo(template());
-    await writeTree(root, { 'backlog/image.md': Buffer.from([0x23, 0x20, 0x41, 0x00, 0x01, 0x02, 0x89, 0x50, 0x4e, 0x47]) });
+    await writeTree(root, {
+      'backlog/image.md': Buffer.from([0x23, 0x20, 0x41, 0x00, 0x01, 0x02, 0x89, 0x50, 0x4e, 0x47]),
+    });
     await expectInvalid(root, 'backlog/image.md', /binary/);
   });
 
@@ -111,8 +117,14 @@ describe('bad input: listed as invalid, never rewritten, neighbours unharmed', (
   it('a wrong type: priority: high', async () => {
     const root = await copyRepo(template());
     await writeTree(root, { 'backlog/wrong-type.md': '---\ntitle: Wrong type\npriority: high\n---\n' });
-    const { entry } = await expectInvalid(root, 'backlog/wrong-type.md', /expected an integer from 1 .*to 5.*found "high"/);
-    expect(entry.problems).toEqual([expect.objectContaining({ file: 'backlog/wrong-type.md', line: 3, key: 'priority' })]);
+    const { entry } = await expectInvalid(
+      root,
+      'backlog/wrong-type.md',
+      /expected an integer from 1 .*to 5.*found "high"/,
+    );
+    expect(entry.problems).toEqual([
+      expect.objectContaining({ file: 'backlog/wrong-type.md', line: 3, key: 'priority' }),
+    ]);
   });
 
   it('an unknown pipeline: nope', async () => {
@@ -124,10 +136,16 @@ describe('bad input: listed as invalid, never rewritten, neighbours unharmed', (
 
   it('ids and names that would escape backlog/ (every problem at once)', async () => {
     const root = await copyRepo(template());
-    await writeTree(root, { 'backlog/escape.md': '---\ntitle: Escape\npipeline: ../../etc\ndepends_on: [valid-neighbour, ../../etc/passwd]\n---\n' });
+    await writeTree(root, {
+      'backlog/escape.md':
+        '---\ntitle: Escape\npipeline: ../../etc\ndepends_on: [valid-neighbour, ../../etc/passwd]\n---\n',
+    });
     const { entry } = await expectInvalid(root, 'backlog/escape.md', /depends_on|pipeline/);
     expect(entry.problems.map((p) => p.key).sort()).toEqual(['depends_on.1', 'pipeline']);
-    expect(entry.problems.find((p) => p.key === 'pipeline')).toMatchObject({ line: 3, message: expect.stringMatching(/found "\.\.\/\.\.\/etc"/) });
+    expect(entry.problems.find((p) => p.key === 'pipeline')).toMatchObject({
+      line: 3,
+      message: expect.stringMatching(/found "\.\.\/\.\.\/etc"/),
+    });
   });
 
   it('duplicate ids: the same folder name in two phase folders', async () => {
@@ -178,7 +196,10 @@ describe('bad input: listed as invalid, never rewritten, neighbours unharmed', (
       const root = await copyRepo(template());
       const outside = await scratchDir();
       const secret = 'TOP-SECRET-7f3a9c';
-      await writeTree(outside, { 'secret.md': `---\ntitle: ${secret}\n---\n${secret}\n`, 'dir/item.md': `# ${secret}\n` });
+      await writeTree(outside, {
+        'secret.md': `---\ntitle: ${secret}\n---\n${secret}\n`,
+        'dir/item.md': `# ${secret}\n`,
+      });
       await symlink(path.join(outside, 'secret.md'), path.join(root, 'backlog/outside.md'));
       await symlink(path.join(outside, 'dir'), path.join(root, 'backlog/design/linked-dir'));
       await mkdir(path.join(root, 'backlog/design/has-link'));
@@ -210,7 +231,11 @@ describe('bad input: listed as invalid, never rewritten, neighbours unharmed', (
     const after = await snapshotFiles(root);
     expect(after).toMatchObject(before);
     expect(Object.keys(after).filter((f) => !(f in before))).toEqual(['backlog/still-works.md']);
-    expect((await git(root, 'status', '--porcelain')).split('\n').sort()).toEqual(['?? backlog/empty.md', '?? backlog/latin1.md', '?? backlog/yaml.md']);
+    expect((await git(root, 'status', '--porcelain')).split('\n').sort()).toEqual([
+      '?? backlog/empty.md',
+      '?? backlog/latin1.md',
+      '?? backlog/yaml.md',
+    ]);
   });
 });
 
@@ -219,7 +244,10 @@ describe('odd but valid files work', () => {
     await tend(root, ['add', 'Valid neighbour', '-p', '2']);
     await writeTree(root, {
       'backlog/design/folder-item/item.md': '---\ntitle: Folder item\n---\nIn design.\n',
-      'backlog/bom.md': Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('---\ntitle: Has a BOM\npriority: 4\n---\nBody.\n')]),
+      'backlog/bom.md': Buffer.concat([
+        Buffer.from([0xef, 0xbb, 0xbf]),
+        Buffer.from('---\ntitle: Has a BOM\npriority: 4\n---\nBody.\n'),
+      ]),
       'backlog/bom-heading.md': '\uFEFF# BOM then a heading\n',
       'backlog/crlf.md': '---\r\ntitle: Windows line ends\r\npriority: 1\r\nlabels: [win]\r\n---\r\nBody.\r\n',
       'backlog/crlf-heading.md': '# CRLF heading\r\n\r\ntext\r\n',
@@ -233,7 +261,11 @@ describe('odd but valid files work', () => {
   it('a BOM file is valid and its title is read; the file is not rewritten', async () => {
     const before = await bytes(odd(), 'backlog/bom.md');
     const json = await statusJson(odd());
-    expect(json.items.find((i) => i.file === 'backlog/bom.md')).toMatchObject({ id: 'bom', title: 'Has a BOM', priority: 4 });
+    expect(json.items.find((i) => i.file === 'backlog/bom.md')).toMatchObject({
+      id: 'bom',
+      title: 'Has a BOM',
+      priority: 4,
+    });
     expect(json.items.find((i) => i.file === 'backlog/bom-heading.md')).toMatchObject({ title: 'BOM then a heading' });
     expect(await bytes(odd(), 'backlog/bom.md')).toEqual(before);
   });
@@ -241,14 +273,22 @@ describe('odd but valid files work', () => {
   it('a CRLF file is valid and its title is read; the file is not rewritten', async () => {
     const before = await bytes(odd(), 'backlog/crlf.md');
     const json = await statusJson(odd());
-    expect(json.items.find((i) => i.file === 'backlog/crlf.md')).toMatchObject({ id: 'crlf', title: 'Windows line ends', priority: 1, labels: ['win'] });
+    expect(json.items.find((i) => i.file === 'backlog/crlf.md')).toMatchObject({
+      id: 'crlf',
+      title: 'Windows line ends',
+      priority: 1,
+      labels: ['win'],
+    });
     expect(json.items.find((i) => i.file === 'backlog/crlf-heading.md')).toMatchObject({ title: 'CRLF heading' });
     expect(await bytes(odd(), 'backlog/crlf.md')).toEqual(before);
   });
 
   it('a file name with spaces and unicode gets an ASCII id', async () => {
     const json = await statusJson(odd());
-    expect(json.items.find((i) => i.file === 'backlog/Café crème brûlée.md')).toMatchObject({ id: 'cafe-creme-brulee', title: 'Dessert menu' });
+    expect(json.items.find((i) => i.file === 'backlog/Café crème brûlée.md')).toMatchObject({
+      id: 'cafe-creme-brulee',
+      title: 'Dessert menu',
+    });
     const show = await tend(odd(), ['show', 'cafe-creme-brulee']);
     expect(show.exitCode).toBe(0);
     expect(show.stdout).toMatch(/Dessert menu/);

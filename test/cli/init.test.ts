@@ -37,7 +37,16 @@ describe('tend init', () => {
     expect((await read(root, '.gitignore')).split('\n')).toContain('.tend/');
 
     const coding = await phases(root, 'coding');
-    expect(coding.map((p) => p.name)).toEqual(['triage', 'research', 'prd', 'tech-research', 'design', 'spec', 'build', 'review']);
+    expect(coding.map((p) => p.name)).toEqual([
+      'triage',
+      'research',
+      'prd',
+      'tech-research',
+      'design',
+      'spec',
+      'build',
+      'review',
+    ]);
     expect(coding.find((p) => p.name === 'review')?.fanout).toHaveLength(9);
     const quick = await phases(root, 'quick-fix');
     expect(quick.map((p) => p.name)).toEqual(['triage', 'build', 'review']);
@@ -51,7 +60,15 @@ describe('tend init', () => {
     expect(await commitCount(root)).toBe(1);
     expect(await headSubject(root)).toBe('tend: init');
     const committed = await headFiles(root);
-    expect(committed).toEqual(expect.arrayContaining(['ORCHESTRATOR.md', 'pipelines/coding.md', 'pipelines/quick-fix.md', 'prompts/triage.md', '.gitignore']));
+    expect(committed).toEqual(
+      expect.arrayContaining([
+        'ORCHESTRATOR.md',
+        'pipelines/coding.md',
+        'pipelines/quick-fix.md',
+        'prompts/triage.md',
+        '.gitignore',
+      ]),
+    );
     expect(committed.some((f) => f.startsWith('backlog/'))).toBe(true);
     expect(committed.some((f) => f.startsWith('.tend/'))).toBe(false);
     expect(await git(root, 'status', '--porcelain')).toBe('');

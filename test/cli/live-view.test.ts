@@ -9,14 +9,29 @@ async function inTerminal(cwd: string, args: string[], env: Record<string, strin
   const tend = [process.execPath, TEND_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   // The terminal's width is the pty's, not $COLUMNS: stty sets it.
   const command = columns === undefined ? tend : `stty cols ${columns} rows 30; ${tend}`;
-  const result = await execa('script', ['-qfec', command, '/dev/null'], { cwd, env: cleanEnv({ COLUMNS: '100', LINES: '30', TERM: 'xterm', ...env }), extendEnv: false, reject: false });
+  const result = await execa('script', ['-qfec', command, '/dev/null'], {
+    cwd,
+    env: cleanEnv({ COLUMNS: '100', LINES: '30', TERM: 'xterm', ...env }),
+    extendEnv: false,
+    reject: false,
+  });
   return String(result.stdout);
 }
 
 describe('tend run in a terminal', () => {
   it('shows a live view (running agents, counts, recent transitions) and ends with the summary', async () => {
-    const root = await runRepo('slow-write.mjs', { 'backlog/one.md': item('One', 'pipeline: quick-fix\n'), 'backlog/two.md': item('Two', 'pipeline: quick-fix\n') }, { concurrency: 2 });
-    const screen = await inTerminal(root, ['run', '--once'], { FAKE_DELAY_MS: '400', FAKE_RENDEZVOUS: await scratchDir() });
+    const root = await runRepo(
+      'slow-write.mjs',
+      {
+        'backlog/one.md': item('One', 'pipeline: quick-fix\n'),
+        'backlog/two.md': item('Two', 'pipeline: quick-fix\n'),
+      },
+      { concurrency: 2 },
+    );
+    const screen = await inTerminal(root, ['run', '--once'], {
+      FAKE_DELAY_MS: '400',
+      FAKE_RENDEZVOUS: await scratchDir(),
+    });
     expect(screen).toMatch(/tend run · 2 running · \d+ transitions · \$0\.00/);
     expect(screen).toMatch(/ {2}one {2}triage #1 {2}\S+ {2}working/);
     expect(screen).toMatch(/triage 2/);
@@ -41,7 +56,9 @@ describe('tend run in a terminal', () => {
   });
 
   it('a row cut to a narrow terminal keeps its colours as colours, never as literal `?[36m` text', async () => {
-    const root = await runRepo('slow-write.mjs', { 'backlog/an-item-whose-name-is-long.md': item('Long', 'pipeline: quick-fix\n') });
+    const root = await runRepo('slow-write.mjs', {
+      'backlog/an-item-whose-name-is-long.md': item('Long', 'pipeline: quick-fix\n'),
+    });
     const screen = await inTerminal(root, ['run', '--once'], { NO_COLOR: '', FAKE_DELAY_MS: '400' }, 40);
     // eslint-disable-next-line no-control-regex
     expect(screen).toMatch(/\x1b\[1mtend run · 1 running · [^\n]*…\r?\n/); // the header row, cut

@@ -29,7 +29,16 @@ interface DoctorJson {
 
 describe('tend show', () => {
   const repo = sharedRepo(async (root) => {
-    const add = await tend(root, ['add', 'Write the PRD', '-p', '2', '-l', 'docs', '--body', 'Why we need it.\n\nMore detail.']);
+    const add = await tend(root, [
+      'add',
+      'Write the PRD',
+      '-p',
+      '2',
+      '-l',
+      'docs',
+      '--body',
+      'Why we need it.\n\nMore detail.',
+    ]);
     if (add.exitCode !== 0) throw new Error(add.stderr);
     // What a transition does: move the item into its phase folder, beside its artifact, and commit.
     await mkdir(path.join(root, 'backlog/prd/write-the-prd'), { recursive: true });
@@ -39,7 +48,15 @@ describe('tend show', () => {
       'backlog/prd/write-the-prd/research.md': '# Research\n',
     });
     await git(root, 'add', 'backlog');
-    await git(root, 'commit', '--quiet', '-m', 'tend: write-the-prd research -> prd', '-m', 'Tend-Item: write-the-prd\nTend-Phase: research\nTend-Outcome: done\nTend-Agent: dry-run\nTend-Duration: 3s\nTend-Cost-USD: 0.25');
+    await git(
+      root,
+      'commit',
+      '--quiet',
+      '-m',
+      'tend: write-the-prd research -> prd',
+      '-m',
+      'Tend-Item: write-the-prd\nTend-Phase: research\nTend-Outcome: done\nTend-Agent: dry-run\nTend-Duration: 3s\nTend-Cost-USD: 0.25',
+    );
     // An unrelated commit that only mentions the id in passing is not its history.
     await writeTree(root, { 'notes.txt': 'about write-the-prd\n' });
     await git(root, 'add', 'notes.txt');
@@ -59,7 +76,9 @@ describe('tend show', () => {
     expect(out).toMatch(/^labels: \["docs"\]$/m);
     expect(out).toMatch(/^created: "\d{4}-/m);
     expect(out).toContain('Why we need it.\n\nMore detail.');
-    expect(out).toMatch(/^artifacts\n {2}backlog\/prd\/write-the-prd\/PRD\.md\n {2}backlog\/prd\/write-the-prd\/research\.md$/m);
+    expect(out).toMatch(
+      /^artifacts\n {2}backlog\/prd\/write-the-prd\/PRD\.md\n {2}backlog\/prd\/write-the-prd\/research\.md$/m,
+    );
     const history = out.slice(out.indexOf('\nhistory\n'));
     const added = history.indexOf('tend: write-the-prd added');
     const moved = history.indexOf('tend: write-the-prd research -> prd');
@@ -84,10 +103,18 @@ describe('tend show', () => {
       body: 'Why we need it.\n\nMore detail.\n',
     });
     expect(json.invalid).toBeNull();
-    expect(json.history.map((h) => h.subject)).toEqual(['tend: write-the-prd added', 'tend: write-the-prd research -> prd']);
+    expect(json.history.map((h) => h.subject)).toEqual([
+      'tend: write-the-prd added',
+      'tend: write-the-prd research -> prd',
+    ]);
     expect(json.history[0]?.trailers).toMatchObject({ 'Tend-Item': 'write-the-prd', 'Tend-Outcome': 'added' });
-    expect(json.history[1]).toMatchObject({ author: 'Test User', trailers: { 'Tend-Phase': 'research', 'Tend-Cost-USD': '0.25' } });
-    expect(json.history[1]?.commit).toBe((await git(repo(), 'log', '-1', '--format=%H', '--grep=research -> prd')).trim());
+    expect(json.history[1]).toMatchObject({
+      author: 'Test User',
+      trailers: { 'Tend-Phase': 'research', 'Tend-Cost-USD': '0.25' },
+    });
+    expect(json.history[1]?.commit).toBe(
+      (await git(repo(), 'log', '-1', '--format=%H', '--grep=research -> prd')).trim(),
+    );
   });
 
   it('shows a hand-written item that has no commits yet', async () => {
@@ -135,7 +162,11 @@ describe('tend doctor', () => {
     const json = JSON.parse(result.stdout) as DoctorJson;
     expect(json.version).toBe(1);
     expect(json.ok).toBe(false);
-    expect(json.checks.find((c) => c.name === 'agent claude')).toMatchObject({ ok: false, severity: 'error', fix: expect.stringMatching(/claude/) });
+    expect(json.checks.find((c) => c.name === 'agent claude')).toMatchObject({
+      ok: false,
+      severity: 'error',
+      fix: expect.stringMatching(/claude/),
+    });
     expect(json.checks.find((c) => c.name === 'configuration')).toMatchObject({ ok: true });
   });
 
@@ -147,7 +178,9 @@ describe('tend doctor', () => {
     const result = await tend(root, ['doctor'], { env: { PATH: await pathWithOnlyGit() } });
     expect(result.stdout).not.toMatch(/FAIL/);
     expect(result.exitCode).toBe(0);
-    const json = JSON.parse((await tend(root, ['doctor', '--json'], { env: { PATH: await pathWithOnlyGit() } })).stdout) as DoctorJson;
+    const json = JSON.parse(
+      (await tend(root, ['doctor', '--json'], { env: { PATH: await pathWithOnlyGit() } })).stdout,
+    ) as DoctorJson;
     expect(json.ok).toBe(true);
   });
 
@@ -155,7 +188,10 @@ describe('tend doctor', () => {
     const root = await copyRepo(repo());
     const settings = await read(root, 'ORCHESTRATOR.md');
     const quick = await read(root, 'pipelines/quick-fix.md');
-    const missingPrompt = quick.replace('{ name: triage, artifact: triage.md }', '{ name: triage, artifact: triage.md, prompt: does-not-exist.md }');
+    const missingPrompt = quick.replace(
+      '{ name: triage, artifact: triage.md }',
+      '{ name: triage, artifact: triage.md, prompt: does-not-exist.md }',
+    );
     expect(missingPrompt).not.toBe(quick);
     await writeTree(root, {
       'ORCHESTRATOR.md': settings.replace(/^agent: claude$/m, 'agent: dry-run'),
@@ -165,7 +201,9 @@ describe('tend doctor', () => {
     const result = await tend(root, ['doctor']);
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^FAIL configuration$/m);
-    expect(result.stdout).toMatch(/pipelines\/quick-fix\.md:\d+: phases\[\d\]\.prompt: .*prompts\/does-not-exist\.md does not exist/);
+    expect(result.stdout).toMatch(
+      /pipelines\/quick-fix\.md:\d+: phases\[\d\]\.prompt: .*prompts\/does-not-exist\.md does not exist/,
+    );
     expect(result.stdout).toMatch(/prompts\/build\.md:\d+: unknown template variable \{\{nope\}\}/);
 
     const json = JSON.parse((await tend(root, ['doctor', '--json'])).stdout) as DoctorJson;

@@ -23,7 +23,8 @@ describe('tend status', () => {
     const old = new Date('2021-03-04T05:06:07Z');
     await utimes(path.join(root, 'backlog/x.md'), old, old);
     await writeTree(root, {
-      'backlog/design/in-design/item.md': '---\ntitle: Being designed\npriority: 2\nstatus: waiting\nattempts: 1\ncost_usd: 0.42\nnote: kept\n---\nBody.\n',
+      'backlog/design/in-design/item.md':
+        '---\ntitle: Being designed\npriority: 2\nstatus: waiting\nattempts: 1\ncost_usd: 0.42\nnote: kept\n---\nBody.\n',
       'backlog/design/in-design/research.md': '# Research\n',
       'backlog/broken.md': '---\npriority: high\n---\n# Broken\n',
     });
@@ -34,23 +35,47 @@ describe('tend status', () => {
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toBe('');
     const lines = result.stdout.split('\n');
-    const order = ['fix-login-on-safari', 'x', 'newer-normal-item', 'someday-maybe'].map((id) => lines.findIndex((l) => l.trimStart().startsWith(`${id} `)));
-    expect(order.every((i) => i >= 0), result.stdout).toBe(true);
+    const order = ['fix-login-on-safari', 'x', 'newer-normal-item', 'someday-maybe'].map((id) =>
+      lines.findIndex((l) => l.trimStart().startsWith(`${id} `)),
+    );
+    expect(
+      order.every((i) => i >= 0),
+      result.stdout,
+    ).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(lines[order[1] ?? -1]).toMatch(/x\s+p3\s+queued\s+att 0\s+.*Hand-written idea$/);
     expect(result.stdout).toMatch(/^inbox \(4\)$/m);
     expect(result.stdout).toMatch(/^design \(1\)$/m);
     expect(result.stdout).toMatch(/in-design\s+p2\s+waiting\s+att 1\s+\S+\s+\$0\.42\s+Being designed/);
     expect(result.stdout).toMatch(/invalid \(1\)/);
-    expect(result.stdout).toMatch(/backlog\/broken\.md:2: priority: expected an integer from 1 .* to 5 .*, found "high"/);
+    expect(result.stdout).toMatch(
+      /backlog\/broken\.md:2: priority: expected an integer from 1 .* to 5 .*, found "high"/,
+    );
   });
 
   it('gives the same board as JSON, in the same order', async () => {
     const json = await statusJson(board());
-    expect(json.items.map((i) => i.id)).toEqual(['fix-login-on-safari', 'x', 'newer-normal-item', 'someday-maybe', 'in-design']);
+    expect(json.items.map((i) => i.id)).toEqual([
+      'fix-login-on-safari',
+      'x',
+      'newer-normal-item',
+      'someday-maybe',
+      'in-design',
+    ]);
     const hand = json.items.find((i) => i.id === 'x');
-    expect(hand).toMatchObject({ title: 'Hand-written idea', location: 'inbox', file: 'backlog/x.md', priority: 3, status: 'queued', created: '2021-03-04T05:06:07.000Z' });
-    expect(json.items.find((i) => i.id === 'fix-login-on-safari')).toMatchObject({ priority: 1, labels: ['bug'], file: 'backlog/fix-login-on-safari.md' });
+    expect(hand).toMatchObject({
+      title: 'Hand-written idea',
+      location: 'inbox',
+      file: 'backlog/x.md',
+      priority: 3,
+      status: 'queued',
+      created: '2021-03-04T05:06:07.000Z',
+    });
+    expect(json.items.find((i) => i.id === 'fix-login-on-safari')).toMatchObject({
+      priority: 1,
+      labels: ['bug'],
+      file: 'backlog/fix-login-on-safari.md',
+    });
   });
 
   it('has the documented JSON shape', async () => {
@@ -100,7 +125,15 @@ describe('tend status', () => {
         path: 'backlog/broken.md',
         id: 'broken',
         location: 'inbox',
-        problems: [{ file: 'backlog/broken.md', line: 2, key: 'priority', message: expect.stringMatching(/found "high"/), fix: null }],
+        problems: [
+          {
+            file: 'backlog/broken.md',
+            line: 2,
+            key: 'priority',
+            message: expect.stringMatching(/found "high"/),
+            fix: null,
+          },
+        ],
       },
     ]);
     expect(json.config).toEqual({ errors: [], warnings: [] });
@@ -111,10 +144,23 @@ describe('tend status', () => {
     await writeTree(root, { 'ORCHESTRATOR.md': '---\nconcurrency: lots\ncolour: blue\n---\nContext.\n' });
     const result = await tend(root, ['status', '--json']);
     expect(result.exitCode).toBe(0);
-    const json = JSON.parse(result.stdout) as { config: { errors: ProblemJson[]; warnings: ProblemJson[] }; items: unknown[] };
+    const json = JSON.parse(result.stdout) as {
+      config: { errors: ProblemJson[]; warnings: ProblemJson[] };
+      items: unknown[];
+    };
     expect(json.items).toHaveLength(5);
-    expect(json.config.errors).toEqual([{ file: 'ORCHESTRATOR.md', line: 2, key: 'concurrency', message: expect.stringContaining('lots'), fix: null }]);
-    expect(json.config.warnings).toEqual([{ file: 'ORCHESTRATOR.md', line: 3, key: 'colour', message: expect.stringMatching(/unknown setting/), fix: expect.any(String) }]);
+    expect(json.config.errors).toEqual([
+      { file: 'ORCHESTRATOR.md', line: 2, key: 'concurrency', message: expect.stringContaining('lots'), fix: null },
+    ]);
+    expect(json.config.warnings).toEqual([
+      {
+        file: 'ORCHESTRATOR.md',
+        line: 3,
+        key: 'colour',
+        message: expect.stringMatching(/unknown setting/),
+        fix: expect.any(String),
+      },
+    ]);
 
     const text = await tend(root, ['status']);
     expect(text.exitCode).toBe(0);
@@ -142,21 +188,30 @@ describe('tend status', () => {
 
 describe('tend status and the run', () => {
   it('shows an item a dead run left `running` as interrupted, and says how it resumes', async () => {
-    const root = await initializedRepo({ 'backlog/build/cut/item.md': '---\ntitle: Cut off\npipeline: quick-fix\nstatus: running\nattempts: 1\nowner: host:1\n---\nBody.\n' });
+    const root = await initializedRepo({
+      'backlog/build/cut/item.md':
+        '---\ntitle: Cut off\npipeline: quick-fix\nstatus: running\nattempts: 1\nowner: host:1\n---\nBody.\n',
+    });
     const result = await tend(root, ['status']);
     expect(result.stdout).toMatch(/^ {2}cut\s+p3\s+interrupted\s+att 1/m);
-    expect(result.stdout).toContain('1 item(s) were running when the run holding them ended; `tend run` picks them up again');
+    expect(result.stdout).toContain(
+      '1 item(s) were running when the run holding them ended; `tend run` picks them up again',
+    );
     expect((await tendJson<{ run: unknown }>(root, ['status'])).run).toBeNull();
   });
 
   it('names the run working in the checkout, and then `running` means running', async () => {
-    const root = await initializedRepo({ 'backlog/build/busy/item.md': '---\ntitle: Busy\npipeline: quick-fix\nstatus: running\nattempts: 1\n---\nBody.\n' });
+    const root = await initializedRepo({
+      'backlog/build/busy/item.md': '---\ntitle: Busy\npipeline: quick-fix\nstatus: running\nattempts: 1\n---\nBody.\n',
+    });
     // A lock naming a live process on this host: this test's own.
     const lock = { pid: process.pid, host: os.hostname(), started: '2026-11-25T03:00:00.000Z' };
     await writeTree(root, { '.tend/run.lock': JSON.stringify(lock) });
     const result = await tend(root, ['status']);
     expect(result.stdout).toMatch(/^ {2}busy\s+p3\s+running\s+att 1/m);
-    expect(result.stdout).toContain(`tend run is working here (pid ${process.pid} on ${os.hostname()}, since 2026-11-25T03:00:00.000Z)`);
+    expect(result.stdout).toContain(
+      `tend run is working here (pid ${process.pid} on ${os.hostname()}, since 2026-11-25T03:00:00.000Z)`,
+    );
     expect((await tendJson<{ run: unknown }>(root, ['status'])).run).toEqual(lock);
   });
 });

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { git, scratchDir, tend, tendJson } from '../helpers/repo.js';
-import type { ItemJson, problemJson } from '../../src/backlog/board.js';
+import type { ItemJson, problemJson } from '../../src/core/board.js';
 
 /** A repo initialized by the real `tend init` once for the enclosing describe block. */
 export function sharedRepo(setup?: (root: string) => Promise<void>): () => string {
@@ -69,7 +69,7 @@ export function outsideGitEnv(dir: string): Record<string, string> {
 }
 
 /** The documented `tend status --json` shapes, from the code that writes them. */
-export type { ItemJson } from '../../src/backlog/board.js';
+export type { ItemJson } from '../../src/core/board.js';
 export type ProblemJson = ReturnType<typeof problemJson>;
 
 export interface InvalidJson {

@@ -30,7 +30,9 @@ describe('failing agents', () => {
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/blocked \(see `tend show <id>`\): broken/);
     const text = await read(root, 'backlog/blocked/broken/item.md');
-    expect(text).toMatch(/^blocked_reason: ".*triage failed 2 times; last: the agent exited with code 3.*fatal: the fake agent could not finish/m);
+    expect(text).toMatch(
+      /^blocked_reason: ".*triage failed 2 times; last: the agent exited with code 3.*fatal: the fake agent could not finish/m,
+    );
     expect(text).toMatch(/^blocked_phase: triage$/m);
     expect(await tendSubjects(root)).toEqual([
       'tend: broken inbox -> triage',
@@ -52,13 +54,19 @@ describe('failing agents', () => {
   it('an agent that exits 0 without writing its artifact fails the attempt', async () => {
     const root = await runRepo('write-nothing.mjs', { 'backlog/lazy.md': quickFix('Lazy') });
     await tend(root, ['run', '--once']);
-    expect(await itemField(root, 'backlog/blocked/lazy/item.md', 'blocked_reason')).toMatch(/exited 0 but did not write backlog\/triage\/lazy\/triage\.md/);
+    expect(await itemField(root, 'backlog/blocked/lazy/item.md', 'blocked_reason')).toMatch(
+      /exited 0 but did not write backlog\/triage\/lazy\/triage\.md/,
+    );
   });
 
   it('a hung agent and the grandchild it spawned are both killed at the timeout', async () => {
     const dir = await scratchDir();
     const pidFile = path.join(dir, 'pids');
-    const root = await runRepo('grandchild-hang.mjs', { 'backlog/stuck.md': quickFix('Stuck') }, { retries: 0, timeout: '1s' });
+    const root = await runRepo(
+      'grandchild-hang.mjs',
+      { 'backlog/stuck.md': quickFix('Stuck') },
+      { retries: 0, timeout: '1s' },
+    );
     const started = Date.now();
     const result = await tend(root, ['run', '--once'], { env: { FAKE_PID_FILE: pidFile } });
     expect(Date.now() - started).toBeLessThan(15_000);
@@ -66,7 +74,9 @@ describe('failing agents', () => {
     const pids = (await readFile(pidFile, 'utf8')).trim().split('\n').map(Number);
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(alive(pid)).toBe(false);
-    expect(await itemField(root, 'backlog/blocked/stuck/item.md', 'blocked_reason')).toMatch(/ran past the phase timeout/);
+    expect(await itemField(root, 'backlog/blocked/stuck/item.md', 'blocked_reason')).toMatch(
+      /ran past the phase timeout/,
+    );
   });
 
   it('an agent that exits but leaves a grandchild holding its output does not hang the run', async () => {
@@ -90,13 +100,17 @@ describe('failing agents', () => {
 });
 
 describe('an agent that deletes what is not its own', () => {
-  it('gets other items\' deleted files put back, with a warning, and nothing is committed as removed', async () => {
-    const root = await runRepo('delete-other.mjs', { 'backlog/victim.md': item('Victim', 'pipeline: quick-fix\npriority: 1\n') });
+  it("gets other items' deleted files put back, with a warning, and nothing is committed as removed", async () => {
+    const root = await runRepo('delete-other.mjs', {
+      'backlog/victim.md': item('Victim', 'pipeline: quick-fix\npriority: 1\n'),
+    });
     expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
     await writeTree(root, { 'backlog/vandal.md': item('Vandal', 'pipeline: coding\n') });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_VICTIM: 'backlog/done/victim' } });
     expect(result.exitCode).toBe(0);
-    expect(result.stderr).toMatch(/vandal: the triage agent deleted \d+ file\(s\) of other items \(backlog\/done\/victim\/.*restored from git/);
+    expect(result.stderr).toMatch(
+      /vandal: the triage agent deleted \d+ file\(s\) of other items \(backlog\/done\/victim\/.*restored from git/,
+    );
     expect(await read(root, 'backlog/done/victim/item.md')).toContain('title: Victim');
     expect((await tendSubjects(root)).filter((s) => s.includes('removed'))).toEqual([]);
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
@@ -104,13 +118,18 @@ describe('an agent that deletes what is not its own', () => {
 });
 
 describe('the claude adapter (a stand-in claude on PATH)', () => {
-  const env = (extra: Record<string, string> = {}) => ({ PATH: `${path.join(FIXTURES, 'bin')}:${process.env.PATH}`, ...extra });
+  const env = (extra: Record<string, string> = {}) => ({
+    PATH: `${path.join(FIXTURES, 'bin')}:${process.env.PATH}`,
+    ...extra,
+  });
 
   it('adds the reported cost to the item and to the commit trailers', async () => {
     const dir = await scratchDir();
     const argsLog = path.join(dir, 'args');
     const root = await runRepo('write-artifact.mjs', { 'backlog/costly.md': quickFix('Costly') }, { model: 'sonnet' });
-    const result = await tend(root, ['run', '--once', '--agent', 'claude'], { env: env({ FAKE_CLAUDE_ARGS: argsLog }) });
+    const result = await tend(root, ['run', '--once', '--agent', 'claude'], {
+      env: env({ FAKE_CLAUDE_ARGS: argsLog }),
+    });
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
     // triage + build + 2 review lenses, $0.25 each.
@@ -119,7 +138,10 @@ describe('the claude adapter (a stand-in claude on PATH)', () => {
     expect(trailers).toContain('Tend-Agent: claude (sonnet)');
     expect(trailers).toContain('Tend-Cost-USD: 0.25');
     expect(trailers).toContain('Tend-Tokens: 1050 in, 200 out');
-    const args = (await readFile(argsLog, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as string[]);
+    const args = (await readFile(argsLog, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as string[]);
     expect(args[0]).toEqual(['-p', '--output-format', 'stream-json', '--verbose', '--model', 'sonnet']);
   });
 
@@ -151,7 +173,11 @@ describe('the codex and opencode adapters (stand-ins on PATH)', () => {
   it('codex: `codex exec --json --sandbox workspace-write --model M -`, prompt on stdin, tokens in the trailers', async () => {
     const argsLog = path.join(await scratchDir(), 'args');
     // A 200 KiB body: as one argument it would be over Linux's 128 KiB cap and fail to start.
-    const root = await runRepo('write-artifact.mjs', { 'backlog/cx.md': quickFix('Cx') + 'A long report. '.repeat(14_000) }, { model: 'gpt-test' });
+    const root = await runRepo(
+      'write-artifact.mjs',
+      { 'backlog/cx.md': quickFix('Cx') + 'A long report. '.repeat(14_000) },
+      { model: 'gpt-test' },
+    );
     const result = await tend(root, ['run', '--once', '--agent', 'codex'], { env: env(argsLog) });
     expect(result.exitCode).toBe(0);
     expect(existsSync(path.join(root, 'backlog/done/cx/review.md'))).toBe(true);

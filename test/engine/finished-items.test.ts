@@ -5,8 +5,8 @@
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parseItem } from '../../src/item.js';
-import { readBacklog, writeItemFile } from '../../src/backlog/store.js';
+import { parseItem } from '../../src/core/item.js';
+import { readBacklog, writeItemFile } from '../../src/edges/store.js';
 import { item } from '../helpers/engine.js';
 import { scratchRepo, writeTree } from '../helpers/repo.js';
 
@@ -26,11 +26,18 @@ async function read(root: string) {
   return readBacklog(root, PHASES);
 }
 
-const doneIds = async (root: string) => (await read(root)).items.filter((i) => i.location === 'done').map((i) => i.id).sort();
+const doneIds = async (root: string) =>
+  (await read(root)).items
+    .filter((i) => i.location === 'done')
+    .map((i) => i.id)
+    .sort();
 
 describe('finished items read once per process', () => {
   it('an item entering or leaving done/ is seen by the next read', async () => {
-    const root = await scratchRepo({ 'backlog/done/old/item.md': item('Old'), 'backlog/build/new/item.md': item('New') });
+    const root = await scratchRepo({
+      'backlog/done/old/item.md': item('Old'),
+      'backlog/build/new/item.md': item('New'),
+    });
     expect(await doneIds(root)).toEqual(['old']);
     await rename(path.join(root, 'backlog/build/new'), path.join(root, 'backlog/done/new'));
     expect(await doneIds(root)).toEqual(['new', 'old']);

@@ -35,7 +35,10 @@ describe('review verdicts', () => {
 
 describe('approval by a human', () => {
   it('waits after the artifact is written; `tend approve` moves it on', async () => {
-    const root = await runRepo('write-artifact.mjs', { 'pipelines/gated.md': GATED, 'backlog/feature.md': item('Feature', 'pipeline: gated\n') });
+    const root = await runRepo('write-artifact.mjs', {
+      'pipelines/gated.md': GATED,
+      'backlog/feature.md': item('Feature', 'pipeline: gated\n'),
+    });
     const first = await tend(root, ['run', '--once']);
     expect(first.exitCode).toBe(0);
     expect(first.stdout).toMatch(/waiting for approval \(`tend approve <id>`\): feature/);
@@ -50,9 +53,15 @@ describe('approval by a human', () => {
     expect(await itemField(root, 'backlog/done/feature/item.md', 'status')).toBe('queued');
   });
 
-  const ROUTED = '---\nphases:\n  - { name: triage, approve: true }\n  - { name: build }\n---\nTriage waits for a human.\n';
+  const ROUTED =
+    '---\nphases:\n  - { name: triage, approve: true }\n  - { name: build }\n---\nTriage waits for a human.\n';
   const DIRECT = '---\nphases:\n  - { name: spec, artifact: spec.md }\n  - { name: build }\n---\nNo triage.\n';
-  const routedRepo = () => runRepo('write-artifact.mjs', { 'pipelines/routed.md': ROUTED, 'pipelines/direct.md': DIRECT, 'backlog/route-me.md': item('Route me', 'pipeline: routed\n') });
+  const routedRepo = () =>
+    runRepo('write-artifact.mjs', {
+      'pipelines/routed.md': ROUTED,
+      'pipelines/direct.md': DIRECT,
+      'backlog/route-me.md': item('Route me', 'pipeline: routed\n'),
+    });
 
   it('a waiting triage that chose a pipeline without triage stays valid; approved by hand, it starts that pipeline', async () => {
     const root = await routedRepo();
@@ -62,7 +71,9 @@ describe('approval by a human', () => {
     expect(await itemField(root, file, 'status')).toBe('waiting');
     expect(await itemField(root, file, 'pipeline')).toBe('routed');
     expect((await tendJson<{ invalid: unknown[] }>(root, ['status'])).invalid).toEqual([]);
-    await writeTree(root, { [file]: (await read(root, file)).replace('status: waiting', 'status: waiting\napproved: true') });
+    await writeTree(root, {
+      [file]: (await read(root, file)).replace('status: waiting', 'status: waiting\napproved: true'),
+    });
     expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
     expect(await tendSubjects(root)).toContain('tend: route-me triage -> spec (approved)');
     expect(await itemField(root, 'backlog/done/route-me/item.md', 'pipeline')).toBe('direct');
@@ -83,17 +94,26 @@ describe('approval by a human', () => {
   });
 
   it('setting `approved: true` by hand is as good as `tend approve`', async () => {
-    const root = await runRepo('write-artifact.mjs', { 'pipelines/gated.md': GATED, 'backlog/feature.md': item('Feature', 'pipeline: gated\n') });
+    const root = await runRepo('write-artifact.mjs', {
+      'pipelines/gated.md': GATED,
+      'backlog/feature.md': item('Feature', 'pipeline: gated\n'),
+    });
     await tend(root, ['run', '--once']);
     const file = 'backlog/prd/feature/item.md';
-    await writeTree(root, { [file]: (await read(root, file)).replace('status: waiting', 'status: waiting\napproved: true') });
+    await writeTree(root, {
+      [file]: (await read(root, file)).replace('status: waiting', 'status: waiting\napproved: true'),
+    });
     await tend(root, ['run', '--once']);
     expect(await tendSubjects(root)).toContain('tend: feature prd -> build (approved)');
     expect(await read(root, 'backlog/done/feature/build.md')).toContain('# build');
   });
 
   it('`tend reject --reason` sends it back with the reason for the next agent; --block blocks it', async () => {
-    const root = await runRepo('write-artifact.mjs', { 'pipelines/gated.md': GATED, 'backlog/feature.md': item('Feature', 'pipeline: gated\n'), 'backlog/other.md': item('Other', 'pipeline: gated\n') });
+    const root = await runRepo('write-artifact.mjs', {
+      'pipelines/gated.md': GATED,
+      'backlog/feature.md': item('Feature', 'pipeline: gated\n'),
+      'backlog/other.md': item('Other', 'pipeline: gated\n'),
+    });
     await tend(root, ['run', '--once']);
     const rejected = await tend(root, ['reject', 'feature', '--reason', 'Cover the mobile app too']);
     expect(rejected.exitCode).toBe(0);
@@ -105,7 +125,9 @@ describe('approval by a human', () => {
 
     const blocked = await tend(root, ['reject', 'other', '--reason', 'Not worth it', '--block']);
     expect(blocked.exitCode).toBe(0);
-    expect(await itemField(root, 'backlog/blocked/other/item.md', 'blocked_reason')).toBe('rejected by a human: Not worth it');
+    expect(await itemField(root, 'backlog/blocked/other/item.md', 'blocked_reason')).toBe(
+      'rejected by a human: Not worth it',
+    );
     const notWaiting = await tend(root, ['approve', 'other']);
     expect(notWaiting.exitCode).toBe(1);
     expect(notWaiting.stderr).toMatch(/not waiting for approval/);
@@ -125,29 +147,49 @@ describe('dependencies', () => {
     const result = await tend(root, ['run', '--once']);
     expect(result.exitCode).toBe(0);
     const subjects = await tendSubjects(root);
-    expect(subjects.indexOf('tend: lib review -> done')).toBeLessThan(subjects.indexOf('tend: app triage started (attempt 1)'));
+    expect(subjects.indexOf('tend: lib review -> done')).toBeLessThan(
+      subjects.indexOf('tend: app triage started (attempt 1)'),
+    );
     expect(await itemField(root, 'backlog/done/app/item.md', 'status')).toBe('queued');
-    expect(await itemField(root, 'backlog/blocked/orphan/item.md', 'blocked_reason')).toMatch(/depends on nothing-here, which no item has as id/);
-    expect(await itemField(root, 'backlog/blocked/chicken/item.md', 'blocked_reason')).toMatch(/dependency cycle chicken -> egg -> chicken/);
+    expect(await itemField(root, 'backlog/blocked/orphan/item.md', 'blocked_reason')).toMatch(
+      /depends on nothing-here, which no item has as id/,
+    );
+    expect(await itemField(root, 'backlog/blocked/chicken/item.md', 'blocked_reason')).toMatch(
+      /dependency cycle chicken -> egg -> chicken/,
+    );
   });
 });
 
 describe('concurrency', () => {
   const overlap = (a: number[], b: number[]) => (a[0] ?? 0) < (b[1] ?? 0) && (b[0] ?? 0) < (a[1] ?? 0);
-  const times = async (dir: string, name: string) => (await readFile(path.join(dir, name), 'utf8')).trim().split(' ').map(Number);
+  const times = async (dir: string, name: string) =>
+    (await readFile(path.join(dir, name), 'utf8')).trim().split(' ').map(Number);
 
   it('--concurrency 2 runs two items at once; the default of 1 never overlaps', async () => {
-    const items = { 'backlog/one.md': item('One', 'pipeline: quick-fix\n'), 'backlog/two.md': item('Two', 'pipeline: quick-fix\n') };
+    const items = {
+      'backlog/one.md': item('One', 'pipeline: quick-fix\n'),
+      'backlog/two.md': item('Two', 'pipeline: quick-fix\n'),
+    };
     const parallel = await scratchDir();
     const rendezvous = await scratchDir();
     const root = await runRepo('slow-write.mjs', items);
-    expect((await tend(root, ['run', '--once', '--concurrency', '2'], { env: { FAKE_STATE_DIR: parallel, FAKE_RENDEZVOUS: rendezvous, FAKE_DELAY_MS: '100' } })).exitCode).toBe(0);
+    expect(
+      (
+        await tend(root, ['run', '--once', '--concurrency', '2'], {
+          env: { FAKE_STATE_DIR: parallel, FAKE_RENDEZVOUS: rendezvous, FAKE_DELAY_MS: '100' },
+        })
+      ).exitCode,
+    ).toBe(0);
     expect(overlap(await times(parallel, 'one.triage.times'), await times(parallel, 'two.triage.times'))).toBe(true);
 
     const serial = await scratchDir();
     const root2 = await runRepo('slow-write.mjs', items);
-    expect((await tend(root2, ['run', '--once'], { env: { FAKE_STATE_DIR: serial, FAKE_DELAY_MS: '300' } })).exitCode).toBe(0);
+    expect(
+      (await tend(root2, ['run', '--once'], { env: { FAKE_STATE_DIR: serial, FAKE_DELAY_MS: '300' } })).exitCode,
+    ).toBe(0);
     expect(overlap(await times(serial, 'one.triage.times'), await times(serial, 'two.triage.times'))).toBe(false);
-    expect(overlap(await times(serial, 'one.review-correctness.times'), await times(serial, 'one.review-tests.times'))).toBe(false);
+    expect(
+      overlap(await times(serial, 'one.review-correctness.times'), await times(serial, 'one.review-tests.times')),
+    ).toBe(false);
   });
 });

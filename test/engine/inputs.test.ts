@@ -50,7 +50,11 @@ describe('the prompt', () => {
     expect(prompt).toContain('Implement item `shown` ("Shown")');
     expect(prompt).toContain('Shown: some text.');
     expect(prompt).toContain(`- ${path.join(root, 'backlog/build/shown/triage.md')}`);
-    expect(prompt).toMatch(new RegExp(`Write your result to ${path.join(root, '.tend/worktrees/shown/.tend/artifacts/shown/build.md').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\.`));
+    expect(prompt).toMatch(
+      new RegExp(
+        `Write your result to ${path.join(root, '.tend/worktrees/shown/.tend/artifacts/shown/build.md').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\.`,
+      ),
+    );
     expect(prompt).not.toMatch(/\{\{\w+\}\}/);
   });
 
@@ -69,7 +73,11 @@ describe('Ctrl-C', () => {
   it('SIGINT stops the agent, requeues the item without using up the attempt, and exits 130', async () => {
     const pidFile = path.join(await scratchDir(), 'pid');
     const root = await runRepo('hang.mjs', { 'backlog/slow.md': item('Slow', 'pipeline: quick-fix\n') });
-    const child = spawn(process.execPath, [TEND_BIN, 'run', '--once'], { cwd: root, env: cleanEnv({ FAKE_PID_FILE: pidFile }), stdio: 'ignore' });
+    const child = spawn(process.execPath, [TEND_BIN, 'run', '--once'], {
+      cwd: root,
+      env: cleanEnv({ FAKE_PID_FILE: pidFile }),
+      stdio: 'ignore',
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     for (let i = 0; i < 400 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 25));
     child.kill('SIGINT');

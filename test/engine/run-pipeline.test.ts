@@ -29,7 +29,12 @@ describe('tend run --once with dry-run over the coding pipeline', () => {
       ['middle', 'done'],
       ['low', 'done'],
     ]);
-    const artifacts = [...CODING.filter((p) => p !== 'triage').map((p) => (p === 'prd' ? 'PRD.md' : `${p}.md`)), 'triage.md', ...LENSES.map((l) => `review-${l}.md`), 'item.md'];
+    const artifacts = [
+      ...CODING.filter((p) => p !== 'triage').map((p) => (p === 'prd' ? 'PRD.md' : `${p}.md`)),
+      'triage.md',
+      ...LENSES.map((l) => `review-${l}.md`),
+      'item.md',
+    ];
     for (const id of ['urgent', 'middle', 'low']) {
       expect(await filesIn(root, `backlog/done/${id}`)).toEqual([...artifacts].sort());
       expect(await read(root, `backlog/done/${id}/review.md`)).toMatch(/^---\nverdict: approve\n---/);
@@ -37,7 +42,13 @@ describe('tend run --once with dry-run over the coding pipeline', () => {
 
     // Exactly: intake, then per phase a claim and a completion, for each item; nothing else.
     const subjects = await tendSubjects(root);
-    const expected = (id: string) => [`tend: ${id} inbox -> triage`, ...CODING.flatMap((p, i) => [`tend: ${id} ${p} started (attempt 1)`, `tend: ${id} ${p} -> ${CODING[i + 1] ?? 'done'}`])];
+    const expected = (id: string) => [
+      `tend: ${id} inbox -> triage`,
+      ...CODING.flatMap((p, i) => [
+        `tend: ${id} ${p} started (attempt 1)`,
+        `tend: ${id} ${p} -> ${CODING[i + 1] ?? 'done'}`,
+      ]),
+    ];
     expect(subjects.filter((s) => s.startsWith('tend: urgent'))).toEqual(expected('urgent'));
     expect(subjects.filter((s) => s.startsWith('tend: middle'))).toEqual(expected('middle'));
     expect(subjects).toHaveLength(3 * (1 + 2 * CODING.length));
@@ -47,14 +58,29 @@ describe('tend run --once with dry-run over the coding pipeline', () => {
     expect(firstClaim('middle')).toBeLessThan(firstClaim('low'));
 
     // Trailers a tool can parse.
-    const trailers = await git(root, 'log', '-1', '--format=%(trailers:only,unfold)', '--all-match', '--grep=^Tend-Outcome: done$', '--grep=urgent review');
-    expect(trailers).toMatch(/Tend-Item: urgent\nTend-Phase: review\nTend-Outcome: done\nTend-Agent: dry-run\nTend-Duration: \d+s\nTend-Cost-USD: 0\.00/);
+    const trailers = await git(
+      root,
+      'log',
+      '-1',
+      '--format=%(trailers:only,unfold)',
+      '--all-match',
+      '--grep=^Tend-Outcome: done$',
+      '--grep=urgent review',
+    );
+    expect(trailers).toMatch(
+      /Tend-Item: urgent\nTend-Phase: review\nTend-Outcome: done\nTend-Agent: dry-run\nTend-Duration: \d+s\nTend-Cost-USD: 0\.00/,
+    );
 
     // The user's own work: still staged, still unstaged, in no tend commit.
     expect((await git(root, 'diff', '--cached', '--name-only')).trim()).toBe('staged.txt');
     expect(await git(root, 'status', '--porcelain', '--', 'notes.txt')).toBe('?? notes.txt');
     const touched = await git(root, 'log', '--format=', '--name-only', '--grep=^Tend-Item:');
-    expect(touched.split('\n').filter(Boolean).every((f) => f.startsWith('backlog/'))).toBe(true);
+    expect(
+      touched
+        .split('\n')
+        .filter(Boolean)
+        .every((f) => f.startsWith('backlog/')),
+    ).toBe(true);
     // Nothing left uncommitted under backlog/.
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
@@ -70,7 +96,8 @@ describe('tend run --once with dry-run over the coding pipeline', () => {
 
   it('fills in defaults at intake and keeps the human text and unknown keys', async () => {
     const root = await runRepo('write-artifact.mjs', {
-      'backlog/keep-me.md': '---\ntitle: Keep me\nteam: platform # who owns it\npipeline: quick-fix\n---\nLine one.\n\n  indented line\n',
+      'backlog/keep-me.md':
+        '---\ntitle: Keep me\nteam: platform # who owns it\npipeline: quick-fix\n---\nLine one.\n\n  indented line\n',
     });
     const result = await tend(root, ['run', '--once']);
     expect(result.exitCode).toBe(0);
@@ -101,20 +128,31 @@ describe('tend run --once with dry-run over the coding pipeline', () => {
 });
 
 describe('a fan-out phase', () => {
-  it('records the phase\'s whole time as its Tend-Duration, not one lens\'s, when lenses wait for each other', async () => {
+  it("records the phase's whole time as its Tend-Duration, not one lens's, when lenses wait for each other", async () => {
     // At concurrency 1 the three lenses run one after another, each recording its start and end.
-    const agent = 'date +%s%N >> "$TEND_LENS.times"; sleep 1; date +%s%N >> "$TEND_LENS.times"; echo ok > "$TEND_ARTIFACT"';
+    const agent =
+      'date +%s%N >> "$TEND_LENS.times"; sleep 1; date +%s%N >> "$TEND_LENS.times"; echo ok > "$TEND_ARTIFACT"';
     const root = await initializedRepo({
       'ORCHESTRATOR.md': `---\nconcurrency: 1\nagent: lenses\nagents:\n  lenses: { type: command, command: [sh, -c, ${JSON.stringify(agent)}] }\n---\n`,
-      'pipelines/look.md': '---\nphases:\n  - { name: look, prompt: build.md, artifact: look.md, fanout: [one, two, three] }\n---\nLook.\n',
+      'pipelines/look.md':
+        '---\nphases:\n  - { name: look, prompt: build.md, artifact: look.md, fanout: [one, two, three] }\n---\nLook.\n',
       'backlog/thing.md': item('Thing', 'pipeline: look\n'),
     });
     const result = await tend(root, ['run', '--once']);
     expect(result.exitCode, result.stderr).toBe(0);
-    const times = await Promise.all(['one', 'two', 'three'].map(async (lens) => (await read(root, `${lens}.times`)).split('\n').map(Number)));
-    const spanMs = (Math.max(...times.map(([, end = 0]) => end)) - Math.min(...times.map(([start = 0]) => start))) / 1e6;
+    const times = await Promise.all(
+      ['one', 'two', 'three'].map(async (lens) => (await read(root, `${lens}.times`)).split('\n').map(Number)),
+    );
+    const spanMs =
+      (Math.max(...times.map(([, end = 0]) => end)) - Math.min(...times.map(([start = 0]) => start))) / 1e6;
     expect(spanMs).toBeGreaterThan(2500); // one after another: about 3 s
-    const duration = await git(root, 'log', '-1', '--format=%(trailers:key=Tend-Duration,valueonly)', '--grep=^Tend-Outcome: done$');
+    const duration = await git(
+      root,
+      'log',
+      '-1',
+      '--format=%(trailers:key=Tend-Duration,valueonly)',
+      '--grep=^Tend-Outcome: done$',
+    );
     const seconds = Number(/^(\d+(?:\.\d+)?)s$/.exec(duration.trim())?.[1]);
     expect(seconds * 1000).toBeGreaterThanOrEqual(Math.floor(spanMs / 1000) * 1000);
   });

@@ -72,12 +72,19 @@ describe('kill -9', () => {
   });
 
   it('an item whose last attempt a killed run cut short is blocked, not started again after every restart', async () => {
-    const root = await runRepo('write-artifact.mjs', { 'backlog/triage/crashy/item.md': item('Crashy', 'pipeline: quick-fix\nstatus: running\nattempts: 2\nowner: gone:1\n') });
+    const root = await runRepo('write-artifact.mjs', {
+      'backlog/triage/crashy/item.md': item(
+        'Crashy',
+        'pipeline: quick-fix\nstatus: running\nattempts: 2\nowner: gone:1\n',
+      ),
+    });
     const result = await tend(root, ['run', '--once']);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/blocked \(see `tend show <id>`\): crashy/);
     expect(await tendSubjects(root)).toEqual(['tend: crashy triage -> blocked (last attempt interrupted)']);
-    expect(await itemField(root, 'backlog/blocked/crashy/item.md', 'blocked_reason')).toMatch(/attempt 2 of 2 was cut short/);
+    expect(await itemField(root, 'backlog/blocked/crashy/item.md', 'blocked_reason')).toMatch(
+      /attempt 2 of 2 was cut short/,
+    );
     expect((await tend(root, ['retry', 'crashy'])).exitCode).toBe(0);
     expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
     expect(existsSync(path.join(root, 'backlog/done/crashy/review.md'))).toBe(true);
@@ -86,14 +93,21 @@ describe('kill -9', () => {
   it('killed at random moments and restarted, every item ends in done/ exactly once, whole', async () => {
     const ids = ['a1', 'b2', 'c3', 'd4', 'e5'];
     // Enough retries that no item runs out of attempts however often a kill interrupts it.
-    const root = await runRepo('write-artifact.mjs', Object.fromEntries(ids.map((id, i) => [`backlog/${id}.md`, item(`Item ${id}`, `pipeline: quick-fix\npriority: ${(i % 5) + 1}\n`)])), { retries: 20 });
+    const root = await runRepo(
+      'write-artifact.mjs',
+      Object.fromEntries(
+        ids.map((id, i) => [`backlog/${id}.md`, item(`Item ${id}`, `pipeline: quick-fix\npriority: ${(i % 5) + 1}\n`)]),
+      ),
+      { retries: 20 },
+    );
     for (let round = 0; round < 8; round++) {
       const before = await commitCount(root);
       const run = startLiveRun(root, { args: ['--once'] });
       // Kill once this run has committed something of its own, after a delay that varies by
       // round, so kills land mid-transition and mid-phase rather than during start-up.
       const deadline = Date.now() + 15_000;
-      while ((await commitCount(root)) <= before && run.child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      while ((await commitCount(root)) <= before && run.child.exitCode === null && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
       await new Promise((r) => setTimeout(r, (round * 37) % 150));
       run.child.kill('SIGKILL');
       await run.exited;
@@ -115,6 +129,8 @@ describe('kill -9', () => {
     // was touched.
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
     expect(await git(root, 'log', '--format=%s', '--grep=by hand')).toBe('');
-    expect(existsSync(path.join(root, '.tend/journal')) ? readdirSync(path.join(root, '.tend/journal')) : []).toEqual([]);
+    expect(existsSync(path.join(root, '.tend/journal')) ? readdirSync(path.join(root, '.tend/journal')) : []).toEqual(
+      [],
+    );
   }, 120_000);
 });

@@ -11,7 +11,11 @@ const quickFix = (title: string) => item(title, 'pipeline: quick-fix\n');
 
 describe('worktrees', () => {
   it('two builds run at once on their own branches; the main checkout is never touched', async () => {
-    const root = await runRepo('commit-code.mjs', { 'backlog/one.md': quickFix('One'), 'backlog/two.md': quickFix('Two'), 'user.txt': 'mine\n' });
+    const root = await runRepo('commit-code.mjs', {
+      'backlog/one.md': quickFix('One'),
+      'backlog/two.md': quickFix('Two'),
+      'user.txt': 'mine\n',
+    });
     await writeTree(root, { 'user.txt': 'mine, edited\n' });
     const result = await tend(root, ['run', '--once', '--concurrency', '2']);
     expect(result.stderr).toBe('');
@@ -49,8 +53,12 @@ describe('worktrees', () => {
     expect((await tendSubjects(root)).at(-1)).toBe('tend: feature review -> done');
   });
 
-  it('merge: merge makes a merge commit on main around the user\'s staged and unstaged changes', async () => {
-    const root = await runRepo('commit-code.mjs', { 'backlog/feature.md': quickFix('Feature'), 'user.txt': 'mine\n' }, { merge: 'merge', git: '{ author: "Night Shift <night@example.com>" }' });
+  it("merge: merge makes a merge commit on main around the user's staged and unstaged changes", async () => {
+    const root = await runRepo(
+      'commit-code.mjs',
+      { 'backlog/feature.md': quickFix('Feature'), 'user.txt': 'mine\n' },
+      { merge: 'merge', git: '{ author: "Night Shift <night@example.com>" }' },
+    );
     await writeTree(root, { 'user.txt': 'mine, edited\n', 'staged.txt': 'staged by the user\n' });
     await git(root, 'add', 'staged.txt');
     const result = await tend(root, ['run', '--once']);
@@ -62,7 +70,9 @@ describe('worktrees', () => {
     const [mergeHash = ''] = (await git(root, 'log', '-1', '--merges', '--format=%H')).split('\n');
     expect(await git(root, 'log', '-1', '--format=%s', `${mergeHash}^2`)).toBe('build feature');
     // Made by tend, so under git.author like its other commits.
-    expect(await git(root, 'log', '-1', '--format=%an <%ae> / %cn <%ce>', mergeHash)).toBe('Night Shift <night@example.com> / Night Shift <night@example.com>');
+    expect(await git(root, 'log', '-1', '--format=%an <%ae> / %cn <%ce>', mergeHash)).toBe(
+      'Night Shift <night@example.com> / Night Shift <night@example.com>',
+    );
     expect((await tendSubjects(root)).at(-1)).toBe('tend: feature review -> done');
     expect(await git(root, 'status', '--porcelain', '--', 'user.txt', 'staged.txt')).toBe('A  staged.txt\n M user.txt');
     expect(await git(root, 'branch', '--show-current')).toBe('main');
@@ -72,12 +82,18 @@ describe('worktrees', () => {
     const root = await runRepo('commit-code.mjs', { 'backlog/sloppy.md': quickFix('Sloppy') }, { merge: 'ff' });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_NO_COMMIT: '1' } });
     expect(result.exitCode).toBe(0);
-    expect(await read(root, 'backlog/done/sloppy/review.md')).toContain('commits: tend: work left uncommitted in the worktree of sloppy');
+    expect(await read(root, 'backlog/done/sloppy/review.md')).toContain(
+      'commits: tend: work left uncommitted in the worktree of sloppy',
+    );
     expect(await read(root, 'src/sloppy.txt')).toBe('written for sloppy\n');
-    expect(await git(root, 'log', '--format=%s', '-1', '--', 'src/sloppy.txt')).toBe('tend: work left uncommitted in the worktree of sloppy');
+    expect(await git(root, 'log', '--format=%s', '-1', '--', 'src/sloppy.txt')).toBe(
+      'tend: work left uncommitted in the worktree of sloppy',
+    );
     // tend's `git add -A` in a worktree without backlog/ checked out deleted nothing of it.
     expect(await git(root, 'ls-files', 'backlog/done/sloppy/item.md')).toBe('backlog/done/sloppy/item.md');
-    expect(await git(root, 'log', '--format=%s', '--diff-filter=D', '--', 'backlog/')).toBe('tend: sloppy inbox -> triage');
+    expect(await git(root, 'log', '--format=%s', '--diff-filter=D', '--', 'backlog/')).toBe(
+      'tend: sloppy inbox -> triage',
+    );
   });
 
   it('what the review leaves uncommitted nobody reviewed: it stays on the branch and is not merged', async () => {
@@ -86,16 +102,24 @@ describe('worktrees', () => {
     expect(result.exitCode).toBe(0);
     expect(await read(root, 'src/tidy.txt')).toBe('written for tidy\n');
     expect(await git(root, 'ls-files', 'litter-*')).toBe('');
-    expect(await git(root, 'ls-tree', '--name-only', 'tend/tidy', 'litter-correctness.txt')).toBe('litter-correctness.txt');
+    expect(await git(root, 'ls-tree', '--name-only', 'tend/tidy', 'litter-correctness.txt')).toBe(
+      'litter-correctness.txt',
+    );
   });
 
-  it('a user\'s uncommitted edit to a file the branch changes blocks the fast-forward; the edit and the branch are kept', async () => {
-    const root = await runRepo('commit-code.mjs', { 'backlog/clash.md': quickFix('Clash'), 'shared.txt': 'original\n' }, { merge: 'merge' });
+  it("a user's uncommitted edit to a file the branch changes blocks the fast-forward; the edit and the branch are kept", async () => {
+    const root = await runRepo(
+      'commit-code.mjs',
+      { 'backlog/clash.md': quickFix('Clash'), 'shared.txt': 'original\n' },
+      { merge: 'merge' },
+    );
     await writeTree(root, { 'shared.txt': 'the user is editing this\n' });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_FILE: 'shared.txt' } });
     expect(result.exitCode).toBe(0);
     const reason = await itemField(root, 'backlog/blocked/clash/item.md', 'blocked_reason');
-    expect(reason).toMatch(/could not fast-forward main: error: Your local changes to the following files would be overwritten by merge: shared.txt/);
+    expect(reason).toMatch(
+      /could not fast-forward main: error: Your local changes to the following files would be overwritten by merge: shared.txt/,
+    );
     expect(await read(root, 'shared.txt')).toBe('the user is editing this\n');
     expect(await git(root, 'show', 'tend/clash:shared.txt')).toBe('written for clash');
     expect(await git(root, 'log', '--merges', '--format=%s', 'main')).toBe('');
@@ -112,20 +136,34 @@ describe('worktrees', () => {
   });
 
   it('with no git identity but git.author set, leftovers are committed as git.author and nothing is lost', async () => {
-    const root = await runRepo('commit-code.mjs', { 'backlog/anon.md': quickFix('Anon') }, { merge: 'merge', git: '{ author: "Tend Bot <bot@example.com>" }' });
-    const noIdentity = { GIT_AUTHOR_NAME: '', GIT_AUTHOR_EMAIL: '', GIT_COMMITTER_NAME: '', GIT_COMMITTER_EMAIL: '', FAKE_NO_COMMIT: '1' };
+    const root = await runRepo(
+      'commit-code.mjs',
+      { 'backlog/anon.md': quickFix('Anon') },
+      { merge: 'merge', git: '{ author: "Tend Bot <bot@example.com>" }' },
+    );
+    const noIdentity = {
+      GIT_AUTHOR_NAME: '',
+      GIT_AUTHOR_EMAIL: '',
+      GIT_COMMITTER_NAME: '',
+      GIT_COMMITTER_EMAIL: '',
+      FAKE_NO_COMMIT: '1',
+    };
     const result = await tend(root, ['run', '--once'], { env: noIdentity });
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
     expect(await read(root, 'src/anon.txt')).toBe('written for anon\n');
-    expect(await git(root, 'log', '-1', '--format=%an <%ae>: %s', '--', 'src/anon.txt')).toBe('Tend Bot <bot@example.com>: tend: work left uncommitted in the worktree of anon');
+    expect(await git(root, 'log', '-1', '--format=%an <%ae>: %s', '--', 'src/anon.txt')).toBe(
+      'Tend Bot <bot@example.com>: tend: work left uncommitted in the worktree of anon',
+    );
   });
 
   it('an agent that moves the worktree off its branch stops the item with the reason; its commits are kept', async () => {
     const root = await runRepo('commit-code.mjs', { 'backlog/drift.md': quickFix('Drift') }, { merge: 'merge' });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_DETACH: '1' } });
     expect(result.exitCode).toBe(0);
-    expect(await itemField(root, 'backlog/blocked/drift/item.md', 'blocked_reason')).toMatch(/the worktree \.tend\/worktrees\/drift is on a detached HEAD, not tend\/drift \(an agent switched it\)/);
+    expect(await itemField(root, 'backlog/blocked/drift/item.md', 'blocked_reason')).toMatch(
+      /the worktree \.tend\/worktrees\/drift is on a detached HEAD, not tend\/drift \(an agent switched it\)/,
+    );
     expect(existsSync(path.join(root, 'detached.txt'))).toBe(false);
     const kept = (await git(root, 'for-each-ref', '--format=%(refname)', 'refs/tend/kept')).split('\n')[0] ?? '';
     expect(kept).toMatch(/^refs\/tend\/kept\/drift-\d+$/);
@@ -133,8 +171,17 @@ describe('worktrees', () => {
   });
 
   it('merge: merge with a conflict blocks the item and keeps both sides', async () => {
-    const root = await runRepo('commit-code.mjs', { 'backlog/first.md': quickFix('First'), 'backlog/second.md': item('Second', 'pipeline: quick-fix\npriority: 4\n') }, { merge: 'merge' });
-    const result = await tend(root, ['run', '--once', '--concurrency', '2'], { env: { FAKE_FILE: 'shared.txt', FAKE_SLOW_ITEM: 'second', FAKE_MARKER: path.join(await scratchDir(), 'started') } });
+    const root = await runRepo(
+      'commit-code.mjs',
+      {
+        'backlog/first.md': quickFix('First'),
+        'backlog/second.md': item('Second', 'pipeline: quick-fix\npriority: 4\n'),
+      },
+      { merge: 'merge' },
+    );
+    const result = await tend(root, ['run', '--once', '--concurrency', '2'], {
+      env: { FAKE_FILE: 'shared.txt', FAKE_SLOW_ITEM: 'second', FAKE_MARKER: path.join(await scratchDir(), 'started') },
+    });
     expect(result.exitCode).toBe(0);
     expect(await read(root, 'shared.txt')).toBe('written for first\n');
     // first landed while second's build ran: tend's own merge is not taken for the agent's commit.
@@ -151,7 +198,10 @@ describe('worktrees', () => {
 
   it('a worktree deleted with .tend/ is recreated from the branch for the next phase', async () => {
     const pipeline = `---\nphases:\n  - { name: build, workspace: worktree, approve: true }\n  - { name: review, workspace: worktree, on_reject: build }\n---\nBuild, pause, review.\n`;
-    const root = await runRepo('commit-code.mjs', { 'pipelines/paused.md': pipeline, 'backlog/paused.md': item('Paused', 'pipeline: paused\n') });
+    const root = await runRepo('commit-code.mjs', {
+      'pipelines/paused.md': pipeline,
+      'backlog/paused.md': item('Paused', 'pipeline: paused\n'),
+    });
     await tend(root, ['run', '--once']);
     expect(await itemField(root, 'backlog/build/paused/item.md', 'status')).toBe('waiting');
     await rm(path.join(root, '.tend'), { recursive: true, force: true });
@@ -165,7 +215,11 @@ describe('worktrees', () => {
 
   it('an item moved into done/ by hand gives up its worktree, without a merge, and records its branch', async () => {
     const pipeline = `---\nphases:\n  - { name: build, workspace: worktree, approve: true }\n  - { name: review, workspace: worktree, on_reject: build }\n---\nBuild, pause, review.\n`;
-    const root = await runRepo('commit-code.mjs', { 'pipelines/paused.md': pipeline, 'backlog/paused.md': item('Paused', 'pipeline: paused\n') }, { merge: 'merge' });
+    const root = await runRepo(
+      'commit-code.mjs',
+      { 'pipelines/paused.md': pipeline, 'backlog/paused.md': item('Paused', 'pipeline: paused\n') },
+      { merge: 'merge' },
+    );
     await tend(root, ['run', '--once']);
     expect(existsSync(path.join(root, '.tend/worktrees/paused'))).toBe(true);
     await mkdir(path.join(root, 'backlog/done'), { recursive: true });
@@ -177,9 +231,13 @@ describe('worktrees', () => {
     expect(existsSync(path.join(root, 'src/paused.txt'))).toBe(false);
   });
 
-  it('a folder in the worktree\'s place that is no worktree is set aside, and nothing of the user\'s is committed from it', async () => {
+  it("a folder in the worktree's place that is no worktree is set aside, and nothing of the user's is committed from it", async () => {
     const root = await runRepo('commit-code.mjs', { 'backlog/stray.md': quickFix('Stray'), 'a.txt': 'committed\n' });
-    await writeTree(root, { '.tend/worktrees/stray/sub/note.txt': 'not a worktree\n', 'a.txt': 'edited by the user\n', 'secret.env': 'TOKEN=1\n' });
+    await writeTree(root, {
+      '.tend/worktrees/stray/sub/note.txt': 'not a worktree\n',
+      'a.txt': 'edited by the user\n',
+      'secret.env': 'TOKEN=1\n',
+    });
     const result = await tend(root, ['run', '--once']);
     expect(result.exitCode).toBe(0);
     expect(existsSync(path.join(root, 'backlog/done/stray/review.md'))).toBe(true);
@@ -187,7 +245,9 @@ describe('worktrees', () => {
     expect(await git(root, 'status', '--porcelain', '--', 'a.txt', 'secret.env')).toBe(' M a.txt\n?? secret.env');
     const aside = readdirSync(path.join(root, '.tend/worktrees')).filter((n) => n.startsWith('.orphan-stray-'));
     expect(aside).toHaveLength(1);
-    expect(await readFile(path.join(root, '.tend/worktrees', aside[0] ?? '', 'sub/note.txt'), 'utf8')).toBe('not a worktree\n');
+    expect(await readFile(path.join(root, '.tend/worktrees', aside[0] ?? '', 'sub/note.txt'), 'utf8')).toBe(
+      'not a worktree\n',
+    );
   });
 
   it('a branch left by an earlier item with the same id is not built upon: the item is blocked with the reason', async () => {
@@ -200,7 +260,9 @@ describe('worktrees', () => {
     await writeTree(root, { 'backlog/feature.md': quickFix('Feature') });
     const result = await tend(root, ['run', '--once']);
     expect(result.exitCode).toBe(0);
-    expect(await itemField(root, 'backlog/blocked/feature/item.md', 'blocked_reason')).toMatch(/a branch tend\/feature already exists but is not this item's/);
+    expect(await itemField(root, 'backlog/blocked/feature/item.md', 'blocked_reason')).toMatch(
+      /a branch tend\/feature already exists but is not this item's/,
+    );
     expect(await itemField(root, 'backlog/blocked/feature/item.md', 'branch')).toBeUndefined();
     expect(await git(root, 'log', '-1', '--format=%s', 'tend/feature')).toBe('old item work');
   });
@@ -209,26 +271,42 @@ describe('worktrees', () => {
     const root = await runRepo('commit-code.mjs', { 'backlog/locked.md': quickFix('Locked') });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_REVIEW_LITTER: '1', FAKE_LOCK_WORKTREE: '1' } });
     expect(result.exitCode).toBe(0);
-    expect(await itemField(root, 'backlog/done/locked/item.md', 'warning')).toMatch(/^the worktree \.tend\/worktrees\/locked was kept: could not commit the work left/);
-    expect(await readFile(path.join(root, '.tend/worktrees/locked/litter-correctness.txt'), 'utf8')).toBe('a review agent should not write code\n');
+    expect(await itemField(root, 'backlog/done/locked/item.md', 'warning')).toMatch(
+      /^the worktree \.tend\/worktrees\/locked was kept: could not commit the work left/,
+    );
+    expect(await readFile(path.join(root, '.tend/worktrees/locked/litter-correctness.txt'), 'utf8')).toBe(
+      'a review agent should not write code\n',
+    );
   });
 
   it('runs the after_create hook in a new worktree; a failing hook fails the attempt', async () => {
     const state = await scratchDir();
     const marker = path.join(state, 'created');
-    const root = await runRepo('commit-code.mjs', { 'backlog/hooked.md': quickFix('Hooked') }, { hooks: `{ after_create: "pwd >> ${marker}" }` });
+    const root = await runRepo(
+      'commit-code.mjs',
+      { 'backlog/hooked.md': quickFix('Hooked') },
+      { hooks: `{ after_create: "pwd >> ${marker}" }` },
+    );
     expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
     expect((await readFile(marker, 'utf8')).trim()).toBe(path.join(root, '.tend/worktrees/hooked'));
 
-    const failing = await runRepo('commit-code.mjs', { 'backlog/hooked.md': quickFix('Hooked') }, { hooks: '{ after_create: "exit 7" }', retries: 0 });
+    const failing = await runRepo(
+      'commit-code.mjs',
+      { 'backlog/hooked.md': quickFix('Hooked') },
+      { hooks: '{ after_create: "exit 7" }', retries: 0 },
+    );
     expect((await tend(failing, ['run', '--once'])).exitCode).toBe(0);
-    expect(await itemField(failing, 'backlog/blocked/hooked/item.md', 'blocked_reason')).toMatch(/hook after_create \(`exit 7`\) failed: exit 7/);
+    expect(await itemField(failing, 'backlog/blocked/hooked/item.md', 'blocked_reason')).toMatch(
+      /hook after_create \(`exit 7`\) failed: exit 7/,
+    );
   });
   it('an agent in a worktree that commits in the main checkout instead: the run says so, naming the commit', async () => {
     const root = await runRepo('misbehave-by-id.mjs', { 'backlog/commits-on-base.md': quickFix('Commits on base') });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_OUT_DIR: await scratchDir() } });
     expect(result.exitCode).toBe(0);
-    expect(result.stderr).toMatch(/commits-on-base: the build agent ran in its worktree while 1 commit\(s\) not made by tend/);
+    expect(result.stderr).toMatch(
+      /commits-on-base: the build agent ran in its worktree while 1 commit\(s\) not made by tend/,
+    );
     expect(result.stderr).toMatch(/landed on main \([0-9a-f]{7,} agent commit on the base branch\)/);
     // tend's own transitions on main during the phase are not taken for the agent's.
     expect(result.stderr).not.toMatch(/commit\(s\) not made by tend landed on main \([^)]*tend: /);

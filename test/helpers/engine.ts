@@ -2,7 +2,7 @@
 // at one of the fake agents in test/fixtures/agents/.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { readYaml, splitFrontmatter } from '../../src/frontmatter.js';
+import { readYaml, splitFrontmatter } from '../../src/core/frontmatter.js';
 import { git, initializedRepo, PACKAGE_ROOT, read, writeTree } from './repo.js';
 
 export const FIXTURES = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'agents');
@@ -10,21 +10,30 @@ export const FIXTURES = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'agents');
 /** ORCHESTRATOR.md using fake agent `script` (a file in test/fixtures/agents/), fast retries. */
 export function settingsFor(script: string, overrides: Record<string, string | number> = {}): string {
   const settings = { retries: 1, retry_backoff: '0s', timeout: '20s', ...overrides };
-  const agents = 'agents' in overrides ? '' : `agents:
+  const agents =
+    'agents' in overrides
+      ? ''
+      : `agents:
   fake:
     type: command
     command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(path.join(FIXTURES, script))}]
 `;
   return `---
 agent: fake
-${Object.entries(settings).map(([k, v]) => `${k}: ${v}`).join('\n')}
+${Object.entries(settings)
+  .map(([k, v]) => `${k}: ${v}`)
+  .join('\n')}
 ${agents}---
 Test project.
 `;
 }
 
 /** An initialized repository whose settings use `script`, committed, with `items` in the inbox. */
-export async function runRepo(script: string, items: Record<string, string | Buffer> = {}, settings: Record<string, string | number> = {}): Promise<string> {
+export async function runRepo(
+  script: string,
+  items: Record<string, string | Buffer> = {},
+  settings: Record<string, string | number> = {},
+): Promise<string> {
   const root = await initializedRepo();
   await writeTree(root, { 'ORCHESTRATOR.md': settingsFor(script, settings), ...items });
   await git(root, 'add', '--all');

@@ -25,7 +25,9 @@ export const GIT_ENV: Record<string, string> = {
  * test run from a git hook (GIT_DIR, GIT_INDEX_FILE ...) or with FORCE_COLOR set behaves the same.
  */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const kept = Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(GIT_|TEND_|FAKE_)/.test(k) && !['FORCE_COLOR', 'NO_COLOR', 'CI'].includes(k));
+  const kept = Object.entries(process.env).filter(
+    ([k, v]) => v !== undefined && !/^(GIT_|TEND_|FAKE_)/.test(k) && !['FORCE_COLOR', 'NO_COLOR', 'CI'].includes(k),
+  );
   return { ...(Object.fromEntries(kept) as Record<string, string>), ...GIT_ENV, ...extra };
 }
 
@@ -84,7 +86,11 @@ export interface TendResult {
 }
 
 /** Run the real `tend` binary in `cwd`. */
-export async function tend(cwd: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<TendResult> {
+export async function tend(
+  cwd: string,
+  args: string[],
+  options: { input?: string; env?: Record<string, string> } = {},
+): Promise<TendResult> {
   const result = await execa(process.execPath, [TEND_BIN, ...args], {
     cwd,
     env: cleanEnv(options.env),

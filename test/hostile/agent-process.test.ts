@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FIXTURES, item, itemField, runRepo, settingsFor } from '../helpers/engine.js';
 import { alive } from '../helpers/processes.js';
 import { cleanEnv, git, read, scratchDir, tend, TEND_BIN } from '../helpers/repo.js';
-import { runProcess } from '../../src/agents/process.js';
+import { runProcess } from '../../src/edges/process.js';
 
 const SOLO = '---\nphases:\n  - { name: work, artifact: work.md, prompt: build.md }\n---\nOne phase.\n';
 const solo = (title: string) => item(title, 'pipeline: solo\n');
@@ -48,12 +48,18 @@ async function sleeperPidFile(): Promise<string> {
 async function runOnce(root: string, env: Record<string, string>, args: string[] = [], timeout = 25_000) {
   const options = { cwd: root, env: cleanEnv(env), extendEnv: false, reject: false, timeout, input: '' };
   const result = await execa(process.execPath, [TEND_BIN, 'run', '--once', ...args], options);
-  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr), timedOut: result.timedOut };
+  return {
+    exitCode: result.exitCode,
+    stdout: String(result.stdout),
+    stderr: String(result.stderr),
+    timedOut: result.timedOut,
+  };
 }
 
 /** Wait (bounded) until the fake agent has recorded its sleeper. */
 async function waitForPid(pidFile: string): Promise<void> {
-  for (let i = 0; i < 400 && !(await readFile(pidFile, 'utf8').catch(() => '')).trim(); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && !(await readFile(pidFile, 'utf8').catch(() => '')).trim(); i++)
+    await new Promise((r) => setTimeout(r, 50));
 }
 
 async function sleeperPid(pidFile: string): Promise<number> {
@@ -81,36 +87,63 @@ async function workLog(root: string, id: string): Promise<string> {
   return name ? readFile(path.join(dir, name), 'utf8') : '';
 }
 
-describe('descendants that escape the agent\'s process group', () => {
+describe("descendants that escape the agent's process group", () => {
   it('an agent that leaves `setsid sleep` holding its stdout: the phase ends when the agent exits, the sleeper is reported and stopped', async () => {
     const pidFile = await sleeperPidFile();
-    const root = await runRepo('leave-setsid-sleeper.mjs', { 'pipelines/solo.md': SOLO, 'backlog/leaky.md': solo('Leaky') }, { retries: 0, timeout: '5s', stall_timeout: '3s' });
+    const root = await runRepo(
+      'leave-setsid-sleeper.mjs',
+      { 'pipelines/solo.md': SOLO, 'backlog/leaky.md': solo('Leaky') },
+      { retries: 0, timeout: '5s', stall_timeout: '3s' },
+    );
     const result = await runOnce(root, { FAKE_PID_FILE: pidFile });
     const pid = await sleeperPid(pidFile);
     expect(result.timedOut).toBe(false);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(await itemField(root, 'backlog/done/leaky/item.md', 'title')).toBe('Leaky');
-    expect(result.stderr).toMatch(new RegExp(`leaky: the work agent left process ${pid} \\(sleep 1000\\) running outside its process group; stopped it`));
-    expect(await workLog(root, 'leaky')).toMatch(new RegExp(`# left running: process ${pid} \\(sleep 1000\\); stopped`));
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `leaky: the work agent left process ${pid} \\(sleep 1000\\) running outside its process group; stopped it`,
+      ),
+    );
+    expect(await workLog(root, 'leaky')).toMatch(
+      new RegExp(`# left running: process ${pid} \\(sleep 1000\\); stopped`),
+    );
     expect(alive(pid)).toBe(false);
   });
 
   it('an agent that hangs after leaving `setsid sleep` on its stdout: the timeout ends the phase and the sleeper is stopped', async () => {
     const pidFile = await sleeperPidFile();
-    const root = await runRepo('leave-setsid-sleeper.mjs', { 'pipelines/solo.md': SOLO, 'backlog/stuck.md': solo('Stuck') }, { retries: 0, timeout: '2s', stall_timeout: '1s' });
+    const root = await runRepo(
+      'leave-setsid-sleeper.mjs',
+      { 'pipelines/solo.md': SOLO, 'backlog/stuck.md': solo('Stuck') },
+      { retries: 0, timeout: '2s', stall_timeout: '1s' },
+    );
     const result = await runOnce(root, { FAKE_PID_FILE: pidFile, FAKE_AGENT_HANG: '1' });
     const pid = await sleeperPid(pidFile);
     expect(result.timedOut).toBe(false);
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(await itemField(root, 'backlog/blocked/stuck/item.md', 'blocked_reason')).toMatch(/stall_timeout|phase timeout/);
+    expect(await itemField(root, 'backlog/blocked/stuck/item.md', 'blocked_reason')).toMatch(
+      /stall_timeout|phase timeout/,
+    );
     expect(result.stderr).toMatch(new RegExp(`stuck: the work agent left process ${pid} \\(sleep 1000\\) running`));
     expect(alive(pid)).toBe(false);
   });
 
   it('a SIGTERM to `tend run` while such an agent runs: tend stops the agent and the sleeper and exits', async () => {
     const pidFile = await sleeperPidFile();
-    const root = await runRepo('leave-setsid-sleeper.mjs', { 'pipelines/solo.md': SOLO, 'backlog/held.md': solo('Held') }, { retries: 0 });
-    const run = execa(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv({ FAKE_PID_FILE: pidFile, FAKE_AGENT_HANG: '1' }), extendEnv: false, reject: false, timeout: 25_000, input: '' });
+    const root = await runRepo(
+      'leave-setsid-sleeper.mjs',
+      { 'pipelines/solo.md': SOLO, 'backlog/held.md': solo('Held') },
+      { retries: 0 },
+    );
+    const run = execa(process.execPath, [TEND_BIN, 'run'], {
+      cwd: root,
+      env: cleanEnv({ FAKE_PID_FILE: pidFile, FAKE_AGENT_HANG: '1' }),
+      extendEnv: false,
+      reject: false,
+      timeout: 25_000,
+      input: '',
+    });
     await waitForPid(pidFile);
     const pid = await sleeperPid(pidFile);
     run.kill('SIGTERM');
@@ -122,8 +155,18 @@ describe('descendants that escape the agent\'s process group', () => {
 
   it('tend killed with -9 while such an agent runs: the next run stops the agent and the sleeper it moved out of its group', async () => {
     const pidFile = await sleeperPidFile();
-    const root = await runRepo('leave-setsid-sleeper.mjs', { 'pipelines/solo.md': SOLO, 'backlog/crash.md': solo('Crash') }, { retries: 1 });
-    const first = execa(process.execPath, [TEND_BIN, 'run'], { cwd: root, env: cleanEnv({ FAKE_PID_FILE: pidFile, FAKE_AGENT_HANG: '1' }), extendEnv: false, reject: false, input: '' });
+    const root = await runRepo(
+      'leave-setsid-sleeper.mjs',
+      { 'pipelines/solo.md': SOLO, 'backlog/crash.md': solo('Crash') },
+      { retries: 1 },
+    );
+    const first = execa(process.execPath, [TEND_BIN, 'run'], {
+      cwd: root,
+      env: cleanEnv({ FAKE_PID_FILE: pidFile, FAKE_AGENT_HANG: '1' }),
+      extendEnv: false,
+      reject: false,
+      input: '',
+    });
     await waitForPid(pidFile);
     const pid = await sleeperPid(pidFile);
     first.kill('SIGKILL');
@@ -139,7 +182,11 @@ describe('descendants that escape the agent\'s process group', () => {
 
   it('an agent that detaches `setsid sleep ... >/dev/null &`: the sleeper does not outlive the phase silently', async () => {
     const pidFile = await sleeperPidFile();
-    const root = await runRepo('leave-setsid-sleeper.mjs', { 'pipelines/solo.md': SOLO, 'backlog/quiet.md': solo('Quiet') }, { retries: 0 });
+    const root = await runRepo(
+      'leave-setsid-sleeper.mjs',
+      { 'pipelines/solo.md': SOLO, 'backlog/quiet.md': solo('Quiet') },
+      { retries: 0 },
+    );
     const result = await runOnce(root, { FAKE_PID_FILE: pidFile, FAKE_SLEEPER_OUTPUT: 'null' });
     const pid = await sleeperPid(pidFile);
     expect(result.exitCode, result.stderr).toBe(0);
@@ -163,14 +210,20 @@ describe('output printed in the moment an agent exits', () => {
     const { root, ids } = await runShellAgents('fatal', 10, 'echo "FATAL: API key missing" >&2; exit 1');
     for (const id of ids) {
       expect(await workLog(root, id), id).toContain('FATAL: API key missing');
-      expect(await read(root, `backlog/blocked/${id}/item.md`), id).toMatch(/^blocked_reason: .*FATAL: API key missing/m);
+      expect(await read(root, `backlog/blocked/${id}/item.md`), id).toMatch(
+        /^blocked_reason: .*FATAL: API key missing/m,
+      );
     }
   }, 60_000);
 });
 
 describe('limits of 0 and of many days', () => {
   it('`timeout: 0s` and `stall_timeout: 0` mean no limit: a quiet agent that takes its time finishes its phase', async () => {
-    const root = await runRepo('slow-write.mjs', { 'pipelines/solo.md': SOLO, 'backlog/unhurried.md': solo('Unhurried') }, { retries: 0, timeout: '0s', stall_timeout: 0 });
+    const root = await runRepo(
+      'slow-write.mjs',
+      { 'pipelines/solo.md': SOLO, 'backlog/unhurried.md': solo('Unhurried') },
+      { retries: 0, timeout: '0s', stall_timeout: 0 },
+    );
     const result = await runOnce(root, { FAKE_DELAY_MS: '800' });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/done: unhurried/);
@@ -178,7 +231,11 @@ describe('limits of 0 and of many days', () => {
   });
 
   it('`timeout: 30d` (more than a timer holds) does not stop the agent at once', async () => {
-    const root = await runRepo('slow-write.mjs', { 'pipelines/solo.md': SOLO, 'backlog/patient.md': solo('Patient') }, { retries: 0, timeout: '30d', stall_timeout: '30d' });
+    const root = await runRepo(
+      'slow-write.mjs',
+      { 'pipelines/solo.md': SOLO, 'backlog/patient.md': solo('Patient') },
+      { retries: 0, timeout: '30d', stall_timeout: '30d' },
+    );
     const result = await runOnce(root, { FAKE_DELAY_MS: '800' });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/done: patient/);
@@ -187,8 +244,15 @@ describe('limits of 0 and of many days', () => {
 
 describe('an agent CLI that reports tokens but no dollar figure', () => {
   it('codex: the tokens are recorded and the cost is `unknown` in the trailers and `tend show`, never $0.00', async () => {
-    const root = await runRepo('write-artifact.mjs', { 'pipelines/solo.md': SOLO, 'backlog/cx.md': solo('Cx') }, { retries: 0 });
-    const result = await runOnce(root, { PATH: `${path.join(FIXTURES, 'bin')}:${process.env.PATH}` }, ['--agent', 'codex']);
+    const root = await runRepo(
+      'write-artifact.mjs',
+      { 'pipelines/solo.md': SOLO, 'backlog/cx.md': solo('Cx') },
+      { retries: 0 },
+    );
+    const result = await runOnce(root, { PATH: `${path.join(FIXTURES, 'bin')}:${process.env.PATH}` }, [
+      '--agent',
+      'codex',
+    ]);
     expect(result.exitCode, result.stderr).toBe(0);
     const trailers = await git(root, 'log', '-1', '--format=%(trailers:only,unfold)', '--grep=cx work -> done');
     expect(trailers).toContain('Tend-Tokens: 300 in, 40 out');
@@ -202,8 +266,9 @@ describe('an agent CLI that reports tokens but no dollar figure', () => {
 describe('an agent that streams a line with no end', () => {
   it('20 MB of stdout without a newline, then an event: the event still reaches the reader, the long line does not', async () => {
     const dir = await scratchDir();
-    const script = "const c=Buffer.alloc(1<<20,'x');for(let i=0;i<20;i++)process.stdout.write(c);" +
-      "process.stdout.write('\\n{\"type\":\"after\"}\\n')";
+    const script =
+      "const c=Buffer.alloc(1<<20,'x');for(let i=0;i<20;i++)process.stdout.write(c);" +
+      'process.stdout.write(\'\\n{"type":"after"}\\n\')';
     const lines: number[] = [];
     const result = await runProcess({
       command: process.execPath,

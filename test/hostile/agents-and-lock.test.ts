@@ -10,7 +10,7 @@ import { alive, startLiveRun, waitFor } from '../helpers/processes.js';
 import { git, scratchDir, tend, writeTree } from '../helpers/repo.js';
 
 describe('the run lock', () => {
-  it('.tend/ deleted while a run is live: a second run is still refused and the first run\'s agent goes on', async () => {
+  it(".tend/ deleted while a run is live: a second run is still refused and the first run's agent goes on", async () => {
     const state = await scratchDir();
     const pidFile = path.join(state, 'agent.pid');
     const root = await runRepo('hang.mjs', { 'backlog/slow.md': item('Slow', 'pipeline: quick-fix\n') });
@@ -21,7 +21,9 @@ describe('the run lock', () => {
 
     const second = await tend(root, ['run', '--once']);
     expect(second.exitCode).toBe(1);
-    expect(second.stderr).toMatch(new RegExp(`another tend run \\(pid ${first.child.pid}, started .*\\) is working in this checkout`));
+    expect(second.stderr).toMatch(
+      new RegExp(`another tend run \\(pid ${first.child.pid}, started .*\\) is working in this checkout`),
+    );
     expect(alive(agentPid)).toBe(true);
     expect((await tend(root, ['status'])).stdout).toMatch(new RegExp(`pid ${first.child.pid}`));
     expect(await git(root, 'log', '--format=%s', '--grep=by hand')).toBe('');
@@ -61,7 +63,9 @@ describe('what an agent leaves behind', () => {
       'tend: sym triage started (attempt 2)',
       'tend: sym triage -> blocked (failed 2 times)',
     ]);
-    expect(await itemField(root, 'backlog/blocked/sym/item.md', 'blocked_reason')).toMatch(/triage\.md is a symlink; an artifact must be a file the agent wrote/);
+    expect(await itemField(root, 'backlog/blocked/sym/item.md', 'blocked_reason')).toMatch(
+      /triage\.md is a symlink; an artifact must be a file the agent wrote/,
+    );
     expect(await git(root, 'log', '--all', '--format=', '--raw', '--', 'backlog')).not.toMatch(/120000/);
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
@@ -88,17 +92,27 @@ describe('changes by hand that tend leaves alone', () => {
 
 /** Three phases in the checkout itself (where an agent can reach the backlog); `one` may need approval. */
 function stepsPipeline(approveFirst: boolean): Record<string, string> {
-  const prompts = Object.fromEntries(['one', 'two', 'three'].map((p) => [`prompts/${p}.md`, `Do {{phase}} of {{id}}; write {{artifact_path}}.\n`]));
+  const prompts = Object.fromEntries(
+    ['one', 'two', 'three'].map((p) => [`prompts/${p}.md`, `Do {{phase}} of {{id}}; write {{artifact_path}}.\n`]),
+  );
   const first = approveFirst ? '{ name: one, artifact: one.md, approve: true }' : '{ name: one, artifact: one.md }';
-  return { ...prompts, 'pipelines/steps.md': `---\nphases:\n  - ${first}\n  - { name: two, artifact: two.md }\n  - { name: three, artifact: three.md }\n---\nSteps.\n` };
+  return {
+    ...prompts,
+    'pipelines/steps.md': `---\nphases:\n  - ${first}\n  - { name: two, artifact: two.md }\n  - { name: three, artifact: three.md }\n---\nSteps.\n`,
+  };
 }
 
 describe('an agent that changes what is not its own', () => {
   it('an agent that runs git reset --hard HEAD~6: detected before the next commit, the run stops with an error saying how to recover, nothing committed on top', async () => {
-    const root = await runRepo('overreach.mjs', { ...stepsPipeline(false), 'backlog/bad.md': item('Bad', 'pipeline: steps\n') });
+    const root = await runRepo('overreach.mjs', {
+      ...stepsPipeline(false),
+      'backlog/bad.md': item('Bad', 'pipeline: steps\n'),
+    });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_OVERREACH: 'reset', FAKE_WHEN: 'three' } });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/main was rewritten under tend: it no longer contains tend's last commit [0-9a-f]{12} \(tend: bad three started \(attempt 1\)\)/);
+    expect(result.stderr).toMatch(
+      /main was rewritten under tend: it no longer contains tend's last commit [0-9a-f]{12} \(tend: bad three started \(attempt 1\)\)/,
+    );
     expect(result.stderr).toMatch(/git reflog main/);
     // HEAD is where the reset left it: 6 commits back, nothing of tend's on top.
     expect(await git(root, 'log', '-1', '--format=%s')).toBe('test setup');
@@ -108,10 +122,15 @@ describe('an agent that changes what is not its own', () => {
 
 describe('an agent that changes its own item', () => {
   it('an agent that writes approved: true into its own item: the approval is cleared with a warning and the item waits for a person', async () => {
-    const root = await runRepo('overreach.mjs', { ...stepsPipeline(true), 'backlog/bad.md': item('Bad', 'pipeline: steps\n') });
+    const root = await runRepo('overreach.mjs', {
+      ...stepsPipeline(true),
+      'backlog/bad.md': item('Bad', 'pipeline: steps\n'),
+    });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_OVERREACH: 'approve' } });
     expect(result.exitCode).toBe(0);
-    expect(result.stderr).toMatch(/warning: bad: approved -> true in backlog\/one\/bad\/item\.md while its one agent ran; put back/);
+    expect(result.stderr).toMatch(
+      /warning: bad: approved -> true in backlog\/one\/bad\/item\.md while its one agent ran; put back/,
+    );
     const file = 'backlog/one/bad/item.md';
     expect(await itemField(root, file, 'status')).toBe('waiting');
     expect(await itemField(root, file, 'approved')).toBeUndefined();
@@ -125,10 +144,15 @@ describe('an agent that changes its own item', () => {
   });
 
   it('an agent that moves its own folder to done/: moved back, the attempt fails with the reason, no phase is skipped', async () => {
-    const root = await runRepo('overreach.mjs', { ...stepsPipeline(false), 'backlog/bad.md': item('Bad', 'pipeline: steps\n') });
+    const root = await runRepo('overreach.mjs', {
+      ...stepsPipeline(false),
+      'backlog/bad.md': item('Bad', 'pipeline: steps\n'),
+    });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_OVERREACH: 'to-done', FAKE_WHEN: 'two' } });
     expect(result.exitCode).toBe(0);
-    expect(result.stderr).toMatch(/warning: bad: the item folder was in backlog\/done\/ when its two agent was done \(an agent may not move its own item\); moved back to backlog\/two\/bad/);
+    expect(result.stderr).toMatch(
+      /warning: bad: the item folder was in backlog\/done\/ when its two agent was done \(an agent may not move its own item\); moved back to backlog\/two\/bad/,
+    );
     expect(await tendSubjects(root)).toEqual([
       'tend: bad inbox -> one',
       'tend: bad one started (attempt 1)',
@@ -139,53 +163,74 @@ describe('an agent that changes its own item', () => {
       'tend: bad two -> blocked (failed 2 times)',
     ]);
     expect(existsSync(path.join(root, 'backlog/done/bad'))).toBe(false);
-    expect(await itemField(root, 'backlog/blocked/bad/item.md', 'blocked_reason')).toMatch(/an agent may not move its own item/);
+    expect(await itemField(root, 'backlog/blocked/bad/item.md', 'blocked_reason')).toMatch(
+      /an agent may not move its own item/,
+    );
     expect(await git(root, 'log', '--format=%s', '--grep=by hand')).toBe('');
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
 
-  it('an agent that deletes its own item: not restored (tend cannot tell it from a person\'s removal), committed as removed while its agent ran, never as by hand', async () => {
-    const root = await runRepo('overreach.mjs', { ...stepsPipeline(false), 'backlog/bad.md': item('Bad', 'pipeline: steps\n') });
+  it("an agent that deletes its own item: not restored (tend cannot tell it from a person's removal), committed as removed while its agent ran, never as by hand", async () => {
+    const root = await runRepo('overreach.mjs', {
+      ...stepsPipeline(false),
+      'backlog/bad.md': item('Bad', 'pipeline: steps\n'),
+    });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_OVERREACH: 'delete-self', FAKE_WHEN: 'two' } });
     expect(result.exitCode).toBe(0);
-    expect(result.stderr).toMatch(/warning: bad: backlog\/two\/bad left the backlog while its two agent ran \(a person, or the agent\)/);
-    expect((await tendSubjects(root)).slice(-2)).toEqual(['tend: bad two started (attempt 1)', 'tend: bad removed while its two agent ran (by a person or by that agent)']);
+    expect(result.stderr).toMatch(
+      /warning: bad: backlog\/two\/bad left the backlog while its two agent ran \(a person, or the agent\)/,
+    );
+    expect((await tendSubjects(root)).slice(-2)).toEqual([
+      'tend: bad two started (attempt 1)',
+      'tend: bad removed while its two agent ran (by a person or by that agent)',
+    ]);
     expect(await git(root, 'log', '--format=%s', '--grep=by hand')).toBe('');
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
 });
 
 describe('an agent that changes other items', () => {
-  it('an agent that edits another item\'s frontmatter: the keys tend keeps are put back with a warning, the rest is committed as an edit, nothing is folded into a transition', async () => {
+  it("an agent that edits another item's frontmatter: the keys tend keeps are put back with a warning, the rest is committed as an edit, nothing is folded into a transition", async () => {
     const root = await runRepo('overreach.mjs', {
       ...stepsPipeline(false),
       'backlog/bad.md': item('Bad', 'pipeline: steps\n'),
       'backlog/victim.md': item('Victim', 'pipeline: steps\npriority: 4\n'),
     });
-    const result = await tend(root, ['run', '--once', '-c', '1'], { env: { FAKE_OVERREACH: 'edit-other', FAKE_ONLY: 'bad', FAKE_VICTIM: 'victim', FAKE_WHEN: 'one' } });
+    const result = await tend(root, ['run', '--once', '-c', '1'], {
+      env: { FAKE_OVERREACH: 'edit-other', FAKE_ONLY: 'bad', FAKE_VICTIM: 'victim', FAKE_WHEN: 'one' },
+    });
     expect(result.exitCode).toBe(0);
-    expect(result.stderr).toMatch(/warning: victim: status queued -> failed by hand or by an agent: tend keeps these keys; put back/);
+    expect(result.stderr).toMatch(
+      /warning: victim: status queued -> failed by hand or by an agent: tend keeps these keys; put back/,
+    );
     const subjects = await tendSubjects(root);
     expect(subjects).toContain('tend: victim edited by hand (priority 4 -> 1); status queued -> failed put back');
     expect(subjects.at(-1)).toMatch(/tend: (bad|victim) three -> done/);
     expect(subjects).toContain('tend: victim three -> done');
     // The claim of victim's first phase carries no edit of anyone's.
     const claim = await git(root, 'log', '--format=%H', '--grep=^tend: victim one started', '-1');
-    const claimed = (await git(root, 'show', '--format=', '-U0', claim, '--', 'backlog/one/victim/item.md')).split('\n');
+    const claimed = (await git(root, 'show', '--format=', '-U0', claim, '--', 'backlog/one/victim/item.md')).split(
+      '\n',
+    );
     expect(claimed.filter((l) => /^[-+][a-z]/.test(l)).join('\n')).not.toMatch(/priority/);
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
   });
 });
 
 describe('a person moving items while a live run works on them', () => {
-  it('at -c 4, a folder renamed, one moved out of the repository and one git-mv\'d into done/ while their agents run, just as another agent finishes: the moves stand, nothing is restored, the run goes on', async () => {
+  it("at -c 4, a folder renamed, one moved out of the repository and one git-mv'd into done/ while their agents run, just as another agent finishes: the moves stand, nothing is restored, the run goes on", async () => {
     const state = await scratchDir();
     const release = path.join(state, 'release');
     const outside = path.join(state, 'outside');
-    const items = Object.fromEntries(['a', 'b', 'c', 'd'].map((id) => [`backlog/${id}.md`, item(id.toUpperCase(), 'pipeline: steps\n')]));
+    const items = Object.fromEntries(
+      ['a', 'b', 'c', 'd'].map((id) => [`backlog/${id}.md`, item(id.toUpperCase(), 'pipeline: steps\n')]),
+    );
     const root = await runRepo('wait-for-release.mjs', { ...stepsPipeline(false), ...items });
     const run = startLiveRun(root, { args: ['-c', '4'], env: { FAKE_PID_DIR: state, FAKE_RELEASE: release } });
-    await waitFor(() => ['a', 'b', 'c', 'd'].every((id) => existsSync(path.join(state, `${id}.pid`))), 'four agents to start');
+    await waitFor(
+      () => ['a', 'b', 'c', 'd'].every((id) => existsSync(path.join(state, `${id}.pid`))),
+      'four agents to start',
+    );
     await rename(path.join(root, 'backlog/one/a'), path.join(root, 'backlog/one/a-renamed'));
     await rename(path.join(root, 'backlog/one/b'), outside);
     await mkdir(path.join(root, 'backlog/done'), { recursive: true });
@@ -193,17 +238,34 @@ describe('a person moving items while a live run works on them', () => {
     // d's agent finishes at once, before the run has seen the moves (its check must not take
     // them for its agent's); the others once the run has seen them.
     await writeFile(`${release}-d`, '');
-    await waitFor(() => /a was removed by hand/.test(run.output()) && /b was removed by hand/.test(run.output()) && /c was moved to done\//.test(run.output()), 'the moves to be seen');
+    await waitFor(
+      () =>
+        /a was removed by hand/.test(run.output()) &&
+        /b was removed by hand/.test(run.output()) &&
+        /c was moved to done\//.test(run.output()),
+      'the moves to be seen',
+    );
     await writeFile(release, '');
-    const finished = async () => existsSync(path.join(root, 'backlog/done/d/item.md')) && existsSync(path.join(root, 'backlog/done/a-renamed/item.md'));
+    const finished = async () =>
+      existsSync(path.join(root, 'backlog/done/d/item.md')) &&
+      existsSync(path.join(root, 'backlog/done/a-renamed/item.md'));
     await waitFor(finished, 'd and a-renamed to be done', 60_000);
-    await waitFor(async () => (await git(root, 'status', '--porcelain', '--', 'backlog')) === '', 'everything committed');
+    await waitFor(
+      async () => (await git(root, 'status', '--porcelain', '--', 'backlog')) === '',
+      'everything committed',
+    );
     expect(run.output()).not.toMatch(/ENOENT|file\(s\) of other items|moved back|left the backlog/);
     for (const gone of ['a', 'b']) expect(await git(root, 'ls-files', '--', `backlog/*/${gone}/*`)).toBe('');
     expect(await git(root, 'ls-files', '--', 'backlog/*/c/item.md')).toBe('backlog/done/c/item.md');
     expect(existsSync(path.join(outside, 'item.md'))).toBe(true);
     const subjects = await tendSubjects(root);
-    expect(subjects).toEqual(expect.arrayContaining(['tend: a removed by hand from one', 'tend: b removed by hand from one', 'tend: c moved by hand: one -> done']));
+    expect(subjects).toEqual(
+      expect.arrayContaining([
+        'tend: a removed by hand from one',
+        'tend: b removed by hand from one',
+        'tend: c moved by hand: one -> done',
+      ]),
+    );
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(143);
   });

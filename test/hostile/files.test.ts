@@ -5,7 +5,14 @@
 // and in no case does a name or a text reach a shell, a file outside backlog/ get read or
 // committed, or one bad file stop the others.
 import {
-  existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -208,7 +215,10 @@ describe('hostile files, all in one repository', () => {
     const refused = [...INVALID.map(([, p]) => p), 'backlog/.hidden.md', 'backlog/notes.txt', BAD_NAME];
     for (const line of status.split('\0').filter(Boolean)) {
       const file = line.slice(3);
-      expect(refused.some((p) => under(file, p)), file).toBe(true);
+      expect(
+        refused.some((p) => under(file, p)),
+        file,
+      ).toBe(true);
     }
   });
 
@@ -217,7 +227,10 @@ describe('hostile files, all in one repository', () => {
       for (const board of [before, after]) {
         const entry = board.invalid.find((e) => e.path === file);
         expect(entry, JSON.stringify(board.invalid.map((e) => e.path))).toBeDefined();
-        expect(entry?.problems.some((p) => reason.test(p.message)), JSON.stringify(entry?.problems)).toBe(true);
+        expect(
+          entry?.problems.some((p) => reason.test(p.message)),
+          JSON.stringify(entry?.problems),
+        ).toBe(true);
       }
     });
 
@@ -280,17 +293,24 @@ describe('hostile files, all in one repository', () => {
       const stat = lstatSync(path.join(root, 'backlog', name));
       expect(name === 'fifo.md' ? stat.isFIFO() : stat.isSocket()).toBe(true);
       expect(before.items.map((i) => i.file)).not.toContain(`backlog/${name}`);
-      expect(invalidReasons(`backlog/${name}`)).toEqual(Array(2).fill('is not a regular file (a FIFO, socket or device)'));
+      expect(invalidReasons(`backlog/${name}`)).toEqual(
+        Array(2).fill('is not a regular file (a FIFO, socket or device)'),
+      );
     }
     expect((await committed()).filter((f) => /fifo\.md|socket\.md/.test(f))).toEqual([]);
   });
 
-  it.runIf(CAN_MKNOD)('a character device (a /dev/zero twin) in the inbox is listed as invalid, never read or committed', async () => {
-    expect(lstatSync(path.join(root, 'backlog/zero.md')).isCharacterDevice()).toBe(true);
-    expect(before.items.map((i) => i.file)).not.toContain('backlog/zero.md');
-    expect(invalidReasons('backlog/zero.md')).toEqual(Array(2).fill('is not a regular file (a FIFO, socket or device)'));
-    expect(await committed()).not.toContain('backlog/zero.md');
-  });
+  it.runIf(CAN_MKNOD)(
+    'a character device (a /dev/zero twin) in the inbox is listed as invalid, never read or committed',
+    async () => {
+      expect(lstatSync(path.join(root, 'backlog/zero.md')).isCharacterDevice()).toBe(true);
+      expect(before.items.map((i) => i.file)).not.toContain('backlog/zero.md');
+      expect(invalidReasons('backlog/zero.md')).toEqual(
+        Array(2).fill('is not a regular file (a FIFO, socket or device)'),
+      );
+      expect(await committed()).not.toContain('backlog/zero.md');
+    },
+  );
 
   it('a FIFO inside an item folder never blocks the item: it is done, and the FIFO is never committed', async () => {
     expect(inDone('has-fifo')).toBeDefined();

@@ -13,10 +13,20 @@ const ONE_PHASE = '---\nphases:\n  - { name: build }\n---\nOne phase.\n';
 const quickFix = (title: string) => item(title, 'pipeline: quick-fix\n');
 
 /** The environment of a person who never set a git identity. */
-const NO_IDENTITY = { GIT_AUTHOR_NAME: '', GIT_AUTHOR_EMAIL: '', GIT_COMMITTER_NAME: '', GIT_COMMITTER_EMAIL: '', EMAIL: '' };
+const NO_IDENTITY = {
+  GIT_AUTHOR_NAME: '',
+  GIT_AUTHOR_EMAIL: '',
+  GIT_COMMITTER_NAME: '',
+  GIT_COMMITTER_EMAIL: '',
+  EMAIL: '',
+};
 
 /** A one-phase repository (`build`, in the checkout) with fake agent `script` and `items` in the inbox. */
-function oneRepo(script: string, items: Record<string, string> = {}, settings: Record<string, string | number> = {}): Promise<string> {
+function oneRepo(
+  script: string,
+  items: Record<string, string> = {},
+  settings: Record<string, string | number> = {},
+): Promise<string> {
   return runRepo(script, { 'pipelines/one.md': ONE_PHASE, ...items }, settings);
 }
 
@@ -41,7 +51,19 @@ async function divergedRepo(): Promise<string> {
 /** Run git where failing is the point (a conflicting merge); returns its exit code. */
 function gitMayFail(cwd: string, ...args: string[]): number {
   try {
-    execFileSync('git', args, { cwd, stdio: 'ignore', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.com' } });
+    execFileSync('git', args, {
+      cwd,
+      stdio: 'ignore',
+      env: {
+        ...process.env,
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_AUTHOR_NAME: 'T',
+        GIT_AUTHOR_EMAIL: 't@example.com',
+        GIT_COMMITTER_NAME: 'T',
+        GIT_COMMITTER_EMAIL: 't@example.com',
+      },
+    });
     return 0;
   } catch (err) {
     return (err as { status?: number }).status ?? 1;
@@ -66,7 +88,9 @@ describe('tend init and tend add when git cannot commit', () => {
     const refused = await tend(root, ['init'], { env: NO_IDENTITY });
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toMatch(/git does not know who is committing/);
-    expect(refused.stderr).toContain('git config --global user.name "Your Name" && git config --global user.email "you@example.com"');
+    expect(refused.stderr).toContain(
+      'git config --global user.name "Your Name" && git config --global user.email "you@example.com"',
+    );
     expect(existsSync(path.join(root, 'ORCHESTRATOR.md'))).toBe(false);
     expect(await git(root, 'status', '--porcelain')).toBe('');
 
@@ -82,7 +106,8 @@ describe('tend init and tend add when git cannot commit', () => {
     const done = await initializedRepo();
     const root = await scratchRepo({ 'README.md': '# app\n' });
     // What an earlier tend init left staged when its commit failed.
-    for (const entry of ['ORCHESTRATOR.md', 'pipelines', 'prompts', 'backlog', '.gitignore']) await cp(path.join(done, entry), path.join(root, entry), { recursive: true });
+    for (const entry of ['ORCHESTRATOR.md', 'pipelines', 'prompts', 'backlog', '.gitignore'])
+      await cp(path.join(done, entry), path.join(root, entry), { recursive: true });
     await writeTree(root, { 'prompts/build.md': 'My own build prompt.\n' });
     await git(root, 'add', '--all');
 
@@ -92,7 +117,15 @@ describe('tend init and tend add when git cannot commit', () => {
     expect(result.stdout).toMatch(/kept\s+prompts\/build\.md/);
     expect(await git(root, 'log', '-1', '--format=%s')).toBe('tend: init');
     const committed = (await git(root, 'show', '--name-only', '--format=', 'HEAD')).split('\n');
-    expect(committed).toEqual(expect.arrayContaining(['ORCHESTRATOR.md', 'pipelines/coding.md', 'prompts/triage.md', 'backlog/.gitkeep', '.gitignore']));
+    expect(committed).toEqual(
+      expect.arrayContaining([
+        'ORCHESTRATOR.md',
+        'pipelines/coding.md',
+        'prompts/triage.md',
+        'backlog/.gitkeep',
+        '.gitignore',
+      ]),
+    );
     expect(committed).not.toContain('prompts/build.md');
     expect(await read(root, 'prompts/build.md')).toBe('My own build prompt.\n');
     expect(await git(root, 'status', '--porcelain')).toBe('A  prompts/build.md');
@@ -105,7 +138,9 @@ describe('tend init and tend add when git cannot commit', () => {
     await writeFile(path.join(root, '.git/index.lock'), '');
     const refused = await tend(root, ['add', 'Fix it']);
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toContain("git's index is locked (.git/index.lock): another git is running, or a crashed one left it");
+    expect(refused.stderr).toContain(
+      "git's index is locked (.git/index.lock): another git is running, or a crashed one left it",
+    );
     expect(refused.stderr).toContain('if no git process is running, delete .git/index.lock');
     expect(await backlogFiles(root)).toEqual(['.gitkeep']);
 
@@ -134,10 +169,12 @@ describe('tend init and tend add when git cannot commit', () => {
     expect((await tend(root, ['add', 'Fix it', '-p', '1'])).stdout).toMatch(/added fix-it-2 /);
   });
 
-  it('tend add with the index locked by a person\'s long git mv: tend waits for it and adds the item', async () => {
+  it("tend add with the index locked by a person's long git mv: tend waits for it and adds the item", async () => {
     const root = await initializedRepo();
     await writeFile(path.join(root, '.git/index.lock'), '');
-    const released = new Promise((resolve) => setTimeout(resolve, 1000)).then(() => rm(path.join(root, '.git/index.lock')));
+    const released = new Promise((resolve) => setTimeout(resolve, 1000)).then(() =>
+      rm(path.join(root, '.git/index.lock')),
+    );
     const added = await tend(root, ['add', 'Patient']);
     await released;
     expect(added.stderr).toBe('');
@@ -159,7 +196,11 @@ describe('work branches after their work has landed', () => {
   });
 
   it('merge: merge with git.keep_branches: true keeps tend/<id>; merge: none always keeps it for the pull request', async () => {
-    const kept = await runRepo('commit-code.mjs', { 'backlog/feature.md': quickFix('Feature') }, { merge: 'merge', git: '{ keep_branches: true }' });
+    const kept = await runRepo(
+      'commit-code.mjs',
+      { 'backlog/feature.md': quickFix('Feature') },
+      { merge: 'merge', git: '{ keep_branches: true }' },
+    );
     expect((await tend(kept, ['run', '--once'])).exitCode).toBe(0);
     expect(await git(kept, 'log', '-1', '--format=%s', 'tend/feature')).toBe('build feature');
     expect(await itemField(kept, 'backlog/done/feature/item.md', 'branch')).toBe('tend/feature');
@@ -171,11 +212,17 @@ describe('work branches after their work has landed', () => {
   });
 
   it('a branch that cannot be deleted after its merge is a warning on the done item, never a block', async () => {
-    const root = await runRepo('lock-branch-in-review.mjs', { 'backlog/stuck.md': quickFix('Stuck') }, { merge: 'merge' });
+    const root = await runRepo(
+      'lock-branch-in-review.mjs',
+      { 'backlog/stuck.md': quickFix('Stuck') },
+      { merge: 'merge' },
+    );
     const result = await tend(root, ['run', '--once']);
     expect(result.exitCode).toBe(0);
     expect(await read(root, 'src/stuck.txt')).toBe('written for stuck\n');
-    expect(await itemField(root, 'backlog/done/stuck/item.md', 'warning')).toMatch(/^tend\/stuck has landed but could not be deleted: .*; delete it with `git branch -D tend\/stuck`$/);
+    expect(await itemField(root, 'backlog/done/stuck/item.md', 'warning')).toMatch(
+      /^tend\/stuck has landed but could not be deleted: .*; delete it with `git branch -D tend\/stuck`$/,
+    );
     expect(await git(root, 'log', '-1', '--format=%s', 'tend/stuck')).toBe('build stuck');
   });
 });
@@ -197,7 +244,11 @@ describe('a repository in the middle of something', () => {
   it('a cherry-pick in progress: tend run refuses with how to continue or abort it', async () => {
     const root = await divergedRepo();
     expect(gitMayFail(root, 'cherry-pick', 'other')).not.toBe(0);
-    await refusedDuring(root, 'CHERRY_PICK_HEAD', /a cherry-pick is in progress in this checkout[\s\S]*git cherry-pick --abort/);
+    await refusedDuring(
+      root,
+      'CHERRY_PICK_HEAD',
+      /a cherry-pick is in progress in this checkout[\s\S]*git cherry-pick --abort/,
+    );
   });
 
   it('tend add during a merge refuses before writing the file', async () => {
@@ -212,8 +263,13 @@ describe('a repository in the middle of something', () => {
 
   it('tend approve during a merge refuses before moving the item; the merge and the item stay as they were', async () => {
     const root = await divergedRepo();
-    const gated = '---\nphases:\n  - { name: prd, artifact: PRD.md, approve: true }\n  - { name: build }\n---\nGated.\n';
-    await writeTree(root, { 'pipelines/gated.md': gated, 'backlog/prd/w/item.md': item('W', 'pipeline: gated\nstatus: waiting\nattempts: 1\n'), 'backlog/prd/w/PRD.md': '# PRD\n' });
+    const gated =
+      '---\nphases:\n  - { name: prd, artifact: PRD.md, approve: true }\n  - { name: build }\n---\nGated.\n';
+    await writeTree(root, {
+      'pipelines/gated.md': gated,
+      'backlog/prd/w/item.md': item('W', 'pipeline: gated\nstatus: waiting\nattempts: 1\n'),
+      'backlog/prd/w/PRD.md': '# PRD\n',
+    });
     await git(root, 'add', '--all');
     await git(root, 'commit', '--quiet', '-m', 'a waiting item');
     expect(gitMayFail(root, 'merge', 'other')).not.toBe(0);
@@ -246,20 +302,30 @@ describe('a repository in the middle of something', () => {
     await git(root, 'checkout', '--quiet', 'main');
     const again = await tend(root, ['run', '--once']);
     expect(again.exitCode).toBe(0);
-    expect(await tendSubjects(root)).toEqual(['tend: drift inbox -> build', 'tend: drift build started (attempt 1)', 'tend: drift build -> done']);
+    expect(await tendSubjects(root)).toEqual([
+      'tend: drift inbox -> build',
+      'tend: drift build started (attempt 1)',
+      'tend: drift build -> done',
+    ]);
     expect(await git(root, 'status', '--porcelain')).toBe('');
   });
 });
 
 describe('the index locked by another git', () => {
-  it('held by a person\'s long git mv for a second: tend run retries and the item goes through', async () => {
+  it("held by a person's long git mv for a second: tend run retries and the item goes through", async () => {
     const root = await oneRepo('write-artifact.mjs', { 'backlog/patient.md': oneItem('Patient') });
     await writeFile(path.join(root, '.git/index.lock'), '');
-    const released = new Promise((resolve) => setTimeout(resolve, 1000)).then(() => rm(path.join(root, '.git/index.lock')));
+    const released = new Promise((resolve) => setTimeout(resolve, 1000)).then(() =>
+      rm(path.join(root, '.git/index.lock')),
+    );
     const result = await tend(root, ['run', '--once']);
     await released;
     expect(result.exitCode).toBe(0);
-    expect(await tendSubjects(root)).toEqual(['tend: patient inbox -> build', 'tend: patient build started (attempt 1)', 'tend: patient build -> done']);
+    expect(await tendSubjects(root)).toEqual([
+      'tend: patient inbox -> build',
+      'tend: patient build started (attempt 1)',
+      'tend: patient build -> done',
+    ]);
   });
 
   it('a stale index.lock that never goes: tend run stops with the clear error instead of waiting forever', async () => {
@@ -267,7 +333,9 @@ describe('the index locked by another git', () => {
     await writeFile(path.join(root, '.git/index.lock'), '');
     const result = await tend(root, ['run', '--once']);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain("git's index is locked (.git/index.lock): another git is running, or a crashed one left it");
+    expect(result.stderr).toContain(
+      "git's index is locked (.git/index.lock): another git is running, or a crashed one left it",
+    );
     expect(result.stderr).toContain('if no git process is running, delete .git/index.lock');
     expect(existsSync(path.join(root, 'backlog/stale.md'))).toBe(true);
   });
@@ -276,14 +344,20 @@ describe('the index locked by another git', () => {
     const root = await oneRepo('leave-index-lock.mjs', { 'backlog/cut.md': oneItem('Cut') });
     const result = await tend(root, ['run', '--once']);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain("cut: git's index is locked (.git/index.lock): another git is running, or a crashed one left it; if no git process is running, delete .git/index.lock");
+    expect(result.stderr).toContain(
+      "cut: git's index is locked (.git/index.lock): another git is running, or a crashed one left it; if no git process is running, delete .git/index.lock",
+    );
     expect(await tendSubjects(root)).toEqual(['tend: cut inbox -> build', 'tend: cut build started (attempt 1)']);
     expect(existsSync(path.join(root, 'backlog/done/cut/build.md')), 'the finished phase is kept').toBe(true);
 
     await rm(path.join(root, '.git/index.lock'));
     const again = await tend(root, ['run', '--once']);
     expect(again.exitCode).toBe(0);
-    expect(await tendSubjects(root)).toEqual(['tend: cut inbox -> build', 'tend: cut build started (attempt 1)', 'tend: cut build -> done']);
+    expect(await tendSubjects(root)).toEqual([
+      'tend: cut inbox -> build',
+      'tend: cut build started (attempt 1)',
+      'tend: cut build -> done',
+    ]);
     expect(await git(root, 'status', '--porcelain')).toBe('');
   });
 });
@@ -292,12 +366,21 @@ describe('files and folders that are not what tend expects', () => {
   it('a repository with no commit yet (unborn branch): tend run takes items in and makes the first commits', async () => {
     const done = await initializedRepo();
     const root = await scratchRepo();
-    for (const entry of ['pipelines', 'prompts', 'backlog', '.gitignore']) await cp(path.join(done, entry), path.join(root, entry), { recursive: true });
-    await writeTree(root, { 'ORCHESTRATOR.md': settingsFor('write-artifact.mjs'), 'pipelines/one.md': ONE_PHASE, 'backlog/first.md': oneItem('First') });
+    for (const entry of ['pipelines', 'prompts', 'backlog', '.gitignore'])
+      await cp(path.join(done, entry), path.join(root, entry), { recursive: true });
+    await writeTree(root, {
+      'ORCHESTRATOR.md': settingsFor('write-artifact.mjs'),
+      'pipelines/one.md': ONE_PHASE,
+      'backlog/first.md': oneItem('First'),
+    });
     const result = await tend(root, ['run', '--once']);
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
-    expect(await tendSubjects(root)).toEqual(['tend: first inbox -> build', 'tend: first build started (attempt 1)', 'tend: first build -> done']);
+    expect(await tendSubjects(root)).toEqual([
+      'tend: first inbox -> build',
+      'tend: first build started (attempt 1)',
+      'tend: first build -> done',
+    ]);
     // Only backlog/ paths are committed; the person's uncommitted set-up stays theirs.
     expect(await git(root, 'ls-files', 'ORCHESTRATOR.md', 'pipelines')).toBe('');
   });
@@ -318,14 +401,14 @@ describe('files and folders that are not what tend expects', () => {
   it('.tend is a file: run, init and add say so and how to fix it; the file is untouched', async () => {
     const root = await oneRepo('write-artifact.mjs', { 'backlog/waiting.md': oneItem('Waiting') });
     await rm(path.join(root, '.tend'), { recursive: true, force: true });
-    await writeFile(path.join(root, '.tend'), 'not tend\'s\n');
+    await writeFile(path.join(root, '.tend'), "not tend's\n");
     for (const args of [['run', '--once'], ['init'], ['add', 'Anything']]) {
       const result = await tend(root, args);
       expect(result.exitCode, args.join(' ')).toBe(1);
       expect(result.stderr, args.join(' ')).toMatch(/\.tend is a file, not a folder/);
       expect(result.stderr, args.join(' ')).not.toMatch(/\n\s+at /);
     }
-    expect(await read(root, '.tend')).toBe('not tend\'s\n');
+    expect(await read(root, '.tend')).toBe("not tend's\n");
     expect(existsSync(path.join(root, 'backlog/waiting.md'))).toBe(true);
   });
 });
@@ -367,6 +450,10 @@ describe.skipIf(!canMount)('a file system that refuses writes (root on Linux: re
     mount(['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs'], logs);
     const result = await tend(root, ['run', '--once']);
     expect(result.exitCode).toBe(0);
-    expect(await tendSubjects(root)).toEqual(['tend: loud inbox -> build', 'tend: loud build started (attempt 1)', 'tend: loud build -> done']);
+    expect(await tendSubjects(root)).toEqual([
+      'tend: loud inbox -> build',
+      'tend: loud build started (attempt 1)',
+      'tend: loud build -> done',
+    ]);
   });
 });

@@ -38,13 +38,23 @@ describe('inbox files', () => {
   it('a file still being written in chunks: it is taken in only once complete, and no line is lost', async () => {
     const root = await runRepo('write-artifact.mjs');
     const run = startLiveRun(root);
-    await eventually(() => run.output(), (o) => o.includes('watching backlog/'), 'the watcher to be ready', 30_000);
+    await eventually(
+      () => run.output(),
+      (o) => o.includes('watching backlog/'),
+      'the watcher to be ready',
+      30_000,
+    );
     const written = slowWriter(root, 'backlog/typed.md', ['# T\n\nFirst.\n', 'Second.\n', 'Third.\n'], 2);
     expect(await written).toBe(0);
     const takenIn = (s: string[]) => s.includes('tend: typed inbox -> triage');
     const subjects = await eventually(() => tendSubjects(root), takenIn, 'the intake', 30_000);
     expect(subjects.filter((s) => s.startsWith('tend: typed inbox'))).toHaveLength(1);
-    const text = await eventually(() => itemText(root, 'typed'), (t) => t !== undefined, 'the item file', 30_000);
+    const text = await eventually(
+      () => itemText(root, 'typed'),
+      (t) => t !== undefined,
+      'the item file',
+      30_000,
+    );
     expect(text).toContain('First.\nSecond.\nThird.\n');
     // What was committed at intake holds every line too.
     const intake = (await git(root, 'log', '--format=%H', '--grep=^Tend-Outcome: intake$')).trim();
@@ -55,7 +65,8 @@ describe('inbox files', () => {
   it('tend run --once while a file is still open for writing: it is left alone and named, and taken in whole by the next run', async () => {
     const root = await onePhaseRepo('write-artifact.mjs', {});
     const writer = heldWriter(root, 'backlog/typing.md', '# Typing\n\nFirst.\n', 'Second.\n');
-    const size = () => (existsSync(path.join(root, 'backlog/typing.md')) ? statSync(path.join(root, 'backlog/typing.md')).size : 0);
+    const size = () =>
+      existsSync(path.join(root, 'backlog/typing.md')) ? statSync(path.join(root, 'backlog/typing.md')).size : 0;
     await eventually(size, (n) => n > 0, 'the first chunk', 30_000);
     const during = await tend(root, ['run', '--once']);
     expect(during.exitCode).toBe(0);
@@ -125,7 +136,9 @@ describe('symlinks in backlog/', () => {
     await mkdir(path.join(root, 'backlog/work'));
     await symlink(path.join(outside, 'linked'), path.join(root, 'backlog/work/linked'));
     const result = await tend(root, ['run', '--once']);
-    expect(result.stderr).toMatch(/finishing: backlog\/done is a symlink; tend writes and moves nothing through a symlink/);
+    expect(result.stderr).toMatch(
+      /finishing: backlog\/done is a symlink; tend writes and moves nothing through a symlink/,
+    );
     expect(result.stderr).toMatch(/backlog\/work\/linked: is a symlink in a phase folder/);
     expect(await readdir(path.join(outside, 'done'))).toEqual([]);
     expect(await readdir(path.join(outside, 'linked'))).toEqual(['item.md']);
@@ -176,7 +189,8 @@ async function twoProviderRepo(items: Record<string, string>, extraSettings = ''
   ];
   return limitedRepo('spent', agents, extraSettings, {
     'pipelines/limited.md': '---\nphases:\n  - { name: work, artifact: work.md }\n---\nOne phase on the spent agent.\n',
-    'pipelines/free.md': '---\nphases:\n  - { name: chore, artifact: chore.md, agent: fine }\n---\nOne phase on another agent.\n',
+    'pipelines/free.md':
+      '---\nphases:\n  - { name: chore, artifact: chore.md, agent: fine }\n---\nOne phase on another agent.\n',
     'prompts/chore.md': 'Do {{title}}.\n',
     ...items,
   });
@@ -205,11 +219,15 @@ describe('usage limits and budget caps', () => {
   });
 
   it('budget.per_run_usd reached: the run says which cap stopped it, a restart after kill -9 keeps the spending, a new run gets a new budget', async () => {
-    const root = await onePhaseRepo('costly-artifact.mjs', {
-      'backlog/one.md': item('One', 'priority: 1\n'),
-      'backlog/two.md': item('Two', 'priority: 2\n'),
-      'backlog/three.md': item('Three', 'priority: 3\n'),
-    }, 'concurrency: 1\nbudget: { per_run_usd: 1.5 }\n');
+    const root = await onePhaseRepo(
+      'costly-artifact.mjs',
+      {
+        'backlog/one.md': item('One', 'priority: 1\n'),
+        'backlog/two.md': item('Two', 'priority: 2\n'),
+        'backlog/three.md': item('Three', 'priority: 3\n'),
+      },
+      'concurrency: 1\nbudget: { per_run_usd: 1.5 }\n',
+    );
     const doneIds = async () => (await tendSubjects(root)).filter((s) => s.endsWith('work -> done'));
     const live = startLiveRun(root);
     const warned = (o: string) => o.includes('budget.per_run_usd reached');
@@ -222,7 +240,9 @@ describe('usage limits and budget caps', () => {
     // Started again after the crash: the same run, the same spending, nothing new starts.
     const again = await tend(root, ['run', '--once']);
     expect(again.exitCode).toBe(0);
-    expect(again.stderr).toMatch(/budget\.per_run_usd reached: this run has spent \$2\.00 \(\$2\.00 of it before a restart\)/);
+    expect(again.stderr).toMatch(
+      /budget\.per_run_usd reached: this run has spent \$2\.00 \(\$2\.00 of it before a restart\)/,
+    );
     expect(again.stdout).toMatch(/^stopped: budget\.per_run_usd reached/m);
     expect(await doneIds()).toHaveLength(2);
     // That run ended by itself: the next one is a new run with a new budget.
@@ -238,7 +258,12 @@ const CAN_DROP_ROOT = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv')
 describe.runIf(CAN_DROP_ROOT)('files tend may not read (tend run as nobody, since root reads anything)', () => {
   /** `tend <args>` as uid 65534, trusting the repository git would otherwise call dubious. */
   async function tendAsNobody(root: string, args: string[]) {
-    const env = cleanEnv({ GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'safe.directory', GIT_CONFIG_VALUE_0: '*', HOME: root });
+    const env = cleanEnv({
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: 'safe.directory',
+      GIT_CONFIG_VALUE_0: '*',
+      HOME: root,
+    });
     const drop = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, TEND_BIN, ...args];
     const result = await execa('setpriv', drop, { cwd: root, env, extendEnv: false, reject: false, timeout: 30_000 });
     return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
@@ -256,7 +281,9 @@ describe.runIf(CAN_DROP_ROOT)('files tend may not read (tend run as nobody, sinc
 
     const status = await tendAsNobody(root, ['status', '--json']);
     expect(status.exitCode, status.stderr).toBe(0);
-    const board = JSON.parse(status.stdout) as { invalid: { path: string; problems: { message: string; fix: string }[] }[] };
+    const board = JSON.parse(status.stdout) as {
+      invalid: { path: string; problems: { message: string; fix: string }[] }[];
+    };
     const problems = Object.fromEntries(board.invalid.map((e) => [e.path, e.problems[0]]));
     expect(problems['backlog/secret.md']).toMatchObject({
       file: 'backlog/secret.md',

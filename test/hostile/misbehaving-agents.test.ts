@@ -81,12 +81,12 @@ beforeAll(async () => {
       '',
     ].join('\n'),
     'pipelines/one.md': ONE_PHASE,
-    'user.txt': 'the user\'s own file\n',
+    'user.txt': "the user's own file\n",
     '.gitignore': '.tend/\n.agent-notes/\n',
   });
   await git(root, 'add', '--all');
   await git(root, 'commit', '--quiet', '-m', 'test setup');
-  await writeTree(root, { 'user.txt': 'the user\'s own file, edited, not committed\n' });
+  await writeTree(root, { 'user.txt': "the user's own file, edited, not committed\n" });
   const items = Object.keys(CASES).map((id) => [`backlog/${id}.md`, `---\ntitle: ${id}\n---\n`]);
   await writeTree(root, Object.fromEntries(items));
   userHead = await git(root, 'rev-parse', 'HEAD');
@@ -136,18 +136,18 @@ describe('misbehaving agents, side by side in one run', () => {
     });
   });
 
-  it('tend commits only backlog/ paths; the user\'s edit and the agents\' litter stay uncommitted', async () => {
+  it("tend commits only backlog/ paths; the user's edit and the agents' litter stay uncommitted", async () => {
     const log = await git(root, 'log', '--format=', '--name-only', `${userHead}..HEAD`);
     const touched = log.split('\n').filter(Boolean);
     expect(touched.filter((f) => !f.startsWith('backlog/'))).toEqual([]);
-    expect(readFileSync(path.join(root, 'user.txt'), 'utf8')).toBe('the user\'s own file, edited, not committed\n');
+    expect(readFileSync(path.join(root, 'user.txt'), 'utf8')).toBe("the user's own file, edited, not committed\n");
     const status = await git(root, 'status', '--porcelain', '--untracked-files=all', '--', 'user.txt', 'src');
     const expected = ['?? src/agent-litter.txt', 'A  src/staged-by-agent.txt', ' M user.txt'];
     expect(status.split('\n').sort()).toEqual(expected.sort());
     expect(await git(root, 'diff', '--cached', '--name-only')).toBe('src/staged-by-agent.txt');
   });
 
-  it('with backlog/ ignored by an agent\'s .gitignore, every done item\'s artifact is still committed', async () => {
+  it("with backlog/ ignored by an agent's .gitignore, every done item's artifact is still committed", async () => {
     const done = board.items.filter((i) => i.location === 'done').map((i) => `backlog/done/${i.id}/work.md`);
     expect(done.length).toBeGreaterThan(5);
     expect((await git(root, 'ls-files', '--', ...done)).split('\n').sort()).toEqual(done.sort());
@@ -180,13 +180,14 @@ describe('misbehaving agents, side by side in one run', () => {
   });
 
   it('no process an agent started outlives the run: SIGTERM-ignorer, hundred children, closed output', () => {
-    const pids = ['ignores-sigterm.pid', 'closes-stdout.pid', 'hundred-children.pids']
-      .flatMap((f) => readFileSync(path.join(out, f), 'utf8').trim().split('\n').map(Number));
+    const pids = ['ignores-sigterm.pid', 'closes-stdout.pid', 'hundred-children.pids'].flatMap((f) =>
+      readFileSync(path.join(out, f), 'utf8').trim().split('\n').map(Number),
+    );
     expect(pids.length).toBe(102);
     expect(pids.filter(alive)).toEqual([]);
   });
 
-  it('the symlink to /etc/passwd: no commit holds it or its target\'s text', async () => {
+  it("the symlink to /etc/passwd: no commit holds it or its target's text", async () => {
     expect(await git(root, 'log', '--all', '--format=%h', '--', 'backlog/*/artifact-symlink/work.md')).toBe('');
     expect(existsSync(path.join(root, 'backlog/blocked/artifact-symlink/work.md'))).toBe(false);
     expect(await git(root, 'log', '-p', '--all')).not.toContain('root:x:0:0');

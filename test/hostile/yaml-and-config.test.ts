@@ -48,7 +48,15 @@ describe('a YAML alias bomb ("billion laughs")', () => {
     const invalid = await invalidEntries(root);
     expect(invalid.map((i) => i.path).sort()).toEqual(['backlog/bomb.md', 'backlog/triage/boom/item.md']);
     for (const entry of invalid) {
-      expect(entry.problems).toEqual([{ file: entry.path, line: 4, key: null, message: expect.stringMatching(/alias/i), fix: expect.stringMatching(/alias/) }]);
+      expect(entry.problems).toEqual([
+        {
+          file: entry.path,
+          line: 4,
+          key: null,
+          message: expect.stringMatching(/alias/i),
+          fix: expect.stringMatching(/alias/),
+        },
+      ]);
     }
     const show = await tend(root, ['show', 'bomb']);
     expect(show.exitCode).toBe(0);
@@ -67,7 +75,10 @@ describe('a YAML alias bomb ("billion laughs")', () => {
   it('in ORCHESTRATOR.md or a pipeline: doctor and run name the file and line, with no stack trace', async () => {
     for (const file of ['ORCHESTRATOR.md', 'pipelines/bombed.md']) {
       const root = await runRepo('write-artifact.mjs');
-      const before = file === 'ORCHESTRATOR.md' ? (await read(root, file)).replace(/^---\n/, '') : 'phases: [{ name: build }]\n---\n';
+      const before =
+        file === 'ORCHESTRATOR.md'
+          ? (await read(root, file)).replace(/^---\n/, '')
+          : 'phases: [{ name: build }]\n---\n';
       await writeFile(path.join(root, file), `---\n${ALIAS_BOMB}\n${before}`);
       for (const command of [['doctor'], ['run', '--once'], ['status']]) {
         const result = await tend(root, command);
@@ -90,12 +101,18 @@ describe('a YAML alias bomb ("billion laughs")', () => {
   });
 
   it('in a triage artifact: the item moves on and its warning names the file and line', async () => {
-    const root = await runRepo('write-given-text.mjs', { 'backlog/sorted.md': item('Sorted', 'pipeline: quick-fix\n') });
-    const result = await tend(root, ['run', '--once'], { env: { FAKE_TEXT_TRIAGE: `---\npipeline: coding\n${ALIAS_BOMB}\n---\n# Triage\n` } });
+    const root = await runRepo('write-given-text.mjs', {
+      'backlog/sorted.md': item('Sorted', 'pipeline: quick-fix\n'),
+    });
+    const result = await tend(root, ['run', '--once'], {
+      env: { FAKE_TEXT_TRIAGE: `---\npipeline: coding\n${ALIAS_BOMB}\n---\n# Triage\n` },
+    });
     expect(result.stderr).not.toMatch(STACK_TRACE);
     expect(result.exitCode).toBe(0);
     expect(await tendSubjects(root)).toContain('tend: sorted review -> done');
-    expect(await itemField(root, 'backlog/done/sorted/item.md', 'warning')).toMatch(/backlog\/triage\/sorted\/triage\.md:4: .*alias.*nothing it chose was applied/i);
+    expect(await itemField(root, 'backlog/done/sorted/item.md', 'warning')).toMatch(
+      /backlog\/triage\/sorted\/triage\.md:4: .*alias.*nothing it chose was applied/i,
+    );
   });
 });
 
@@ -126,15 +143,31 @@ describe('a live run meeting a bad file', () => {
 
 /** Frontmatter texts no person means to write; each must be one invalid entry. */
 const HOSTILE_FRONTMATTER: Record<string, { yaml: string; line: number; message: RegExp }> = {
-  'deep nesting': { yaml: `title: Deep\nx: ${'['.repeat(5000)}${']'.repeat(5000)}\n`, line: 3, message: /invalid YAML/ },
+  'deep nesting': {
+    yaml: `title: Deep\nx: ${'['.repeat(5000)}${']'.repeat(5000)}\n`,
+    line: 3,
+    message: /invalid YAML/,
+  },
   'a huge key': { yaml: `title: Key\n${'k'.repeat(5000)}: 1\n`, line: 3, message: /invalid YAML/ },
-  'a !!js/function tag': { yaml: 'title: Tagged\nrun: !!js/function "function () { return 1 }"\n', line: 3, message: /unknown YAML tag !!js\/function/ },
+  'a !!js/function tag': {
+    yaml: 'title: Tagged\nrun: !!js/function "function () { return 1 }"\n',
+    line: 3,
+    message: /unknown YAML tag !!js\/function/,
+  },
   'a custom !foo tag': { yaml: 'title: !foo Tagged\n', line: 2, message: /unknown YAML tag !foo/ },
-  'a duplicate key': { yaml: 'title: One\npriority: 2\ntitle: Two\n', line: 4, message: /title appears more than once/ },
+  'a duplicate key': {
+    yaml: 'title: One\npriority: 2\ntitle: Two\n',
+    line: 4,
+    message: /title appears more than once/,
+  },
   'a list': { yaml: '- title\n- priority\n', line: 2, message: /frontmatter is a list/ },
   'a single value': { yaml: 'just a sentence\n', line: 2, message: /frontmatter is a single value/ },
   // Just under the 1 MiB a whole item file may have (a larger file is refused before parsing).
-  '1000 KiB of frontmatter': { yaml: `title: Big\nnotes: "${'x'.repeat(1000 * 1024)}"\n`, line: 2, message: /1001 KiB, more than the 256 KiB allowed/ },
+  '1000 KiB of frontmatter': {
+    yaml: `title: Big\nnotes: "${'x'.repeat(1000 * 1024)}"\n`,
+    line: 2,
+    message: /1001 KiB, more than the 256 KiB allowed/,
+  },
 };
 
 describe('hostile frontmatter in an inbox file', () => {
@@ -142,7 +175,9 @@ describe('hostile frontmatter in an inbox file', () => {
     const root = await initializedRepo();
     const files: Record<string, string> = { 'backlog/unclosed.md': '---\ntitle: Never closed\n\nBody.\n' };
     const names = Object.keys(HOSTILE_FRONTMATTER);
-    names.forEach((name, i) => (files[`backlog/hostile-${i}.md`] = `---\n${HOSTILE_FRONTMATTER[name]?.yaml}---\nBody.\n`));
+    names.forEach(
+      (name, i) => (files[`backlog/hostile-${i}.md`] = `---\n${HOSTILE_FRONTMATTER[name]?.yaml}---\nBody.\n`),
+    );
     await writeTree(root, files);
     const status = await tend(root, ['status']);
     expect(status.exitCode).toBe(0);
@@ -152,17 +187,28 @@ describe('hostile frontmatter in an inbox file', () => {
     names.forEach((name, i) => {
       const expected = HOSTILE_FRONTMATTER[name];
       const file = `backlog/hostile-${i}.md`;
-      expect(invalid.get(file), name).toEqual([expect.objectContaining({ file, line: expected?.line, message: expect.stringMatching(expected?.message ?? /./), fix: expect.any(String) })]);
+      expect(invalid.get(file), name).toEqual([
+        expect.objectContaining({
+          file,
+          line: expected?.line,
+          message: expect.stringMatching(expected?.message ?? /./),
+          fix: expect.any(String),
+        }),
+      ]);
     });
-    expect(invalid.get('backlog/unclosed.md')).toEqual([expect.objectContaining({ line: 1, message: expect.stringMatching(/never closed/), fix: expect.any(String) })]);
+    expect(invalid.get('backlog/unclosed.md')).toEqual([
+      expect.objectContaining({ line: 1, message: expect.stringMatching(/never closed/), fix: expect.any(String) }),
+    ]);
     const run = await tend(root, ['run', '--once', '--agent', 'dry-run']);
     expect(run.exitCode).toBe(0);
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toContain('backlog/hostile-0.md');
   });
 });
 
-const REVIEWED = '---\nphases:\n  - { name: build }\n  - { name: review, on_reject: build, max_loops: 1 }\n---\nBuild, then one review.\n';
-const FANNED = '---\nphases:\n  - { name: build }\n  - { name: review, fanout: [correctness, tests], on_reject: build, max_loops: 1 }\n---\nBuild, then a two-lens review.\n';
+const REVIEWED =
+  '---\nphases:\n  - { name: build }\n  - { name: review, on_reject: build, max_loops: 1 }\n---\nBuild, then one review.\n';
+const FANNED =
+  '---\nphases:\n  - { name: build }\n  - { name: review, fanout: [correctness, tests], on_reject: build, max_loops: 1 }\n---\nBuild, then a two-lens review.\n';
 
 async function reviewRepo(): Promise<string> {
   return runRepo('write-given-text.mjs', {
@@ -202,15 +248,21 @@ describe('review verdicts as a model writes them', () => {
     expect(subjects.filter((s) => s.includes('rejected'))).toEqual([]);
     expect(subjects).toContain('tend: one review -> blocked (failed 2 times)');
     expect(subjects).toContain('tend: many review -> blocked (failed 2 times)');
-    expect(await itemField(root, 'backlog/blocked/one/item.md', 'blocked_reason')).toMatch(/review\.md: it gives no verdict; start it with `verdict: approve`/);
-    expect(await itemField(root, 'backlog/blocked/many/item.md', 'blocked_reason')).toMatch(/lens correctness: .*review-correctness\.md: it gives no verdict/);
+    expect(await itemField(root, 'backlog/blocked/one/item.md', 'blocked_reason')).toMatch(
+      /review\.md: it gives no verdict; start it with `verdict: approve`/,
+    );
+    expect(await itemField(root, 'backlog/blocked/many/item.md', 'blocked_reason')).toMatch(
+      /lens correctness: .*review-correctness\.md: it gives no verdict/,
+    );
     expect(await itemField(root, 'backlog/blocked/many/item.md', 'loops')).toBeUndefined();
   });
 });
 
 describe('triage output that cannot be used', () => {
   it('`priority: 9` and labels that are not words: the item moves on, keeps its priority and says why in `warning`', async () => {
-    const root = await runRepo('write-given-text.mjs', { 'backlog/sorted.md': item('Sorted', 'pipeline: quick-fix\npriority: 2\n') });
+    const root = await runRepo('write-given-text.mjs', {
+      'backlog/sorted.md': item('Sorted', 'pipeline: quick-fix\npriority: 2\n'),
+    });
     const triage = '---\npipeline: quick-fix\npriority: 9\nlabels: [{ a: 1 }]\n---\n# Triage\n';
     expect((await tend(root, ['run', '--once'], { env: { FAKE_TEXT_TRIAGE: triage } })).exitCode).toBe(0);
     const file = 'backlog/done/sorted/item.md';

@@ -13,7 +13,12 @@ const at = (hour: number, minute = 0, dayOffset = 0) => new Date(2026, 10, 25 + 
 
 const jsonl = (...events: unknown[]) => `${events.map((e) => JSON.stringify(e)).join('\n')}\n`;
 
-const base = (extra: Partial<AgentResult> = {}): AgentResult => ({ exitCode: 0, durationMs: 1_000, outputTail: '', ...extra });
+const base = (extra: Partial<AgentResult> = {}): AgentResult => ({
+  exitCode: 0,
+  durationMs: 1_000,
+  outputTail: '',
+  ...extra,
+});
 
 describe('usageLimitIn', () => {
   it.each([
@@ -43,13 +48,19 @@ describe('usageLimitIn', () => {
   });
 
   it('reads a relative reset time', () => {
-    expect(usageLimitIn('rate limit exceeded, try again in 20 minutes', NOW)?.resetsAt).toEqual(new Date(NOW.getTime() + 20 * 60_000));
-    expect(usageLimitIn("You've hit your usage limit. Upgrade to Pro or try again in 2 hours.", NOW)?.resetsAt).toEqual(at(16));
-    expect(usageLimitIn('Rate limit reached. Please retry after 30 seconds', NOW)?.resetsAt).toEqual(new Date(NOW.getTime() + 30_000));
+    expect(usageLimitIn('rate limit exceeded, try again in 20 minutes', NOW)?.resetsAt).toEqual(
+      new Date(NOW.getTime() + 20 * 60_000),
+    );
+    expect(usageLimitIn("You've hit your usage limit. Upgrade to Pro or try again in 2 hours.", NOW)?.resetsAt).toEqual(
+      at(16),
+    );
+    expect(usageLimitIn('Rate limit reached. Please retry after 30 seconds', NOW)?.resetsAt).toEqual(
+      new Date(NOW.getTime() + 30_000),
+    );
   });
 
   it('gives the line that says so as the message', () => {
-    const text = 'Working on it...\nwrote src/a.ts\nYou\'ve hit your limit · resets 5pm\nbye\n';
+    const text = "Working on it...\nwrote src/a.ts\nYou've hit your limit · resets 5pm\nbye\n";
     expect(usageLimitIn(text, NOW)?.message).toBe("You've hit your limit · resets 5pm");
   });
 
@@ -69,14 +80,18 @@ describe('usageLimitIn', () => {
 
 describe('jsonLines', () => {
   it('keeps JSON objects and skips progress text, arrays, scalars and broken lines', () => {
-    const text = 'starting\n{"type":"a","n":1}\n  {"type":"b"}  \n[1,2]\n42\n{"type": "cut\nnot json {"x":1}\n\n{"type":"c"}';
+    const text =
+      'starting\n{"type":"a","n":1}\n  {"type":"b"}  \n[1,2]\n42\n{"type": "cut\nnot json {"x":1}\n\n{"type":"c"}';
     expect(jsonLines(text)).toEqual([{ type: 'a', n: 1 }, { type: 'b' }, { type: 'c' }]);
   });
 });
 
 describe('parseClaudeOutput', () => {
   const init = { type: 'system', subtype: 'init', session_id: 'sess-1', model: 'claude-opus' };
-  const assistant = { type: 'assistant', message: { content: [{ type: 'tool_use', name: 'Write', input: { file_path: 'design.md' } }] } };
+  const assistant = {
+    type: 'assistant',
+    message: { content: [{ type: 'tool_use', name: 'Write', input: { file_path: 'design.md' } }] },
+  };
   const result = (extra: Record<string, unknown> = {}) => ({
     type: 'result',
     subtype: 'success',
@@ -86,7 +101,12 @@ describe('parseClaudeOutput', () => {
     result: 'Done.',
     session_id: 'sess-1',
     total_cost_usd: 0.4123,
-    usage: { input_tokens: 120, cache_creation_input_tokens: 2_000, cache_read_input_tokens: 30_000, output_tokens: 800 },
+    usage: {
+      input_tokens: 120,
+      cache_creation_input_tokens: 2_000,
+      cache_read_input_tokens: 30_000,
+      output_tokens: 800,
+    },
     ...extra,
   });
   const parse = (stdout: string, extra: Partial<AgentResult> = {}) => parseClaudeOutput(stdout, base(extra), NOW);
@@ -120,49 +140,96 @@ describe('parseClaudeOutput', () => {
   });
 
   it('sees "You\'ve hit your limit" in an error result as a usage limit with its reset', () => {
-    const parsed = parse(jsonl(init, result({ is_error: true, result: "You've hit your limit · resets 5pm (Europe/Berlin)", total_cost_usd: 0 })), { exitCode: 1 });
-    expect(parsed.usageLimit).toEqual({ message: "You've hit your limit · resets 5pm (Europe/Berlin)", resetsAt: at(17) });
+    const parsed = parse(
+      jsonl(
+        init,
+        result({ is_error: true, result: "You've hit your limit · resets 5pm (Europe/Berlin)", total_cost_usd: 0 }),
+      ),
+      { exitCode: 1 },
+    );
+    expect(parsed.usageLimit).toEqual({
+      message: "You've hit your limit · resets 5pm (Europe/Berlin)",
+      resetsAt: at(17),
+    });
     expect(parsed.error).toMatch(/hit your limit/);
   });
 
   it('sees api_error_status 429 as a usage limit, whatever the text says', () => {
-    const parsed = parse(jsonl(result({ is_error: true, api_error_status: 429, result: 'API Error: Request rejected (429) · capacity' })), { exitCode: 1 });
+    const parsed = parse(
+      jsonl(result({ is_error: true, api_error_status: 429, result: 'API Error: Request rejected (429) · capacity' })),
+      { exitCode: 1 },
+    );
     expect(parsed.usageLimit?.message).toBe('API Error: Request rejected (429) · capacity');
-    const terse = parse(jsonl(result({ is_error: true, api_error_status: 429, result: 'overloaded' })), { exitCode: 1 });
+    const terse = parse(jsonl(result({ is_error: true, api_error_status: 429, result: 'overloaded' })), {
+      exitCode: 1,
+    });
     expect(terse.usageLimit).toEqual({ message: 'overloaded' });
   });
 
   it('sees error_max_budget_usd as a usage limit', () => {
-    const parsed = parse(jsonl(result({ subtype: 'error_max_budget_usd', is_error: true, result: '' })), { exitCode: 1 });
+    const parsed = parse(jsonl(result({ subtype: 'error_max_budget_usd', is_error: true, result: '' })), {
+      exitCode: 1,
+    });
     expect(parsed.usageLimit?.message).toMatch(/max-budget-usd/);
     expect(parsed.error).toMatch(/^error_max_budget_usd/);
   });
 
   it('sees error_max_turns as an error of the item, not a usage limit', () => {
-    const parsed = parse(jsonl(result({ subtype: 'error_max_turns', is_error: true, result: 'Reached maximum number of turns (30)' })), { exitCode: 1 });
+    const parsed = parse(
+      jsonl(result({ subtype: 'error_max_turns', is_error: true, result: 'Reached maximum number of turns (30)' })),
+      { exitCode: 1 },
+    );
     expect(parsed.error).toBe('error_max_turns: Reached maximum number of turns (30)');
     expect(parsed.usageLimit).toBeUndefined();
     expect(parsed.costUsd).toBe(0.4123);
   });
 
   it('does not take an error that mentions rate limiting for a usage limit', () => {
-    const parsed = parse(jsonl(result({ subtype: 'error_during_execution', is_error: true, result: 'tests for the rate limiter failed: expected status 429' })), { exitCode: 1 });
+    const parsed = parse(
+      jsonl(
+        result({
+          subtype: 'error_during_execution',
+          is_error: true,
+          result: 'tests for the rate limiter failed: expected status 429',
+        }),
+      ),
+      { exitCode: 1 },
+    );
     expect(parsed.error).toBeDefined();
     expect(parsed.usageLimit).toBeUndefined();
   });
 
   it('sees a rejected rate_limit_event as a usage limit, reset from its resetsAt (epoch seconds)', () => {
     const resetsAt = Math.floor(at(19).getTime() / 1000);
-    const event = { type: 'rate_limit_event', rate_limit_info: { status: 'rejected', resetsAt, rateLimitType: 'five_hour' } };
+    const event = {
+      type: 'rate_limit_event',
+      rate_limit_info: { status: 'rejected', resetsAt, rateLimitType: 'five_hour' },
+    };
     const parsed = parse(jsonl(init, event), { exitCode: 1 });
-    expect(parsed.usageLimit).toEqual({ message: 'Claude usage limit reached (rate_limit_event: rejected)', resetsAt: at(19) });
+    expect(parsed.usageLimit).toEqual({
+      message: 'Claude usage limit reached (rate_limit_event: rejected)',
+      resetsAt: at(19),
+    });
     const withError = parse(jsonl(init, event, result({ is_error: true, result: 'stopped' })), { exitCode: 1 });
     expect(withError.usageLimit?.resetsAt).toEqual(at(19));
   });
 
   it('ignores allowed rate_limit_events, including one whose overage is rejected', () => {
-    const allowed = { type: 'rate_limit_event', rate_limit_info: { status: 'allowed', resetsAt: 1_774_447_200, rateLimitType: 'five_hour', overageStatus: 'rejected', overageDisabledReason: 'org_level_disabled', isUsingOverage: false } };
-    const warning = { type: 'rate_limit_event', rate_limit_info: { status: 'allowed_warning', resetsAt: 1_774_447_200 } };
+    const allowed = {
+      type: 'rate_limit_event',
+      rate_limit_info: {
+        status: 'allowed',
+        resetsAt: 1_774_447_200,
+        rateLimitType: 'five_hour',
+        overageStatus: 'rejected',
+        overageDisabledReason: 'org_level_disabled',
+        isUsingOverage: false,
+      },
+    };
+    const warning = {
+      type: 'rate_limit_event',
+      rate_limit_info: { status: 'allowed_warning', resetsAt: 1_774_447_200 },
+    };
     const parsed = parse(jsonl(init, allowed, assistant, warning, result()));
     expect(parsed.usageLimit).toBeUndefined();
     expect(parsed.error).toBeUndefined();
@@ -179,7 +246,10 @@ describe('parseClaudeOutput', () => {
   });
 
   it('leaves a non-zero exit without JSON and without limit text a plain failure', () => {
-    const parsed = parse('Segmentation fault\n', { exitCode: 139, outputTail: 'Segmentation fault\nadded tests for the rate limiter\n' });
+    const parsed = parse('Segmentation fault\n', {
+      exitCode: 139,
+      outputTail: 'Segmentation fault\nadded tests for the rate limiter\n',
+    });
     expect(parsed.usageLimit).toBeUndefined();
     expect(parsed.costUsd).toBeUndefined();
     expect(parsed.exitCode).toBe(139);
@@ -191,11 +261,20 @@ describe('parseClaudeOutput', () => {
 });
 
 describe('parseCodexOutput', () => {
-  const turn = (input: number, output: number) => ({ type: 'turn.completed', usage: { input_tokens: input, cached_input_tokens: 10, output_tokens: output } });
+  const turn = (input: number, output: number) => ({
+    type: 'turn.completed',
+    usage: { input_tokens: input, cached_input_tokens: 10, output_tokens: output },
+  });
   const parse = (stdout: string, extra: Partial<AgentResult> = {}) => parseCodexOutput(stdout, base(extra), NOW);
 
   it('sums the usage of every completed turn', () => {
-    const stdout = jsonl({ type: 'thread.started', thread_id: 't1' }, { type: 'turn.started' }, turn(100, 20), { type: 'item.completed', item: { type: 'command_execution', command: 'npm test' } }, turn(300, 40));
+    const stdout = jsonl(
+      { type: 'thread.started', thread_id: 't1' },
+      { type: 'turn.started' },
+      turn(100, 20),
+      { type: 'item.completed', item: { type: 'command_execution', command: 'npm test' } },
+      turn(300, 40),
+    );
     const parsed = parse(`reading prompt\n${stdout}`);
     expect(parsed.tokens).toEqual({ input: 400, output: 60 });
     expect(parsed.error).toBeUndefined();
@@ -208,16 +287,27 @@ describe('parseCodexOutput', () => {
   });
 
   it('takes an error event as the error', () => {
-    const parsed = parse(jsonl(turn(10, 1), { type: 'error', message: 'sandbox denied write to /etc' }), { exitCode: 1 });
+    const parsed = parse(jsonl(turn(10, 1), { type: 'error', message: 'sandbox denied write to /etc' }), {
+      exitCode: 1,
+    });
     expect(parsed.error).toBe('sandbox denied write to /etc');
     expect(parsed.usageLimit).toBeUndefined();
     expect(parsed.tokens).toEqual({ input: 10, output: 1 });
   });
 
   it('sees a usage limit in an error or a failed turn', () => {
-    const error = parse(jsonl({ type: 'error', message: 'stream error: exceeded retry limit, last status: 429 Too Many Requests' }), { exitCode: 1 });
+    const error = parse(
+      jsonl({ type: 'error', message: 'stream error: exceeded retry limit, last status: 429 Too Many Requests' }),
+      { exitCode: 1 },
+    );
     expect(error.usageLimit?.message).toMatch(/last status: 429/);
-    const failed = parse(jsonl({ type: 'turn.failed', error: { message: "You've hit your usage limit. Upgrade to Pro or try again in 2 hours." } }), { exitCode: 1 });
+    const failed = parse(
+      jsonl({
+        type: 'turn.failed',
+        error: { message: "You've hit your usage limit. Upgrade to Pro or try again in 2 hours." },
+      }),
+      { exitCode: 1 },
+    );
     expect(failed.error).toMatch(/usage limit/);
     expect(failed.usageLimit?.resetsAt).toEqual(at(16));
   });
@@ -248,7 +338,22 @@ describe('expandArgv', () => {
   });
 
   it('replaces every placeholder, inside an argument too', () => {
-    const argv = expandArgv(['my-agent', '--prompt-file', '{prompt_file}', '--out={artifact_path}', '-m', '{model}', '{phase}/{lens}', '{id}', '--cd', '{workspace}'], request(), 'file');
+    const argv = expandArgv(
+      [
+        'my-agent',
+        '--prompt-file',
+        '{prompt_file}',
+        '--out={artifact_path}',
+        '-m',
+        '{model}',
+        '{phase}/{lens}',
+        '{id}',
+        '--cd',
+        '{workspace}',
+      ],
+      request(),
+      'file',
+    );
     expect(argv).toEqual([
       'my-agent',
       '--prompt-file',
@@ -264,13 +369,26 @@ describe('expandArgv', () => {
   });
 
   it('gives an unset model or lens as an empty string and leaves unknown braces alone', () => {
-    expect(expandArgv(['a', '{model}', '{lens}', '{nope}', '{}'], request({ model: undefined, lens: undefined }), 'stdin')).toEqual(['a', '', '', '{nope}', '{}']);
+    expect(
+      expandArgv(['a', '{model}', '{lens}', '{nope}', '{}'], request({ model: undefined, lens: undefined }), 'stdin'),
+    ).toEqual(['a', '', '', '{nope}', '{}']);
   });
 
   it('appends the prompt for input "argument" when the template has no {prompt}', () => {
-    expect(expandArgv(['my-agent', '--quiet'], request(), 'argument')).toEqual(['my-agent', '--quiet', 'Review fix-login.']);
-    expect(expandArgv(['my-agent', '-p', '{prompt}'], request(), 'argument')).toEqual(['my-agent', '-p', 'Review fix-login.']);
-    expect(expandArgv(['my-agent', '--prompt={prompt}'], request(), 'argument')).toEqual(['my-agent', '--prompt=Review fix-login.']);
+    expect(expandArgv(['my-agent', '--quiet'], request(), 'argument')).toEqual([
+      'my-agent',
+      '--quiet',
+      'Review fix-login.',
+    ]);
+    expect(expandArgv(['my-agent', '-p', '{prompt}'], request(), 'argument')).toEqual([
+      'my-agent',
+      '-p',
+      'Review fix-login.',
+    ]);
+    expect(expandArgv(['my-agent', '--prompt={prompt}'], request(), 'argument')).toEqual([
+      'my-agent',
+      '--prompt=Review fix-login.',
+    ]);
   });
 
   it('does not append the prompt for input "file" or "stdin"', () => {

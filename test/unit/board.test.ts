@@ -1,11 +1,11 @@
 // Scheduling order of items and the folder order of the board.
 import { describe, expect, it } from 'vitest';
-import { compareItems, locationOrder } from '../../src/backlog/board.js';
-import type { Item } from '../../src/backlog/store.js';
-import type { Config } from '../../src/config/load.js';
-import { parsePipeline, type Pipeline } from '../../src/config/pipeline.js';
-import { DEFAULT_SETTINGS } from '../../src/config/settings.js';
-import { parseItem } from '../../src/item.js';
+import { compareItems, locationOrder } from '../../src/core/board.js';
+import type { Item } from '../../src/core/backlog.js';
+import type { Config } from '../../src/core/config.js';
+import { parsePipeline, type Pipeline } from '../../src/core/pipeline.js';
+import { DEFAULT_SETTINGS } from '../../src/core/settings.js';
+import { parseItem } from '../../src/core/item.js';
 
 function item(id: string, priority: number, createdMs: number): Item {
   const file = `backlog/${id}.md`;
@@ -43,11 +43,29 @@ describe('locationOrder', () => {
   const coding = pipeline('coding', ['triage', 'design', 'build', 'review']);
   const quick = pipeline('quick-fix', ['triage', 'build', 'deploy']);
 
-  it('lists inbox, the default pipeline phases, other pipelines\' extra phases, done, blocked', () => {
-    expect(locationOrder(config('coding', quick, coding))).toEqual(['inbox', 'triage', 'design', 'build', 'review', 'deploy', 'done', 'blocked']);
+  it("lists inbox, the default pipeline phases, other pipelines' extra phases, done, blocked", () => {
+    expect(locationOrder(config('coding', quick, coding))).toEqual([
+      'inbox',
+      'triage',
+      'design',
+      'build',
+      'review',
+      'deploy',
+      'done',
+      'blocked',
+    ]);
   });
 
   it('follows the default pipeline', () => {
-    expect(locationOrder(config('quick-fix', coding, quick))).toEqual(['inbox', 'triage', 'build', 'deploy', 'design', 'review', 'done', 'blocked']);
+    expect(locationOrder(config('quick-fix', coding, quick))).toEqual([
+      'inbox',
+      'triage',
+      'build',
+      'deploy',
+      'design',
+      'review',
+      'done',
+      'blocked',
+    ]);
   });
 });

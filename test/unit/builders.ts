@@ -1,10 +1,10 @@
 // Plain-data builders for the pure engine tests: items, phases, pipelines and a config, made by
 // hand (no files, no parsing) so each test states only the fields it is about.
-import { DONE, INBOX, type Item } from '../../src/backlog/store.js';
-import type { Config } from '../../src/config/load.js';
-import type { Phase, Pipeline } from '../../src/config/pipeline.js';
-import { DEFAULT_SETTINGS, type Settings } from '../../src/config/settings.js';
-import type { ItemFields } from '../../src/item.js';
+import { DONE, INBOX, type Item } from '../../src/core/backlog.js';
+import type { Config } from '../../src/core/config.js';
+import type { Phase, Pipeline } from '../../src/core/pipeline.js';
+import { DEFAULT_SETTINGS, type Settings } from '../../src/core/settings.js';
+import type { ItemFields } from '../../src/core/item.js';
 
 /** 2026-11-25T21:00:00Z: a fixed "now" for every engine test. */
 export const NOW = Date.UTC(2026, 10, 25, 21, 0, 0);
@@ -37,7 +37,11 @@ export function item(id: string, spec: ItemSpec = {}): Item {
     location,
     file,
     dir,
-    parsed: { fields, frontmatter: { bom: false, present: true, open: '---\n', yaml: '', close: '---\n', body, eol: '\n' }, data: { ...fields } },
+    parsed: {
+      fields,
+      frontmatter: { bom: false, present: true, open: '---\n', yaml: '', close: '---\n', body, eol: '\n' },
+      data: { ...fields },
+    },
     fields,
     artifacts: [],
     createdMs,
@@ -53,7 +57,12 @@ export function phase(name: string, extra: Partial<Phase> = {}): Phase {
 }
 
 /** A pipeline of `phases` (names or Phase objects). */
-export function pipeline(name: string, phases: (string | Phase)[], concurrency: Record<string, number> = {}, description = ''): Pipeline {
+export function pipeline(
+  name: string,
+  phases: (string | Phase)[],
+  concurrency: Record<string, number> = {},
+  description = '',
+): Pipeline {
   return {
     name,
     file: `pipelines/${name}.md`,

@@ -1,10 +1,19 @@
 // What happens to an item after a phase attempt, an approval or a rejection (issue 3: retries,
 // usage limits, verdicts, approve, triage), and the commit that records it.
 import { describe, expect, it } from 'vitest';
-import { BLOCKED, DONE } from '../../src/backlog/store.js';
-import type { Phase } from '../../src/config/pipeline.js';
-import { decideAfterPhase, decideApproval, decideRecovery, decideRejection, DEFAULT_USAGE_LIMIT_WAIT_MS, MAX_LIMIT_WAITS, maxAttempts, type PhaseOutcome } from '../../src/engine/decide.js';
-import { commitMessage } from '../../src/transition.js';
+import { BLOCKED, DONE } from '../../src/core/backlog.js';
+import type { Phase } from '../../src/core/pipeline.js';
+import {
+  decideAfterPhase,
+  decideApproval,
+  decideRecovery,
+  decideRejection,
+  DEFAULT_USAGE_LIMIT_WAIT_MS,
+  MAX_LIMIT_WAITS,
+  maxAttempts,
+  type PhaseOutcome,
+} from '../../src/core/decide.js';
+import { commitMessage } from '../../src/core/transition.js';
 import { coding, config, item, NOW, phase, pipeline, type ItemSpec } from './builders.js';
 
 const CODING = coding();
@@ -31,8 +40,13 @@ const outcome = (extra: Partial<PhaseOutcome> = {}): PhaseOutcome => ({
 const claimed = (location: string, spec: ItemSpec = {}) =>
   item('fix-login', { location, status: 'running', owner: 'host:123', attempts: 1, cost_usd: 0.5, ...spec });
 
-const after = (location: string, out: Partial<PhaseOutcome> = {}, spec: ItemSpec = {}, p: Phase = phaseOf(location), cfg = CONFIG) =>
-  decideAfterPhase(claimed(location, spec), CODING, p, outcome(out), cfg, NOW);
+const after = (
+  location: string,
+  out: Partial<PhaseOutcome> = {},
+  spec: ItemSpec = {},
+  p: Phase = phaseOf(location),
+  cfg = CONFIG,
+) => decideAfterPhase(claimed(location, spec), CODING, p, outcome(out), cfg, NOW);
 
 describe('decideAfterPhase: success', () => {
   it('moves to the next phase with attempts reset, the cost summed and the owner removed', () => {
@@ -48,7 +62,13 @@ describe('decideAfterPhase: success', () => {
       limit_waits: undefined,
       cost_usd: 0.75,
     });
-    expect(d.transition).toMatchObject({ id: 'fix-login', phase: 'prd', summary: 'prd -> tech-research', outcome: 'done', costUsd: 0.25 });
+    expect(d.transition).toMatchObject({
+      id: 'fix-login',
+      phase: 'prd',
+      summary: 'prd -> tech-research',
+      outcome: 'done',
+      costUsd: 0.25,
+    });
   });
 
   it('sums costs without floating-point noise', () => {
@@ -65,7 +85,16 @@ describe('decideAfterPhase: success', () => {
     const d = after('prd', { costUsd: 0.4123, tokens: { input: 1200, output: 300 } });
     const message = commitMessage(d.transition);
     expect(message.split('\n')[0]).toBe('tend: fix-login prd -> tech-research');
-    for (const trailer of ['Tend-Item: fix-login', 'Tend-Phase: prd', 'Tend-Outcome: done', 'Tend-Agent: claude (opus)', 'Tend-Duration: 94s', 'Tend-Cost-USD: 0.41', 'Tend-Attempt: 1', 'Tend-Tokens: 1200 in, 300 out']) {
+    for (const trailer of [
+      'Tend-Item: fix-login',
+      'Tend-Phase: prd',
+      'Tend-Outcome: done',
+      'Tend-Agent: claude (opus)',
+      'Tend-Duration: 94s',
+      'Tend-Cost-USD: 0.41',
+      'Tend-Attempt: 1',
+      'Tend-Tokens: 1200 in, 300 out',
+    ]) {
       expect(message).toContain(`\n${trailer}\n`);
     }
   });
@@ -79,13 +108,24 @@ describe('decideAfterPhase: failure and retries', () => {
   it('retries a failed attempt after retry_backoff, doubling with each attempt', () => {
     const first = after('build', { ok: false, failure: 'the agent exited 1' }, { attempts: 1 });
     expect(first.to).toBeUndefined();
-    expect(first.changes).toStrictEqual({ owner: undefined, cost_usd: 0.75, status: 'failed', resume_at: iso(NOW + 60_000) });
-    expect(first.transition).toMatchObject({ outcome: 'failed', summary: 'build failed (attempt 1 of 3), retry in 1m', extra: { 'Tend-Reason': 'the agent exited 1', 'Tend-Attempt': '1' } });
+    expect(first.changes).toStrictEqual({
+      owner: undefined,
+      cost_usd: 0.75,
+      status: 'failed',
+      resume_at: iso(NOW + 60_000),
+    });
+    expect(first.transition).toMatchObject({
+      outcome: 'failed',
+      summary: 'build failed (attempt 1 of 3), retry in 1m',
+      extra: { 'Tend-Reason': 'the agent exited 1', 'Tend-Attempt': '1' },
+    });
 
     const second = after('build', { ok: false, failure: 'x' }, { attempts: 2 });
     expect(second.changes.resume_at).toBe(iso(NOW + 120_000));
     const slow = config([CODING], { retries: 5, retry_backoff: 30_000 });
-    expect(after('build', { ok: false }, { attempts: 4 }, phaseOf('build'), slow).changes.resume_at).toBe(iso(NOW + 30_000 * 8));
+    expect(after('build', { ok: false }, { attempts: 4 }, phaseOf('build'), slow).changes.resume_at).toBe(
+      iso(NOW + 30_000 * 8),
+    );
   });
 
   it('takes retries from the phase before the settings', () => {
@@ -98,44 +138,97 @@ describe('decideAfterPhase: failure and retries', () => {
 
   it('blocks after the last attempt, with the reason, the log and its tail', () => {
     const tail = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`).join('\n');
-    const d = after('build', { ok: false, failure: 'the gate `npm test` failed (exit 1)', logFile: '.tend/logs/fix-login/build.3.log', tail: `${tail}\n` }, { attempts: 3 });
+    const d = after(
+      'build',
+      {
+        ok: false,
+        failure: 'the gate `npm test` failed (exit 1)',
+        logFile: '.tend/logs/fix-login/build.3.log',
+        tail: `${tail}\n`,
+      },
+      { attempts: 3 },
+    );
     expect(d.to).toBe(BLOCKED);
-    expect(d.changes).toMatchObject({ status: 'failed', owner: undefined, cost_usd: 0.75, blocked_phase: 'build', resume_at: undefined });
+    expect(d.changes).toMatchObject({
+      status: 'failed',
+      owner: undefined,
+      cost_usd: 0.75,
+      blocked_phase: 'build',
+      resume_at: undefined,
+    });
     const reason = String(d.changes.blocked_reason);
     expect(reason).toMatch(/^build failed 3 times; last: the gate `npm test` failed \(exit 1\)/);
     expect(reason).toContain('last log .tend/logs/fix-login/build.3.log:');
     expect(reason).toContain('line 13\nline 14');
     expect(reason).toMatch(/line 20$/);
     expect(reason).not.toContain('line 12\n');
-    expect(d.transition).toMatchObject({ outcome: 'blocked', summary: 'build -> blocked (failed 3 times)', extra: { 'Tend-Reason': 'the gate `npm test` failed (exit 1)' } });
+    expect(d.transition).toMatchObject({
+      outcome: 'blocked',
+      summary: 'build -> blocked (failed 3 times)',
+      extra: { 'Tend-Reason': 'the gate `npm test` failed (exit 1)' },
+    });
   });
 
   it('names a failure without a reason', () => {
-    expect(String(after('build', { ok: false }, { attempts: 3 }).changes.blocked_reason)).toContain('the attempt failed');
+    expect(String(after('build', { ok: false }, { attempts: 3 }).changes.blocked_reason)).toContain(
+      'the attempt failed',
+    );
   });
 });
 
 describe('decideAfterPhase: usage limits and interruptions', () => {
   it('parks the item until the limit resets and gives the attempt back', () => {
     const resetsAt = new Date(NOW + 5 * 3_600_000);
-    const d = after('build', { ok: false, usageLimit: { resetsAt, message: "You've hit your limit · resets 5pm" } }, { attempts: 2 });
+    const d = after(
+      'build',
+      { ok: false, usageLimit: { resetsAt, message: "You've hit your limit · resets 5pm" } },
+      { attempts: 2 },
+    );
     expect(d.to).toBeUndefined();
-    expect(d.changes).toStrictEqual({ owner: undefined, cost_usd: 0.75, status: 'queued', attempts: 1, resume_at: iso(resetsAt.getTime()), limit_waits: 1 });
-    expect(d.transition).toMatchObject({ outcome: 'parked', extra: { 'Tend-Reason': "You've hit your limit · resets 5pm" } });
+    expect(d.changes).toStrictEqual({
+      owner: undefined,
+      cost_usd: 0.75,
+      status: 'queued',
+      attempts: 1,
+      resume_at: iso(resetsAt.getTime()),
+      limit_waits: 1,
+    });
+    expect(d.transition).toMatchObject({
+      outcome: 'parked',
+      extra: { 'Tend-Reason': "You've hit your limit · resets 5pm" },
+    });
     expect(d.transition.summary).toContain(`parked until ${iso(resetsAt.getTime())}`);
   });
 
   it('counts waits in a row and blocks instead of parking a 25th time', () => {
     const parked = item('x', { location: 'build', attempts: 1 });
     parked.parsed.data.limit_waits = MAX_LIMIT_WAITS - 1;
-    const again = decideAfterPhase(parked, QUICK, phaseOf('build'), outcome({ ok: false, usageLimit: { message: 'rate limit exceeded' } }), CONFIG, NOW);
+    const again = decideAfterPhase(
+      parked,
+      QUICK,
+      phaseOf('build'),
+      outcome({ ok: false, usageLimit: { message: 'rate limit exceeded' } }),
+      CONFIG,
+      NOW,
+    );
     expect(again.changes).toMatchObject({ status: 'queued', limit_waits: MAX_LIMIT_WAITS });
     parked.parsed.data.limit_waits = MAX_LIMIT_WAITS;
-    const blocked = decideAfterPhase(parked, QUICK, phaseOf('build'), outcome({ ok: false, usageLimit: { message: 'rate limit exceeded' } }), CONFIG, NOW);
+    const blocked = decideAfterPhase(
+      parked,
+      QUICK,
+      phaseOf('build'),
+      outcome({ ok: false, usageLimit: { message: 'rate limit exceeded' } }),
+      CONFIG,
+      NOW,
+    );
     expect(blocked.to).toBe(BLOCKED);
-    expect(blocked.changes.blocked_reason).toBe(`build hit a usage limit ${MAX_LIMIT_WAITS} times in a row; last: rate limit exceeded`);
+    expect(blocked.changes.blocked_reason).toBe(
+      `build hit a usage limit ${MAX_LIMIT_WAITS} times in a row; last: rate limit exceeded`,
+    );
     // A phase that succeeds starts the count again.
-    expect(decideAfterPhase(parked, QUICK, phaseOf('build'), outcome({ ok: true }), CONFIG, NOW).changes).toMatchObject({ limit_waits: undefined });
+    expect(decideAfterPhase(parked, QUICK, phaseOf('build'), outcome({ ok: true }), CONFIG, NOW).changes).toMatchObject(
+      { limit_waits: undefined },
+    );
   });
 
   it('parks for an hour when the provider does not say when the limit resets', () => {
@@ -179,7 +272,9 @@ describe('decideAfterPhase: review verdicts', () => {
     expect(d.to).toBe(BLOCKED);
     expect(d.changes).toMatchObject({ status: 'failed', owner: undefined, blocked_phase: 'build' });
     // The review is read where the item goes, not in the folder it leaves.
-    expect(d.changes.blocked_reason).toBe('review rejected the work 3 times (max_loops: 2); read backlog/blocked/fix-login/review.md');
+    expect(d.changes.blocked_reason).toBe(
+      'review rejected the work 3 times (max_loops: 2); read backlog/blocked/fix-login/review.md',
+    );
     expect(d.transition.outcome).toBe('blocked');
     const once = phase('review', { on_reject: 'build', max_loops: 0 });
     expect(after('review', { verdict: 'reject' }, { loops: 0 }, once).to).toBe(BLOCKED);
@@ -213,7 +308,13 @@ describe('decideAfterPhase: triage', () => {
   it('sets the pipeline, priority and labels, and moves on in the chosen pipeline', () => {
     const d = triage({ pipeline: 'quick-fix', priority: 1, labels: ['bug', 'ui'] });
     expect(d.to).toBe('build');
-    expect(d.changes).toMatchObject({ pipeline: 'quick-fix', priority: 1, labels: ['bug', 'ui'], status: 'queued', attempts: 0 });
+    expect(d.changes).toMatchObject({
+      pipeline: 'quick-fix',
+      priority: 1,
+      labels: ['bug', 'ui'],
+      status: 'queued',
+      attempts: 0,
+    });
     expect(d.transition.summary).toBe('triage -> build');
   });
 
@@ -234,7 +335,14 @@ describe('decideAfterPhase: triage', () => {
   });
 
   it('an approve triage waits in the pipeline it is in; the chosen pipeline applies on approval', () => {
-    const d = decideAfterPhase(claimed('triage'), CODING, phase('triage', { approve: true }), outcome({ triage: { pipeline: 'quick-fix', priority: 2 } }), CONFIG, NOW);
+    const d = decideAfterPhase(
+      claimed('triage'),
+      CODING,
+      phase('triage', { approve: true }),
+      outcome({ triage: { pipeline: 'quick-fix', priority: 2 } }),
+      CONFIG,
+      NOW,
+    );
     expect(d.to).toBeUndefined();
     expect(d.changes).toMatchObject({ status: 'waiting', priority: 2 });
     expect(d.changes).not.toHaveProperty('pipeline');
@@ -246,17 +354,40 @@ describe('decideApproval', () => {
     const waiting = item('fix-login', { location: 'prd', status: 'waiting', approved: true, attempts: 1 });
     const d = decideApproval(waiting, CODING, phase('prd', { approve: true }), CONFIG);
     expect(d.to).toBe('tech-research');
-    expect(d.changes).toStrictEqual({ status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: undefined, resume_at: undefined, limit_waits: undefined });
-    expect(d.transition).toMatchObject({ id: 'fix-login', phase: 'prd', outcome: 'approved', summary: 'prd -> tech-research (approved)' });
+    expect(d.changes).toStrictEqual({
+      status: 'queued',
+      attempts: 0,
+      owner: undefined,
+      approved: undefined,
+      feedback: undefined,
+      resume_at: undefined,
+      limit_waits: undefined,
+    });
+    expect(d.transition).toMatchObject({
+      id: 'fix-login',
+      phase: 'prd',
+      outcome: 'approved',
+      summary: 'prd -> tech-research (approved)',
+    });
   });
 
   it('moves an approved last phase to done/', () => {
-    expect(decideApproval(item('a', { location: 'review', status: 'waiting' }), QUICK, phase('review', { approve: true }), CONFIG).to).toBe(DONE);
+    expect(
+      decideApproval(
+        item('a', { location: 'review', status: 'waiting' }),
+        QUICK,
+        phase('review', { approve: true }),
+        CONFIG,
+      ).to,
+    ).toBe(DONE);
   });
 
-  it('an approved triage moves into the pipeline its artifact chose, at that pipeline\'s next phase', () => {
+  it("an approved triage moves into the pipeline its artifact chose, at that pipeline's next phase", () => {
     const waiting = item('a', { location: 'triage', status: 'waiting', approved: true });
-    const d = decideApproval(waiting, CODING, phase('triage', { approve: true }), CONFIG, { pipeline: 'quick-fix', labels: ['ui'] });
+    const d = decideApproval(waiting, CODING, phase('triage', { approve: true }), CONFIG, {
+      pipeline: 'quick-fix',
+      labels: ['ui'],
+    });
     expect(d.to).toBe('build');
     expect(d.changes).toMatchObject({ pipeline: 'quick-fix', status: 'queued' });
     // Labels and priority were set when it started waiting; a human may have changed them since.
@@ -266,10 +397,15 @@ describe('decideApproval', () => {
 
   it('an approved triage whose artifact now names a known pipeline loses the warning about an unknown one', () => {
     const waiting = item('a', { location: 'triage', status: 'waiting', approved: true });
-    const fixed = decideApproval(waiting, CODING, phase('triage', { approve: true }), CONFIG, { pipeline: 'quick-fix' });
+    const fixed = decideApproval(waiting, CODING, phase('triage', { approve: true }), CONFIG, {
+      pipeline: 'quick-fix',
+    });
     expect(fixed.changes).toHaveProperty('warning', undefined);
     const still = decideApproval(waiting, CODING, phase('triage', { approve: true }), CONFIG, { pipeline: 'nope' });
-    expect(still.changes).toMatchObject({ pipeline: 'coding', warning: expect.stringMatching(/triage chose pipeline "nope"/) });
+    expect(still.changes).toMatchObject({
+      pipeline: 'coding',
+      warning: expect.stringMatching(/triage chose pipeline "nope"/),
+    });
     // No pipeline named: it stays in the one it is in.
     const none = decideApproval(waiting, CODING, phase('triage', { approve: true }), CONFIG, {});
     expect(none.to).toBe('research');
@@ -283,8 +419,18 @@ describe('decideRejection', () => {
   it('sends the item back to on_reject with the reason as feedback', () => {
     const d = decideRejection(waiting('review'), phaseOf('review'), 'the login form still breaks', false);
     expect(d.to).toBe('build');
-    expect(d.changes).toStrictEqual({ status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: 'the login form still breaks' });
-    expect(d.transition).toMatchObject({ outcome: 'rejected', summary: 'review -> build (rejected)', extra: { 'Tend-Reason': 'the login form still breaks' } });
+    expect(d.changes).toStrictEqual({
+      status: 'queued',
+      attempts: 0,
+      owner: undefined,
+      approved: undefined,
+      feedback: 'the login form still breaks',
+    });
+    expect(d.transition).toMatchObject({
+      outcome: 'rejected',
+      summary: 'review -> build (rejected)',
+      extra: { 'Tend-Reason': 'the login form still breaks' },
+    });
   });
 
   it('reruns the same phase, in its folder, when it has no on_reject', () => {
@@ -297,7 +443,13 @@ describe('decideRejection', () => {
   it('blocks the item with --block', () => {
     const d = decideRejection(waiting('prd'), phase('prd', { approve: true }), 'not worth it', true);
     expect(d.to).toBe(BLOCKED);
-    expect(d.changes).toStrictEqual({ status: 'failed', owner: undefined, approved: undefined, blocked_reason: 'rejected by a human: not worth it', blocked_phase: 'prd' });
+    expect(d.changes).toStrictEqual({
+      status: 'failed',
+      owner: undefined,
+      approved: undefined,
+      blocked_reason: 'rejected by a human: not worth it',
+      blocked_phase: 'prd',
+    });
     expect(d.transition).toMatchObject({ outcome: 'blocked', extra: { 'Tend-Reason': 'not worth it' } });
   });
 });
@@ -314,7 +466,9 @@ describe('decideRecovery', () => {
     const d = decideRecovery(claimed('build', { attempts: 3 }), phaseOf('build'), CONFIG);
     expect(d.to).toBe(BLOCKED);
     expect(d.changes).toMatchObject({ status: 'failed', owner: undefined, blocked_phase: 'build' });
-    expect(String(d.changes.blocked_reason)).toMatch(/^build: attempt 3 of 3 was cut short: the run holding it ended .*`tend retry fix-login`/);
+    expect(String(d.changes.blocked_reason)).toMatch(
+      /^build: attempt 3 of 3 was cut short: the run holding it ended .*`tend retry fix-login`/,
+    );
     expect(d.transition).toMatchObject({ summary: 'build -> blocked (last attempt interrupted)', outcome: 'blocked' });
   });
 });

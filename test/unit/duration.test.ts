@@ -1,6 +1,6 @@
 // Durations as people write them in config: 90s, 30m, 1h30m, or a number of seconds.
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../src/duration.js';
+import { formatDuration, parseDuration } from '../../src/core/duration.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -18,12 +18,26 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(['', 'soon', '10x', 'm', '1h30', '30m1', '-5', '-5m', 'h1', '1hh', -1, Number.NaN, Infinity, null, true, ['1m']])(
-    'refuses %j',
-    (value) => {
-      expect(parseDuration(value)).toBeUndefined();
-    },
-  );
+  it.each([
+    '',
+    'soon',
+    '10x',
+    'm',
+    '1h30',
+    '30m1',
+    '-5',
+    '-5m',
+    'h1',
+    '1hh',
+    -1,
+    Number.NaN,
+    Infinity,
+    null,
+    true,
+    ['1m'],
+  ])('refuses %j', (value) => {
+    expect(parseDuration(value)).toBeUndefined();
+  });
 });
 
 describe('formatDuration', () => {

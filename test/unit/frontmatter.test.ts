@@ -1,6 +1,12 @@
 // The frontmatter splitter and editor under the item, settings and pipeline parsers.
 import { describe, expect, it } from 'vitest';
-import { joinFrontmatter, readYaml, setFields, splitFrontmatter, type Frontmatter } from '../../src/frontmatter.js';
+import {
+  joinFrontmatter,
+  readYaml,
+  setFields,
+  splitFrontmatter,
+  type Frontmatter,
+} from '../../src/core/frontmatter.js';
 
 function split(text: string): Frontmatter {
   const result = splitFrontmatter(text);
@@ -26,7 +32,9 @@ describe('splitFrontmatter', () => {
   });
 
   it('reports a block that is never closed at line 1', () => {
-    expect(splitFrontmatter('---\na: 1\n')).toEqual({ problem: { line: 1, message: expect.stringMatching(/never closed/), fix: expect.any(String) } });
+    expect(splitFrontmatter('---\na: 1\n')).toEqual({
+      problem: { line: 1, message: expect.stringMatching(/never closed/), fix: expect.any(String) },
+    });
   });
 
   it('takes the line ending from the frontmatter, not from a CRLF pasted into the body', () => {
@@ -44,7 +52,11 @@ describe('readYaml', () => {
   });
 
   it('treats a block of only comments as empty', () => {
-    expect(readYaml(split('---\n# a: 1\n\n# b: 2\n---\n'))).toMatchObject({ data: {}, keyLines: new Map(), problems: [] });
+    expect(readYaml(split('---\n# a: 1\n\n# b: 2\n---\n'))).toMatchObject({
+      data: {},
+      keyLines: new Map(),
+      problems: [],
+    });
   });
 
   it('gives one line number per YAML error: the file line', () => {
@@ -60,7 +72,9 @@ describe('setFields', () => {
   it('writes a map on one line, and replaces a block map', () => {
     const fm = split('---\nmeta:\n  a: 1\n  b: 2\nz: 0\n---\n');
     expect(joinFrontmatter(setFields(fm, { meta: { a: 3, b: 4 } }))).toBe('---\nmeta: {a: 3, b: 4}\nz: 0\n---\n');
-    expect(joinFrontmatter(setFields(fm, { extra: { c: [1, 2] } }))).toBe('---\nmeta:\n  a: 1\n  b: 2\nz: 0\nextra: {c: [1, 2]}\n---\n');
+    expect(joinFrontmatter(setFields(fm, { extra: { c: [1, 2] } }))).toBe(
+      '---\nmeta:\n  a: 1\n  b: 2\nz: 0\nextra: {c: [1, 2]}\n---\n',
+    );
   });
 
   it('quotes values that would otherwise read back differently', () => {

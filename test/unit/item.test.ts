@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { parseItem, serializeItem, updateItem, type ParsedItem } from '../../src/item.js';
+import { parseItem, serializeItem, updateItem, type ParsedItem } from '../../src/core/item.js';
 
 const FILE = 'backlog/fix-login.md';
 
@@ -65,7 +65,9 @@ describe('updateItem', () => {
   it('changes exactly the line of the changed key, keeping its comment', () => {
     const after = update(DESIGN_ITEM, { priority: 1 });
     expect(changedLines(DESIGN_ITEM, after)).toEqual([2]);
-    expect(after.split('\n')[2]).toBe('priority: 1            # 1 = most urgent … 5 = someday; humans edit this to reorder');
+    expect(after.split('\n')[2]).toBe(
+      'priority: 1            # 1 = most urgent … 5 = someday; humans edit this to reorder',
+    );
   });
 
   it('keeps unknown keys, key order and the body', () => {
@@ -98,7 +100,9 @@ describe('updateItem', () => {
   });
 
   it('writes a list on one line', () => {
-    expect(update('---\ntitle: a\nlabels:\n  - bug\n---\n', { labels: ['bug', 'ui'] })).toBe('---\ntitle: a\nlabels: [bug, ui]\n---\n');
+    expect(update('---\ntitle: a\nlabels:\n  - bug\n---\n', { labels: ['bug', 'ui'] })).toBe(
+      '---\ntitle: a\nlabels: [bug, ui]\n---\n',
+    );
   });
 
   it('fills an empty value without swallowing its comment', () => {
@@ -153,7 +157,7 @@ describe('parseItem problems', () => {
     ]);
   });
 
-  it('reports malformed YAML at a file line, without the parser\'s own line count', () => {
+  it("reports malformed YAML at a file line, without the parser's own line count", () => {
     const [problem, ...rest] = problems('---\ntitle: a\nlabels: [bug, ui\n---\n');
     expect(rest).toEqual([]);
     expect(problem).toMatchObject({ file: FILE, line: 4 });
@@ -162,18 +166,33 @@ describe('parseItem problems', () => {
 
   it('names a duplicate key and the line of its second occurrence', () => {
     expect(problems('---\ntitle: a\npriority: 1\npriority: 2\n---\n')).toEqual([
-      { file: FILE, line: 4, key: 'priority', message: expect.stringMatching(/priority appears more than once/), fix: 'keep one of its lines' },
+      {
+        file: FILE,
+        line: 4,
+        key: 'priority',
+        message: expect.stringMatching(/priority appears more than once/),
+        fix: 'keep one of its lines',
+      },
     ]);
   });
 
   it('reports an unclosed frontmatter block and an empty file at line 1', () => {
-    expect(problems('---\ntitle: a\npriority: 1\n')).toEqual([{ file: FILE, line: 1, message: expect.stringMatching(/never closed/), fix: expect.stringMatching(/add a `---` line/) }]);
+    expect(problems('---\ntitle: a\npriority: 1\n')).toEqual([
+      {
+        file: FILE,
+        line: 1,
+        message: expect.stringMatching(/never closed/),
+        fix: expect.stringMatching(/add a `---` line/),
+      },
+    ]);
     expect(problems('')).toEqual([{ file: FILE, line: 1, message: 'the file is empty', fix: expect.any(String) }]);
     expect(problems('  \n\n')[0]?.message).toBe('the file is empty');
   });
 
   it('refuses frontmatter that is not a map of keys', () => {
-    expect(problems('---\n- a\n- b\n---\n')).toEqual([{ file: FILE, line: 2, message: expect.stringMatching(/key: value/), fix: expect.any(String) }]);
+    expect(problems('---\n- a\n- b\n---\n')).toEqual([
+      { file: FILE, line: 2, message: expect.stringMatching(/key: value/), fix: expect.any(String) },
+    ]);
   });
 
   it('treats an empty value as unset', () => {
@@ -189,10 +208,14 @@ describe('title', () => {
     expect(parse('---\ntitle: "  From frontmatter "\n---\n# Heading\n').fields.title).toBe('From frontmatter');
   });
   it('else from the first heading, as plain text', () => {
-    expect(parse('Some intro.\n\n## Heading with *emphasis* and `code`\n\n# Later\n').fields.title).toBe('Heading with emphasis and code');
+    expect(parse('Some intro.\n\n## Heading with *emphasis* and `code`\n\n# Later\n').fields.title).toBe(
+      'Heading with emphasis and code',
+    );
   });
   it('else from the file stem with dashes as spaces', () => {
-    expect(parse('---\npriority: 1\n---\nNo heading here.\n', 'fix-login-on-safari').fields.title).toBe('fix login on safari');
+    expect(parse('---\npriority: 1\n---\nNo heading here.\n', 'fix-login-on-safari').fields.title).toBe(
+      'fix login on safari',
+    );
   });
 });
 
@@ -204,10 +227,13 @@ describe('property: any valid item', () => {
     title: text.filter((t) => t.trim() !== ''),
     priority: fc.integer({ min: 1, max: 5 }),
     labels: fc.array(fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/), { maxLength: 4 }),
-    extras: fc.uniqueArray(fc.tuple(fc.stringMatching(/^x_[a-z0-9_]{1,10}$/), fc.oneof(fc.integer(), fc.boolean(), text)), {
-      selector: ([key]) => key,
-      maxLength: 5,
-    }),
+    extras: fc.uniqueArray(
+      fc.tuple(fc.stringMatching(/^x_[a-z0-9_]{1,10}$/), fc.oneof(fc.integer(), fc.boolean(), text)),
+      {
+        selector: ([key]) => key,
+        maxLength: 5,
+      },
+    ),
     body: fc.array(fc.oneof(fc.constant('---'), fc.constant(''), text), { maxLength: 8 }),
     eol: fc.constantFrom('\n', '\r\n'),
   });

@@ -7,11 +7,30 @@ const colour = (style: string, text: string) => `<${style}>${text}</${style}>`;
 
 describe('paintRow', () => {
   it('paints a row that fits as it is', () => {
-    expect(paintRow([[undefined, '  '], ['cyan', 'fix-login'], ['dim', ' working']], 40, colour)).toBe('  <cyan>fix-login</cyan><dim> working</dim>');
+    expect(
+      paintRow(
+        [
+          [undefined, '  '],
+          ['cyan', 'fix-login'],
+          ['dim', ' working'],
+        ],
+        40,
+        colour,
+      ),
+    ).toBe('  <cyan>fix-login</cyan><dim> working</dim>');
   });
 
   it('cuts a long row inside a coloured piece, keeps the colour closed and ends with an ellipsis', () => {
-    expect(paintRow([['cyan', 'abcdef'], ['dim', 'ghijkl']], 8, colour)).toBe('<cyan>abcdef</cyan><dim>g</dim>…');
+    expect(
+      paintRow(
+        [
+          ['cyan', 'abcdef'],
+          ['dim', 'ghijkl'],
+        ],
+        8,
+        colour,
+      ),
+    ).toBe('<cyan>abcdef</cyan><dim>g</dim>…');
     expect(paintRow([['bold', 'abcdefghij']], 5, colour)).toBe('<bold>abcd</bold>…');
   });
 

@@ -1,7 +1,7 @@
 // Pipeline files: the packaged ones parse, and every mistake names the file and the key.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parsePipeline } from '../../src/config/pipeline.js';
+import { parsePipeline } from '../../src/core/pipeline.js';
 
 const packaged = (name: string) => {
   const file = `pipelines/${name}.md`;
@@ -15,10 +15,25 @@ describe('packaged pipelines', () => {
   it('coding has the eight phases in order and a nine-lens review', () => {
     const { pipeline, errors } = packaged('coding');
     expect(errors).toEqual([]);
-    expect(pipeline?.phases.map((p) => p.name)).toEqual(['triage', 'research', 'prd', 'tech-research', 'design', 'spec', 'build', 'review']);
+    expect(pipeline?.phases.map((p) => p.name)).toEqual([
+      'triage',
+      'research',
+      'prd',
+      'tech-research',
+      'design',
+      'spec',
+      'build',
+      'review',
+    ]);
     const review = pipeline?.phases.at(-1);
     expect(review?.fanout).toHaveLength(9);
-    expect(review).toMatchObject({ on_reject: 'build', max_loops: 2, prompt: 'prompts/review.md', artifact: 'review.md', workspace: 'worktree' });
+    expect(review).toMatchObject({
+      on_reject: 'build',
+      max_loops: 2,
+      prompt: 'prompts/review.md',
+      artifact: 'review.md',
+      workspace: 'worktree',
+    });
     expect(pipeline?.phases.find((p) => p.name === 'build')).toMatchObject({ timeout: 60 * 60_000, approve: false });
     expect(pipeline?.concurrency).toEqual({ build: 2 });
     expect(pipeline?.description).toMatch(/^The full engineering pipeline/);
@@ -33,7 +48,11 @@ describe('packaged pipelines', () => {
 
 describe('defaults of a phase', () => {
   it('prompt from prompts/<name>.md and artifact <name>.md; a prompt path is taken inside prompts/', () => {
-    const { pipeline } = parsePipeline('p', '---\nphases:\n  - { name: a }\n  - { name: b, prompt: prompts/sub/b2.md, artifact: B.md }\n---\n', 'pipelines/p.md');
+    const { pipeline } = parsePipeline(
+      'p',
+      '---\nphases:\n  - { name: a }\n  - { name: b, prompt: prompts/sub/b2.md, artifact: B.md }\n---\n',
+      'pipelines/p.md',
+    );
     expect(pipeline?.phases.map((p) => [p.prompt, p.artifact, p.approve])).toEqual([
       ['prompts/a.md', 'a.md', false],
       ['prompts/sub/b2.md', 'B.md', false],
@@ -43,12 +62,27 @@ describe('defaults of a phase', () => {
 
 describe('mistakes', () => {
   it.each([
-    ['on_reject naming a later phase', '  - { name: build, on_reject: review }\n  - { name: review }\n', 'phases[0].on_reject', /earlier phase.*"review"/],
-    ['on_reject naming an unknown phase', '  - { name: build }\n  - { name: review, on_reject: biuld }\n', 'phases[1].on_reject', /earlier phase.*"biuld"/],
+    [
+      'on_reject naming a later phase',
+      '  - { name: build, on_reject: review }\n  - { name: review }\n',
+      'phases[0].on_reject',
+      /earlier phase.*"review"/,
+    ],
+    [
+      'on_reject naming an unknown phase',
+      '  - { name: build }\n  - { name: review, on_reject: biuld }\n',
+      'phases[1].on_reject',
+      /earlier phase.*"biuld"/,
+    ],
     ['a duplicate phase', '  - { name: build }\n  - { name: build }\n', 'phases[1].name', /build appears twice/],
     ['a reserved phase name', '  - { name: done }\n', 'phases[0].name', /done is reserved for backlog\/done\//],
     ['an unknown phase key', '  - { name: prd, aprove: true }\n', 'phases[0]', /unknown key aprove/],
-    ['a prompt path with ..', '  - { name: build, prompt: ../secrets.md }\n', 'phases[0].prompt', /inside prompts\/, found "\.\.\/secrets\.md"/],
+    [
+      'a prompt path with ..',
+      '  - { name: build, prompt: ../secrets.md }\n',
+      'phases[0].prompt',
+      /inside prompts\/, found "\.\.\/secrets\.md"/,
+    ],
     ['an absolute prompt path', '  - { name: build, prompt: /etc/passwd }\n', 'phases[0].prompt', /inside prompts\//],
     ['an artifact called item.md', '  - { name: build, artifact: item.md }\n', 'phases[0].artifact', /item itself/],
     ['a bad phase timeout', '  - { name: build, timeout: soon }\n', 'phases[0].timeout', /duration.*"soon"/],
@@ -67,7 +101,9 @@ describe('mistakes', () => {
   });
 
   it('a pipeline without phases, and a file name that is not a slug', () => {
-    expect(errorsOf('phases: []\n')).toEqual([expect.objectContaining({ key: 'phases', message: expect.stringMatching(/at least one phase/) })]);
+    expect(errorsOf('phases: []\n')).toEqual([
+      expect.objectContaining({ key: 'phases', message: expect.stringMatching(/at least one phase/) }),
+    ]);
     expect(errorsOf('concurrency: {}\n')).toEqual([expect.objectContaining({ key: 'phases' })]);
     expect(parsePipeline('Quick Fix', '---\nphases: [{ name: a }]\n---\n', 'pipelines/Quick Fix.md').errors).toEqual([
       { file: 'pipelines/Quick Fix.md', message: expect.stringMatching(/lowercase slug/) },
@@ -75,18 +111,32 @@ describe('mistakes', () => {
   });
 
   it('reports a schema error and the mistakes of the valid phases together, each on its own line', () => {
-    const parsed = parsePipeline('p', '---\nphases:\n  - { name: a }\n  - { name: b, retries: -1 }\n  - { name: c, on_reject: zz }\n---\n', 'pipelines/p.md');
+    const parsed = parsePipeline(
+      'p',
+      '---\nphases:\n  - { name: a }\n  - { name: b, retries: -1 }\n  - { name: c, on_reject: zz }\n---\n',
+      'pipelines/p.md',
+    );
     expect(parsed.errors).toEqual([
       expect.objectContaining({ line: 4, key: 'phases[1].retries' }),
       expect.objectContaining({ line: 5, key: 'phases[2].on_reject' }),
     ]);
     expect(parsed.pipeline).toBeUndefined();
     expect(parsed.partial?.phases.map((p) => p.name)).toEqual(['a', 'c']);
-    expect(parsed.partial?.phaseAt).toEqual([{ index: 0, line: 3 }, { index: 2, line: 5 }]);
+    expect(parsed.partial?.phaseAt).toEqual([
+      { index: 0, line: 3 },
+      { index: 2, line: 5 },
+    ]);
   });
 
   it('reports several mistakes at once', () => {
-    const errors = errorsOf('phases:\n  - { name: done }\n  - { name: b, on_reject: c }\n  - { name: b }\nconcurrency: { x: 1 }\n');
-    expect(errors.map((e) => e.key)).toEqual(['phases[0].name', 'phases[1].on_reject', 'phases[2].name', 'concurrency.x']);
+    const errors = errorsOf(
+      'phases:\n  - { name: done }\n  - { name: b, on_reject: c }\n  - { name: b }\nconcurrency: { x: 1 }\n',
+    );
+    expect(errors.map((e) => e.key)).toEqual([
+      'phases[0].name',
+      'phases[1].on_reject',
+      'phases[2].name',
+      'concurrency.x',
+    ]);
   });
 });

@@ -1,15 +1,16 @@
 // The one prompt an agent receives: context, rendered phase instructions, the item, and where to
 // write.
 import { describe, expect, it } from 'vitest';
-import { pipelineList, renderPrompt, type PromptInput } from '../../src/engine/prompt.js';
-import { TemplateError } from '../../src/template.js';
+import { pipelineList, renderPrompt, type PromptInput } from '../../src/core/prompt.js';
+import { TemplateError } from '../../src/core/template.js';
 import { coding, phase, pipeline } from './builders.js';
 
 const DIR = 'backlog/design/fix-login';
 
 const input = (extra: Partial<PromptInput> = {}): PromptInput => ({
   context: 'Tend is a TypeScript CLI. Use ESM.\n',
-  template: 'Write the design for {{title}} ({{id}}), attempt {{attempt}} of {{max_attempts}}.\nEarlier artifacts:\n{{artifacts}}\nFeedback: {{feedback}}\n',
+  template:
+    'Write the design for {{title}} ({{id}}), attempt {{attempt}} of {{max_attempts}}.\nEarlier artifacts:\n{{artifacts}}\nFeedback: {{feedback}}\n',
   phase: phase('design'),
   pipelines: [coding(), pipeline('quick-fix', ['triage', 'build'], {}, 'Small, obvious\n  fixes.')],
   values: {
@@ -62,13 +63,21 @@ describe('renderPrompt', () => {
   });
 
   it('inserts item text literally, placeholders and all', () => {
-    const prompt = renderPrompt(input({ values: { ...input().values, title: 'Use {{id}} and $&' }, itemBody: 'Body with {{nope}}.' }));
+    const prompt = renderPrompt(
+      input({ values: { ...input().values, title: 'Use {{id}} and $&' }, itemBody: 'Body with {{nope}}.' }),
+    );
     expect(prompt).toContain('Write the design for Use {{id}} and $& (fix-login)');
     expect(prompt).toContain('Body with {{nope}}.');
   });
 
   it('throws a TemplateError naming the prompt file and the unknown variable', () => {
-    const render = () => renderPrompt(input({ phase: phase('design', { prompt: 'prompts/custom-design.md' }), template: 'Design {{id}}\nfor {{tittle}}\n' }));
+    const render = () =>
+      renderPrompt(
+        input({
+          phase: phase('design', { prompt: 'prompts/custom-design.md' }),
+          template: 'Design {{id}}\nfor {{tittle}}\n',
+        }),
+      );
     expect(render).toThrow(TemplateError);
     expect(render).toThrow(/^prompts\/custom-design\.md:2: unknown template variable \{\{tittle\}\}/);
   });

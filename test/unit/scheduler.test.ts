@@ -1,6 +1,6 @@
 // The scheduler: from a snapshot of the backlog to what to start now.
 import { describe, expect, it } from 'vitest';
-import { nextPhase, plan, type SchedulerState } from '../../src/engine/scheduler.js';
+import { nextPhase, plan, type SchedulerState } from '../../src/core/scheduler.js';
 import { coding, config, doneItem, item, NOW, phase, pipeline } from './builders.js';
 
 const state = (overrides: Partial<SchedulerState> = {}): SchedulerState => ({
@@ -39,7 +39,10 @@ describe('plan: order', () => {
   });
 
   it('sends inbox items to intake in scheduling order, even with no free slot or budget', () => {
-    const items = [item('later', { location: 'inbox', priority: 4 }), item('sooner', { location: 'inbox', priority: 2 })];
+    const items = [
+      item('later', { location: 'inbox', priority: 4 }),
+      item('sooner', { location: 'inbox', priority: 2 }),
+    ];
     const p = plan(items, config([coding()], { budget: { per_run_usd: 1 } }), state({ freeSlots: 0, spentUsd: 5 }));
     expect(p.intake.map((i) => i.id)).toEqual(['sooner', 'later']);
     expect(p.start).toEqual([]);
@@ -47,11 +50,26 @@ describe('plan: order', () => {
 
   it('ignores items in done/ and blocked/', () => {
     const p = plan([doneItem('d'), item('b', { location: 'blocked', status: 'failed' })], CONFIG, state());
-    expect(p).toEqual({ intake: [], approved: [], start: [], block: [], stuck: [], retrying: [], parked: [], waiting: [], limited: [], budgetReached: false });
+    expect(p).toEqual({
+      intake: [],
+      approved: [],
+      start: [],
+      block: [],
+      stuck: [],
+      retrying: [],
+      parked: [],
+      waiting: [],
+      limited: [],
+      budgetReached: false,
+    });
   });
 
   it('ignores an item whose folder is not a phase of its pipeline, or whose pipeline does not exist', () => {
-    const p = plan([item('a', { location: 'deploy' }), item('b', { location: 'build', pipeline: 'nope' })], CONFIG, state());
+    const p = plan(
+      [item('a', { location: 'deploy' }), item('b', { location: 'build', pipeline: 'nope' })],
+      CONFIG,
+      state(),
+    );
     expect(p.start).toEqual([]);
     expect(p.block).toEqual([]);
   });
@@ -89,7 +107,11 @@ describe('plan: dependencies', () => {
   });
 
   it('blocks both items of a two-item cycle, with the cycle in the reason', () => {
-    const p = plan([item('a', { depends_on: ['b'] }), item('b', { depends_on: ['a'], location: 'design' })], CONFIG, state());
+    const p = plan(
+      [item('a', { depends_on: ['b'] }), item('b', { depends_on: ['a'], location: 'design' })],
+      CONFIG,
+      state(),
+    );
     expect(p.start).toEqual([]);
     expect(Object.fromEntries(p.block.map((b) => [b.item.id, b.reason]))).toEqual({
       a: expect.stringContaining('dependency cycle a -> b -> a'),
@@ -112,11 +134,18 @@ describe('plan: dependencies', () => {
 
   it('blocks an item that depends on itself', () => {
     const p = plan([item('a', { depends_on: ['a'] })], CONFIG, state());
-    expect(p.block).toEqual([{ item: expect.objectContaining({ id: 'a' }), reason: expect.stringContaining('a -> a') }]);
+    expect(p.block).toEqual([
+      { item: expect.objectContaining({ id: 'a' }), reason: expect.stringContaining('a -> a') },
+    ]);
   });
 
   it('does not mistake a shared dependency (a diamond) for a cycle', () => {
-    const items = [item('top', { depends_on: ['l', 'r'] }), item('l', { depends_on: ['base'] }), item('r', { depends_on: ['base'] }), doneItem('base')];
+    const items = [
+      item('top', { depends_on: ['l', 'r'] }),
+      item('l', { depends_on: ['base'] }),
+      item('r', { depends_on: ['base'] }),
+      doneItem('base'),
+    ];
     const p = plan(items, CONFIG, state());
     expect(p.block).toEqual([]);
     expect(started(p).sort()).toEqual(['l', 'r']);
@@ -137,7 +166,10 @@ describe('plan: concurrency', () => {
       ['y', 'build'],
     ]);
     expect(started(plan(items, CONFIG, state({ active: twoBuilding, freeSlots: 5 })))).toEqual(['d1']);
-    expect(started(plan(items, CONFIG, state({ active: new Map([['x', 'build']]), freeSlots: 5 })))).toEqual(['b1', 'd1']);
+    expect(started(plan(items, CONFIG, state({ active: new Map([['x', 'build']]), freeSlots: 5 })))).toEqual([
+      'b1',
+      'd1',
+    ]);
     expect(started(plan(items, CONFIG, state({ freeSlots: 5 })))).toEqual(['b1', 'b2', 'd1']);
   });
 
@@ -154,7 +186,14 @@ describe('plan: concurrency', () => {
 
 describe('plan: waiting, retrying and parked items', () => {
   it('reports an item waiting for a human, and one a human approved', () => {
-    const p = plan([item('w', { status: 'waiting', location: 'prd' }), item('ok', { status: 'waiting', approved: true, location: 'prd' })], CONFIG, state());
+    const p = plan(
+      [
+        item('w', { status: 'waiting', location: 'prd' }),
+        item('ok', { status: 'waiting', approved: true, location: 'prd' }),
+      ],
+      CONFIG,
+      state(),
+    );
     expect(p.waiting.map((i) => i.id)).toEqual(['w']);
     expect(p.approved).toHaveLength(1);
     expect(p.approved[0]).toMatchObject({ item: { id: 'ok' }, pipeline: { name: 'coding' }, phase: { name: 'prd' } });
@@ -162,7 +201,8 @@ describe('plan: waiting, retrying and parked items', () => {
   });
 
   it('holds a failed attempt until its backoff ends, then starts it', () => {
-    const failed = (resumeAt: number) => item('a', { status: 'failed', attempts: 1, resume_at: new Date(resumeAt).toISOString() });
+    const failed = (resumeAt: number) =>
+      item('a', { status: 'failed', attempts: 1, resume_at: new Date(resumeAt).toISOString() });
     const p = plan([failed(NOW + 60_000)], CONFIG, state());
     expect(p.retrying.map((i) => i.id)).toEqual(['a']);
     expect(p.parked).toEqual([]);
@@ -180,7 +220,9 @@ describe('plan: waiting, retrying and parked items', () => {
   });
 
   it('a usage limit holds every item whose phase uses that agent until it resets; other agents go on', () => {
-    const twoAgents = config([pipeline('quick-fix', ['triage', phase('build', { agent: 'codex' }), 'review'])], { agent: 'claude' });
+    const twoAgents = config([pipeline('quick-fix', ['triage', phase('build', { agent: 'codex' }), 'review'])], {
+      agent: 'claude',
+    });
     const until = new Date(NOW + 3_600_000).toISOString();
     const holder = item('holder', { location: 'triage', resume_at: until });
     holder.parsed.data.limited_by = 'claude';
@@ -190,7 +232,11 @@ describe('plan: waiting, retrying and parked items', () => {
     expect(p.limited).toEqual([{ item: items[1], agent: 'claude', until }]);
     expect(started(p)).toEqual(['other']);
     // At the reset, or with --agent naming another agent, nothing is held.
-    expect(started(plan(items, twoAgents, state({ now: NOW + 3_600_000 }))).sort()).toEqual(['holder', 'other', 'same']);
+    expect(started(plan(items, twoAgents, state({ now: NOW + 3_600_000 }))).sort()).toEqual([
+      'holder',
+      'other',
+      'same',
+    ]);
     expect(started(plan(items, twoAgents, state({ agent: 'dry-run' }))).sort()).toEqual(['other', 'same']);
   });
 });
@@ -213,7 +259,12 @@ describe('plan: budget', () => {
   it('blocks an item that has spent budget.per_item_usd, with the amounts in the reason', () => {
     const p = plan([item('a', { cost_usd: 2 }), item('b', { cost_usd: 1.99 })], capped, state());
     expect(started(p)).toEqual(['b']);
-    expect(p.block).toEqual([{ item: expect.objectContaining({ id: 'a' }), reason: expect.stringMatching(/spent \$2\.00, at or over budget\.per_item_usd \(\$2\.00\)/) }]);
+    expect(p.block).toEqual([
+      {
+        item: expect.objectContaining({ id: 'a' }),
+        reason: expect.stringMatching(/spent \$2\.00, at or over budget\.per_item_usd \(\$2\.00\)/),
+      },
+    ]);
   });
 
   it('has no cap when no budget is set', () => {

@@ -1,6 +1,6 @@
 // Ids: safe as folder, branch and argument names, and never a way out of backlog/.
 import { describe, expect, it } from 'vitest';
-import { isValidId, slugify, uniqueId } from '../../src/slug.js';
+import { isValidId, slugify, uniqueId } from '../../src/core/slug.js';
 
 describe('slugify', () => {
   it.each([
@@ -49,7 +49,10 @@ describe('isValidId', () => {
   it.each(['fix-login', 'a', '42', 'v2-api'])('accepts %j', (id) => {
     expect(isValidId(id)).toBe(true);
   });
-  it.each(['', '..', '.', 'a/b', '/abs', 'a\\b', 'Fix', '-lead', 'trail-', 'a b', 'x'.repeat(65)])('refuses %j', (id) => {
-    expect(isValidId(id)).toBe(false);
-  });
+  it.each(['', '..', '.', 'a/b', '/abs', 'a\\b', 'Fix', '-lead', 'trail-', 'a b', 'x'.repeat(65)])(
+    'refuses %j',
+    (id) => {
+      expect(isValidId(id)).toBe(false);
+    },
+  );
 });

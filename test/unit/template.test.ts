@@ -1,6 +1,12 @@
 // Strict prompt templates: unknown variables are errors naming the file and line, never ''.
 import { describe, expect, it } from 'vitest';
-import { renderTemplate, TEMPLATE_VARIABLES, TemplateError, unknownVariables, type TemplateValues } from '../../src/template.js';
+import {
+  renderTemplate,
+  TEMPLATE_VARIABLES,
+  TemplateError,
+  unknownVariables,
+  type TemplateValues,
+} from '../../src/core/template.js';
 
 const values = Object.fromEntries(Object.keys(TEMPLATE_VARIABLES).map((k) => [k, `<${k}>`])) as TemplateValues;
 
@@ -33,16 +39,27 @@ describe('renderTemplate', () => {
       { variable: 'artifact', line: 4 },
     ]);
     expect(e.message.split('\n')).toHaveLength(3);
-    expect(e.message).toMatch(/^prompts\/build\.md:2: unknown template variable \{\{tilte\}\}; known variables: id, title, /);
+    expect(e.message).toMatch(
+      /^prompts\/build\.md:2: unknown template variable \{\{tilte\}\}; known variables: id, title, /,
+    );
     expect(e.message).toContain('prompts/build.md:4: unknown template variable {{artifact}}');
   });
 });
 
 describe('unknownVariables', () => {
   it('is empty for a template using only known variables', () => {
-    expect(unknownVariables(Object.keys(TEMPLATE_VARIABLES).map((k) => `{{${k}}}`).join('\n'))).toEqual([]);
+    expect(
+      unknownVariables(
+        Object.keys(TEMPLATE_VARIABLES)
+          .map((k) => `{{${k}}}`)
+          .join('\n'),
+      ),
+    ).toEqual([]);
   });
   it('does not take inherited object keys for variables', () => {
-    expect(unknownVariables('{{constructor}} {{toString}}').map((p) => p.variable)).toEqual(['constructor', 'toString']);
+    expect(unknownVariables('{{constructor}} {{toString}}').map((p) => p.variable)).toEqual([
+      'constructor',
+      'toString',
+    ]);
   });
 });

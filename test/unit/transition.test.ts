@@ -1,6 +1,6 @@
 // Commit messages of transitions: a readable subject and parseable trailers, as the README shows them.
 import { describe, expect, it } from 'vitest';
-import { commitMessage } from '../../src/transition.js';
+import { commitMessage } from '../../src/core/transition.js';
 
 describe('commitMessage', () => {
   it('writes the subject and trailers the README shows', () => {
@@ -29,13 +29,21 @@ describe('commitMessage', () => {
   });
 
   it('leaves out trailers that do not apply and appends extra ones', () => {
-    expect(commitMessage({ id: 'a', summary: 'added', outcome: 'added', costUsd: 0, extra: { 'Tend-Reason': 'too\nmany   failures' } })).toBe(
-      'tend: a added\n\nTend-Item: a\nTend-Outcome: added\nTend-Cost-USD: 0.00\nTend-Reason: too many failures\n',
-    );
+    expect(
+      commitMessage({
+        id: 'a',
+        summary: 'added',
+        outcome: 'added',
+        costUsd: 0,
+        extra: { 'Tend-Reason': 'too\nmany   failures' },
+      }),
+    ).toBe('tend: a added\n\nTend-Item: a\nTend-Outcome: added\nTend-Cost-USD: 0.00\nTend-Reason: too many failures\n');
   });
 
   it('writes `Tend-Cost-USD: unknown` when the agent reported no cost, not $0.00', () => {
-    expect(commitMessage({ id: 'a', summary: 'build -> review', outcome: 'done', costUsd: 0, costUnknown: true })).toContain('\nTend-Cost-USD: unknown\n');
+    expect(
+      commitMessage({ id: 'a', summary: 'build -> review', outcome: 'done', costUsd: 0, costUnknown: true }),
+    ).toContain('\nTend-Cost-USD: unknown\n');
   });
 
   it('keeps a multi-line summary on the subject line, so it cannot forge trailers', () => {

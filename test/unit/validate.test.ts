@@ -1,11 +1,11 @@
 // Items that only the configuration can make invalid: a missing pipeline, a phase it lacks.
 import { describe, expect, it } from 'vitest';
-import type { Item, Snapshot } from '../../src/backlog/store.js';
-import { checkAgainstConfig } from '../../src/backlog/validate.js';
-import type { Config } from '../../src/config/load.js';
-import { parsePipeline, type Pipeline } from '../../src/config/pipeline.js';
-import { DEFAULT_SETTINGS } from '../../src/config/settings.js';
-import { parseItem } from '../../src/item.js';
+import type { Item, Snapshot } from '../../src/core/backlog.js';
+import { checkAgainstConfig } from '../../src/core/validate.js';
+import type { Config } from '../../src/core/config.js';
+import { parsePipeline, type Pipeline } from '../../src/core/pipeline.js';
+import { DEFAULT_SETTINGS } from '../../src/core/settings.js';
+import { parseItem } from '../../src/core/item.js';
 
 function pipeline(name: string, phases: string[]): Pipeline {
   const text = `---\nphases:\n${phases.map((p) => `  - { name: ${p} }`).join('\n')}\n---\n`;
@@ -17,7 +17,12 @@ function pipeline(name: string, phases: string[]): Pipeline {
 const config: Config = {
   settings: DEFAULT_SETTINGS,
   context: '',
-  pipelines: new Map([pipeline('coding', ['triage', 'design', 'build']), pipeline('quick-fix', ['triage', 'build'])].map((p) => [p.name, p])),
+  pipelines: new Map(
+    [pipeline('coding', ['triage', 'design', 'build']), pipeline('quick-fix', ['triage', 'build'])].map((p) => [
+      p.name,
+      p,
+    ]),
+  ),
   prompts: new Map(),
 };
 
@@ -68,7 +73,10 @@ describe('checkAgainstConfig', () => {
   it('moves an item in a phase folder its pipeline lacks to invalid, saying where it may go', () => {
     const explicit = item('y', 'design', 'pipeline: quick-fix\n');
     const byDefault = item('z', 'review', '');
-    const earlier = { path: 'backlog/broken.md', problems: [{ file: 'backlog/broken.md', message: 'the file is empty' }] };
+    const earlier = {
+      path: 'backlog/broken.md',
+      problems: [{ file: 'backlog/broken.md', message: 'the file is empty' }],
+    };
     const result = checkAgainstConfig({ items: [explicit, byDefault], invalid: [earlier] }, config);
     expect(result.items).toEqual([]);
     expect(result.invalid[0]).toBe(earlier);
@@ -81,7 +89,10 @@ describe('checkAgainstConfig', () => {
         fix: 'move the folder to one of backlog/triage/, backlog/build/, or change pipeline:',
       },
     ]);
-    expect(result.invalid[2]?.problems[0]).toMatchObject({ key: 'pipeline', message: 'the item sits in backlog/review/ but pipeline coding has no phase review' });
+    expect(result.invalid[2]?.problems[0]).toMatchObject({
+      key: 'pipeline',
+      message: 'the item sits in backlog/review/ but pipeline coding has no phase review',
+    });
   });
 
   it('leaves the snapshot alone when no pipeline is configured', () => {

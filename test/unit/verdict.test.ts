@@ -1,6 +1,6 @@
 // The verdict of a review as models write it, and what does not count as one.
 import { describe, expect, it } from 'vitest';
-import { readVerdict, verdictWord, VERDICT_LINES } from '../../src/engine/verdict.js';
+import { readVerdict, verdictWord, VERDICT_LINES } from '../../src/core/verdict.js';
 
 describe('readVerdict', () => {
   it.each([
@@ -30,8 +30,16 @@ describe('readVerdict', () => {
 
   it.each([
     ['no verdict at all', '# Review\n\nAll good.\n', /gives no verdict/],
-    ['prose that mentions reject', '# Review\n\nI would not reject this; the tests reject bad input.\n', /gives no verdict/],
-    ['a verdict too far down', `# Review\n\n${'Finding.\n'.repeat(VERDICT_LINES)}Verdict: approve\n`, /gives no verdict/],
+    [
+      'prose that mentions reject',
+      '# Review\n\nI would not reject this; the tests reject bad input.\n',
+      /gives no verdict/,
+    ],
+    [
+      'a verdict too far down',
+      `# Review\n\n${'Finding.\n'.repeat(VERDICT_LINES)}Verdict: approve\n`,
+      /gives no verdict/,
+    ],
     ['a verdict that is neither', 'Verdict: pending\n', /"Verdict: pending" says neither approve nor reject/],
     ['a frontmatter verdict that is neither', '---\nverdict: maybe\n---\n', /verdict: "maybe"/],
     ['a frontmatter verdict that is not text', '---\nverdict: true\n---\n', /verdict: true/],
@@ -42,7 +50,9 @@ describe('readVerdict', () => {
   });
 
   it('an unreadable frontmatter falls back to the body', () => {
-    expect(readVerdict('---\nverdict: approve\nverdict: reject\n---\nVerdict: approve\n')).toEqual({ verdict: 'approve' });
+    expect(readVerdict('---\nverdict: approve\nverdict: reject\n---\nVerdict: approve\n')).toEqual({
+      verdict: 'approve',
+    });
   });
 });
 

@@ -1,0 +1,65 @@
+// `tend status`: the board as text or JSON.
+import { board, boardJson } from '../../core/board.js';
+import { formatDuration } from '../../core/duration.js';
+import { clean, paint, printJson, table, truncate } from '../output.js';
+import { formatProblem } from '../../core/problem.js';
+import type { Item } from '../../core/backlog.js';
+import { runHolder } from '../../edges/lock.js';
+import type { Repo } from '../../edges/repo.js';
+
+export async function status(repo: Repo, options: { json: boolean; now?: number }): Promise<void> {
+  const now = options.now ?? Date.now();
+  const b = board(repo.snapshot, repo.config);
+  const run = await runHolder(repo.root);
+  if (options.json) {
+    printJson({ ...boardJson(b, repo, now), run: run ?? null });
+    return;
+  }
+  // `running` in a file with no run to hold it: the run died (kill -9, a reboot) at that point.
+  const interrupted = (item: Item) => item.fields.status === 'running' && !run;
+  const c = paint(process.stdout);
+  const out: string[] = [];
+  const groups = b.groups.filter((g) => g.items.length > 0);
+  if (groups.length === 0 && b.invalid.length === 0) {
+    out.push('The backlog is empty. Add an item with `tend add "Title"` or write a .md file in backlog/.');
+  }
+  for (const group of groups) {
+    out.push(c('bold', `${group.location} (${group.items.length})`));
+    const rows = group.items.map((item) => {
+      const f = item.fields;
+      const statusColor =
+        f.status === 'failed' ? 'red' : f.status === 'waiting' ? 'yellow' : f.status === 'running' ? 'cyan' : 'dim';
+      return [
+        `  ${item.id}`,
+        `p${f.priority}`,
+        interrupted(item)
+          ? c('red', 'interrupted')
+          : c(statusColor, group.location === 'done' ? 'done' : group.location === 'blocked' ? 'blocked' : f.status),
+        `att ${f.attempts}`,
+        formatDuration(Math.max(0, now - item.createdMs)),
+        `$${f.cost_usd.toFixed(2)}`,
+        truncate(clean(f.title), 60),
+      ];
+    });
+    out.push(table(rows), '');
+  }
+  if (b.invalid.length > 0) {
+    out.push(c('red', c('bold', `invalid (${b.invalid.length})`)) + c('dim', ' — not touched by tend until fixed'));
+    for (const entry of b.invalid) {
+      out.push(`  ${entry.path}`);
+      for (const p of entry.problems) out.push(`    ${formatProblem(p)}`);
+    }
+    out.push('');
+  }
+  for (const p of repo.errors) out.push(c('red', `config error: ${formatProblem(p)}`));
+  const cut = b.groups.flatMap((g) => g.items).filter(interrupted).length;
+  if (cut > 0)
+    out.push(
+      c(
+        'red',
+        `${cut} item(s) were running when the run holding them ended; \`tend run\` picks them up again (the interrupted attempt counts)`,
+      ),
+    );
+  if (run) out.push(c('dim', `tend run is working here (pid ${run.pid} on ${run.host}, since ${run.started})`));
+  process.stdout.write(`${out.join('\n').trimEnd()}\n`);
+}

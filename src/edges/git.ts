@@ -1,0 +1,435 @@
+// git through child_process rather than simple-git, which waits 50 ms after every command that
+// prints nothing (measured: 71 ms against 19 ms for `git update-ref`; see the README), and a
+// transition runs several of them.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { TendError } from '../core/problem.js';
+
+export interface GitResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  /** The index lock file that stayed held through every retry, when that is why git failed. */
+  lockedIndex?: string;
+}
+
+const INDEX_LOCKED = /Unable to create '(.*index\.lock)': File exists/;
+
+/**
+ * What tend says when git's index stays locked: git's own text names no way out. One sentence
+ * with its fix, since a run reports an item's error by its message alone.
+ */
+export function indexLockedError(lockFile: string): TendError {
+  return new TendError(
+    `git's index is locked (${lockFile}): another git is running, or a crashed one left it; ` +
+      `if no git process is running, delete ${lockFile}`,
+  );
+}
+
+/** The lock file named in git's "index.lock: File exists" error, or undefined for any other error. */
+function lockedIndex(cwd: string, stderr: string): string | undefined {
+  const file = INDEX_LOCKED.exec(stderr)?.[1];
+  if (file === undefined) return undefined;
+  const rel = path.relative(cwd, file);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+}
+
+/** How long a held index lock is waited for: a person's `git mv` of a large tree, `git gc`, an IDE. */
+const LOCK_WAITS_MS = [25, 50, 100, 200, 400, 400, 400, 400, 500, 500, 500, 500];
+
+/**
+ * Run git. A command that finds the index locked (the user's own `git status` in another
+ * terminal holds it for a moment) is retried for about four seconds; after that its stderr says
+ * what is wrong and how to get out, since git's own text does not.
+ */
+export async function git(
+  cwd: string,
+  args: string[],
+  options: { env?: Record<string, string>; input?: string } = {},
+): Promise<GitResult> {
+  for (let attempt = 0; ; attempt++) {
+    const result = await gitOnce(cwd, args, options);
+    const lock = result.exitCode === 0 ? undefined : lockedIndex(cwd, result.stderr);
+    if (lock === undefined) return result;
+    const wait = LOCK_WAITS_MS[attempt];
+    if (wait === undefined) {
+      return { ...result, stderr: indexLockedError(lock).message, lockedIndex: lock };
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+/**
+ * One git process. Plain child_process rather than execa here: git runs on every command and
+ * every transition, and execa's import alone costs ~85 ms of start-up.
+ */
+function gitOnce(
+  cwd: string,
+  args: string[],
+  options: { env?: Record<string, string>; input?: string },
+): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, {
+      cwd,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (cause) =>
+      reject(
+        new TendError(`could not run git: ${cause.message}`, 'install git and make sure it is on PATH', { cause }),
+      ),
+    );
+    child.on('close', (code, signal) => {
+      const text = (chunks: Buffer[]) =>
+        Buffer.concat(chunks)
+          .toString('utf8')
+          .replace(/\r?\n$/, '');
+      resolve({
+        stdout: text(out),
+        stderr: text(err) || (signal ? `git was stopped by ${signal}` : ''),
+        exitCode: code ?? 1,
+      });
+    });
+    child.stdin.on('error', () => undefined); // git may exit without reading its input
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+async function gitOk(
+  cwd: string,
+  args: string[],
+  options: { env?: Record<string, string>; input?: string } = {},
+): Promise<string> {
+  const result = await git(cwd, args, options);
+  if (result.lockedIndex !== undefined) throw indexLockedError(result.lockedIndex);
+  if (result.exitCode !== 0) {
+    throw new TendError(`git ${args[0]} failed: ${result.stderr.trim() || `exit code ${result.exitCode}`}`);
+  }
+  return result.stdout;
+}
+
+/** The top of the work tree containing `cwd`, or undefined outside any repository. */
+export async function findRepoRoot(cwd: string): Promise<string | undefined> {
+  const result = await git(cwd, ['rev-parse', '--show-toplevel']);
+  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+}
+
+export async function initRepo(dir: string): Promise<void> {
+  await gitOk(dir, ['init', '--quiet']);
+}
+
+export async function headCommit(root: string): Promise<string | undefined> {
+  const result = await git(root, ['rev-parse', '--quiet', '--verify', 'HEAD^{commit}']);
+  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+}
+
+/** "Name <email>" of whoever git would record, or undefined when git has no identity. */
+export async function committerIdentity(root: string, env: Record<string, string> = {}): Promise<string | undefined> {
+  const result = await git(root, ['var', 'GIT_COMMITTER_IDENT'], { env });
+  return result.exitCode === 0 ? result.stdout.replace(/\s+\d+ [+-]\d{4}$/, '') : undefined;
+}
+
+const IDENTITY_FIX =
+  'git config --global user.name "Your Name" && git config --global user.email "you@example.com", ' +
+  'or set git.author in ORCHESTRATOR.md';
+const NO_IDENTITY = 'git does not know who is committing (no user.name or user.email)';
+
+/** An operation a person started and has not finished, during which tend must not commit. */
+const IN_PROGRESS: { file: string; what: string; fix: string }[] = [
+  {
+    file: 'MERGE_HEAD',
+    what: 'a merge',
+    fix: 'finish it (`git merge --continue`) or abort it (`git merge --abort`)',
+  },
+  {
+    file: 'rebase-merge',
+    what: 'a rebase',
+    fix: 'finish it (`git rebase --continue`) or abort it (`git rebase --abort`)',
+  },
+  {
+    file: 'rebase-apply',
+    what: 'a rebase or `git am`',
+    fix: 'finish it (`git rebase --continue` or `git am --continue`) or abort it (`git rebase --abort` / `git am --abort`)',
+  },
+  {
+    file: 'CHERRY_PICK_HEAD',
+    what: 'a cherry-pick',
+    fix: 'finish it (`git cherry-pick --continue`) or abort it (`git cherry-pick --abort`)',
+  },
+  {
+    file: 'REVERT_HEAD',
+    what: 'a revert',
+    fix: 'finish it (`git revert --continue`) or abort it (`git revert --abort`)',
+  },
+];
+
+/** Refuse when git has no identity to commit with (`cwd` may be outside any repository). */
+export async function checkIdentity(cwd: string, author?: string): Promise<void> {
+  const env = authorEnv(author);
+  for (const who of ['GIT_AUTHOR_IDENT', 'GIT_COMMITTER_IDENT']) {
+    if ((await git(cwd, ['var', who], { env })).exitCode !== 0) {
+      throw new TendError(NO_IDENTITY, IDENTITY_FIX);
+    }
+  }
+}
+
+/**
+ * Why tend cannot commit in this checkout right now, checked before anything is written: no git
+ * identity, a merge (rebase, cherry-pick, revert) in progress, or an index locked for longer than
+ * tend waits. A commit during a person's merge would end it, or fail and leave tend's files behind.
+ */
+export async function checkCanCommit(root: string, author?: string, options = { waitForIndex: true }): Promise<void> {
+  await checkIdentity(root, author);
+  const gitDir = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-dir'])).trim());
+  for (const op of IN_PROGRESS) {
+    if (existsSync(path.join(gitDir, op.file))) {
+      const why = `${op.what} is in progress in this checkout, and tend will not commit in the middle of it`;
+      throw new TendError(why, `${op.fix}, then run tend again`);
+    }
+  }
+  if (!options.waitForIndex) return;
+  // Waits while the lock is held, as every git command does; says how to get out if it stays.
+  const lockFile = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-path', 'index.lock'])).trim());
+  for (const wait of [...LOCK_WAITS_MS, undefined]) {
+    if (!existsSync(lockFile)) return;
+    if (wait === undefined) throw indexLockedError(path.relative(root, lockFile));
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+export function authorEnv(author: string | undefined): Record<string, string> {
+  const match = author ? /^(.+?) <(.+)>$/.exec(author) : null;
+  if (!match) return {};
+  const [, name = '', email = ''] = match;
+  return { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: email };
+}
+
+let gitQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Run git operations that move HEAD or the index (commits, merges, worktree changes) one at a
+ * time within this process. Not reentrant: `fn` must not call withGitLock itself.
+ */
+export function withGitLock<T>(fn: () => Promise<T>): Promise<T> {
+  const run = gitQueue.then(fn);
+  gitQueue = run.catch(() => undefined);
+  return run;
+}
+
+/**
+ * Commit the working-tree state of `paths` (and nothing else) on top of HEAD, with
+ * `git commit --only`: the user's staged and unstaged changes elsewhere are never committed,
+ * unstaged or reset. The user's hooks do not run on tend's commits. Returns false when the
+ * paths did not change. Commits from one process are serialized so HEAD moves one transition
+ * at a time.
+ */
+export interface CommitOptions {
+  author?: string;
+  /** Commit only while this branch is checked out (an agent may have switched it). */
+  branch?: string;
+}
+
+/** HEAD moved to another branch under tend: nothing more can be committed safely. */
+export class BranchMoved extends TendError {}
+
+const gitDirs = new Map<string, { dir: string; common: string }>();
+
+/** The checkout's git directory and the common one holding refs (they differ in a linked worktree). */
+async function gitDirsOf(root: string): Promise<{ dir: string; common: string }> {
+  let dirs = gitDirs.get(root);
+  if (!dirs) {
+    const [dir = '', common = ''] = (await gitOk(root, ['rev-parse', '--git-dir', '--git-common-dir'])).split('\n');
+    dirs = { dir: path.resolve(root, dir.trim()), common: path.resolve(root, common.trim()) };
+    gitDirs.set(root, dirs);
+  }
+  return dirs;
+}
+
+/** The branch HEAD names, read from the HEAD file (no process), or undefined when detached. */
+export async function currentBranchFast(root: string): Promise<string | undefined> {
+  const head = (await readFile(path.join((await gitDirsOf(root)).dir, 'HEAD'), 'utf8')).trim();
+  return head.startsWith('ref: refs/heads/') ? head.slice('ref: refs/heads/'.length) : undefined;
+}
+
+/**
+ * The commit `branch` points at, read from its loose ref file (no process); undefined when the
+ * ref is packed or cannot be read, and the caller asks git instead.
+ */
+async function branchTipFast(root: string, branch: string): Promise<string | undefined> {
+  const file = path.join((await gitDirsOf(root)).common, 'refs', 'heads', ...branch.split('/'));
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return /^[0-9a-f]{40,64}\n?$/.test(text) ? text.trim() : undefined;
+}
+
+/**
+ * Commits tend makes skip git's automatic maintenance: `git maintenance run --auto` after every
+ * commit is one more process per transition (measured 5-7 ms of a 12-20 ms commit). The run
+ * does the same check itself every MAINTENANCE_EVERY commits and when it ends.
+ */
+const NO_AUTO_MAINTENANCE = ['-c', 'maintenance.auto=false'];
+const MAINTENANCE_EVERY = 200;
+let commitsSinceMaintenance = 0;
+
+/** git's own housekeeping (packing loose objects when there are many), as a commit would run it. */
+export async function runAutoMaintenance(root: string): Promise<void> {
+  commitsSinceMaintenance = 0;
+  await withGitLock(() => git(root, ['maintenance', 'run', '--auto', '--quiet']));
+}
+
+export function commitPaths(
+  root: string,
+  paths: string[],
+  message: string,
+  options: CommitOptions = {},
+): Promise<boolean> {
+  return withGitLock(() => commitNow(root, paths, message, options));
+}
+
+const NOTHING_TO_COMMIT = /nothing (added )?to commit|no changes added to commit/;
+
+/** A path from a file name, for git: `*`, `?` and `[` in it are characters, not patterns. */
+export function literal(p: string): string {
+  return p.startsWith(':(') ? p : `:(literal)${p}`;
+}
+
+async function commitNow(root: string, paths: string[], message: string, options: CommitOptions): Promise<boolean> {
+  if (options.branch) {
+    const now = await currentBranchFast(root);
+    if (now !== options.branch) {
+      throw new BranchMoved(
+        `the checkout is now on ${now ?? 'a detached HEAD'}, not ${options.branch} where tend commits (an agent or a person switched it)`,
+        `switch back with \`git checkout ${options.branch}\`, then run tend again`,
+      );
+    }
+    await checkNotRewritten(root, options.branch);
+  }
+  const committed = await commitChecked(root, paths, message, options);
+  if (committed && options.branch) {
+    const tip = (await branchTipFast(root, options.branch)) ?? (await gitOk(root, ['rev-parse', 'HEAD'])).trim();
+    lastCommits.set(root, tip);
+  }
+  if (committed && ++commitsSinceMaintenance >= MAINTENANCE_EVERY) {
+    commitsSinceMaintenance = 0;
+    await git(root, ['maintenance', 'run', '--auto', '--quiet']);
+  }
+  return committed;
+}
+
+/** The last commit this process made on the branch it commits on, per checkout. */
+const lastCommits = new Map<string, string>();
+
+/**
+ * A branch rewritten under tend (a `git reset --hard`, a rebase or an amend by an agent or a
+ * person) no longer holds tend's last commit: committing on top would bury the lost transitions
+ * without a word, and tend would run finished phases again. Nothing more is committed.
+ */
+export async function checkNotRewritten(root: string, branch: string): Promise<void> {
+  const last = lastCommits.get(root);
+  if (!last || (await branchTipFast(root, branch)) === last) return;
+  const contained = await git(root, ['merge-base', '--is-ancestor', last, 'HEAD']);
+  if (contained.exitCode === 0) return;
+  const subject = (await git(root, ['log', '-1', '--format=%s', last])).stdout.trim();
+  throw new BranchMoved(
+    `${branch} was rewritten under tend: it no longer contains tend's last commit ${last.slice(0, 12)} (${subject || 'unknown'}); a \`git reset\`, rebase or amend (by an agent or a person) dropped it`,
+    `nothing was committed on top; see \`git reflog ${branch}\` and bring the lost commits back (e.g. \`git reset --hard ${last.slice(0, 12)}\` if nothing since matters), then run tend again`,
+  );
+}
+
+/** Which of `paths` HEAD holds (a file, or a folder with files), in one git call. */
+async function inHead(root: string, paths: string[]): Promise<string[]> {
+  if ((await git(root, ['rev-parse', '--verify', '--quiet', 'HEAD'])).exitCode !== 0) return []; // no commit yet
+  const listed = await gitOk(root, ['ls-tree', '-z', '--name-only', 'HEAD', '--', ...paths.map(literal)]);
+  const held = new Set(listed.split('\0'));
+  return paths.filter((p) => held.has(p));
+}
+
+async function commitChecked(root: string, paths: string[], message: string, options: CommitOptions): Promise<boolean> {
+  // A magic pathspec such as `:(glob)backlog/*/<id>/**` is handed to git as it is.
+  const present = paths.filter((p) => p.startsWith(':(') || existsSync(path.join(root, p)));
+  const gone = paths.filter((p) => !present.includes(p));
+  const specs = present.map(literal);
+  // --force: a phase folder such as backlog/build/ may match the user's .gitignore (build/).
+  if (present.length > 0) await gitOk(root, ['add', '--all', '--force', '--', ...specs]);
+  if (gone.length > 0) {
+    // Only paths git knew can be committed as deleted; a never-committed file that is gone
+    // (an inbox file written by hand, then taken in) has nothing to record.
+    await gitOk(root, ['rm', '-r', '--cached', '--ignore-unmatch', '--quiet', '--', ...gone.map(literal)]);
+    specs.push(...(await inHead(root, gone)).map(literal));
+  }
+  if (specs.length === 0) return false;
+  const commit = [
+    ...NO_AUTO_MAINTENANCE,
+    '-c',
+    'core.hooksPath=/dev/null',
+    'commit',
+    '--quiet',
+    '--no-verify',
+    '--only',
+  ];
+  const result = await git(root, [...commit, '-F', '-', '--', ...specs], {
+    env: authorEnv(options.author),
+    input: message,
+  });
+  if (result.exitCode === 0) return true;
+  if (result.lockedIndex !== undefined) throw indexLockedError(result.lockedIndex);
+  if (NOTHING_TO_COMMIT.test(result.stdout + result.stderr)) return false;
+  if (/Please tell me who you are|unable to auto-detect email/.test(result.stderr)) {
+    throw new TendError(NO_IDENTITY, IDENTITY_FIX);
+  }
+  if (/partial commit during a merge|You have unmerged paths/.test(result.stderr)) {
+    throw new TendError(
+      'the checkout is in the middle of a merge, so tend cannot commit',
+      'finish or abort the merge (git merge --continue / --abort); tend goes on after that',
+    );
+  }
+  throw new TendError(
+    `git commit failed: ${result.stderr.trim() || result.stdout.trim() || `exit code ${result.exitCode}`}`,
+  );
+}
+
+export interface LogEntry {
+  commit: string;
+  date: string;
+  author: string;
+  subject: string;
+  trailers: Record<string, string>;
+}
+
+const FIELD = '\x1f';
+const RECORD = '\x1e';
+
+/** Commits whose message carries `Tend-Item: <id>`, oldest first. */
+export async function itemHistory(root: string, id: string): Promise<LogEntry[]> {
+  if (!(await headCommit(root))) return [];
+  const out = await gitOk(root, [
+    'log',
+    '--reverse',
+    '-E',
+    `--grep=^Tend-Item: ${id}$`,
+    `--format=%H${FIELD}%aI${FIELD}%an${FIELD}%s${FIELD}%(trailers:only,unfold)${RECORD}`,
+  ]);
+  return out
+    .split(RECORD)
+    .map((r) => r.trim())
+    .filter(Boolean)
+    .map((record) => {
+      const [commit = '', date = '', author = '', subject = '', trailerText = ''] = record.split(FIELD);
+      const trailers: Record<string, string> = {};
+      for (const line of trailerText.split('\n')) {
+        const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line.trim());
+        if (m?.[1]) trailers[m[1]] = m[2] ?? '';
+      }
+      return { commit, date, author, subject, trailers };
+    });
+}
+
+/** Whether git would ignore `rel` (e.g. `.tend/`) in this repository. */
+export async function isIgnored(root: string, rel: string): Promise<boolean> {
+  return (await git(root, ['check-ignore', '--quiet', '--no-index', rel])).exitCode === 0;
+}

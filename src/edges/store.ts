@@ -1,0 +1,460 @@
+// Reads backlog/ from disk and writes item files. It never follows a symlink, never rewrites a
+// file it cannot parse, and reports each bad entry with the reason instead of giving up.
+import { lstat, mkdir, open, readdir, rename } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import path from 'node:path';
+import { parseItem, serializeItem, type ItemFields, type ParsedItem } from '../core/item.js';
+import {
+  BACKLOG_DIR,
+  BLOCKED,
+  DONE,
+  INBOX,
+  ITEM_FILE,
+  MAX_ITEM_BYTES,
+  type InvalidEntry,
+  type Item,
+  type Snapshot,
+} from '../core/backlog.js';
+import { TendError, type Problem } from '../core/problem.js';
+import { isValidId, slugify, uniqueId } from '../core/slug.js';
+import { STATE_DIR } from './state-dir.js';
+
+type Read = { item: Item } | { invalid: InvalidEntry } | { vanished: true };
+
+/** An entry that disappeared while it was being read (moved or deleted meanwhile). */
+function vanished(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** A file or folder tend may not read (its permissions say so): one invalid entry, not a failed run. */
+function unreadable(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM';
+}
+
+function unreadableProblem(rel: string, folder: boolean): Problem {
+  const mode = folder ? 'u+rx' : 'u+r';
+  return { file: rel, message: 'cannot be read (permission denied)', fix: `make it readable: chmod ${mode} ${rel}` };
+}
+
+/** A name readdir could only give with U+FFFD in it: its bytes are not UTF-8, so tend cannot name it back. */
+function undecodableName(name: string): boolean {
+  return name.includes('\uFFFD');
+}
+
+/** An entry in backlog/ that is neither file, folder nor symlink: a FIFO, a socket or a device. */
+function specialFileProblem(rel: string): Problem {
+  return { file: rel, message: 'is not a regular file (a FIFO, socket or device)', fix: 'move it out of backlog/' };
+}
+
+function posix(...parts: string[]): string {
+  return parts.join('/');
+}
+
+type FileRead = { parsed: ParsedItem; mtimeMs: number } | { problems: Problem[] };
+
+/**
+ * Parsed files by absolute path, valid while the file's identity, size and times are unchanged:
+ * a long run re-reads the backlog after every transition, and most files have not changed.
+ */
+const readCache = new Map<string, { key: string; read: FileRead }>();
+
+export async function readItemFile(root: string, rel: string, stem: string): Promise<FileRead> {
+  const abs = path.join(root, rel);
+  const before = await lstat(abs);
+  if (before.isSymbolicLink())
+    return {
+      problems: [
+        {
+          file: rel,
+          message: 'is a symlink; tend does not follow symlinks in backlog/',
+          fix: 'replace it with the file itself',
+        },
+      ],
+    };
+  const key = `${before.ino}:${before.size}:${before.mtimeMs}:${before.ctimeMs}:${stem}`;
+  const cached = readCache.get(abs);
+  if (cached?.key === key) return cached.read;
+  const read = await readItemFileNow(abs, rel, stem).catch((err: unknown) => {
+    if (unreadable(err)) return { problems: [unreadableProblem(rel, false)] };
+    throw err;
+  });
+  readCache.set(abs, { key, read });
+  return read;
+}
+
+async function readItemFileNow(abs: string, rel: string, stem: string): Promise<FileRead> {
+  const fail = (message: string, fix?: string) => ({ problems: [{ file: rel, message, fix }] });
+  const handle = await open(abs, 'r');
+  try {
+    const stat = await handle.stat();
+    if (stat.size > MAX_ITEM_BYTES) {
+      return fail(
+        `file is ${(stat.size / 1024 / 1024).toFixed(1)} MiB (${stat.size} bytes); items are limited to 1 MiB (${MAX_ITEM_BYTES} bytes)`,
+        'move large content into a separate file and mention its path',
+      );
+    }
+    const bytes = await handle.readFile();
+    if (bytes.includes(0))
+      return fail('binary file (contains NUL bytes), not Markdown text', 'move it out of backlog/');
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {
+      return fail('not valid UTF-8 text', 're-save the file as UTF-8');
+    }
+    const parsed = parseItem(text, rel, stem);
+    if (!parsed.item) return { problems: parsed.problems };
+    return { parsed: parsed.item, mtimeMs: stat.mtimeMs };
+  } finally {
+    await handle.close();
+  }
+}
+
+function createdMs(fields: ItemFields, mtimeMs: number): number {
+  const ms = fields.created ? Date.parse(fields.created) : NaN;
+  return Number.isNaN(ms) ? mtimeMs : ms;
+}
+
+/**
+ * done/ only grows: a team has thousands of finished items within a year, and a run reads the
+ * backlog again after every transition. So done/ is listed again only when the folder itself
+ * changed (an item folder entered or left it), and a finished item is read once per process.
+ * What tend writes into a finished item is read again; an edit a person makes inside one is
+ * seen by the next command, and by the run's own scan of changes made by hand, which asks git. A folder changed in the last STABLE_MS is listed again
+ * all the same, so a file system with coarse times cannot hide a change made in the same tick.
+ */
+const STABLE_MS = 2000;
+const listings = new Map<string, { mtimeMs: number; ctimeMs: number; settled: boolean; entries: Dirent[] }>();
+const finishedReads = new Map<string, Read>();
+/** Bumped when tend writes into a finished item: a read that was under way then is not kept. */
+const writes = new Map<string, number>();
+
+async function listFolder(abs: string, cached: boolean): Promise<Dirent[]> {
+  if (!cached) return readdir(abs, { withFileTypes: true });
+  const stat = await lstat(abs);
+  const known = listings.get(abs);
+  // Settled when listed: a change in the same clock tick as the listing would not move the times.
+  if (known?.settled && known.mtimeMs === stat.mtimeMs && known.ctimeMs === stat.ctimeMs) return known.entries;
+  const settled = Date.now() - Math.max(stat.mtimeMs, stat.ctimeMs) > STABLE_MS;
+  const entries = await readdir(abs, { withFileTypes: true });
+  listings.set(abs, { mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, settled, entries });
+  // A folder that left done/ is read afresh if one of its name comes back.
+  const present = new Set(entries.map((e) => path.join(abs, e.name)));
+  for (const key of finishedReads.keys()) if (path.dirname(key) === abs && !present.has(key)) finishedReads.delete(key);
+  return entries;
+}
+
+async function readFolderItemOnce(root: string, location: string, id: string): Promise<Read> {
+  if (location !== DONE) return readFolderItem(root, location, id);
+  const key = path.join(root, BACKLOG_DIR, location, id);
+  const known = finishedReads.get(key);
+  if (known) return known;
+  const generation = writes.get(key) ?? 0;
+  const read = await readFolderItem(root, location, id);
+  // Only a whole item is kept: a folder caught half-written (a pull, a copy) is read again.
+  if ('item' in read && (writes.get(key) ?? 0) === generation) finishedReads.set(key, read);
+  return read;
+}
+
+async function readFolderItem(root: string, location: string, id: string): Promise<Read> {
+  try {
+    return await readFolderItemNow(root, location, id);
+  } catch (err) {
+    if (vanished(err)) return { vanished: true };
+    if (unreadable(err)) {
+      const dir = posix(BACKLOG_DIR, location, id);
+      return { invalid: { path: dir, id, location, problems: [unreadableProblem(dir, true)] } };
+    }
+    throw err;
+  }
+}
+
+async function readFolderItemNow(root: string, location: string, id: string): Promise<Read> {
+  const dir = posix(BACKLOG_DIR, location, id);
+  const file = posix(dir, ITEM_FILE);
+  const invalid = (message: string, fix?: string): Read => ({
+    invalid: { path: dir, id, location, problems: [{ file: dir, message, fix }] },
+  });
+  if (!isValidId(id)) {
+    return invalid(
+      'folder name is not a valid item id',
+      `rename it to ${slugify(id) || 'a lowercase-name'} (lowercase letters, digits and dashes)`,
+    );
+  }
+  const entries = await readdir(path.join(root, dir), { withFileTypes: true });
+  // git does not track empty folders, so one is no item: it is what kill -9 leaves between
+  // intake's mkdir and its rename, while the inbox file is still whole.
+  if (entries.length === 0) return { vanished: true };
+  const itemEntry = entries.find((e) => e.name === ITEM_FILE);
+  if (!itemEntry)
+    return invalid(
+      'no item.md in the item folder',
+      `restore it with \`git checkout -- ${file}\` or move the folder out of backlog/`,
+    );
+  const links = entries.filter((e) => e.isSymbolicLink()).map((e) => e.name);
+  if (links.length > 0) {
+    return {
+      invalid: {
+        path: dir,
+        id,
+        location,
+        problems: links.map((l) => ({
+          file: posix(dir, l),
+          message: 'is a symlink; tend does not follow symlinks in backlog/',
+          fix: 'replace it with the file itself',
+        })),
+      },
+    };
+  }
+  if (!itemEntry.isFile()) return invalid('item.md is not a regular file');
+  const read = await readItemFile(root, file, id);
+  if ('problems' in read) return { invalid: { path: file, id, location, problems: read.problems } };
+  const artifacts = entries
+    .filter((e) => e.isFile() && e.name !== ITEM_FILE && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
+  return {
+    item: {
+      id,
+      location,
+      file,
+      dir,
+      parsed: read.parsed,
+      fields: read.parsed.fields,
+      artifacts,
+      createdMs: createdMs(read.parsed.fields, read.mtimeMs),
+    },
+  };
+}
+
+/**
+ * Read every item under backlog/. `phases` is the set of phase folder names the pipelines
+ * define; any other folder is reported, not guessed at.
+ */
+export async function readBacklog(root: string, phases: ReadonlySet<string>): Promise<Snapshot> {
+  const base = path.join(root, BACKLOG_DIR);
+  let entries;
+  try {
+    const stat = await lstat(base);
+    if (stat.isSymbolicLink())
+      throw new TendError(
+        'backlog/ is a symlink; tend only works on a real backlog/ folder',
+        'replace the link with the folder itself',
+      );
+    entries = await readdir(base, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { items: [], invalid: [] };
+    throw err;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const folderItems: [location: string, id: string][] = [];
+  const inboxFiles: string[] = [];
+  const invalid: InvalidEntry[] = [];
+  for (const entry of entries) {
+    const rel = posix(BACKLOG_DIR, entry.name);
+    if (entry.name.startsWith('.')) {
+      if (isHiddenInboxFile(entry.name)) {
+        invalid.push({ path: rel, location: INBOX, problems: [hiddenInboxProblem(rel, entry.name)] });
+      }
+      continue;
+    }
+    if (undecodableName(entry.name)) {
+      const fix = 'rename it to a UTF-8 name (lowercase letters, digits and dashes, ending in .md)';
+      invalid.push({ path: rel, problems: [{ file: rel, message: 'its name is not valid UTF-8', fix }] });
+    } else if (entry.isSymbolicLink()) {
+      invalid.push({
+        path: rel,
+        problems: [
+          {
+            file: rel,
+            message: 'is a symlink; tend does not follow symlinks in backlog/',
+            fix: 'replace it with the file itself',
+          },
+        ],
+      });
+    } else if (entry.isFile()) {
+      if (entry.name.toLowerCase().endsWith('.md')) inboxFiles.push(entry.name);
+    } else if (!entry.isDirectory()) {
+      invalid.push({ path: rel, problems: [specialFileProblem(rel)] });
+    } else {
+      const known = phases.has(entry.name) || entry.name === DONE || entry.name === BLOCKED;
+      if (!known) {
+        invalid.push({
+          path: rel,
+          problems: [
+            {
+              file: rel,
+              message: 'is not a phase folder of any pipeline',
+              fix: `move its items to a phase folder, or add a phase named ${entry.name} to a pipeline`,
+            },
+          ],
+        });
+        continue;
+      }
+      const children = await listFolder(path.join(base, entry.name), entry.name === DONE).catch((err: unknown) => {
+        if (vanished(err)) return [];
+        if (!unreadable(err)) throw err;
+        invalid.push({ path: rel, problems: [unreadableProblem(rel, true)] });
+        return [];
+      });
+      for (const child of children) {
+        const childRel = posix(rel, child.name);
+        if (child.name.startsWith('.')) continue;
+        if (child.isDirectory() && !undecodableName(child.name)) folderItems.push([entry.name, child.name]);
+        else
+          invalid.push({ path: childRel, location: entry.name, problems: [strayInPhaseFolder(child, childRel, rel)] });
+      }
+    }
+  }
+  const items: Item[] = [];
+  // Read only after the walk, all at once, so no rejection is left without a handler.
+  for (const read of await Promise.all(folderItems.map(([location, id]) => readFolderItemOnce(root, location, id)))) {
+    if ('item' in read) items.push(read.item);
+    else if ('invalid' in read) invalid.push(read.invalid);
+  }
+  const duplicates = duplicateIds(items);
+  const kept = items.filter((item) => {
+    const others = duplicates.get(item.id);
+    if (!others) return true;
+    const elsewhere = others.filter((f) => f !== item.file).join(', ');
+    invalid.push({
+      path: item.file,
+      id: item.id,
+      location: item.location,
+      problems: [
+        {
+          file: item.file,
+          message: `duplicate id ${item.id}: also at ${elsewhere}`,
+          fix: 'an item lives in one folder only: remove or rename one of them',
+        },
+      ],
+    });
+    return false;
+  });
+  const taken = new Set([...items.map((i) => i.id), ...invalid.map((i) => i.id).filter((id): id is string => !!id)]);
+  // A file already named by its id (as `tend add` writes them) claims that id before any other
+  // name that merely slugs to it, so dropping in `Fix Login.md` never renames `fix-login.md`.
+  const ownsItsName = (name: string) => slugify(name.slice(0, -'.md'.length)) === name.slice(0, -'.md'.length);
+  inboxFiles.sort((a, b) => Number(ownsItsName(b)) - Number(ownsItsName(a)));
+  for (const name of inboxFiles) {
+    const rel = posix(BACKLOG_DIR, name);
+    const stem = name.slice(0, -'.md'.length);
+    let read: FileRead;
+    try {
+      read = await readItemFile(root, rel, stem);
+    } catch (err) {
+      if (vanished(err)) continue;
+      throw err;
+    }
+    if ('problems' in read) {
+      // Its id as it will be once fixed, so an item that depends on it waits instead of blocking.
+      invalid.push({ path: rel, id: slugify(stem) || undefined, location: INBOX, problems: read.problems });
+      continue;
+    }
+    const id = uniqueId(slugify(stem) || slugify(read.parsed.fields.title) || 'item', (c) => taken.has(c));
+    taken.add(id);
+    kept.push({
+      id,
+      location: INBOX,
+      file: rel,
+      parsed: read.parsed,
+      fields: read.parsed.fields,
+      artifacts: [],
+      createdMs: createdMs(read.parsed.fields, read.mtimeMs),
+    });
+  }
+  return { items: kept, invalid };
+}
+
+/**
+ * A Markdown file whose name starts with a dot (`.notes.md`, `..md`): hidden, so no item, but
+ * a person may well have meant one, so it is listed rather than passed over in silence. Emacs's
+ * lock links (`.#name.md`) come and go while a file is edited and are left out.
+ */
+function isHiddenInboxFile(name: string): boolean {
+  return name.toLowerCase().endsWith('.md') && !name.startsWith('.#');
+}
+
+function hiddenInboxProblem(rel: string, name: string): Problem {
+  const slug = slugify(name.slice(0, -'.md'.length));
+  const suggested = slug ? `${slug}.md` : 'a name such as my-item.md';
+  return {
+    file: rel,
+    message: 'its name starts with a dot, so it is a hidden file and not taken in',
+    fix: `rename it to ${suggested} to make it an item, or move it out of backlog/`,
+  };
+}
+
+/** What is wrong with an entry of a phase folder that is no item folder. */
+function strayInPhaseFolder(child: Dirent, childRel: string, folderRel: string): Problem {
+  const fix = `items live in ${folderRel}/<id>/item.md; new items go directly in backlog/`;
+  if (undecodableName(child.name)) return { file: childRel, message: 'its name is not valid UTF-8', fix };
+  if (child.isSymbolicLink()) return { file: childRel, message: 'is a symlink in a phase folder', fix };
+  if (child.isFile()) return { file: childRel, message: 'is a file directly in a phase folder', fix };
+  return specialFileProblem(childRel);
+}
+
+function duplicateIds(items: Item[]): Map<string, string[]> {
+  const byId = new Map<string, string[]>();
+  for (const item of items) byId.set(item.id, [...(byId.get(item.id) ?? []), item.file]);
+  return new Map([...byId].filter(([, files]) => files.length > 1));
+}
+
+/**
+ * Throw unless every folder on the way to `relDir` (repository-relative) that exists is a real
+ * folder. tend writes and moves nothing through a symlink: a linked phase or item folder would
+ * carry items out of the repository, where git cannot follow. Folders not there yet are fine,
+ * since tend creates them as real ones.
+ */
+export async function refuseSymlinkedFolders(root: string, relDir: string): Promise<void> {
+  let prefix = '';
+  for (const part of relDir.split(/[/\\]/).filter((p) => p !== '' && p !== '.')) {
+    prefix = prefix ? `${prefix}/${part}` : part;
+    const stat = await lstat(path.join(root, prefix)).catch((err: unknown) => {
+      if (vanished(err)) return undefined;
+      throw err;
+    });
+    if (!stat) return;
+    if (stat.isSymbolicLink()) {
+      // The fix is in the message too: the run loop reports only the message of an item's error.
+      const fix = `replace ${prefix} with a real folder (move what it links to into its place)`;
+      throw new TendError(`${prefix} is a symlink; tend writes and moves nothing through a symlink: ${fix}`, fix);
+    }
+  }
+}
+
+let tmpCounter = 0;
+
+/**
+ * Write a file atomically: a crash leaves the old text or the new, never half of one. The
+ * rename replaces a symlink rather than writing through it, a symlinked folder on the way is
+ * refused, and the temporary file lives in
+ * .tend/ so a crash never leaves debris in backlog/.
+ */
+function forgetFinished(key: string): void {
+  finishedReads.delete(key);
+  writes.set(key, (writes.get(key) ?? 0) + 1);
+}
+
+export async function writeFileAtomic(root: string, rel: string, text: string): Promise<void> {
+  await refuseSymlinkedFolders(root, path.dirname(rel));
+  forgetFinished(path.join(root, path.dirname(rel))); // a finished item tend rewrites is read again
+  const tmpDir = path.join(root, STATE_DIR, 'tmp');
+  await mkdir(tmpDir, { recursive: true });
+  const tmp = path.join(tmpDir, `${process.pid}-${tmpCounter++}.tmp`);
+  const handle = await open(tmp, 'wx');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path.join(root, rel));
+  forgetFinished(path.join(root, path.dirname(rel))); // and a read that began before the rename
+}
+
+export async function writeItemFile(root: string, rel: string, item: ParsedItem): Promise<void> {
+  await writeFileAtomic(root, rel, serializeItem(item));
+}

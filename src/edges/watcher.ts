@@ -1,0 +1,85 @@
+// Live mode: chokidar turns changes to backlog/, pipelines/, prompts/ and ORCHESTRATOR.md into a
+// wake-up for the run loop, which then reads a fresh snapshot. Events carry no meaning here:
+// the loop works out what changed, so a burst of a thousand events is one wake-up, and tend's
+// own writes cost one harmless re-read (they are committed, so nothing is left to do).
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE } from '../core/config.js';
+import { BACKLOG_DIR } from '../core/backlog.js';
+
+export interface RepoWatcher {
+  /** Resolves at the next change (after writes settle), or at once if one is pending. */
+  next(): Promise<void>;
+  close(): Promise<void>;
+  readonly polling: boolean;
+}
+
+/** Errors after which chokidar cannot watch natively (too many files, no inotify). */
+const NATIVE_WATCH_FAILED = new Set(['ENOSPC', 'EMFILE', 'ENFILE', 'ENOSYS', 'EPERM']);
+
+export async function watchRepo(
+  root: string,
+  onWarn: (message: string) => void,
+  options: { polling?: boolean } = {},
+): Promise<RepoWatcher> {
+  let pending = false;
+  let wake: (() => void) | undefined;
+  let polling = options.polling ?? false;
+  let watcher: FSWatcher;
+
+  const signal = () => {
+    pending = true;
+    wake?.();
+    wake = undefined;
+  };
+
+  const start = async (usePolling: boolean): Promise<FSWatcher> => {
+    const w = watch([BACKLOG_DIR, PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE], {
+      cwd: root,
+      ignoreInitial: true,
+      usePolling,
+      interval: 500,
+      // Wait until a file has stopped growing: a half-copied file is not taken in.
+      awaitWriteFinish: { stabilityThreshold: 120, pollInterval: 25 },
+      // Editors' swap and backup files.
+      ignored: (file: string) =>
+        /(^|[/\\])\.[^/\\]*\.sw[a-p]$|~$|\.tmp$|\.md\.\d+$/.test(file) || path.basename(file).startsWith('.#'),
+    });
+    w.on('all', signal);
+    w.on('error', (err) => {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (!polling && NATIVE_WATCH_FAILED.has(code)) {
+        polling = true;
+        onWarn(`watching files failed (${code}); polling for changes every 0.5s instead`);
+        void w.close().then(async () => {
+          watcher = await start(true);
+          signal();
+        });
+      } else {
+        onWarn(`file watcher: ${(err as Error).message}`);
+      }
+    });
+    await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+    return w;
+  };
+
+  watcher = await start(polling);
+  return {
+    get polling() {
+      return polling;
+    },
+    next() {
+      if (pending) {
+        pending = false;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
+        wake = () => {
+          pending = false;
+          resolve();
+        };
+      });
+    },
+    close: () => watcher.close(),
+  };
+}

@@ -1,0 +1,561 @@
+// Where an agent works. `repo`: the checkout itself. `worktree`: the item's own git worktree in
+// .tend/worktrees/<id> on branch tend/<id>, created from the base branch, so parallel builds
+// never touch the same files and the user's checkout is never switched or modified by a build.
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, readFile, realpath, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { runProcess } from './process.js';
+import type { Settings } from '../core/settings.js';
+import { authorEnv, git, withGitLock } from './git.js';
+import { BACKLOG_DIR, BLOCKED, DONE, type Item } from '../core/backlog.js';
+import { TendError } from '../core/problem.js';
+import type { Decision } from '../core/decide.js';
+import { itemLogDir, STATE_DIR } from './state-dir.js';
+
+export const WORKTREES_DIR = path.join(STATE_DIR, 'worktrees');
+
+export interface Workspace {
+  kind: 'repo' | 'worktree';
+  /** Absolute directory the agent runs in. */
+  dir: string;
+  /** The branch work is committed on there. */
+  branch: string;
+  baseBranch: string;
+  diffCommand: string;
+}
+
+export function itemBranch(id: string): string {
+  return `tend/${id}`;
+}
+
+export function worktreeDir(root: string, id: string): string {
+  return path.join(root, WORKTREES_DIR, id);
+}
+
+async function gitOrFail(
+  cwd: string,
+  args: string[],
+  what: string,
+  env?: Record<string, string>,
+  input?: string,
+): Promise<string> {
+  const result = await git(cwd, args, { env, input });
+  if (result.exitCode !== 0) throw new WorkspaceError(`${what}: ${firstLine(result.stderr || result.stdout)}`);
+  return result.stdout;
+}
+
+/** A branch name as a shell word (the agent runs `diff_command` in a shell). */
+function shellWord(name: string): string {
+  return /^[A-Za-z0-9._/-]+$/.test(name) ? name : `'${name.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Keep .tend/ out of every worktree's `git add -A`, whatever the user's .gitignore says. */
+async function excludeStateDir(root: string): Promise<void> {
+  const common = (await git(root, ['rev-parse', '--git-common-dir'])).stdout.trim();
+  const exclude = path.resolve(root, common, 'info', 'exclude');
+  const text = existsSync(exclude) ? await readFile(exclude, 'utf8') : '';
+  if (text.split('\n').some((l) => l.trim() === '.tend/')) return;
+  await mkdir(path.dirname(exclude), { recursive: true });
+  await appendFile(exclude, `${text === '' || text.endsWith('\n') ? '' : '\n'}.tend/\n`);
+}
+
+/** Add the item's worktree: on its existing branch, or on a new one from the base branch. */
+async function addWorktree(root: string, id: string, baseBranch: string): Promise<void> {
+  const branch = itemBranch(id);
+  const dir = worktreeDir(root, id);
+  await mkdir(path.dirname(dir), { recursive: true });
+  await excludeStateDir(root);
+  const fresh = !(await branchExists(root, branch));
+  // A folder there that is no worktree of this repository (git forgot it, or the repository
+  // moved) is set aside, never worked in: git inside it would reach the user's own checkout.
+  if (existsSync(dir)) await rename(dir, `${path.dirname(dir)}/.orphan-${id}-${Date.now()}`);
+  await git(root, ['worktree', 'prune']);
+  const add = ['worktree', 'add', '--quiet', '--no-checkout'];
+  const args = fresh ? [...add, '-b', branch, dir, baseBranch] : [...add, dir, branch];
+  await gitOrFail(root, ['-c', 'core.hooksPath=/dev/null', ...args], `could not create the worktree for ${id}`);
+  await checkOutAllButBacklog(dir, id);
+  if (fresh) await forgetReviewed(root, id); // an earlier item's with this id
+}
+
+/**
+ * Fill a new worktree with everything but backlog/: the agent reads its item through the paths
+ * the prompt gives (in the main checkout), and checking out every finished item's folder made a
+ * worktree take seconds at 1,000 items and a minute at 10,000. backlog/ stays in the worktree's
+ * index marked skip-worktree (what sparse checkout does, without changing the repository's
+ * config), so the branch keeps it as it was and `git commit -a` or `git add -A` never delete it.
+ */
+async function checkOutAllButBacklog(dir: string, id: string): Promise<void> {
+  const what = `could not check out the worktree for ${id}`;
+  await gitOrFail(dir, ['reset', '--quiet'], what);
+  const backlog = await gitOrFail(dir, ['ls-files', '-z', '--', `${BACKLOG_DIR}/`], what);
+  if (backlog) await gitOrFail(dir, ['update-index', '-z', '--skip-worktree', '--stdin'], what, undefined, backlog);
+  await gitOrFail(dir, ['checkout-index', '--all', '--quiet', '-u'], what); // -u: stat data, or every diff rehashes
+}
+
+const commonDirs = new Map<string, string>();
+
+/** Whether `dir` is a live worktree of the repository at `root` (not just a folder with a .git). */
+async function isWorktree(root: string, dir: string): Promise<boolean> {
+  if (!existsSync(path.join(dir, '.git'))) return false;
+  const mine = await git(dir, ['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-common-dir']);
+  const [top = '', common = ''] = mine.stdout.split('\n');
+  if (mine.exitCode !== 0 || top !== (await realpath(dir))) return false;
+  let rootCommon = commonDirs.get(root);
+  if (rootCommon === undefined) {
+    rootCommon = (await git(root, ['rev-parse', '--path-format=absolute', '--git-common-dir'])).stdout.trim();
+    commonDirs.set(root, rootCommon);
+  }
+  return common.trim() === rootCommon;
+}
+
+export async function branchExists(root: string, branch: string): Promise<boolean> {
+  return (await git(root, ['rev-parse', '--quiet', '--verify', `refs/heads/${branch}`])).exitCode === 0;
+}
+
+export type HookName = 'after_create' | 'before_run' | 'after_run' | 'before_remove';
+
+/** Run a workspace hook (a shell command from ORCHESTRATOR.md) in `dir`. Returns a failure text or undefined. */
+export async function runHook(
+  name: HookName,
+  settings: Settings,
+  dir: string,
+  logDir: string,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  const command = settings.hooks[name];
+  if (!command) return undefined;
+  const logFile = path.join(logDir, `hook-${name}.log`);
+  const result = await runProcess({
+    command: 'sh',
+    args: ['-c', command],
+    cwd: dir,
+    timeoutMs: settings.hooks.timeout,
+    stallTimeoutMs: settings.hooks.timeout,
+    logFile,
+    logMaxBytes: settings.log_max_bytes,
+    signal,
+  });
+  if (result.exitCode === 0) return undefined;
+  return `hook ${name} (\`${command}\`) failed: ${result.spawnError ?? (result.stopped ? `stopped (${result.stopped})` : `exit ${result.exitCode}`)}; see ${logFile}`;
+}
+
+/** Where the commit a review saw is kept: the merge takes that, never what came after it. */
+function reviewedRef(id: string): string {
+  return `refs/tend/reviewed/${id}`;
+}
+
+/** Drop the reviewed commit: the work landed, or the item (or an earlier one with its id) is gone. */
+export async function forgetReviewed(root: string, id: string): Promise<void> {
+  await git(root, ['update-ref', '-d', reviewedRef(id)]);
+}
+
+/**
+ * The workspace for a phase, creating the item's worktree (and branch) when it does not exist,
+ * e.g. on the first worktree phase or after `.tend/` was deleted. Runs after_create on creation.
+ * `reviewing`: this phase judges the work (it has `on_reject`), so the commit it starts from is
+ * kept as the one to merge.
+ */
+export async function prepareWorkspace(
+  root: string,
+  id: string,
+  kind: 'repo' | 'worktree',
+  baseBranch: string,
+  settings: Settings,
+  logDir: string,
+  signal: AbortSignal,
+  recordedBranch?: string,
+  reviewing = false,
+): Promise<Workspace> {
+  if (kind === 'repo') return { kind, dir: root, branch: baseBranch, baseBranch, diffCommand: 'git diff HEAD' };
+  const branch = itemBranch(id);
+  const dir = worktreeDir(root, id);
+  const workspace: Workspace = {
+    kind,
+    dir,
+    branch,
+    baseBranch,
+    diffCommand: `git diff ${shellWord(baseBranch)}...${branch}`,
+  };
+  // The item records its branch when it first claims a worktree phase, and only if no such
+  // branch existed: one that did is an earlier item's with the same id, never built upon.
+  if (recordedBranch !== branch && (await branchExists(root, branch))) {
+    throw new WorkspaceError(
+      `a branch ${branch} already exists but is not this item's (left by an earlier item with the same id?)`,
+      `delete it (git branch -D ${branch}) or rename it, then \`tend retry ${id}\``,
+    );
+  }
+  if (await isWorktree(root, dir)) {
+    const off = await offBranch(root, dir, branch);
+    if (off) throw new WorkspaceError(off);
+    // What an earlier phase (or attempt) left uncommitted goes on the branch before this one
+    // starts, so a review's diff holds everything.
+    await commitLeftovers(dir, id, settings.git.author);
+  } else {
+    await withGitLock(() => addWorktree(root, id, baseBranch));
+    const failure = await runHook('after_create', settings, dir, logDir, signal);
+    if (failure) {
+      await removeWorktree(root, id, settings, logDir, signal, { runHook: false });
+      throw new WorkspaceError(failure);
+    }
+  }
+  if (reviewing)
+    await gitOrFail(
+      root,
+      ['update-ref', reviewedRef(id), `refs/heads/${branch}`],
+      `could not note the commit ${id}'s review starts from`,
+    );
+  return workspace;
+}
+
+/** A workspace hook failed: the attempt fails (it counts), the run goes on. */
+export class WorkspaceError extends TendError {}
+
+/** Why the item's worktree is not on its branch (an agent switched or detached it), or undefined. */
+async function offBranch(root: string, dir: string, branch: string): Promise<string | undefined> {
+  const head = (await git(dir, ['symbolic-ref', '--quiet', 'HEAD'])).stdout.trim();
+  if (head === `refs/heads/${branch}`) return undefined;
+  return `the worktree ${path.relative(root, dir)} is on ${head.replace('refs/heads/', '') || 'a detached HEAD'}, not ${branch} (an agent switched it); check out ${branch} there (\`git -C ${path.relative(root, dir)} checkout ${branch}\`), then \`tend retry\``;
+}
+
+/**
+ * Remove the item's worktree; the branch stays. Work an agent left uncommitted is committed on
+ * the branch first, and a HEAD an agent moved off the branch is kept under refs/tend/kept/, so
+ * nothing is lost; if the leftovers cannot be committed, the worktree stays.
+ */
+export async function removeWorktree(
+  root: string,
+  id: string,
+  settings: Settings,
+  logDir: string,
+  signal: AbortSignal,
+  options = { runHook: true },
+): Promise<void> {
+  const dir = worktreeDir(root, id);
+  if (!existsSync(dir)) return;
+  if (!(await isWorktree(root, dir))) {
+    // Not a worktree (see addWorktree): set aside untouched, never committed from.
+    await rename(dir, `${path.dirname(dir)}/.orphan-${id}-${Date.now()}`);
+    await git(root, ['worktree', 'prune']);
+    return;
+  }
+  if (options.runHook) await runHook('before_remove', settings, dir, logDir, signal);
+  const off = await offBranch(root, dir, itemBranch(id));
+  // Off its branch: leftovers go on a detached HEAD kept under refs/tend/kept/, never onto
+  // whatever branch the agent switched to.
+  if (off) await gitOrFail(dir, ['checkout', '--quiet', '--detach'], `could not detach the worktree of ${id}`);
+  await commitLeftovers(dir, id, settings.git.author);
+  if (off)
+    await gitOrFail(
+      dir,
+      ['update-ref', `refs/tend/kept/${id}-${Date.now()}`, 'HEAD'],
+      `could not keep the worktree's HEAD of ${id}`,
+    );
+  await withGitLock(async () => {
+    await git(root, ['worktree', 'remove', '--force', dir]);
+    await git(root, ['worktree', 'prune']);
+  });
+}
+
+/** Commit, as tend, what an agent left uncommitted in the item's worktree. */
+async function commitLeftovers(dir: string, id: string, author: string | undefined): Promise<void> {
+  if ((await gitOrFail(dir, ['status', '--porcelain'], `could not read the worktree of ${id}`)).trim() === '') return;
+  // Never backlog/: it is not checked out here, and a lost skip-worktree bit must not read as its deletion.
+  const add = ['add', '--all', '--', '.', `:(exclude)${BACKLOG_DIR}/`];
+  await gitOrFail(dir, add, `could not commit the work left in the worktree of ${id}`);
+  await gitOrFail(
+    dir,
+    [
+      '-c',
+      'core.hooksPath=/dev/null',
+      'commit',
+      '--quiet',
+      '--no-verify',
+      '-m',
+      `tend: work left uncommitted in the worktree of ${id}`,
+    ],
+    `could not commit the work left in the worktree of ${id}`,
+    authorEnv(author),
+  );
+}
+
+/** `landed`: the branch commit whose work is now in the base branch, when it is. */
+/** The tip of `branch`, to tell later what landed on it while an agent ran elsewhere. */
+export async function branchTip(root: string, branch: string): Promise<string | undefined> {
+  const result = await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`]);
+  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+}
+
+/** Commits this process put on a base branch by landing an item's work (merge or rebase). */
+const landedByTend = new Set<string>();
+
+async function rememberLanded(root: string, base: string, tip: string): Promise<void> {
+  const listed = await git(root, ['rev-list', `${base}..${tip}`]);
+  for (const commit of listed.stdout.split('\n')) if (commit) landedByTend.add(commit);
+}
+
+/**
+ * Commits on `branch` since `since` that tend did not make (no Tend-Outcome trailer, not landed
+ * by tend from an item's branch), as "<short sha> <subject>": an agent in a worktree must commit
+ * on its own branch, and one that commits in the main checkout instead lands its work unreviewed.
+ */
+export async function commitsNotByTend(root: string, since: string, branch: string): Promise<string[]> {
+  const format = '%H %h %s%x1f%(trailers:key=Tend-Outcome,valueonly,separator=)%x1e';
+  const result = await git(root, ['log', '--first-parent', `--format=${format}`, `${since}..refs/heads/${branch}`]);
+  if (result.exitCode !== 0) return [];
+  return result.stdout
+    .split('\x1e')
+    .map((entry) => entry.trim().split('\x1f'))
+    .filter(([commit, outcome]) => commit && !outcome?.trim() && !landedByTend.has(commit.split(' ')[0] ?? ''))
+    .map(([commit]) => commit?.split(' ').slice(1).join(' ') ?? '');
+}
+
+export type MergeResult = { ok: true; note: string; landed?: string } | { ok: false; reason: string };
+type Built = { ok: true; commit: string } | { ok: false; reason: string };
+
+/**
+ * Bring the item's work into the base branch as `merge` says: the commit its last review saw
+ * (or the branch, if no phase reviewed it), never what an agent added after. `none`: leave it
+ * for a pull request. `ff`: that commit rebased onto the base, in a scratch worktree. `merge`: a
+ * merge commit built with `git merge-tree`, without any checkout. Either way the user's checkout
+ * is only fast-forwarded, which git does around their staged and unstaged changes (or refuses,
+ * if they touch the same files); a conflict leaves everything as it was and says why.
+ */
+export async function mergeBranch(
+  root: string,
+  id: string,
+  mode: Settings['merge'],
+  baseBranch: string,
+  author?: string,
+): Promise<MergeResult> {
+  const branch = itemBranch(id);
+  if (!(await branchExists(root, branch))) return { ok: true, note: 'no branch' };
+  if (mode === 'none') return { ok: true, note: `branch ${branch} kept for review` };
+  return withGitLock(async () => {
+    const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
+    if (current !== baseBranch)
+      return {
+        ok: false,
+        reason: `the checkout is on ${current || 'a detached HEAD'}, not ${baseBranch}; merge ${branch} yourself`,
+      };
+    const dir = worktreeDir(root, id);
+    const off = (await isWorktree(root, dir)) ? await offBranch(root, dir, branch) : undefined;
+    if (off) return { ok: false, reason: off };
+    // Commit ids, resolved once: a commit landing on the base meanwhile makes the fast-forward
+    // refuse, rather than be dropped from a merge made against the older base.
+    const base = (
+      await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${baseBranch}^{commit}`])
+    ).stdout.trim();
+    const reviewed = (
+      await git(root, ['rev-parse', '--verify', '--quiet', `${reviewedRef(id)}^{commit}`])
+    ).stdout.trim();
+    const head = (await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`])).stdout.trim();
+    if (reviewed && (await git(root, ['merge-base', '--is-ancestor', reviewed, head])).exitCode !== 0) {
+      return {
+        ok: false,
+        reason: `the reviewed commit ${reviewed.slice(0, 12)} is not on ${branch} (the branch was reset or replaced); review it again (\`tend retry\`) or merge by hand`,
+      };
+    }
+    const tip = reviewed || head;
+    if ((await git(root, ['merge-base', '--is-ancestor', tip, base])).exitCode === 0) {
+      return { ok: true, note: `${branch} has nothing ${baseBranch} lacks`, landed: tip };
+    }
+    const built =
+      mode === 'ff'
+        ? await rebased(root, id, tip, base, branch, baseBranch, author)
+        : await mergeCommit(root, tip, base, branch, baseBranch, author);
+    if (!built.ok) return built;
+    // No autostash (it would write conflict markers into the user's files) and no hooks.
+    const ff = await git(root, [
+      '-c',
+      'core.hooksPath=/dev/null',
+      '-c',
+      'merge.autoStash=false',
+      'merge',
+      '--quiet',
+      '--ff-only',
+      built.commit,
+    ]);
+    if (ff.exitCode !== 0)
+      return {
+        ok: false,
+        reason: `could not fast-forward ${baseBranch}: ${describeGitError(ff.stderr)}; ${branch} is kept`,
+      };
+    await rememberLanded(root, base, built.commit);
+    const note = mode === 'ff' ? `fast-forwarded ${baseBranch} to ${branch}` : `merged ${branch} into ${baseBranch}`;
+    return { ok: true, note, landed: tip };
+  });
+}
+
+/** `ff`: `tip` rebased onto `base` in a scratch worktree; the item's branch and worktree are left as they are. */
+async function rebased(
+  root: string,
+  id: string,
+  tip: string,
+  base: string,
+  branch: string,
+  baseBranch: string,
+  author: string | undefined,
+): Promise<Built> {
+  if ((await git(root, ['merge-base', '--is-ancestor', base, tip])).exitCode === 0) return { ok: true, commit: tip };
+  const scratch = path.join(root, WORKTREES_DIR, `.rebase-${id}`);
+  const drop = async () => {
+    await git(root, ['worktree', 'remove', '--force', scratch]);
+    await rm(scratch, { recursive: true, force: true });
+    await git(root, ['worktree', 'prune']);
+  };
+  await drop(); // left by a run killed mid-rebase
+  await mkdir(path.dirname(scratch), { recursive: true });
+  const added = await git(root, [
+    '-c',
+    'core.hooksPath=/dev/null',
+    'worktree',
+    'add',
+    '--quiet',
+    '--detach',
+    scratch,
+    tip,
+  ]);
+  if (added.exitCode !== 0)
+    return { ok: false, reason: `could not make a worktree to rebase ${branch}: ${describeGitError(added.stderr)}` };
+  try {
+    // git.author commits the rebased copies; their authors stay who they were.
+    const committer = Object.fromEntries(
+      Object.entries(authorEnv(author)).filter(([k]) => k.startsWith('GIT_COMMITTER_')),
+    );
+    const rebase = await git(scratch, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', base], {
+      env: committer,
+    });
+    if (rebase.exitCode !== 0) {
+      await git(scratch, ['rebase', '--abort']);
+      return {
+        ok: false,
+        reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${describeGitError(`${rebase.stdout}\n${rebase.stderr}`)}; the branch is kept as it was`,
+      };
+    }
+    return { ok: true, commit: (await git(scratch, ['rev-parse', 'HEAD'])).stdout.trim() };
+  } finally {
+    await drop();
+  }
+}
+
+/** `merge`: a merge commit of `tip` into `base` (first parent the base), made without a checkout. */
+async function mergeCommit(
+  root: string,
+  tip: string,
+  base: string,
+  branch: string,
+  baseBranch: string,
+  author: string | undefined,
+): Promise<Built> {
+  const merged = await git(root, ['merge-tree', '--write-tree', '--name-only', base, tip]);
+  if (merged.exitCode !== 0) {
+    const conflict = merged.stdout.split('\n').find((l) => l.startsWith('CONFLICT'));
+    return conflict
+      ? {
+          ok: false,
+          reason: `merging ${branch} into ${baseBranch} conflicts: ${conflict}; both sides are kept, resolve it by hand`,
+        }
+      : {
+          ok: false,
+          reason: `git could not merge ${branch} into ${baseBranch}: ${describeGitError(merged.stderr || merged.stdout)}; the branch is kept`,
+        };
+  }
+  const tree = merged.stdout.split('\n')[0]?.trim() ?? '';
+  const commit = await git(root, ['commit-tree', tree, '-p', base, '-p', tip, '-m', `tend: merge ${branch}`], {
+    env: authorEnv(author),
+  });
+  if (commit.exitCode !== 0)
+    return { ok: false, reason: `could not make the merge commit: ${describeGitError(commit.stderr)}` };
+  return { ok: true, commit: commit.stdout.trim() };
+}
+
+/** git's error, with the file list that follows "...would be overwritten by merge:" kept. */
+function describeGitError(text: string): string {
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^(hint|Aborting)/.test(l));
+  const first = lines.findIndex((l) => /^(error|fatal|CONFLICT)/.test(l));
+  return lines.slice(Math.max(0, first), Math.max(0, first) + 4).join(' ') || 'unknown error';
+}
+
+function firstLine(text: string): string {
+  return (
+    text
+      .trim()
+      .split('\n')
+      .find((l) => l.trim() !== '') ?? 'unknown error'
+  );
+}
+
+/**
+ * An item leaving for done/ or blocked/ gives up its worktree; done first merges its branch as
+ * `merge` says, and a merge that fails blocks the item instead, with the branch intact.
+ */
+export async function settleWorkspace(
+  root: string,
+  item: Item,
+  d: Decision,
+  settings: Settings,
+  baseBranch: string,
+  signal: AbortSignal,
+): Promise<Decision> {
+  const branch = itemBranch(item.id);
+  // d.to is undefined for a change made by hand, e.g. a folder moved into done/: no merge then.
+  const to = d.to ?? item.location;
+  // Only its own branch (recorded when it claimed a worktree phase), never an earlier item's.
+  if ((to !== DONE && to !== BLOCKED) || item.fields.branch !== branch || !(await branchExists(root, branch))) return d;
+  let settled: Decision = { ...d, changes: { ...d.changes, branch } };
+  let landed: string | undefined;
+  if (d.to === DONE) {
+    const merged = await mergeBranch(root, item.id, settings.merge, baseBranch, settings.git.author);
+    if (merged.ok) landed = merged.landed;
+    else {
+      settled = {
+        to: BLOCKED,
+        changes: { ...settled.changes, status: 'failed', blocked_reason: merged.reason, blocked_phase: item.location },
+        transition: {
+          ...d.transition,
+          summary: `${item.location} -> blocked (merge failed)`,
+          outcome: 'blocked',
+          extra: { ...d.transition.extra, 'Tend-Reason': merged.reason },
+        },
+      };
+    }
+  }
+  // The reviewed commit is kept for a retry out of blocked/, until the work has landed.
+  if (settled.to === DONE) await forgetReviewed(root, item.id);
+  try {
+    await removeWorktree(root, item.id, settings, itemLogDir(root, item.id), signal);
+  } catch (err) {
+    // The transition goes ahead (a merge may already have landed); the worktree stays, nothing lost.
+    const why = `the worktree ${path.relative(root, worktreeDir(root, item.id))} was kept: ${err instanceof Error ? err.message : String(err)}`;
+    return { ...settled, changes: { ...settled.changes, warning: why } };
+  }
+  if (settled.to !== DONE || landed === undefined || settings.git.keep_branches) return settled;
+  return dropLandedBranch(root, item.id, landed, settled);
+}
+
+/**
+ * Delete the branch of work that has landed, so tend/<id> branches do not pile up. Only while it
+ * still points at the commit that landed: commits after it (what the review left uncommitted,
+ * or added after it started) were not reviewed and are kept on the branch. A deletion that
+ * fails is a warning; the item is done either way.
+ */
+async function dropLandedBranch(root: string, id: string, landed: string, settled: Decision): Promise<Decision> {
+  const branch = itemBranch(id);
+  const head = (await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`])).stdout.trim();
+  if (head !== landed) {
+    const why = `${branch} was kept: it holds commits made after the review, which did not land`;
+    return { ...settled, changes: { ...settled.changes, warning: why } };
+  }
+  const deleted = await withGitLock(() => git(root, ['update-ref', '-d', `refs/heads/${branch}`, landed]));
+  if (deleted.exitCode !== 0) {
+    const why =
+      `${branch} has landed but could not be deleted: ${firstLine(deleted.stderr)}; ` +
+      `delete it with \`git branch -D ${branch}\``;
+    return { ...settled, changes: { ...settled.changes, warning: why } };
+  }
+  return { ...settled, changes: { ...settled.changes, branch: undefined } };
+}
