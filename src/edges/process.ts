@@ -110,7 +110,7 @@ function openLog(file: string, maxBytes: number) {
 }
 
 /** Longer stdout lines are not passed to `onLine` (activity events are a few hundred bytes). */
-export const MAX_LINE_CHARS = 1024 * 1024;
+const MAX_LINE_CHARS = 1024 * 1024;
 
 /**
  * Cuts a stream of text into lines for `onLine`, holding at most `maxChars` of an unfinished
