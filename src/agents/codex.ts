@@ -1,6 +1,6 @@
 // Codex: `codex exec --json -`, prompt on stdin, which is closed once written (codex waits for
-// the end of its stdin and hangs on one left open). Not an argument: one argument is capped at 128 KiB on Linux and
-// anyone's `ps` shows it. JSONL events for activity and tokens.
+// the end of its stdin and hangs on one left open). Not an argument: one argument is capped at
+// 128 KiB on Linux and anyone's `ps` shows it. JSONL events for activity and tokens.
 import { finiteNumber, jsonLines, usageLimitIn } from './limits.js';
 import { runAgentProcess } from './run-agent.js';
 import type { Agent, AgentResult, CliAgentOptions } from './types.js';

@@ -5,6 +5,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Agent, AgentResult } from './types.js';
 
+const PLACEHOLDER =
+  'Placeholder written by the dry-run agent: no model was called and nothing was\n' +
+  'changed. Run with a real agent (`--agent claude`) to do the work.\n';
+
 export function dryRunAgent(): Agent {
   return {
     label: () => 'dry-run',
@@ -17,7 +21,7 @@ export function dryRunAgent(): Agent {
             ? `---\nverdict: approve\n---\n`
             : '';
       const title = `${req.phase}${req.lens ? ` (${req.lens})` : ''} for ${req.id}`;
-      const text = `${frontmatter}# ${title}\n\nPlaceholder written by the dry-run agent: no model was called and nothing was\nchanged. Run with a real agent (\`--agent claude\`) to do the work.\n`;
+      const text = `${frontmatter}# ${title}\n\n${PLACEHOLDER}`;
       await mkdir(path.dirname(req.artifactPath), { recursive: true });
       await writeFile(req.artifactPath, text);
       return { exitCode: 0, durationMs: Date.now() - started, costUsd: 0, outputTail: `wrote ${req.artifactPath}` };

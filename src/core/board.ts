@@ -82,7 +82,7 @@ export function problemJson(p: Problem) {
   return { file: p.file, line: p.line ?? null, key: p.key ?? null, message: p.message, fix: p.fix ?? null };
 }
 
-/** The documented `tend status --json` shape (README, "tend status"). */
+/** The documented `tend status --json` shape (README, "JSON output"). */
 export function boardJson(b: Board, config: { errors: Problem[]; warnings: Problem[] }, now: number) {
   return {
     version: 1,

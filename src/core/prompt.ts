@@ -21,11 +21,13 @@ export function pipelineList(pipelines: Pipeline[]): string {
 export function renderPrompt(input: PromptInput): string {
   const values: TemplateValues = { ...input.values, pipelines: pipelineList(input.pipelines) };
   const instructions = renderTemplate(input.phase.prompt, input.template, values).trim();
+  const itemText = input.itemBody.trim() || '(the item has no text beyond its title)';
   const sections = [
     input.context.trim() && `# Project context\n\n${input.context.trim()}`,
     instructions,
-    `# The item: ${values.title} (${values.id})\n\nFile: ${values.item_path}\n\n${input.itemBody.trim() || '(the item has no text beyond its title)'}`,
-    `# Where to write\n\nWrite your result to ${values.artifact_path}. The phase counts as done only when that file exists and is not empty.`,
+    `# The item: ${values.title} (${values.id})\n\nFile: ${values.item_path}\n\n${itemText}`,
+    `# Where to write\n\nWrite your result to ${values.artifact_path}. ` +
+      'The phase counts as done only when that file exists and is not empty.',
   ];
   return `${sections.filter(Boolean).join('\n\n---\n\n')}\n`;
 }

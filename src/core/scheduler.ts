@@ -92,8 +92,26 @@ function cycleThrough(id: string, deps: ReadonlyMap<string, string[]>): string[]
   return undefined;
 }
 
-export function plan(items: readonly Item[], config: Config, state: SchedulerState): Plan {
-  const result: Plan = {
+/** What planning one item needs to know about the others and the run, worked out once. */
+interface PlanContext {
+  config: Config;
+  state: SchedulerState;
+  byId: ReadonlyMap<string, Item>;
+  deps: ReadonlyMap<string, string[]>;
+  /** When each agent's usage limit resets (agentLimits). */
+  limits: ReadonlyMap<string, number>;
+  /** False once the run has spent budget.per_run_usd. */
+  runBudgetLeft: boolean;
+}
+
+/** What is left to hand out as items start: agent slots, and each phase's count of running items. */
+interface Capacity {
+  slots: number;
+  perPhase: Map<string, number>;
+}
+
+function emptyPlan(): Plan {
+  return {
     intake: [],
     approved: [],
     start: [],
@@ -105,81 +123,126 @@ export function plan(items: readonly Item[], config: Config, state: SchedulerSta
     limited: [],
     budgetReached: false,
   };
-  const byId = new Map(items.map((i) => [i.id, i]));
-  const deps = new Map(items.map((i) => [i.id, i.fields.depends_on]));
-  const sorted = [...items].sort(compareItems);
-  const budget = config.settings.budget;
-  const runBudgetLeft = budget.per_run_usd === undefined || state.spentUsd < budget.per_run_usd;
-  const limits = agentLimits(items, config, state.now);
+}
 
-  // Running counts per phase, to apply each pipeline's per-phase concurrency.
+function planContext(items: readonly Item[], config: Config, state: SchedulerState): PlanContext {
+  const budget = config.settings.budget;
+  return {
+    config,
+    state,
+    byId: new Map(items.map((i) => [i.id, i])),
+    deps: new Map(items.map((i) => [i.id, i.fields.depends_on])),
+    limits: agentLimits(items, config, state.now),
+    runBudgetLeft: budget.per_run_usd === undefined || state.spentUsd < budget.per_run_usd,
+  };
+}
+
+/** Free slots, and the items running per phase (each pipeline's per-phase concurrency counts them). */
+function capacityOf(state: SchedulerState): Capacity {
   const perPhase = new Map<string, number>();
   for (const phase of state.active.values()) perPhase.set(phase, (perPhase.get(phase) ?? 0) + 1);
-  let slots = state.freeSlots;
+  return { slots: state.freeSlots, perPhase };
+}
 
-  for (const item of sorted) {
-    if (item.location === INBOX) {
-      result.intake.push(item);
-      continue;
-    }
-    if (item.location === DONE || item.location === BLOCKED || state.active.has(item.id)) continue;
-    const pipeline = pipelineOf(item, config);
-    const phase = pipeline?.phases.find((p) => p.name === item.location);
-    if (!pipeline || !phase) continue; // reported as invalid by validate.ts
-    const f = item.fields;
-    if (f.status === 'running') continue; // held by another run (or recovered before planning)
-    if (f.status === 'waiting') {
-      if (f.approved === true) result.approved.push({ item, pipeline, phase });
-      else result.waiting.push(item);
-      continue;
-    }
-    const missing = f.depends_on.filter((d) => !byId.has(d) && !state.invalidIds.has(d));
-    if (missing.length > 0) {
-      result.block.push({
-        item,
-        reason: `depends on ${missing.join(', ')}, which no item has as id; fix depends_on`,
-        missingDependency: true,
-      });
-      continue;
-    }
-    const cycle = cycleThrough(item.id, deps);
-    if (cycle) {
-      result.block.push({
-        item,
-        reason: `dependency cycle ${cycle.join(' -> ')}; remove one of these depends_on entries`,
-      });
-      continue;
-    }
-    if (f.depends_on.some((d) => byId.get(d)?.location === BLOCKED)) {
-      result.stuck.push(item);
-      continue;
-    }
-    if (f.depends_on.some((d) => byId.get(d)?.location !== DONE)) continue;
-    if (budget.per_item_usd !== undefined && f.cost_usd >= budget.per_item_usd) {
-      result.block.push({
-        item,
-        reason: `spent $${f.cost_usd.toFixed(2)}, at or over budget.per_item_usd ($${budget.per_item_usd.toFixed(2)}); raise the cap or finish it by hand`,
-      });
-      continue;
-    }
-    const resumeAt = f.resume_at ? Date.parse(f.resume_at) : NaN;
-    if (!Number.isNaN(resumeAt) && resumeAt > state.now) {
-      (f.status === 'failed' ? result.retrying : result.parked).push(item);
-      continue;
-    }
-    const agent = agentOf(phase, config, state.agent);
-    const limitEnds = limits.get(agent);
-    if (limitEnds !== undefined) {
-      result.limited.push({ item, agent, until: new Date(limitEnds).toISOString() });
-      continue;
-    }
-    if (!runBudgetLeft) result.budgetReached = true;
-    if (slots <= 0 || !runBudgetLeft) continue;
-    const cap = pipeline.concurrency[phase.name];
-    if (cap !== undefined && (perPhase.get(phase.name) ?? 0) >= cap) continue;
-    result.start.push({ item, pipeline, phase });
-    perPhase.set(phase.name, (perPhase.get(phase.name) ?? 0) + 1);
-    slots -= 1;
+/**
+ * The phase an item in a phase folder would run next. Inbox items go to intake and items
+ * waiting for a human are listed; items that are finished, blocked, already running or invalid
+ * are left alone.
+ */
+function phaseToRun(item: Item, ctx: PlanContext, result: Plan): Start | undefined {
+  if (item.location === INBOX) {
+    result.intake.push(item);
+    return undefined;
+  }
+  if (item.location === DONE || item.location === BLOCKED || ctx.state.active.has(item.id)) return undefined;
+  const pipeline = pipelineOf(item, ctx.config);
+  const phase = pipeline?.phases.find((p) => p.name === item.location);
+  if (!pipeline || !phase) return undefined; // reported as invalid by validate.ts
+  const f = item.fields;
+  if (f.status === 'running') return undefined; // held by another run (or recovered before planning)
+  if (f.status === 'waiting') {
+    if (f.approved === true) result.approved.push({ item, pipeline, phase });
+    else result.waiting.push(item);
+    return undefined;
+  }
+  return { item, pipeline, phase };
+}
+
+/**
+ * Whether the item's dependencies let it run: all of them in done/. One no item has as id, or a
+ * cycle, blocks it; a blocked dependency leaves it stuck; any other waits quietly.
+ */
+function dependenciesDone(item: Item, ctx: PlanContext, result: Plan): boolean {
+  const dependsOn = item.fields.depends_on;
+  const missing = dependsOn.filter((d) => !ctx.byId.has(d) && !ctx.state.invalidIds.has(d));
+  if (missing.length > 0) {
+    result.block.push({
+      item,
+      reason: `depends on ${missing.join(', ')}, which no item has as id; fix depends_on`,
+      missingDependency: true,
+    });
+    return false;
+  }
+  const cycle = cycleThrough(item.id, ctx.deps);
+  if (cycle) {
+    result.block.push({
+      item,
+      reason: `dependency cycle ${cycle.join(' -> ')}; remove one of these depends_on entries`,
+    });
+    return false;
+  }
+  if (dependsOn.some((d) => ctx.byId.get(d)?.location === BLOCKED)) {
+    result.stuck.push(item);
+    return false;
+  }
+  return dependsOn.every((d) => ctx.byId.get(d)?.location === DONE);
+}
+
+/** Whether nothing but free capacity keeps the item from starting: dependencies, budget, backoff, usage limits. */
+function readyToStart(start: Start, ctx: PlanContext, result: Plan): boolean {
+  const { item, phase } = start;
+  const f = item.fields;
+  if (!dependenciesDone(item, ctx, result)) return false;
+  const perItem = ctx.config.settings.budget.per_item_usd;
+  if (perItem !== undefined && f.cost_usd >= perItem) {
+    const spent = `spent $${f.cost_usd.toFixed(2)}, at or over budget.per_item_usd ($${perItem.toFixed(2)})`;
+    result.block.push({ item, reason: `${spent}; raise the cap or finish it by hand` });
+    return false;
+  }
+  const resumeAt = f.resume_at ? Date.parse(f.resume_at) : NaN;
+  if (!Number.isNaN(resumeAt) && resumeAt > ctx.state.now) {
+    (f.status === 'failed' ? result.retrying : result.parked).push(item);
+    return false;
+  }
+  const agent = agentOf(phase, ctx.config, ctx.state.agent);
+  const limitEnds = ctx.limits.get(agent);
+  if (limitEnds !== undefined) {
+    result.limited.push({ item, agent, until: new Date(limitEnds).toISOString() });
+    return false;
+  }
+  return true;
+}
+
+/** Starts the item if the run's budget, a free slot and its phase's concurrency allow. */
+function startIfRoom(start: Start, ctx: PlanContext, capacity: Capacity, result: Plan): void {
+  if (!ctx.runBudgetLeft) result.budgetReached = true;
+  if (capacity.slots <= 0 || !ctx.runBudgetLeft) return;
+  const name = start.phase.name;
+  const cap = start.pipeline.concurrency[name];
+  if (cap !== undefined && (capacity.perPhase.get(name) ?? 0) >= cap) return;
+  result.start.push(start);
+  capacity.perPhase.set(name, (capacity.perPhase.get(name) ?? 0) + 1);
+  capacity.slots -= 1;
+}
+
+/** Every item in scheduling order: filed where it stands, and started while there is room. */
+export function plan(items: readonly Item[], config: Config, state: SchedulerState): Plan {
+  const result = emptyPlan();
+  const ctx = planContext(items, config, state);
+  const capacity = capacityOf(state);
+  for (const item of [...items].sort(compareItems)) {
+    const start = phaseToRun(item, ctx, result);
+    if (start && readyToStart(start, ctx, result)) startIfRoom(start, ctx, capacity, result);
   }
   return result;
 }

@@ -1,8 +1,8 @@
-// Descendants of an agent that left its process group (`setsid cmd &`, `set -m`, a daemon that
-// double-forks): killing the group cannot reach them, and one that keeps the agent's stdout
-// open would hold the phase forever. Each agent run gets a marker variable in its environment;
-// every descendant inherits it, so after the agent exits the marker in /proc/<pid>/environ
-// names what it left behind. Linux only: elsewhere nothing is found.
+// Descendants of an agent (or a gate or hook) that left its process group (`setsid cmd &`,
+// `set -m`, a daemon that double-forks): killing the group cannot reach them, and one that keeps
+// the program's stdout open would hold the phase forever. Each program run gets a marker variable
+// in its environment; every descendant inherits it, so after the program exits the marker in
+// /proc/<pid>/environ names what it left behind. Linux only: elsewhere nothing is found.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { processIdentity } from './pid.js';

@@ -62,8 +62,9 @@ export async function git(
 }
 
 /**
- * One git process. Plain child_process rather than execa here: git runs on every command and
- * every transition, and execa's import alone costs ~85 ms of start-up.
+ * One git process, spawned with node:child_process: git runs on every command and every
+ * transition, and execa would add 210-250 ms of start-up to import and 4-7 ms per git command
+ * (README, "Libraries").
  */
 function gitOnce(
   cwd: string,
@@ -155,7 +156,9 @@ const IN_PROGRESS: { file: string; what: string; fix: string }[] = [
   {
     file: 'rebase-apply',
     what: 'a rebase or `git am`',
-    fix: 'finish it (`git rebase --continue` or `git am --continue`) or abort it (`git rebase --abort` / `git am --abort`)',
+    fix:
+      'finish it (`git rebase --continue` or `git am --continue`) ' +
+      'or abort it (`git rebase --abort` / `git am --abort`)',
   },
   {
     file: 'CHERRY_PICK_HEAD',
@@ -222,20 +225,13 @@ export function withGitLock<T>(fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
-/**
- * Commit the working-tree state of `paths` (and nothing else) on top of HEAD, with
- * `git commit --only`: the user's staged and unstaged changes elsewhere are never committed,
- * unstaged or reset. The user's hooks do not run on tend's commits. Returns false when the
- * paths did not change. Commits from one process are serialized so HEAD moves one transition
- * at a time.
- */
 export interface CommitOptions {
   author?: string;
   /** Commit only while this branch is checked out (an agent may have switched it). */
   branch?: string;
 }
 
-/** HEAD moved to another branch under tend: nothing more can be committed safely. */
+/** HEAD moved to another branch, or the branch was rewritten, under tend: nothing more can be committed safely. */
 export class BranchMoved extends TendError {}
 
 const gitDirs = new Map<string, { dir: string; common: string }>();
@@ -282,6 +278,14 @@ export async function runAutoMaintenance(root: string): Promise<void> {
   await withGitLock(() => git(root, ['maintenance', 'run', '--auto', '--quiet']));
 }
 
+/**
+ * Commit the working-tree state of `paths` (and nothing else) on top of HEAD, with
+ * `git commit --only`: the user's staged and unstaged changes elsewhere are never committed,
+ * unstaged or reset. The user's hooks do not run on tend's commits. Returns false when the
+ * paths did not change. Commits from one process are serialized so HEAD moves one transition
+ * at a time. With `options.branch`, throws BranchMoved when HEAD is on another branch or the
+ * branch was rewritten under tend (checkNotRewritten).
+ */
 export function commitPaths(
   root: string,
   paths: string[],
@@ -303,7 +307,8 @@ async function commitNow(root: string, paths: string[], message: string, options
     const now = await currentBranchFast(root);
     if (now !== options.branch) {
       throw new BranchMoved(
-        `the checkout is now on ${now ?? 'a detached HEAD'}, not ${options.branch} where tend commits (an agent or a person switched it)`,
+        `the checkout is now on ${now ?? 'a detached HEAD'}, not ${options.branch} where tend commits ` +
+          '(an agent or a person switched it)',
         `switch back with \`git checkout ${options.branch}\`, then run tend again`,
       );
     }
@@ -335,9 +340,12 @@ export async function checkNotRewritten(root: string, branch: string): Promise<v
   const contained = await git(root, ['merge-base', '--is-ancestor', last, 'HEAD']);
   if (contained.exitCode === 0) return;
   const subject = (await git(root, ['log', '-1', '--format=%s', last])).stdout.trim();
+  const short = last.slice(0, 12);
   throw new BranchMoved(
-    `${branch} was rewritten under tend: it no longer contains tend's last commit ${last.slice(0, 12)} (${subject || 'unknown'}); a \`git reset\`, rebase or amend (by an agent or a person) dropped it`,
-    `nothing was committed on top; see \`git reflog ${branch}\` and bring the lost commits back (e.g. \`git reset --hard ${last.slice(0, 12)}\` if nothing since matters), then run tend again`,
+    `${branch} was rewritten under tend: it no longer contains tend's last commit ${short} ` +
+      `(${subject || 'unknown'}); a \`git reset\`, rebase or amend (by an agent or a person) dropped it`,
+    `nothing was committed on top; see \`git reflog ${branch}\` and bring the lost commits back ` +
+      `(e.g. \`git reset --hard ${short}\` if nothing since matters), then run tend again`,
   );
 }
 

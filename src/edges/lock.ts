@@ -30,9 +30,8 @@ export interface RunLock {
 }
 
 /**
- * Take the lock: written in full to a temporary file, then linked into place (atomic: another
- * run sees no lock or a whole one). A stale lock is renamed away, which only one of two racing
- * runs can do, before trying again.
+ * Take the run lock: the checkout's socket (Linux), then the lock file. Refused, with a TendError
+ * naming the holder, when another live run holds either.
  */
 export async function acquireRunLock(root: string): Promise<RunLock> {
   const mine: LockInfo = { pid: process.pid, host: os.hostname(), started: new Date().toISOString() };
@@ -46,6 +45,11 @@ export async function acquireRunLock(root: string): Promise<RunLock> {
   }
 }
 
+/**
+ * The lock file: written in full to a temporary file, then linked into place (atomic: another
+ * run sees no lock or a whole one). A stale lock is renamed away, which only one of two racing
+ * runs can do, before trying again.
+ */
 async function acquireLockFile(root: string, mine: LockInfo): Promise<RunLock> {
   const file = path.join(root, LOCK_FILE);
   await mkdir(path.dirname(file), { recursive: true });

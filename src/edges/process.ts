@@ -1,6 +1,8 @@
-// Running an agent CLI as a child process: its own process group, so a timeout, a stall or
-// shutdown kills the whole tree (a timeout that kills only the program leaves its children
-// running); output teed to a size-capped log and a rolling tail; never a shell.
+// The child-process runner for agents, gates and hooks: each program runs in its own process
+// group, so a timeout, a stall or shutdown kills the whole tree (a timeout that kills only the
+// program leaves its children running), and what it moved out of the group is stopped too
+// (escapees.ts); output is teed to a size-capped log and a rolling tail. The program is spawned
+// as given, never through a shell: hooks and string gates ask for `sh -c` themselves.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -110,11 +112,40 @@ function openLog(file: string, maxBytes: number) {
 /** Longer stdout lines are not passed to `onLine` (activity events are a few hundred bytes). */
 const MAX_LINE_CHARS = 1024 * 1024;
 
+/**
+ * Cuts a stream of text into lines for `onLine`, holding at most `maxChars` of an unfinished
+ * line: a line longer than that is dropped, all of it, even one that never ends.
+ */
+export function boundedLines(onLine: (line: string) => void, maxChars = MAX_LINE_CHARS) {
+  let pending = '';
+  let overlong = false;
+  return {
+    push(text: string) {
+      const lines = (pending + text).split('\n');
+      pending = lines.pop() ?? '';
+      if (overlong && lines.length > 0) {
+        lines.shift(); // the end of a line that was too long
+        overlong = false;
+      }
+      for (const line of lines) if (line.length <= maxChars) onLine(line);
+      // A line that never ends is dropped as it grows, not held: it is in the log all the same.
+      if (pending.length > maxChars) {
+        pending = '';
+        overlong = true;
+      }
+    },
+    /** At the end of the output: the last line, if it had no newline. */
+    flush() {
+      if (pending && !overlong) onLine(pending);
+      pending = '';
+    },
+  };
+}
+
 /** What the program printed: the log, the rolling tail, stdout kept for parsing, stdout lines. */
 function outputRecorder(log: ReturnType<typeof openLog>, onLine?: (line: string) => void) {
   const out = { tail: '', stdout: '', lastOutput: Date.now() };
-  let pending = '';
-  let overlong = false;
+  const lines = onLine ? boundedLines(onLine) : undefined;
   const record = (chunk: Buffer, isStdout: boolean) => {
     out.lastOutput = Date.now();
     log.output(chunk);
@@ -122,25 +153,9 @@ function outputRecorder(log: ReturnType<typeof openLog>, onLine?: (line: string)
     out.tail = (out.tail + text).slice(-TAIL_BYTES);
     if (!isStdout) return;
     if (out.stdout.length < STDOUT_KEEP) out.stdout += text;
-    if (!onLine) return;
-    const lines = (pending + text).split('\n');
-    pending = lines.pop() ?? '';
-    if (overlong && lines.length > 0) {
-      lines.shift(); // the end of a line that was too long
-      overlong = false;
-    }
-    for (const line of lines) if (line.length <= MAX_LINE_CHARS) onLine(line);
-    // A line that never ends is dropped as it grows, not held: it is in the log all the same.
-    if (pending.length > MAX_LINE_CHARS) {
-      pending = '';
-      overlong = true;
-    }
+    lines?.push(text);
   };
-  const flush = () => {
-    if (pending && onLine && !overlong) onLine(pending);
-    pending = '';
-  };
-  return { out, record, flush };
+  return { out, record, flush: () => lines?.flush() };
 }
 
 function startChild(req: ProcessRequest, marker: string): ChildProcess | string {
@@ -219,25 +234,30 @@ function watchLimits(req: ProcessRequest, pid: number, lastOutput: () => number)
   };
 }
 
-export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
-  await mkdir(path.dirname(req.logFile), { recursive: true });
-  const log = openLog(req.logFile, req.logMaxBytes);
-  const started = Date.now();
-  log.line(`$ ${req.command} ${quoteArgs(req.args)}\n# cwd: ${req.cwd}\n`);
-  const failedToStart = async (spawnError: string, missingProgram: boolean): Promise<ProcessResult> => {
-    log.line(`# ${spawnError}\n`);
-    await log.close();
-    const durationMs = Date.now() - started;
-    return { exitCode: null, spawnError, missingProgram, stdout: '', tail: spawnError, durationMs, leftRunning: [] };
-  };
-  if (!existsSync(req.cwd)) return failedToStart(`the working directory ${req.cwd} does not exist`, false);
+/** A program that could not be started: the reason is logged and is the whole result. */
+async function notStarted(
+  log: ReturnType<typeof openLog>,
+  started: number,
+  spawnError: string,
+  missingProgram: boolean,
+): Promise<ProcessResult> {
+  log.line(`# ${spawnError}\n`);
+  await log.close();
+  const durationMs = Date.now() - started;
+  return { exitCode: null, spawnError, missingProgram, stdout: '', tail: spawnError, durationMs, leftRunning: [] };
+}
+
+/**
+ * Spawns the program with its output recorded and its stdin written. Listeners go on before
+ * anything is awaited: output printed at once must not be lost. A string says why spawn threw.
+ */
+function launch(req: ProcessRequest, log: ReturnType<typeof openLog>) {
   const marker = newRunMarker();
   const child = startChild(req, marker);
-  if (typeof child === 'string') return failedToStart(child, false);
-  // Listeners go on before anything is awaited: output printed at once must not be lost.
-  const { out, record, flush } = outputRecorder(log, req.onLine);
-  child.stdout?.on('data', (c: Buffer) => record(c, true));
-  child.stderr?.on('data', (c: Buffer) => record(c, false));
+  if (typeof child === 'string') return child;
+  const recorder = outputRecorder(log, req.onLine);
+  child.stdout?.on('data', (c: Buffer) => recorder.record(c, true));
+  child.stderr?.on('data', (c: Buffer) => recorder.record(c, false));
   // A read error on a pipe must not take tend down; the stream closes and the run goes on.
   for (const stream of [child.stdout, child.stderr]) stream?.on('error', () => undefined);
   const ended = exited(child);
@@ -245,27 +265,36 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
     child.stdin?.on('error', () => undefined); // an agent that exits without reading its stdin
     child.stdin?.end(req.input);
   }
-  const pid = child.pid;
-  if (pid === undefined) {
-    const { error } = await ended;
-    const missing = error?.code === 'ENOENT' || error?.code === 'EACCES';
-    return failedToStart(error?.message ?? 'the program could not be started', missing);
-  }
-  if (req.pidFile) {
-    await mkdir(path.dirname(req.pidFile), { recursive: true });
-    await writeFile(req.pidFile, `${processIdentity(pid)}\n${marker}\n`);
-  }
-  const limits = watchLimits(req, pid, () => out.lastOutput);
-  const ending = await ended;
-  limits.dispose();
-  // The program exiting ends the run: what it left in its group goes, and so does what it
-  // moved out of the group, so nothing holds the pipes or outlives the phase.
+  return { child, marker, recorder, ended };
+}
+
+async function recordPid(req: ProcessRequest, pid: number, marker: string): Promise<void> {
+  if (!req.pidFile) return;
+  await mkdir(path.dirname(req.pidFile), { recursive: true });
+  await writeFile(req.pidFile, `${processIdentity(pid)}\n${marker}\n`);
+}
+
+/**
+ * The program exiting ends the run: what it left in its group goes, and so does what it moved
+ * out of the group, so nothing holds the pipes or outlives the phase. Returns what was found
+ * outside the group.
+ */
+async function stopWhatRemains(child: ChildProcess, pid: number, marker: string): Promise<LeftRunning[]> {
   killGroup(pid, 'SIGKILL');
   const leftRunning = stopEscapees(marker, pid);
   await drained(child);
-  if (req.pidFile) await rm(req.pidFile, { force: true });
-  flush();
-  const stopped = limits.stopped();
+  return leftRunning;
+}
+
+/** The end of the log (what was left running, how the program ended) and the result. */
+async function finish(
+  log: ReturnType<typeof openLog>,
+  started: number,
+  out: { stdout: string; tail: string },
+  ending: Ending,
+  stopped: ProcessResult['stopped'],
+  leftRunning: LeftRunning[],
+): Promise<ProcessResult> {
   const durationMs = Date.now() - started;
   for (const p of leftRunning) {
     log.line(`\n# left running: process ${p.pid} (${p.command}); ${p.stopped ? 'stopped' : 'could not stop it'}`);
@@ -276,6 +305,31 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   const exitCode = stopped ? null : ending.code;
   const killedBy = stopped ? undefined : (ending.signal ?? undefined);
   return { exitCode, killedBy, stopped, stdout: out.stdout, tail: out.tail, durationMs, leftRunning };
+}
+
+/** Runs one program to its end (or its limit) and says how it ended; never throws for the program's sake. */
+export async function runProcess(req: ProcessRequest): Promise<ProcessResult> {
+  await mkdir(path.dirname(req.logFile), { recursive: true });
+  const log = openLog(req.logFile, req.logMaxBytes);
+  const started = Date.now();
+  log.line(`$ ${req.command} ${quoteArgs(req.args)}\n# cwd: ${req.cwd}\n`);
+  if (!existsSync(req.cwd)) return notStarted(log, started, `the working directory ${req.cwd} does not exist`, false);
+  const run = launch(req, log);
+  if (typeof run === 'string') return notStarted(log, started, run, false);
+  const pid = run.child.pid;
+  if (pid === undefined) {
+    const { error } = await run.ended;
+    const missing = error?.code === 'ENOENT' || error?.code === 'EACCES';
+    return notStarted(log, started, error?.message ?? 'the program could not be started', missing);
+  }
+  await recordPid(req, pid, run.marker);
+  const limits = watchLimits(req, pid, () => run.recorder.out.lastOutput);
+  const ending = await run.ended;
+  limits.dispose();
+  const leftRunning = await stopWhatRemains(run.child, pid, run.marker);
+  if (req.pidFile) await rm(req.pidFile, { force: true });
+  run.recorder.flush();
+  return finish(log, started, run.recorder.out, ending, limits.stopped(), leftRunning);
 }
 
 /** A pid file: the agent's identity (processIdentity) on the first line, its run marker on the second. */

@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { createAgent } from '../agents/index.js';
 import { runProcess } from '../edges/process.js';
-import type { AgentResult } from '../agents/types.js';
+import type { Agent, AgentRequest, AgentResult } from '../agents/types.js';
 import { writeFileAtomic } from '../edges/store.js';
 import { type Item } from '../core/backlog.js';
 import { git, literal } from '../edges/git.js';
@@ -99,8 +99,10 @@ export function lensArtifact(artifact: string, lens: string): string {
 /** Artifacts are documents: anything larger is not committed (it would bloat the repository). */
 export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024;
 
+type ArtifactState = 'ok' | 'missing' | 'empty' | 'symlink' | 'oversize';
+
 /** An artifact counts when it is a regular file (not a symlink) with some text in it. */
-async function artifactState(file: string): Promise<'ok' | 'missing' | 'empty' | 'symlink' | 'oversize'> {
+async function artifactState(file: string): Promise<ArtifactState> {
   try {
     const s = await lstat(file);
     if (s.isSymbolicLink()) return 'symlink';
@@ -135,11 +137,8 @@ export async function triageOf(root: string, item: Item, phase: Phase): Promise<
   return triageIn(phase, text, `${item.dir}/${phase.artifact}`);
 }
 
-function failureOf(
-  result: AgentResult,
-  artifact: Awaited<ReturnType<typeof artifactState>>,
-  name: string,
-): string | undefined {
+/** Why a lens's run fails the attempt (the agent's exit, then its artifact), or undefined. */
+function failureOf(result: AgentResult, artifact: ArtifactState, name: string): string | undefined {
   if (result.spawnError) return `the agent could not be started: ${result.spawnError}`;
   if (result.stopped === 'timeout') return `the agent ran past the phase timeout and was stopped`;
   if (result.stopped === 'stall') return `the agent printed nothing for too long (stall_timeout) and was stopped`;
@@ -147,188 +146,310 @@ function failureOf(
   if (result.exitCode !== 0) return `the agent exited with code ${result.exitCode}`;
   if (result.error) return `the agent reported an error: ${result.error}`;
   if (artifact === 'symlink') return `${name} is a symlink; an artifact must be a file the agent wrote`;
-  if (artifact === 'oversize')
-    return `${name} is larger than ${MAX_ARTIFACT_BYTES / 1024 / 1024} MiB; it was moved to .tend/oversize/ and not committed`;
+  if (artifact === 'oversize') {
+    const limit = `${MAX_ARTIFACT_BYTES / 1024 / 1024} MiB`;
+    return `${name} is larger than ${limit}; it was moved to .tend/oversize/ and not committed`;
+  }
   if (artifact !== 'ok') return `the agent exited 0 but did not write ${name} (or left it empty)`;
   return undefined;
 }
 
-export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
-  const { root, config, item, pipeline, phase } = run;
+/** What one attempt works with, settled before its workspace is opened. */
+interface Attempt {
+  run: PhaseRun;
+  agentName: string;
+  agent: Agent;
+  model: string | undefined;
+  /** The agent as commit trailers name it, e.g. `claude (opus)`. */
+  agentLabel: string;
+  /** The phase's prompt template. */
+  template: string;
+  /** The item's folder, relative to the repository. */
+  dir: string;
+  /** The item's attempt count, which names this attempt's logs and prompt files. */
+  number: number;
+  logDir: string;
+  /** One agent runs per entry: the lenses of a fan-out, or a single undefined. */
+  lenses: (string | undefined)[];
+}
+
+/** One agent's run in an attempt (the only one, or one lens of a fan-out). */
+interface LensRun {
+  lens: string | undefined;
+  /** The artifact's name in the item folder, and its absolute path. */
+  artifact: string;
+  artifactAbs: string;
+  result: AgentResult;
+  state: ArtifactState;
+  /** The agent's log, relative to the repository. */
+  logFile: string;
+}
+
+interface LensFiles {
+  artifact: string;
+  artifactAbs: string;
+  agentArtifact: string;
+  stem: string;
+}
+
+/** Resolves the agent, model and prompt template, and makes the item's log folder. */
+async function setUpAttempt(run: PhaseRun): Promise<Attempt> {
+  const { root, config, item, phase } = run;
   const settings = config.settings;
   const agentName = run.agentOverride ?? phase.agent ?? settings.agent;
   const model = phase.model ?? settings.agents[agentName]?.model ?? settings.model;
   const agent = createAgent(agentName, settings);
   const template = config.prompts.get(phase.prompt);
   if (template === undefined) throw new TendError(`prompt ${phase.prompt} is missing`, 'run `tend doctor`');
-  const dir = item.dir ?? '';
-  const attempt = item.fields.attempts;
   const logDir = itemLogDir(root, item.id);
   await mkdir(logDir, { recursive: true });
-  const lenses: (string | undefined)[] = phase.fanout ?? [undefined];
-  const feedback = typeof item.parsed.data.feedback === 'string' ? item.parsed.data.feedback : '(none)';
-  const earlier = item.artifacts.filter(
-    (a) => a !== phase.artifact && !lenses.some((l) => l && a === lensArtifact(phase.artifact, l)),
-  );
-  const agentLabel = agent.label(model);
-  const failed = (failure: string): PhaseOutcome => ({
-    ok: false,
-    failure,
-    costUsd: 0,
-    durationMs: 0,
-    agent: agentLabel,
-  });
+  return {
+    run,
+    agentName,
+    agent,
+    model,
+    agentLabel: agent.label(model),
+    template,
+    dir: item.dir ?? '',
+    number: item.fields.attempts,
+    logDir,
+    lenses: phase.fanout ?? [undefined],
+  };
+}
 
+/** An attempt that failed before any agent ran: nothing spent, no time counted. */
+function failedBeforeAgents(attempt: Attempt, failure: string): PhaseOutcome {
+  const outcome: PhaseOutcome = { ok: false, failure, costUsd: 0, durationMs: 0, agent: attempt.agentLabel };
+  return attempt.run.signal.aborted ? { ...outcome, interrupted: true } : outcome;
+}
+
+/** The attempt's workspace with its before_run hook done; a failure of either fails the attempt. */
+async function openWorkspace(attempt: Attempt): Promise<{ workspace: Workspace } | { failed: PhaseOutcome }> {
+  const { root, item, phase, config, baseBranch, signal } = attempt.run;
+  const settings = config.settings;
   let workspace: Workspace;
   try {
     workspace = await prepareWorkspace(
       root,
       item.id,
       phase.workspace ?? settings.workspace,
-      run.baseBranch,
+      baseBranch,
       settings,
-      logDir,
-      run.signal,
+      attempt.logDir,
+      signal,
       item.fields.branch,
       phase.on_reject !== undefined,
     );
   } catch (err) {
-    if (err instanceof WorkspaceError)
-      return run.signal.aborted ? { ...failed(err.message), interrupted: true } : failed(err.message);
+    if (err instanceof WorkspaceError) return { failed: failedBeforeAgents(attempt, err.message) };
     throw err;
   }
+  const beforeRun = await runHook('before_run', settings, workspace.dir, attempt.logDir, signal);
+  return beforeRun ? { failed: failedBeforeAgents(attempt, beforeRun) } : { workspace };
+}
+
+/** Where one lens's artifact goes, where its agent writes it, and the stem of its log files. */
+function lensFiles(attempt: Attempt, workspace: Workspace, lens: string | undefined): LensFiles {
+  const { root, item, phase } = attempt.run;
+  const artifact = lens ? lensArtifact(phase.artifact, lens) : phase.artifact;
+  const artifactAbs = path.join(root, attempt.dir, artifact);
+  // In a worktree the agent writes inside its own workspace (a sandboxed agent may write
+  // nowhere else), under .tend/ which git ignores; tend copies the file into the item folder.
+  const agentArtifact =
+    workspace.kind === 'worktree' ? path.join(workspace.dir, STATE_DIR, 'artifacts', item.id, artifact) : artifactAbs;
+  const stem = `${phase.name}${lens ? `-${lens}` : ''}.${attempt.number}`;
+  return { artifact, artifactAbs, agentArtifact, stem };
+}
+
+/** The item's artifacts from earlier phases: neither this phase's nor one of its lenses'. */
+function earlierArtifacts(attempt: Attempt): string[] {
+  const { item, phase } = attempt.run;
+  return item.artifacts.filter(
+    (a) => a !== phase.artifact && !attempt.lenses.some((l) => l && a === lensArtifact(phase.artifact, l)),
+  );
+}
+
+/** The prompt one lens's agent receives. */
+function lensPrompt(attempt: Attempt, workspace: Workspace, lens: string | undefined, files: LensFiles): string {
+  const { root, config, item, pipeline, phase } = attempt.run;
+  const dir = attempt.dir;
   // In a worktree the item's files are still in the main checkout: give the agent absolute paths.
   const shown = (rel: string) => (workspace.kind === 'worktree' ? path.join(root, rel) : rel);
-  const beforeRun = await runHook('before_run', settings, workspace.dir, logDir, run.signal);
-  if (beforeRun) return run.signal.aborted ? { ...failed(beforeRun), interrupted: true } : failed(beforeRun);
+  const earlier = earlierArtifacts(attempt);
+  return renderPrompt({
+    context: config.context,
+    template: attempt.template,
+    phase,
+    pipelines: [...config.pipelines.values()],
+    itemBody: item.parsed.frontmatter.body,
+    values: {
+      id: item.id,
+      title: item.fields.title,
+      phase: phase.name,
+      pipeline: pipeline.name,
+      attempt: String(attempt.number),
+      max_attempts: String(maxAttempts(phase, config)),
+      item_path: shown(item.file),
+      item_dir: shown(dir),
+      artifact_path: files.agentArtifact === files.artifactAbs ? `${dir}/${files.artifact}` : files.agentArtifact,
+      artifacts: earlier.length > 0 ? earlier.map((a) => `- ${shown(`${dir}/${a}`)}`).join('\n') : '(none yet)',
+      lens: lens ?? 'general',
+      feedback: typeof item.parsed.data.feedback === 'string' ? item.parsed.data.feedback : '(none)',
+      workspace: workspace.dir,
+      base_branch: workspace.baseBranch,
+      branch: workspace.branch,
+      diff_command: workspace.diffCommand,
+    },
+  });
+}
 
-  const runLens = async (lens: string | undefined) => {
-    const artifact = lens ? lensArtifact(phase.artifact, lens) : phase.artifact;
-    const artifactAbs = path.join(root, dir, artifact);
-    // In a worktree the agent writes inside its own workspace (a sandboxed agent may write
-    // nowhere else), under .tend/ which git ignores; tend copies the file into the item folder.
-    const agentArtifact =
-      workspace.kind === 'worktree' ? path.join(workspace.dir, STATE_DIR, 'artifacts', item.id, artifact) : artifactAbs;
-    await rm(artifactAbs, { force: true }); // a stale artifact must not pass for this attempt's
-    await rm(agentArtifact, { force: true });
-    await mkdir(path.dirname(agentArtifact), { recursive: true });
-    const stem = `${phase.name}${lens ? `-${lens}` : ''}.${attempt}`;
-    const prompt = renderPrompt({
-      context: config.context,
-      template,
-      phase,
-      pipelines: [...config.pipelines.values()],
-      itemBody: item.parsed.frontmatter.body,
-      values: {
-        id: item.id,
-        title: item.fields.title,
-        phase: phase.name,
-        pipeline: pipeline.name,
-        attempt: String(attempt),
-        max_attempts: String(maxAttempts(phase, config)),
-        item_path: shown(item.file),
-        item_dir: shown(dir),
-        artifact_path: agentArtifact === artifactAbs ? `${dir}/${artifact}` : agentArtifact,
-        artifacts: earlier.length > 0 ? earlier.map((a) => `- ${shown(`${dir}/${a}`)}`).join('\n') : '(none yet)',
-        lens: lens ?? 'general',
-        feedback,
-        workspace: workspace.dir,
-        base_branch: workspace.baseBranch,
-        branch: workspace.branch,
-        diff_command: workspace.diffCommand,
-      },
-    });
-    const promptFile = path.join(logDir, `${stem}.prompt.md`);
-    await writeFile(promptFile, prompt);
-    const result = await run.slots.with(() =>
-      agent.run({
-        id: item.id,
-        phase: phase.name,
-        pipeline: pipeline.name,
-        lens,
-        prompt,
-        promptFile,
-        artifactPath: agentArtifact,
-        cwd: workspace.dir,
-        model,
-        timeoutMs: phase.timeout ?? settings.timeout,
-        stallTimeoutMs: phase.stall_timeout ?? settings.stall_timeout,
-        logFile: path.join(logDir, `${stem}.log`),
-        logMaxBytes: settings.log_max_bytes,
-        pidFile: path.join(root, AGENT_PID_DIR, `${item.id}.${stem}.pid`),
-        signal: run.signal,
-        onActivity: (line) => run.onActivity?.(lens, line),
-      }),
-    );
-    for (const left of result.leftRunning ?? []) {
-      const outcome = left.stopped ? 'stopped it' : 'could not stop it';
-      run.onWarning?.(
-        `${item.id}: the ${phase.name} agent left process ${left.pid} (${left.command}) running outside its process group; ${outcome}`,
-      );
-    }
-    let state = await artifactState(agentArtifact);
-    // A symlink is never an artifact, and one left in the item's folder would make the item
-    // invalid (and be committed): the link goes, what it points to is left alone.
-    if (state === 'symlink') await rm(agentArtifact, { force: true });
-    if (state === 'oversize') {
-      const aside = path.join(root, STATE_DIR, 'oversize', `${item.id}-${stem}-${artifact}`);
-      await mkdir(path.dirname(aside), { recursive: true });
-      await rename(agentArtifact, aside);
-    }
-    if (state === 'ok' && agentArtifact !== artifactAbs) {
-      await writeFileAtomic(root, `${dir}/${artifact}`, await readFile(agentArtifact, 'utf8'));
-      state = await artifactState(artifactAbs);
-    }
-    return {
-      lens,
-      artifact,
-      artifactAbs,
-      result,
-      state,
-      logFile: path.relative(root, path.join(logDir, `${stem}.log`)),
-    };
+/** What one lens's agent is asked to do, and within which limits. */
+function agentRequest(
+  attempt: Attempt,
+  workspace: Workspace,
+  lens: string | undefined,
+  files: LensFiles,
+  prompt: { text: string; file: string },
+): AgentRequest {
+  const { root, item, pipeline, phase, config, signal } = attempt.run;
+  const settings = config.settings;
+  return {
+    id: item.id,
+    phase: phase.name,
+    pipeline: pipeline.name,
+    lens,
+    prompt: prompt.text,
+    promptFile: prompt.file,
+    artifactPath: files.agentArtifact,
+    cwd: workspace.dir,
+    model: attempt.model,
+    timeoutMs: phase.timeout ?? settings.timeout,
+    stallTimeoutMs: phase.stall_timeout ?? settings.stall_timeout,
+    logFile: path.join(attempt.logDir, `${files.stem}.log`),
+    logMaxBytes: settings.log_max_bytes,
+    pidFile: path.join(root, AGENT_PID_DIR, `${item.id}.${files.stem}.pid`),
+    signal,
+    onActivity: (line) => attempt.run.onActivity?.(lens, line),
   };
+}
 
+function warnOfLeftRunning(run: PhaseRun, result: AgentResult): void {
+  for (const left of result.leftRunning ?? []) {
+    const outcome = left.stopped ? 'stopped it' : 'could not stop it';
+    run.onWarning?.(
+      `${run.item.id}: the ${run.phase.name} agent left process ${left.pid} (${left.command}) running ` +
+        `outside its process group; ${outcome}`,
+    );
+  }
+}
+
+/**
+ * The artifact the agent left, made into what the attempt counts: a symlink is never an
+ * artifact, and one left in the item's folder would make the item invalid (and be committed), so
+ * the link goes and what it points to is left alone; an oversize file is moved aside; a file
+ * written in a worktree is copied into the item folder.
+ */
+async function settleArtifact(attempt: Attempt, files: LensFiles): Promise<ArtifactState> {
+  const { root, item } = attempt.run;
+  let state = await artifactState(files.agentArtifact);
+  if (state === 'symlink') await rm(files.agentArtifact, { force: true });
+  if (state === 'oversize') {
+    const aside = path.join(root, STATE_DIR, 'oversize', `${item.id}-${files.stem}-${files.artifact}`);
+    await mkdir(path.dirname(aside), { recursive: true });
+    await rename(files.agentArtifact, aside);
+  }
+  if (state === 'ok' && files.agentArtifact !== files.artifactAbs) {
+    await writeFileAtomic(root, `${attempt.dir}/${files.artifact}`, await readFile(files.agentArtifact, 'utf8'));
+    state = await artifactState(files.artifactAbs);
+  }
+  return state;
+}
+
+/** One agent of the attempt: its prompt written, the agent run in a slot, its artifact settled. */
+async function runLens(attempt: Attempt, workspace: Workspace, lens: string | undefined): Promise<LensRun> {
+  const files = lensFiles(attempt, workspace, lens);
+  await rm(files.artifactAbs, { force: true }); // a stale artifact must not pass for this attempt's
+  await rm(files.agentArtifact, { force: true });
+  await mkdir(path.dirname(files.agentArtifact), { recursive: true });
+  const prompt = {
+    text: lensPrompt(attempt, workspace, lens, files),
+    file: path.join(attempt.logDir, `${files.stem}.prompt.md`),
+  };
+  await writeFile(prompt.file, prompt.text);
+  const result = await attempt.run.slots.with(() =>
+    attempt.agent.run(agentRequest(attempt, workspace, lens, files, prompt)),
+  );
+  warnOfLeftRunning(attempt.run, result);
+  const state = await settleArtifact(attempt, files);
+  const logFile = path.relative(attempt.run.root, path.join(attempt.logDir, `${files.stem}.log`));
+  return { lens, artifact: files.artifact, artifactAbs: files.artifactAbs, result, state, logFile };
+}
+
+/**
+ * Files of other items that the agent deleted from the checkout, put back from git's index. An
+ * item another job holds that is gone was moved or removed by a person (its own job stops its
+ * agent and commits that); putting it back would leave it twice, or back at all.
+ */
+async function restoreOtherItemsFiles(run: PhaseRun, deletedBefore: Set<string>): Promise<void> {
+  const { root, item, phase } = run;
+  const gone = [...(await deletedBacklogFiles(root))].filter(
+    (f) => !deletedBefore.has(f) && itemGone(root, f, item.id),
+  );
+  const lost: string[] = [];
+  for (const f of gone) if (!(await run.heldElsewhere?.(f))) lost.push(f);
+  if (lost.length === 0) return;
+  await git(root, ['restore', '--worktree', '--', ...lost.map(literal)]);
+  const shown = `${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', ...' : ''}`;
+  run.onWarning?.(
+    `${item.id}: the ${phase.name} agent deleted ${lost.length} file(s) of other items (${shown}); restored from git`,
+  );
+}
+
+/** After the agents exit: symlinks they left in the item folder go, then the after_run hook runs. */
+async function cleanUpAfterAgents(attempt: Attempt, workspace: Workspace): Promise<void> {
+  const { run, dir, logDir } = attempt;
+  const links = await removeSymlinks(path.join(run.root, dir));
+  if (links.length > 0) {
+    const agent = `${run.item.id}: the ${run.phase.name} agent`;
+    run.onWarning?.(`${agent} left symlink(s) in ${dir} (${links.join(', ')}); removed, not committed`);
+  }
+  const afterRun = await runHook('after_run', run.config.settings, workspace.dir, logDir, run.signal);
+  const phaseLog = path.join(logDir, `${run.phase.name}.${attempt.number}.log`);
+  if (afterRun) await appendFile(phaseLog, `\n# ${afterRun}\n`).catch(() => undefined);
+}
+
+/**
+ * Every agent of the attempt, side by side, then what they did outside their artifact (commits
+ * on the base branch, other items' files deleted, symlinks) and the after_run hook. Returns the
+ * runs and the phase's wall time.
+ */
+async function runAgents(attempt: Attempt, workspace: Workspace): Promise<{ runs: LensRun[]; phaseMs: number }> {
+  const { run } = attempt;
+  const { root, item, phase } = run;
   // An agent in the checkout itself could delete other items' files; such deletions are put
   // back from git's index rather than committed later as a human's removal.
   const deletedBefore = workspace.kind === 'repo' ? await deletedBacklogFiles(root) : new Set<string>();
   const baseBefore = workspace.kind === 'worktree' ? await branchTip(root, workspace.baseBranch) : undefined;
   const phaseStarted = Date.now();
-  const runs = await Promise.all(lenses.map(runLens));
+  const runs = await Promise.all(attempt.lenses.map((lens) => runLens(attempt, workspace, lens)));
   // The phase's time, not one lens's: lenses wait for slots when concurrency is lower.
   const phaseMs = Date.now() - phaseStarted;
   run.onAgentsDone?.();
   if (baseBefore) await warnOfCommitsOnBase(run, root, baseBefore, workspace, `${item.id}: the ${phase.name} agent`);
-  if (workspace.kind === 'repo') {
-    // An item another job holds that is gone was moved or removed by a person (its own job
-    // stops its agent and commits that); putting it back would leave it twice, or back at all.
-    const gone = [...(await deletedBacklogFiles(root))].filter(
-      (f) => !deletedBefore.has(f) && itemGone(root, f, item.id),
-    );
-    const lost: string[] = [];
-    for (const f of gone) if (!(await run.heldElsewhere?.(f))) lost.push(f);
-    if (lost.length > 0) {
-      await git(root, ['restore', '--worktree', '--', ...lost.map(literal)]);
-      run.onWarning?.(
-        `${item.id}: the ${phase.name} agent deleted ${lost.length} file(s) of other items (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', ...' : ''}); restored from git`,
-      );
-    }
-  }
-  const links = await removeSymlinks(path.join(root, dir));
-  if (links.length > 0)
-    run.onWarning?.(
-      `${item.id}: the ${phase.name} agent left symlink(s) in ${dir} (${links.join(', ')}); removed, not committed`,
-    );
-  const afterRun = await runHook('after_run', settings, workspace.dir, logDir, run.signal);
-  if (afterRun)
-    await appendFile(path.join(logDir, `${phase.name}.${attempt}.log`), `\n# ${afterRun}\n`).catch(() => undefined);
+  if (workspace.kind === 'repo') await restoreOtherItemsFiles(run, deletedBefore);
+  await cleanUpAfterAgents(attempt, workspace);
+  return { runs, phaseMs };
+}
+
+/** The attempt's cost, tokens, time and first log, before anything says whether it succeeded. */
+function agentsOutcome(attempt: Attempt, runs: LensRun[], phaseMs: number): PhaseOutcome {
   const outcome: PhaseOutcome = {
     ok: false,
     costUsd: runs.reduce((sum, r) => sum + (r.result.costUsd ?? 0), 0),
     // A program that never started cost nothing; one that ran and said nothing cost unknown.
     costUnknown: runs.some((r) => r.result.costUsd === undefined && !r.result.spawnError) || undefined,
     durationMs: phaseMs,
-    agent: agentLabel,
+    agent: attempt.agentLabel,
     logFile: runs[0]?.logFile,
     tail: runs[0]?.result.outputTail,
   };
@@ -339,63 +460,107 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
       output: tokens.reduce((s, r) => s + (r.result.tokens?.output ?? 0), 0),
     };
   }
+  return outcome;
+}
+
+/**
+ * How the agents' runs end the attempt, if they do: stopped, out of a usage limit, or failed
+ * (the first failing lens is named). Throws AgentUnavailable when an agent could not start.
+ */
+function endedByAgents(attempt: Attempt, runs: LensRun[], outcome: PhaseOutcome): PhaseOutcome | undefined {
   const unavailable = runs.find((r) => r.result.missingProgram);
   if (unavailable)
     throw new AgentUnavailable(
-      `agent ${agentName} could not start: ${unavailable.result.spawnError}`,
-      `install it, fix agents.${agentName} in ORCHESTRATOR.md, or run with --agent dry-run`,
+      `agent ${attempt.agentName} could not start: ${unavailable.result.spawnError}`,
+      `install it, fix agents.${attempt.agentName} in ORCHESTRATOR.md, or run with --agent dry-run`,
     );
   if (runs.some((r) => r.result.stopped === 'aborted')) return { ...outcome, interrupted: true };
   const limited = runs.find((r) => r.result.usageLimit);
   if (limited?.result.usageLimit) return { ...outcome, usageLimit: limited.result.usageLimit };
   const failedRun = runs
-    .map((r) => ({ r, why: failureOf(r.result, r.state, `${dir}/${r.artifact}`) }))
+    .map((r) => ({ r, why: failureOf(r.result, r.state, `${attempt.dir}/${r.artifact}`) }))
     .find((x) => x.why);
-  if (failedRun)
-    return {
-      ...outcome,
-      failure: `${failedRun.r.lens ? `lens ${failedRun.r.lens}: ` : ''}${failedRun.why}`,
-      logFile: failedRun.r.logFile,
-      tail: failedRun.r.result.outputTail,
-    };
+  if (!failedRun) return undefined;
+  return {
+    ...outcome,
+    failure: `${failedRun.r.lens ? `lens ${failedRun.r.lens}: ` : ''}${failedRun.why}`,
+    logFile: failedRun.r.logFile,
+    tail: failedRun.r.result.outputTail,
+  };
+}
 
+/**
+ * Reads the phase artifact (a fan-out's lens reviews merged into it first): its verdict and
+ * triage choices go into `outcome`. Returns the failed outcome when the artifact cannot be used.
+ */
+async function readPhaseArtifact(
+  attempt: Attempt,
+  runs: LensRun[],
+  outcome: PhaseOutcome,
+): Promise<PhaseOutcome | undefined> {
+  const { root, item, phase } = attempt.run;
+  const file = `${attempt.dir}/${phase.artifact}`;
   if (phase.fanout) {
     const lensFailure = await mergeFanout(root, item, phase, runs);
     if (lensFailure) return { ...outcome, failure: lensFailure };
   }
-  const artifactText = await readFile(path.join(root, dir, phase.artifact), 'utf8');
+  const artifactText = await readFile(path.join(root, attempt.dir, phase.artifact), 'utf8');
   if (phase.on_reject) {
     const read = readVerdict(artifactText);
-    if ('problem' in read) return { ...outcome, failure: `${dir}/${phase.artifact}: ${read.problem}` };
+    if ('problem' in read) return { ...outcome, failure: `${file}: ${read.problem}` };
     outcome.verdict = read.verdict;
   }
-  outcome.triage = triageIn(phase, artifactText, `${dir}/${phase.artifact}`);
+  outcome.triage = triageIn(phase, artifactText, file);
+  return undefined;
+}
 
-  if (phase.gate) {
-    const gateLog = path.join(logDir, `${phase.name}.${attempt}.gate.log`);
-    const [command = 'sh', ...args] = Array.isArray(phase.gate) ? phase.gate : ['sh', '-c', phase.gate];
-    const gate = await runProcess({
-      command,
-      args,
-      cwd: workspace.dir,
-      timeoutMs: phase.timeout ?? settings.timeout,
-      stallTimeoutMs: phase.timeout ?? settings.timeout,
-      logFile: gateLog,
-      logMaxBytes: settings.log_max_bytes,
-      signal: run.signal,
-    });
-    if (gate.stopped === 'aborted') return { ...outcome, interrupted: true };
-    if (gate.exitCode !== 0) {
-      const gateText = Array.isArray(phase.gate) ? phase.gate.join(' ') : phase.gate;
-      return {
-        ...outcome,
-        failure: `the gate \`${gateText}\` failed (${gate.spawnError ?? `exit ${gate.exitCode ?? gate.stopped}`})`,
-        logFile: path.relative(root, gateLog),
-        tail: gate.tail,
-      };
-    }
-  }
-  return { ...outcome, ok: true };
+/** Runs the phase's gate, if it has one, in the workspace; returns the failed outcome when it fails. */
+async function gateFailure(
+  attempt: Attempt,
+  workspace: Workspace,
+  outcome: PhaseOutcome,
+): Promise<PhaseOutcome | undefined> {
+  const { root, phase, config, signal } = attempt.run;
+  if (!phase.gate) return undefined;
+  const settings = config.settings;
+  const gateLog = path.join(attempt.logDir, `${phase.name}.${attempt.number}.gate.log`);
+  const [command = 'sh', ...args] = Array.isArray(phase.gate) ? phase.gate : ['sh', '-c', phase.gate];
+  const gate = await runProcess({
+    command,
+    args,
+    cwd: workspace.dir,
+    timeoutMs: phase.timeout ?? settings.timeout,
+    stallTimeoutMs: phase.timeout ?? settings.timeout,
+    logFile: gateLog,
+    logMaxBytes: settings.log_max_bytes,
+    signal,
+  });
+  if (gate.stopped === 'aborted') return { ...outcome, interrupted: true };
+  if (gate.exitCode === 0) return undefined;
+  const gateText = Array.isArray(phase.gate) ? phase.gate.join(' ') : phase.gate;
+  return {
+    ...outcome,
+    failure: `the gate \`${gateText}\` failed (${gate.spawnError ?? `exit ${gate.exitCode ?? gate.stopped}`})`,
+    logFile: path.relative(root, gateLog),
+    tail: gate.tail,
+  };
+}
+
+/**
+ * One attempt: set up, open the workspace, run the agents, then let the first thing that fails
+ * decide the outcome: the agents' runs, the artifact, the gate.
+ */
+export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
+  const attempt = await setUpAttempt(run);
+  const opened = await openWorkspace(attempt);
+  if ('failed' in opened) return opened.failed;
+  const { runs, phaseMs } = await runAgents(attempt, opened.workspace);
+  const outcome = agentsOutcome(attempt, runs, phaseMs);
+  return (
+    endedByAgents(attempt, runs, outcome) ??
+    (await readPhaseArtifact(attempt, runs, outcome)) ??
+    (await gateFailure(attempt, opened.workspace, outcome)) ?? { ...outcome, ok: true }
+  );
 }
 
 /**

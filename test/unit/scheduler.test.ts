@@ -91,6 +91,14 @@ describe('plan: dependencies', () => {
     expect(p.block).toEqual([]);
   });
 
+  it('lists an item whose dependency is blocked as stuck: it moves once a human unblocks the dependency', () => {
+    const p = plan([item('a', { depends_on: ['b'] }), item('b', { location: 'blocked' })], CONFIG, state());
+    expect(p.stuck.map((i) => i.id)).toEqual(['a']);
+    expect(plan([item('a', { depends_on: ['b'] }), item('b', { location: 'design' })], CONFIG, state()).stuck).toEqual(
+      [],
+    );
+  });
+
   it('blocks an item that depends on an id no item has, naming it', () => {
     const p = plan([item('a', { depends_on: ['done-one', 'ghost'] }), doneItem('done-one')], CONFIG, state());
     expect(p.start).toEqual([]);
@@ -171,6 +179,20 @@ describe('plan: concurrency', () => {
       'd1',
     ]);
     expect(started(plan(items, CONFIG, state({ freeSlots: 5 })))).toEqual(['b1', 'b2', 'd1']);
+  });
+
+  it('an item held back takes neither a slot nor a place in its phase limit: the next in order starts', () => {
+    const capped = config([coding({ build: 2 })], { budget: { per_item_usd: 2 } });
+    const items = [
+      item('needs-dep', { priority: 1, depends_on: ['dep'] }),
+      item('dep', { location: 'prd', status: 'waiting' }),
+      item('backing-off', { priority: 1, status: 'failed', resume_at: new Date(NOW + 60_000).toISOString() }),
+      item('over-budget', { priority: 1, cost_usd: 5 }),
+      item('next', { priority: 2 }),
+      item('last', { priority: 3 }),
+    ];
+    expect(started(plan(items, capped, state({ freeSlots: 1 })))).toEqual(['next']);
+    expect(started(plan(items, capped, state({ freeSlots: 5 })))).toEqual(['next', 'last']);
   });
 
   it('never starts an item this run is already working on', () => {
