@@ -70,14 +70,50 @@ export function transitionLine(t: Transition, c: ReturnType<typeof paint>): stri
   return paintRow(transitionSegments(t), Infinity, c);
 }
 
+/** What the view shows, updated by the reporter's calls and drawn by a timer. */
+interface LiveState {
+  running: Map<string, Running>;
+  recent: Segment[][];
+  counts: Record<string, number>;
+  transitions: number;
+  cost: number;
+  started: number;
+}
+
+function screenRows(s: LiveState): Segment[][] {
+  const elapsed = formatDuration(Date.now() - s.started);
+  const totals = `${s.transitions} transitions · $${s.cost.toFixed(2)} · ${elapsed}`;
+  const header = `tend run · ${s.running.size} running · ${totals}`;
+  const nonEmpty = Object.entries(s.counts).filter(([, n]) => n > 0);
+  const board = nonEmpty.map(([where, n]) => `${where} ${n}`).join(' · ') || 'backlog empty';
+  return [
+    [['bold', header]],
+    ...[...s.running].map(([id, r]) => runningRow(id, r)),
+    [[undefined, `  ${board}`]],
+    ...s.recent.map((segments): Segment[] => [[undefined, '  '], ...segments]),
+  ];
+}
+
+function record(s: LiveState, t: Transition): void {
+  s.transitions += 1;
+  s.cost += t.costUsd ?? 0;
+  if (t.outcome === 'claimed') {
+    s.running.set(t.id, {
+      phase: t.phase ?? '',
+      attempt: /attempt (\d+)/.exec(t.summary)?.[1] ?? '?',
+      started: Date.now(),
+      activity: 'working',
+    });
+  } else {
+    s.running.delete(t.id);
+  }
+  s.recent.push(transitionSegments(t));
+  if (s.recent.length > RECENT) s.recent.shift();
+}
+
 export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void } {
   const c = paint(stream);
-  const running = new Map<string, Running>();
-  const recent: Segment[][] = [];
-  let counts: Record<string, number> = {};
-  let transitions = 0;
-  let cost = 0;
-  const started = Date.now();
+  const state: LiveState = { running: new Map(), recent: [], counts: {}, transitions: 0, cost: 0, started: Date.now() };
   let drawn = 0;
 
   const clear = () => {
@@ -86,17 +122,7 @@ export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void
   };
   const draw = () => {
     const width = Math.max(40, (stream.columns || 100) - 1);
-    const elapsed = formatDuration(Date.now() - started);
-    const header = `tend run · ${running.size} running · ${transitions} transitions · $${cost.toFixed(2)} · ${elapsed}`;
-    const nonEmpty = Object.entries(counts).filter(([, n]) => n > 0);
-    const board = nonEmpty.map(([where, n]) => `${where} ${n}`).join(' · ') || 'backlog empty';
-    const rows: Segment[][] = [
-      [['bold', header]],
-      ...[...running].map(([id, r]) => runningRow(id, r)),
-      [[undefined, `  ${board}`]],
-      ...recent.map((segments): Segment[] => [[undefined, '  '], ...segments]),
-    ];
-    const lines = rows.map((segments) => paintRow(segments, width, c));
+    const lines = screenRows(state).map((segments) => paintRow(segments, width, c));
     clear();
     stream.write(`${lines.join('\n')}\n`);
     drawn = lines.length;
@@ -106,20 +132,7 @@ export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void
 
   return {
     transition(t) {
-      transitions += 1;
-      cost += t.costUsd ?? 0;
-      if (t.outcome === 'claimed') {
-        running.set(t.id, {
-          phase: t.phase ?? '',
-          attempt: /attempt (\d+)/.exec(t.summary)?.[1] ?? '?',
-          started: Date.now(),
-          activity: 'working',
-        });
-      } else {
-        running.delete(t.id);
-      }
-      recent.push(transitionSegments(t));
-      if (recent.length > RECENT) recent.shift();
+      record(state, t);
       draw();
     },
     info(message) {
@@ -133,11 +146,11 @@ export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void
       draw();
     },
     activity(id, _phase, lens, line) {
-      const r = running.get(id);
+      const r = state.running.get(id);
       if (r) r.activity = `${lens ? `(${lens}) ` : ''}${line}`;
     },
     board(next) {
-      counts = next;
+      state.counts = next;
     },
     close() {
       clearInterval(timer);

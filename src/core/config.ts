@@ -1,5 +1,5 @@
 // The configuration as data: ORCHESTRATOR.md's settings and context, the pipelines and the
-// prompt templates. Pure; edges/config-files.ts reads the files.
+// prompt templates. Pure; core/config-check.ts checks them, edges/config-files.ts reads the files.
 import type { Pipeline } from './pipeline.js';
 import type { Problem } from './problem.js';
 import type { Settings } from './settings.js';

@@ -1,12 +1,9 @@
-// Reads ORCHESTRATOR.md, pipelines/ and prompts/ from a repository and checks them together.
-// Returns every error and warning at once; never throws for a user's mistake.
+// Reads ORCHESTRATOR.md, pipelines/ and prompts/ from a repository; core/config-check.ts checks
+// them together. Throws only when the file system fails, never for a user's mistake.
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Problem } from '../core/problem.js';
-import { COMMAND_PLACEHOLDERS, PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE, type LoadedConfig } from '../core/config.js';
-import { unknownVariables } from '../core/template.js';
-import { parsePipeline, type Pipeline } from '../core/pipeline.js';
-import { agentType, DEFAULT_SETTINGS, parseSettings } from '../core/settings.js';
+import { PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE, type LoadedConfig } from '../core/config.js';
+import { checkConfig, LEADS_OUTSIDE, promptsNamed, type PipelineFile, type PromptText } from '../core/config-check.js';
 
 async function readText(file: string): Promise<string | undefined> {
   try {
@@ -17,34 +14,16 @@ async function readText(file: string): Promise<string | undefined> {
   }
 }
 
-/** A prompt file's text; 'outside' when it resolves (through a symlink) out of prompts/. */
-async function readPrompt(root: string, rel: string): Promise<string | undefined | 'outside'> {
+/** A prompt file's text; LEADS_OUTSIDE when it resolves (through a symlink) out of prompts/. */
+async function readPrompt(root: string, rel: string): Promise<PromptText> {
   const text = await readText(path.join(root, rel));
   if (text === undefined) return undefined;
   const [real, dir] = await Promise.all([realpath(path.join(root, rel)), realpath(path.join(root, PROMPTS_DIR))]);
-  return real.startsWith(dir + path.sep) ? text : 'outside';
+  return real.startsWith(dir + path.sep) ? text : LEADS_OUTSIDE;
 }
 
-export async function loadConfig(root: string): Promise<LoadedConfig> {
-  const errors: Problem[] = [];
-  const warnings: Problem[] = [];
-
-  const settingsText = await readText(path.join(root, SETTINGS_FILE));
-  let settings = DEFAULT_SETTINGS;
-  let context = '';
-  let brokenAgents: string[] = [];
-  if (settingsText === undefined) {
-    warnings.push({ file: SETTINGS_FILE, message: 'missing; every setting takes its default', fix: 'run `tend init`' });
-  } else {
-    const parsed = parseSettings(settingsText, SETTINGS_FILE);
-    ({ settings, context, brokenAgents } = parsed);
-    errors.push(...parsed.errors);
-    warnings.push(...parsed.warnings);
-  }
-
-  const pipelines = new Map<string, Pipeline>();
-  // Pipelines with errors too: their valid phases' prompts and agents are checked all the same.
-  const checked: Pipeline[] = [];
+/** The `.md` files of pipelines/, sorted by name; none when the folder does not exist. */
+async function readPipelineFiles(root: string): Promise<PipelineFile[]> {
   let names: string[] = [];
   try {
     names = (await readdir(path.join(root, PIPELINES_DIR), { withFileTypes: true }))
@@ -54,108 +33,18 @@ export async function loadConfig(root: string): Promise<LoadedConfig> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  if (names.length === 0) {
-    errors.push({
-      file: `${PIPELINES_DIR}/`,
-      message: 'no pipeline found',
-      fix: 'run `tend init` to install the default pipelines',
-    });
-  }
-  for (const name of names) {
-    const file = `${PIPELINES_DIR}/${name}`;
-    const text = await readFile(path.join(root, file), 'utf8');
-    const parsed = parsePipeline(name.slice(0, -'.md'.length), text, file);
-    errors.push(...parsed.errors);
-    if (parsed.pipeline) pipelines.set(parsed.pipeline.name, parsed.pipeline);
-    const either = parsed.pipeline ?? parsed.partial;
-    if (either) checked.push(either);
-  }
+  const files: PipelineFile[] = [];
+  for (const name of names) files.push({ name, text: await readFile(path.join(root, PIPELINES_DIR, name), 'utf8') });
+  return files;
+}
 
-  const prompts = new Map<string, string>();
-  const missing = new Set<string>();
-  for (const pipeline of checked) {
-    for (const [i, phase] of pipeline.phases.entries()) {
-      const at = pipeline.phaseAt?.[i];
-      const where = { file: pipeline.file, line: at?.line, key: `phases[${at?.index ?? i}]` };
-      if (phase.agent && !agentType(settings, phase.agent) && !brokenAgents.includes(phase.agent)) {
-        errors.push({
-          ...where,
-          message: `unknown agent ${JSON.stringify(phase.agent)}`,
-          fix: 'use dry-run, claude, codex, opencode, or define it under `agents:` in ORCHESTRATOR.md',
-        });
-      }
-      if (prompts.has(phase.prompt) || missing.has(`${pipeline.file} ${phase.prompt}`)) continue;
-      const text = await readPrompt(root, phase.prompt);
-      if (text === 'outside') {
-        errors.push({
-          file: phase.prompt,
-          message: 'is a symlink that leads outside prompts/',
-          fix: 'replace it with the file itself',
-        });
-        missing.add(`${pipeline.file} ${phase.prompt}`);
-        continue;
-      }
-      if (text === undefined) {
-        errors.push({
-          ...where,
-          key: `${where.key}.prompt`,
-          message: `prompt file ${phase.prompt} does not exist`,
-          fix: 'create it, or run `tend init` to install the default prompts',
-        });
-        missing.add(`${pipeline.file} ${phase.prompt}`);
-        continue;
-      }
-      prompts.set(phase.prompt, text);
-      for (const p of unknownVariables(text)) {
-        errors.push({
-          file: phase.prompt,
-          line: p.line,
-          message: `unknown template variable {{${p.variable}}}`,
-          fix: 'see "Prompt variables" in the README',
-        });
-      }
-    }
-  }
-
-  const pipelineNames = names.map((n) => n.slice(0, -'.md'.length));
-  if (names.length > 0 && !pipelineNames.includes(settings.default_pipeline)) {
-    errors.push({
-      file: SETTINGS_FILE,
-      key: 'default_pipeline',
-      message: `no pipeline named ${JSON.stringify(settings.default_pipeline)}`,
-      fix: `choose one of ${pipelineNames.join(', ')}`,
-    });
-  }
-  if (!agentType(settings, settings.agent) && !brokenAgents.includes(settings.agent)) {
-    errors.push({
-      file: SETTINGS_FILE,
-      key: 'agent',
-      message: `unknown agent ${JSON.stringify(settings.agent)}`,
-      fix: 'use dry-run, claude, codex, opencode, or define it under `agents:`',
-    });
-  }
-  for (const [name, agent] of Object.entries(settings.agents)) {
-    if (agentType(settings, name) === 'command' && !agent.command) {
-      errors.push({
-        file: SETTINGS_FILE,
-        key: `agents.${name}.command`,
-        message: 'a command agent needs `command:`',
-        fix: 'e.g. command: ["my-agent", "--prompt-file", "{prompt_file}"]',
-      });
-    }
-    const argv = [agent.command ?? [], agent.args].flat();
-    for (const placeholder of argv.flatMap((a) => [...a.matchAll(/\{(\w+)\}/g)].map((m) => m[1] ?? ''))) {
-      if (!(COMMAND_PLACEHOLDERS as readonly string[]).includes(placeholder)) {
-        errors.push({
-          file: SETTINGS_FILE,
-          key: `agents.${name}`,
-          message: `unknown placeholder {${placeholder}}`,
-          fix: `use ${COMMAND_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
-        });
-      }
-    }
-  }
-  return { config: { settings, context, pipelines, prompts }, errors, warnings };
+/** Reads the configuration files and checks them together (core/config-check.ts). */
+export async function loadConfig(root: string): Promise<LoadedConfig> {
+  const settings = await readText(path.join(root, SETTINGS_FILE));
+  const pipelines = await readPipelineFiles(root);
+  const prompts = new Map<string, PromptText>();
+  for (const rel of promptsNamed(pipelines)) prompts.set(rel, await readPrompt(root, rel));
+  return checkConfig({ settings, pipelines, prompt: (rel) => prompts.get(rel) });
 }
 
 /** The newest modification time among the configuration files (0 when there are none). */

@@ -43,6 +43,14 @@ function undecodableName(name: string): boolean {
   return name.includes('\uFFFD');
 }
 
+function symlinkProblem(rel: string): Problem {
+  return {
+    file: rel,
+    message: 'is a symlink; tend does not follow symlinks in backlog/',
+    fix: 'replace it with the file itself',
+  };
+}
+
 /** An entry in backlog/ that is neither file, folder nor symlink: a FIFO, a socket or a device. */
 function specialFileProblem(rel: string): Problem {
   return { file: rel, message: 'is not a regular file (a FIFO, socket or device)', fix: 'move it out of backlog/' };
@@ -63,16 +71,7 @@ const readCache = new Map<string, { key: string; read: FileRead }>();
 export async function readItemFile(root: string, rel: string, stem: string): Promise<FileRead> {
   const abs = path.join(root, rel);
   const before = await lstat(abs);
-  if (before.isSymbolicLink())
-    return {
-      problems: [
-        {
-          file: rel,
-          message: 'is a symlink; tend does not follow symlinks in backlog/',
-          fix: 'replace it with the file itself',
-        },
-      ],
-    };
+  if (before.isSymbolicLink()) return { problems: [symlinkProblem(rel)] };
   const key = `${before.ino}:${before.size}:${before.mtimeMs}:${before.ctimeMs}:${stem}`;
   const cached = readCache.get(abs);
   if (cached?.key === key) return cached.read;
@@ -90,8 +89,9 @@ async function readItemFileNow(abs: string, rel: string, stem: string): Promise<
   try {
     const stat = await handle.stat();
     if (stat.size > MAX_ITEM_BYTES) {
+      const size = `${(stat.size / 1024 / 1024).toFixed(1)} MiB (${stat.size} bytes)`;
       return fail(
-        `file is ${(stat.size / 1024 / 1024).toFixed(1)} MiB (${stat.size} bytes); items are limited to 1 MiB (${MAX_ITEM_BYTES} bytes)`,
+        `file is ${size}; items are limited to 1 MiB (${MAX_ITEM_BYTES} bytes)`,
         'move large content into a separate file and mention its path',
       );
     }
@@ -122,8 +122,9 @@ function createdMs(fields: ItemFields, mtimeMs: number): number {
  * backlog again after every transition. So done/ is listed again only when the folder itself
  * changed (an item folder entered or left it), and a finished item is read once per process.
  * What tend writes into a finished item is read again; an edit a person makes inside one is
- * seen by the next command, and by the run's own scan of changes made by hand, which asks git. A folder changed in the last STABLE_MS is listed again
- * all the same, so a file system with coarse times cannot hide a change made in the same tick.
+ * seen by the next command, and by the run's own scan of changes made by hand, which asks git.
+ * A folder changed in the last STABLE_MS is listed again all the same, so a file system with
+ * coarse times cannot hide a change made in the same tick.
  */
 const STABLE_MS = 2000;
 const listings = new Map<string, { mtimeMs: number; ctimeMs: number; settled: boolean; entries: Dirent[] }>();
@@ -195,18 +196,7 @@ async function readFolderItemNow(root: string, location: string, id: string): Pr
     );
   const links = entries.filter((e) => e.isSymbolicLink()).map((e) => e.name);
   if (links.length > 0) {
-    return {
-      invalid: {
-        path: dir,
-        id,
-        location,
-        problems: links.map((l) => ({
-          file: posix(dir, l),
-          message: 'is a symlink; tend does not follow symlinks in backlog/',
-          fix: 'replace it with the file itself',
-        })),
-      },
-    };
+    return { invalid: { path: dir, id, location, problems: links.map((l) => symlinkProblem(posix(dir, l))) } };
   }
   if (!itemEntry.isFile()) return invalid('item.md is not a regular file');
   const read = await readItemFile(root, file, id);
@@ -229,13 +219,17 @@ async function readFolderItemNow(root: string, location: string, id: string): Pr
   };
 }
 
-/**
- * Read every item under backlog/. `phases` is the set of phase folder names the pipelines
- * define; any other folder is reported, not guessed at.
- */
-export async function readBacklog(root: string, phases: ReadonlySet<string>): Promise<Snapshot> {
-  const base = path.join(root, BACKLOG_DIR);
-  let entries;
+/** What a walk of backlog/ found before reading any item. */
+interface Walk {
+  /** Item folders in phase folders, done/ and blocked/. */
+  folderItems: [location: string, id: string][];
+  /** Markdown files in backlog/ itself: the inbox. */
+  inboxFiles: string[];
+  invalid: InvalidEntry[];
+}
+
+/** backlog/'s entries sorted by name; undefined when there is no backlog/. */
+async function listBacklog(base: string): Promise<Dirent[] | undefined> {
   try {
     const stat = await lstat(base);
     if (stat.isSymbolicLink())
@@ -243,79 +237,59 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
         'backlog/ is a symlink; tend only works on a real backlog/ folder',
         'replace the link with the folder itself',
       );
-    entries = await readdir(base, { withFileTypes: true });
+    const entries = await readdir(base, { withFileTypes: true });
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { items: [], invalid: [] };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const folderItems: [location: string, id: string][] = [];
-  const inboxFiles: string[] = [];
-  const invalid: InvalidEntry[] = [];
-  for (const entry of entries) {
-    const rel = posix(BACKLOG_DIR, entry.name);
-    if (entry.name.startsWith('.')) {
-      if (isHiddenInboxFile(entry.name)) {
-        invalid.push({ path: rel, location: INBOX, problems: [hiddenInboxProblem(rel, entry.name)] });
-      }
-      continue;
+}
+
+/** One entry of backlog/: an inbox file, a folder to walk, or something reported as invalid. */
+async function walkEntry(base: string, entry: Dirent, phases: ReadonlySet<string>, walk: Walk): Promise<void> {
+  const rel = posix(BACKLOG_DIR, entry.name);
+  if (entry.name.startsWith('.')) {
+    if (isHiddenInboxFile(entry.name)) {
+      walk.invalid.push({ path: rel, location: INBOX, problems: [hiddenInboxProblem(rel, entry.name)] });
     }
-    if (undecodableName(entry.name)) {
-      const fix = 'rename it to a UTF-8 name (lowercase letters, digits and dashes, ending in .md)';
-      invalid.push({ path: rel, problems: [{ file: rel, message: 'its name is not valid UTF-8', fix }] });
-    } else if (entry.isSymbolicLink()) {
-      invalid.push({
-        path: rel,
-        problems: [
-          {
-            file: rel,
-            message: 'is a symlink; tend does not follow symlinks in backlog/',
-            fix: 'replace it with the file itself',
-          },
-        ],
-      });
-    } else if (entry.isFile()) {
-      if (entry.name.toLowerCase().endsWith('.md')) inboxFiles.push(entry.name);
-    } else if (!entry.isDirectory()) {
-      invalid.push({ path: rel, problems: [specialFileProblem(rel)] });
-    } else {
-      const known = phases.has(entry.name) || entry.name === DONE || entry.name === BLOCKED;
-      if (!known) {
-        invalid.push({
-          path: rel,
-          problems: [
-            {
-              file: rel,
-              message: 'is not a phase folder of any pipeline',
-              fix: `move its items to a phase folder, or add a phase named ${entry.name} to a pipeline`,
-            },
-          ],
-        });
-        continue;
-      }
-      const children = await listFolder(path.join(base, entry.name), entry.name === DONE).catch((err: unknown) => {
-        if (vanished(err)) return [];
-        if (!unreadable(err)) throw err;
-        invalid.push({ path: rel, problems: [unreadableProblem(rel, true)] });
-        return [];
-      });
-      for (const child of children) {
-        const childRel = posix(rel, child.name);
-        if (child.name.startsWith('.')) continue;
-        if (child.isDirectory() && !undecodableName(child.name)) folderItems.push([entry.name, child.name]);
-        else
-          invalid.push({ path: childRel, location: entry.name, problems: [strayInPhaseFolder(child, childRel, rel)] });
-      }
-    }
+  } else if (undecodableName(entry.name)) {
+    const fix = 'rename it to a UTF-8 name (lowercase letters, digits and dashes, ending in .md)';
+    walk.invalid.push({ path: rel, problems: [{ file: rel, message: 'its name is not valid UTF-8', fix }] });
+  } else if (entry.isSymbolicLink()) {
+    walk.invalid.push({ path: rel, problems: [symlinkProblem(rel)] });
+  } else if (entry.isFile()) {
+    if (entry.name.toLowerCase().endsWith('.md')) walk.inboxFiles.push(entry.name);
+  } else if (!entry.isDirectory()) {
+    walk.invalid.push({ path: rel, problems: [specialFileProblem(rel)] });
+  } else if (phases.has(entry.name) || entry.name === DONE || entry.name === BLOCKED) {
+    await walkFolder(base, entry.name, walk);
+  } else {
+    const fix = `move its items to a phase folder, or add a phase named ${entry.name} to a pipeline`;
+    walk.invalid.push({ path: rel, problems: [{ file: rel, message: 'is not a phase folder of any pipeline', fix }] });
   }
-  const items: Item[] = [];
-  // Read only after the walk, all at once, so no rejection is left without a handler.
-  for (const read of await Promise.all(folderItems.map(([location, id]) => readFolderItemOnce(root, location, id)))) {
-    if ('item' in read) items.push(read.item);
-    else if ('invalid' in read) invalid.push(read.invalid);
+}
+
+/** A phase folder, done/ or blocked/: every item folder in it, anything else reported. */
+async function walkFolder(base: string, location: string, walk: Walk): Promise<void> {
+  const rel = posix(BACKLOG_DIR, location);
+  const children = await listFolder(path.join(base, location), location === DONE).catch((err: unknown) => {
+    if (vanished(err)) return [];
+    if (!unreadable(err)) throw err;
+    walk.invalid.push({ path: rel, problems: [unreadableProblem(rel, true)] });
+    return [];
+  });
+  for (const child of children) {
+    const childRel = posix(rel, child.name);
+    if (child.name.startsWith('.')) continue;
+    if (child.isDirectory() && !undecodableName(child.name)) walk.folderItems.push([location, child.name]);
+    else walk.invalid.push({ path: childRel, location, problems: [strayInPhaseFolder(child, childRel, rel)] });
   }
+}
+
+/** Items whose id another item also has are all set aside as invalid: none of them is guessed at. */
+function withoutDuplicates(items: Item[], invalid: InvalidEntry[]): Item[] {
   const duplicates = duplicateIds(items);
-  const kept = items.filter((item) => {
+  return items.filter((item) => {
     const others = duplicates.get(item.id);
     if (!others) return true;
     const elsewhere = others.filter((f) => f !== item.file).join(', ');
@@ -333,7 +307,11 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
     });
     return false;
   });
-  const taken = new Set([...items.map((i) => i.id), ...invalid.map((i) => i.id).filter((id): id is string => !!id)]);
+}
+
+/** The inbox's files as items, each given an id no other item or invalid entry holds. */
+async function readInbox(root: string, inboxFiles: string[], taken: Set<string>, walk: Walk): Promise<Item[]> {
+  const items: Item[] = [];
   // A file already named by its id (as `tend add` writes them) claims that id before any other
   // name that merely slugs to it, so dropping in `Fix Login.md` never renames `fix-login.md`.
   const ownsItsName = (name: string) => slugify(name.slice(0, -'.md'.length)) === name.slice(0, -'.md'.length);
@@ -350,21 +328,39 @@ export async function readBacklog(root: string, phases: ReadonlySet<string>): Pr
     }
     if ('problems' in read) {
       // Its id as it will be once fixed, so an item that depends on it waits instead of blocking.
-      invalid.push({ path: rel, id: slugify(stem) || undefined, location: INBOX, problems: read.problems });
+      walk.invalid.push({ path: rel, id: slugify(stem) || undefined, location: INBOX, problems: read.problems });
       continue;
     }
     const id = uniqueId(slugify(stem) || slugify(read.parsed.fields.title) || 'item', (c) => taken.has(c));
     taken.add(id);
-    kept.push({
-      id,
-      location: INBOX,
-      file: rel,
-      parsed: read.parsed,
-      fields: read.parsed.fields,
-      artifacts: [],
-      createdMs: createdMs(read.parsed.fields, read.mtimeMs),
-    });
+    const { parsed } = read;
+    const createdAt = createdMs(parsed.fields, read.mtimeMs);
+    items.push({ id, location: INBOX, file: rel, parsed, fields: parsed.fields, artifacts: [], createdMs: createdAt });
   }
+  return items;
+}
+
+/**
+ * Read every item under backlog/. `phases` is the set of phase folder names the pipelines
+ * define; any other folder is reported, not guessed at.
+ */
+export async function readBacklog(root: string, phases: ReadonlySet<string>): Promise<Snapshot> {
+  const base = path.join(root, BACKLOG_DIR);
+  const entries = await listBacklog(base);
+  if (!entries) return { items: [], invalid: [] };
+  const walk: Walk = { folderItems: [], inboxFiles: [], invalid: [] };
+  for (const entry of entries) await walkEntry(base, entry, phases, walk);
+  const { invalid } = walk;
+  const items: Item[] = [];
+  // Read only after the walk, all at once, so no rejection is left without a handler.
+  const reads = await Promise.all(walk.folderItems.map(([location, id]) => readFolderItemOnce(root, location, id)));
+  for (const read of reads) {
+    if ('item' in read) items.push(read.item);
+    else if ('invalid' in read) invalid.push(read.invalid);
+  }
+  const kept = withoutDuplicates(items, invalid);
+  const taken = new Set([...items.map((i) => i.id), ...invalid.map((i) => i.id).filter((id): id is string => !!id)]);
+  kept.push(...(await readInbox(root, walk.inboxFiles, taken, walk)));
   return { items: kept, invalid };
 }
 

@@ -3,7 +3,7 @@
 // the loop works out what changed, so a burst of a thousand events is one wake-up, and tend's
 // own writes cost one harmless re-read (they are committed, so nothing is left to do).
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { watch, type ChokidarOptions, type FSWatcher } from 'chokidar';
 import { PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE } from '../core/config.js';
 import { BACKLOG_DIR } from '../core/backlog.js';
 
@@ -16,6 +16,23 @@ export interface RepoWatcher {
 
 /** Errors after which chokidar cannot watch natively (too many files, no inotify). */
 const NATIVE_WATCH_FAILED = new Set(['ENOSPC', 'EMFILE', 'ENFILE', 'ENOSYS', 'EPERM']);
+
+/** Editors' swap, backup and lock files: never a change worth waking for. */
+function isEditorLeftover(file: string): boolean {
+  return /(^|[/\\])\.[^/\\]*\.sw[a-p]$|~$|\.tmp$|\.md\.\d+$/.test(file) || path.basename(file).startsWith('.#');
+}
+
+function watchOptions(root: string, usePolling: boolean): ChokidarOptions {
+  return {
+    cwd: root,
+    ignoreInitial: true,
+    usePolling,
+    interval: 500,
+    // Wait until a file has stopped growing: a half-copied file is not taken in.
+    awaitWriteFinish: { stabilityThreshold: 120, pollInterval: 25 },
+    ignored: isEditorLeftover,
+  };
+}
 
 export async function watchRepo(
   root: string,
@@ -34,17 +51,7 @@ export async function watchRepo(
   };
 
   const start = async (usePolling: boolean): Promise<FSWatcher> => {
-    const w = watch([BACKLOG_DIR, PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE], {
-      cwd: root,
-      ignoreInitial: true,
-      usePolling,
-      interval: 500,
-      // Wait until a file has stopped growing: a half-copied file is not taken in.
-      awaitWriteFinish: { stabilityThreshold: 120, pollInterval: 25 },
-      // Editors' swap and backup files.
-      ignored: (file: string) =>
-        /(^|[/\\])\.[^/\\]*\.sw[a-p]$|~$|\.tmp$|\.md\.\d+$/.test(file) || path.basename(file).startsWith('.#'),
-    });
+    const w = watch([BACKLOG_DIR, PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE], watchOptions(root, usePolling));
     w.on('all', signal);
     w.on('error', (err) => {
       const code = (err as NodeJS.ErrnoException).code ?? '';

@@ -1,12 +1,11 @@
 // `tend doctor`: everything that would stop a run, found before an agent is paid, each with
 // the fix.
 import { agentType, type Settings } from '../../core/settings.js';
-import { authorEnv, committerIdentity, findRepoRoot, isIgnored } from '../../edges/git.js';
+import { commitIdentity, stateDirIgnored, workTreeRoot } from '../../edges/repo-setup.js';
 import { paint, printJson } from '../output.js';
 import { formatProblem } from '../../core/problem.js';
-import { openRepo } from '../../edges/repo.js';
+import { openRepo, type Repo } from '../../edges/repo.js';
 import { findExecutable } from '../../edges/which.js';
-import { STATE_DIR } from '../../edges/state-dir.js';
 
 export interface Check {
   name: string;
@@ -36,8 +35,85 @@ export function agentPrograms(settings: Settings, agents: Iterable<string>): Map
   return programs;
 }
 
+const IDENTITY_FIX =
+  'git config --global user.name "Your Name" && git config --global user.email you@example.com, ' +
+  'or set git.author in ORCHESTRATOR.md';
+
+function configurationChecks(repo: Repo, identity: string | undefined): Check[] {
+  const checks: Check[] = [
+    {
+      name: 'git identity',
+      ok: identity !== undefined,
+      severity: 'error',
+      details: [identity ?? 'git does not know who commits'],
+      fix: IDENTITY_FIX,
+    },
+    {
+      name: 'configuration',
+      ok: repo.errors.length === 0,
+      severity: 'error',
+      details: repo.errors.map(formatProblem),
+      fix: 'correct the files named above; see the README, "Configuration"',
+    },
+  ];
+  if (repo.warnings.length > 0)
+    checks.push({
+      name: 'configuration warnings',
+      ok: false,
+      severity: 'warning',
+      details: repo.warnings.map(formatProblem),
+    });
+  return checks;
+}
+
+/** Every agent the settings or a phase names whose program is not found. */
+function agentChecks(repo: Repo): Check[] {
+  const { settings } = repo.config;
+  const agents = new Set([
+    settings.agent,
+    ...[...repo.config.pipelines.values()].flatMap((p) => p.phases.flatMap((ph) => (ph.agent ? [ph.agent] : []))),
+  ]);
+  const checks: Check[] = [];
+  for (const [name, program] of agentPrograms(settings, agents)) {
+    if (!program) continue;
+    const found = findExecutable(program, repo.root);
+    checks.push({
+      name: `agent ${name}`,
+      ok: found !== undefined,
+      severity: 'error',
+      details: [found ?? `\`${program}\` is not on PATH`],
+      fix: `install ${program}, or run with \`tend run --agent dry-run\` to try the pipeline without it`,
+    });
+  }
+  return checks;
+}
+
+function stateDirCheck(ignored: boolean): Check {
+  return {
+    name: '.tend/ ignored by git',
+    ok: ignored,
+    severity: 'error',
+    details: [ignored ? 'yes' : '.tend/ holds local runtime state and must not be committed'],
+    fix: 'add the line `.tend/` to .gitignore (tend init does this)',
+  };
+}
+
+function backlogCheck(repo: Repo): Check {
+  const invalid = repo.snapshot.invalid;
+  return {
+    name: 'backlog items',
+    ok: invalid.length === 0,
+    severity: 'warning',
+    details:
+      invalid.length === 0
+        ? [`${repo.snapshot.items.length} valid`]
+        : invalid.flatMap((i) => i.problems.map(formatProblem)),
+    fix: 'fix or move these files; tend leaves them untouched until then',
+  };
+}
+
 export async function doctor(cwd: string): Promise<Check[]> {
-  const root = await findRepoRoot(cwd);
+  const root = await workTreeRoot(cwd);
   if (!root) {
     return [
       {
@@ -50,67 +126,14 @@ export async function doctor(cwd: string): Promise<Check[]> {
     ];
   }
   const repo = await openRepo(root);
-  const { settings } = repo.config;
-  const checks: Check[] = [{ name: 'git repository', ok: true, severity: 'error', details: [root] }];
-
-  const identity = await committerIdentity(root, authorEnv(settings.git.author));
-  checks.push({
-    name: 'git identity',
-    ok: identity !== undefined,
-    severity: 'error',
-    details: [identity ?? 'git does not know who commits'],
-    fix: 'git config --global user.name "Your Name" && git config --global user.email you@example.com, or set git.author in ORCHESTRATOR.md',
-  });
-  checks.push({
-    name: 'configuration',
-    ok: repo.errors.length === 0,
-    severity: 'error',
-    details: repo.errors.map(formatProblem),
-    fix: 'correct the files named above; see the README, "Configuration"',
-  });
-  if (repo.warnings.length > 0)
-    checks.push({
-      name: 'configuration warnings',
-      ok: false,
-      severity: 'warning',
-      details: repo.warnings.map(formatProblem),
-    });
-
-  const agents = new Set([
-    settings.agent,
-    ...[...repo.config.pipelines.values()].flatMap((p) => p.phases.flatMap((ph) => (ph.agent ? [ph.agent] : []))),
-  ]);
-  for (const [name, program] of agentPrograms(settings, agents)) {
-    if (!program) continue;
-    const found = findExecutable(program, root);
-    checks.push({
-      name: `agent ${name}`,
-      ok: found !== undefined,
-      severity: 'error',
-      details: [found ?? `\`${program}\` is not on PATH`],
-      fix: `install ${program}, or run with \`tend run --agent dry-run\` to try the pipeline without it`,
-    });
-  }
-  const ignored = await isIgnored(root, `${STATE_DIR}/`);
-  checks.push({
-    name: '.tend/ ignored by git',
-    ok: ignored,
-    severity: 'error',
-    details: [ignored ? 'yes' : '.tend/ holds local runtime state and must not be committed'],
-    fix: 'add the line `.tend/` to .gitignore (tend init does this)',
-  });
-  const invalid = repo.snapshot.invalid;
-  checks.push({
-    name: 'backlog items',
-    ok: invalid.length === 0,
-    severity: 'warning',
-    details:
-      invalid.length === 0
-        ? [`${repo.snapshot.items.length} valid`]
-        : invalid.flatMap((i) => i.problems.map(formatProblem)),
-    fix: 'fix or move these files; tend leaves them untouched until then',
-  });
-  return checks;
+  const identity = await commitIdentity(root, repo.config.settings.git.author);
+  return [
+    { name: 'git repository', ok: true, severity: 'error', details: [root] },
+    ...configurationChecks(repo, identity),
+    ...agentChecks(repo),
+    stateDirCheck(await stateDirIgnored(root)),
+    backlogCheck(repo),
+  ];
 }
 
 export function printChecks(checks: Check[], json: boolean): void {

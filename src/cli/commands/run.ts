@@ -36,9 +36,8 @@ function plainReporter(quiet: boolean): Reporter {
 }
 
 export function formatSummary(s: RunSummary): string {
-  const lines = [
-    `${s.transitions} transitions, ${s.phasesDone} phases done, ${s.failures} failed attempts, $${s.costUsd.toFixed(2)}, ${formatDuration(s.elapsedMs)}`,
-  ];
+  const spent = `$${s.costUsd.toFixed(2)}, ${formatDuration(s.elapsedMs)}`;
+  const lines = [`${s.transitions} transitions, ${s.phasesDone} phases done, ${s.failures} failed attempts, ${spent}`];
   if (s.done.length > 0) lines.push(`done: ${s.done.join(', ')}`);
   if (s.blocked.length > 0) lines.push(`blocked (see \`tend show <id>\`): ${s.blocked.join(', ')}`);
   if (s.waiting.length > 0) lines.push(`waiting for approval (\`tend approve <id>\`): ${s.waiting.join(', ')}`);

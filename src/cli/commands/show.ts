@@ -1,6 +1,6 @@
 // `tend show <id>`: one item with its artifacts and its history from git log.
 import { itemJson, problemJson } from '../../core/board.js';
-import { itemHistory } from '../../edges/git.js';
+import { itemHistory } from '../../edges/history.js';
 import { clean, paint, printJson } from '../output.js';
 import { isValidId } from '../../core/slug.js';
 import { formatProblem, TendError } from '../../core/problem.js';

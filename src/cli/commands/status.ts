@@ -53,13 +53,10 @@ export async function status(repo: Repo, options: { json: boolean; now?: number 
   }
   for (const p of repo.errors) out.push(c('red', `config error: ${formatProblem(p)}`));
   const cut = b.groups.flatMap((g) => g.items).filter(interrupted).length;
-  if (cut > 0)
-    out.push(
-      c(
-        'red',
-        `${cut} item(s) were running when the run holding them ended; \`tend run\` picks them up again (the interrupted attempt counts)`,
-      ),
-    );
+  if (cut > 0) {
+    const again = '`tend run` picks them up again (the interrupted attempt counts)';
+    out.push(c('red', `${cut} item(s) were running when the run holding them ended; ${again}`));
+  }
   if (run) out.push(c('dim', `tend run is working here (pid ${run.pid} on ${run.host}, since ${run.started})`));
   process.stdout.write(`${out.join('\n').trimEnd()}\n`);
 }

@@ -1,0 +1,241 @@
+// The commands of `tend`, one entry each: usage, help text, options, and a handler that imports
+// its implementation only when the command runs, so `tend --help` and the data commands load
+// nothing of the run loop or the agents.
+import { readFile } from 'node:fs/promises';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { TendError } from '../core/problem.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** What every handler may need besides its arguments. */
+export interface CommandContext {
+  cwd: string;
+  /** `tend add "Title" -`: yargs hands a lone `-` over as an empty string, so main looks at the raw argv. */
+  stdinBody: boolean;
+}
+
+export interface TendCommand<A = never> {
+  command: string;
+  describe: string;
+  builder: (y: Argv, context: CommandContext) => Argv<A>;
+  /** Returns the exit code (EXIT_OK when nothing is returned). */
+  run: (args: ArgumentsCamelCase<A>, context: CommandContext) => Promise<number | void>;
+}
+
+/** Keeps each entry's argument types while the table holds them all. */
+function command<A>(entry: TendCommand<A>): TendCommand<unknown> {
+  return entry as unknown as TendCommand<unknown>;
+}
+
+const json = {
+  json: { type: 'boolean', default: false, describe: 'print JSON (a stable schema, see README)' },
+} as const;
+
+const idPositional = (y: Argv) => y.positional('id', { type: 'string', describe: 'the item id' });
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readBodyFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new TendError(
+      `cannot read --body-file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      'check the path',
+      { cause: err },
+    );
+  }
+}
+
+const init = command({
+  command: 'init',
+  describe: 'set up this repository: ORCHESTRATOR.md, pipelines/, prompts/, backlog/ (runs git init if needed)',
+  builder: (y) => y.example('$0 init', 'install the defaults and commit them'),
+  async run(_args, { cwd }) {
+    const { init } = await import('./commands/init.js');
+    const result = await init(cwd);
+    if (result.createdRepo) process.stdout.write(`initialized a git repository in ${result.root}\n`);
+    for (const f of result.created) process.stdout.write(`created ${f}\n`);
+    for (const f of result.kept) process.stdout.write(`kept    ${f} (already exists)\n`);
+    for (const f of result.recovered) {
+      process.stdout.write(`found   ${f} (written by an earlier tend init, not committed until now)\n`);
+    }
+    process.stdout.write(
+      result.commit ? `committed ${result.commit.slice(0, 8)}\n` : 'nothing to do: already initialized\n',
+    );
+  },
+});
+
+function addOptions(y: Argv, { stdinBody }: CommandContext) {
+  return y
+    .positional('title', { type: 'string', describe: 'what needs doing' })
+    .positional('stdin', { type: 'string', describe: 'a lone `-` reads the body from standard input' })
+    .option('priority', { alias: 'p', type: 'number', describe: '1 (most urgent) to 5 (someday)', default: 3 })
+    .option('pipeline', { type: 'string', describe: 'pipeline to follow (default: chosen by triage)' })
+    .option('label', { alias: 'l', type: 'string', array: true, describe: 'a label; repeat for more' })
+    .option('depends-on', {
+      alias: 'd',
+      type: 'string',
+      array: true,
+      describe: 'id of an item that must be done first; repeat for more',
+    })
+    .option('body', { alias: 'b', type: 'string', describe: 'the item text' })
+    .option('body-file', { type: 'string', describe: 'read the item text from this file' })
+    .conflicts('body', 'body-file')
+    .check((a) => {
+      if (!Number.isInteger(a.priority) || a.priority < 1 || a.priority > 5)
+        throw new Error('--priority must be an integer from 1 to 5');
+      if (a.stdin !== undefined && !stdinBody)
+        throw new Error(`unexpected argument ${JSON.stringify(a.stdin)}; put the title in quotes`);
+      if (stdinBody && (a.body !== undefined || a['body-file'] !== undefined))
+        throw new Error('`-` cannot be combined with --body or --body-file');
+      return true;
+    })
+    .example('$0 add "Fix login on Safari" -p 1 -l bug', '')
+    .example('echo "Steps to reproduce..." | $0 add "Fix login" -', 'body from stdin');
+}
+
+const add = command({
+  command: 'add <title> [stdin]',
+  describe: 'add an item to the inbox (backlog/<slug>.md) and commit it',
+  builder: addOptions,
+  async run(args, { cwd, stdinBody }) {
+    const [{ add }, { openRepo }] = await Promise.all([import('./commands/add.js'), import('../edges/repo.js')]);
+    const body = stdinBody ? await readStdin() : args['body-file'] ? await readBodyFile(args['body-file']) : args.body;
+    const result = await add(await openRepo(cwd), {
+      title: String(args.title),
+      priority: args.priority,
+      pipeline: args.pipeline,
+      labels: args.label?.map(String),
+      dependsOn: args['depends-on']?.map(String),
+      body,
+    });
+    const note = result.leftover ? ', written by an earlier tend add and committed now' : '';
+    process.stdout.write(`added ${result.id} (${result.file}${note})\n`);
+  },
+});
+
+const status = command({
+  command: 'status',
+  describe:
+    'show the board: the inbox, every phase, done and blocked, in scheduling order; invalid files with their errors',
+  builder: (y) => y.options(json),
+  async run(args, { cwd }) {
+    const [{ status }, { openRepo }] = await Promise.all([import('./commands/status.js'), import('../edges/repo.js')]);
+    await status(await openRepo(cwd), { json: args.json });
+  },
+});
+
+const show = command({
+  command: 'show <id>',
+  describe: 'show one item: frontmatter, text, artifacts and its transitions from git log',
+  builder: (y) =>
+    y.positional('id', { type: 'string', describe: 'the item id, as `tend status` shows it' }).options(json),
+  async run(args, { cwd }) {
+    const [{ show }, { openRepo }] = await Promise.all([import('./commands/show.js'), import('../edges/repo.js')]);
+    await show(await openRepo(cwd), String(args.id), { json: args.json });
+  },
+});
+
+const doctor = command({
+  command: 'doctor',
+  describe:
+    'check the repository, git identity, configuration, prompts and agent CLIs; print each problem with its fix',
+  builder: (y) => y.options(json),
+  async run(args, { cwd }) {
+    const { doctor, printChecks } = await import('./commands/doctor.js');
+    const checks = await doctor(cwd);
+    printChecks(checks, args.json);
+    return checks.some((c) => !c.ok && c.severity === 'error') ? EXIT_FAILURE : EXIT_OK;
+  },
+});
+
+function runOptions(y: Argv) {
+  return y
+    .option('once', {
+      type: 'boolean',
+      default: false,
+      describe: 'stop when nothing can move (all done, blocked, waiting or parked)',
+    })
+    .option('agent', { type: 'string', describe: 'use this agent for every phase of this run (e.g. dry-run)' })
+    .option('concurrency', {
+      alias: 'c',
+      type: 'number',
+      describe: 'agents at once (default: concurrency in ORCHESTRATOR.md)',
+    })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the summary' })
+    .option('poll', {
+      type: 'boolean',
+      default: false,
+      describe: 'poll for file changes instead of file system events (network drives)',
+    })
+    .options(json)
+    .check((a) => {
+      if (a.concurrency !== undefined && (!Number.isInteger(a.concurrency) || a.concurrency < 1))
+        throw new Error('--concurrency must be a whole number, 1 or more');
+      return true;
+    })
+    .example('$0 run --once --agent dry-run', 'exercise the pipelines without spending anything')
+    .example('$0 run', 'keep running and pick up new work');
+}
+
+const run = command({
+  command: 'run',
+  describe: 'move items through their pipelines: intake, phases, approvals, one commit per transition',
+  builder: runOptions,
+  async run(args, { cwd }) {
+    const { runCommand } = await import('./commands/run.js');
+    const { once, agent, concurrency, quiet, json, poll } = args;
+    return runCommand(cwd, { once, agent, concurrency, quiet, json, poll });
+  },
+});
+
+const approve = command({
+  command: 'approve <id>',
+  describe: 'approve an item waiting for a human: it moves on to its next phase',
+  builder: idPositional,
+  async run(args, { cwd }) {
+    const { approve, openForAction } = await import('./commands/item-actions.js');
+    process.stdout.write(`${await approve(await openForAction(cwd, String(args.id)), String(args.id))}\n`);
+  },
+});
+
+const reject = command({
+  command: 'reject <id>',
+  describe:
+    'reject an item waiting for a human: back to its on_reject phase (or the same one) with your reason, or --block',
+  builder: (y) =>
+    idPositional(y)
+      .option('reason', {
+        alias: 'r',
+        type: 'string',
+        demandOption: true,
+        describe: 'what must change; the next agent reads it',
+      })
+      .option('block', { type: 'boolean', default: false, describe: 'move it to backlog/blocked/ instead' }),
+  async run(args, { cwd }) {
+    const { reject, openForAction } = await import('./commands/item-actions.js');
+    const id = String(args.id);
+    process.stdout.write(`${await reject(await openForAction(cwd, id), id, args.reason, args.block)}\n`);
+  },
+});
+
+const retry = command({
+  command: 'retry <id>',
+  describe:
+    'put a blocked item back in the phase it was blocked in (attempts reset), or retry a failed or parked item now',
+  builder: idPositional,
+  async run(args, { cwd }) {
+    const { retry, openForAction } = await import('./commands/item-actions.js');
+    process.stdout.write(`${await retry(await openForAction(cwd, String(args.id)), String(args.id))}\n`);
+  },
+});
+
+/** In the order `tend --help` lists them. */
+export const COMMANDS = [init, add, status, show, doctor, run, approve, reject, retry];
