@@ -33,7 +33,7 @@ beforeEach(() => {
   testRuns = [];
 });
 
-// Registered before the other helpers' afterEach hooks (this module is imported first), so with
+// Registered before the other helpers' afterEach hooks (repo.ts imports this module first), so with
 // vitest's default "stack" order it runs last: live runs have been stopped by then.
 afterEach((context) => {
   inTest = false;
