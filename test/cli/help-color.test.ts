@@ -1,25 +1,38 @@
 // Help, usage errors, and colour: plain text with NO_COLOR (and in these tests, always), colour
 // only when asked for.
-import { describe, expect, it } from 'vitest';
-import { scratchDir, tend, writeTree } from '../helpers/repo.js';
-import { ANSI, outsideGitEnv, sharedRepo } from './support.js';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { item, runRepo } from '../helpers/engine.js';
+import { scratchDir, scratchRepo, tend, tendOk, writeTree } from '../helpers/repo.js';
+import { ANSI, copyRepo, outsideGitEnv, sharedRepo } from './support.js';
 
-const COMMANDS = ['init', 'add', 'status', 'show', 'doctor'];
+/** Every command `tend --help` lists; the first test fails when one is added and not listed here. */
+const COMMANDS = ['init', 'add', 'status', 'show', 'doctor', 'run', 'approve', 'reject', 'retry'];
+
+/** NO_COLOR wins over FORCE_COLOR, so with both set no output may carry an escape code. */
+const NO_COLOR_DESPITE_FORCE = { NO_COLOR: '1', FORCE_COLOR: '1' };
 
 describe('help and usage errors', () => {
   it('tend --help exits 0 and lists every command', async () => {
     const result = await tend(process.cwd(), ['--help']);
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toBe('');
-    for (const command of COMMANDS) expect(result.stdout).toMatch(new RegExp(`^\\s+tend ${command}\\b`, 'm'));
+    const listed = [...result.stdout.matchAll(/^\s+tend (\S+)/gm)].map((m) => m[1]);
+    expect(listed.sort()).toEqual([...COMMANDS].sort());
   });
 
-  it.each(COMMANDS)('tend %s --help exits 0 and describes the command', async (command) => {
-    const result = await tend(process.cwd(), [command, '--help']);
-    expect(result.exitCode).toBe(0);
-    expect(result.stderr).toBe('');
-    expect(result.stdout).toMatch(new RegExp(`^tend ${command}\\b`, 'm'));
-  });
+  it.each(COMMANDS)(
+    'tend %s --help exits 0 and describes the command, without colour under NO_COLOR',
+    async (command) => {
+      const result = await tend(process.cwd(), [command, '--help'], { env: NO_COLOR_DESPITE_FORCE });
+      expect(result.exitCode, result.report).toBe(0);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toMatch(new RegExp(`^tend ${command}\\b`, 'm'));
+      expect(result.stdout).not.toMatch(ANSI);
+    },
+  );
 
   it('an unknown command exits 2 with a message on stderr', async () => {
     const result = await tend(process.cwd(), ['frobnicate']);
@@ -75,5 +88,55 @@ describe('colour', () => {
     const plain = result.stdout.replace(/\x1b\[[0-9;]*m/g, '');
     expect(plain).toMatch(/^ {2}coloured-item\s+p1\s+queued\s+att 0\s+\S+\s+\$0\.00\s+Coloured item$/m);
     expect(plain).toMatch(/invalid \(1\)/);
+  });
+});
+
+describe('NO_COLOR, command by command', () => {
+  const gated = '---\nphases:\n  - { name: triage, approve: true }\n  - { name: build }\n---\nApproved by a human.\n';
+  const red = '---\nphases:\n  - { name: triage, gate: "exit 3" }\n---\nA gate that fails.\n';
+  let ran = '';
+  // A board with something for every command to act on: two items waiting for approval, one blocked.
+  beforeAll(async () => {
+    const made = await runRepo(
+      'write-artifact.mjs',
+      {
+        'pipelines/gated.md': gated,
+        'pipelines/red.md': red,
+        'backlog/to-approve.md': item('To approve', 'pipeline: gated\n'),
+        'backlog/to-reject.md': item('To reject', 'pipeline: gated\n'),
+        'backlog/stuck.md': item('Stuck', 'pipeline: red\n'),
+      },
+      { retries: 0 },
+    );
+    await tendOk(made, ['run', '--once']);
+    // Kept for the whole block: scratch folders go when the test that made them ends.
+    ran = await mkdtemp(path.join(os.tmpdir(), 'tend-shared-'));
+    await cp(made, ran, { recursive: true, verbatimSymlinks: true });
+  });
+  afterAll(async () => {
+    if (ran) await rm(ran, { recursive: true, force: true });
+  });
+
+  const runs: [string, string[]][] = [
+    ['init', ['init']],
+    ['add', ['add', 'Another item', '-p', '2']],
+    ['status', ['status']],
+    ['show', ['show', 'to-approve']],
+    ['doctor', ['doctor']],
+    ['run', ['run', '--once']],
+    ['approve', ['approve', 'to-approve']],
+    ['reject', ['reject', 'to-reject', '--reason', 'say more']],
+    ['retry', ['retry', 'stuck']],
+  ];
+
+  it('covers every command', () => {
+    expect(runs.map(([command]) => command).sort()).toEqual([...COMMANDS].sort());
+  });
+
+  it.each(runs)('tend %s succeeds and prints no escape codes', async (command, args) => {
+    const root = command === 'init' ? await scratchRepo() : await copyRepo(ran);
+    const result = await tend(root, args, { env: NO_COLOR_DESPITE_FORCE });
+    expect(result.exitCode, result.report).toBe(0);
+    expect(result.stdout + result.stderr).not.toMatch(ANSI);
   });
 });

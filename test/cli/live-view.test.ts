@@ -4,17 +4,19 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { item, runRepo } from '../helpers/engine.js';
 import { cleanEnv, scratchDir, TEND_BIN } from '../helpers/repo.js';
+import { trackTend } from '../helpers/tend-runs.js';
 
 async function inTerminal(cwd: string, args: string[], env: Record<string, string>, columns?: number): Promise<string> {
   const tend = [process.execPath, TEND_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   // The terminal's width is the pty's, not $COLUMNS: stty sets it.
   const command = columns === undefined ? tend : `stty cols ${columns} rows 30; ${tend}`;
-  const result = await execa('script', ['-qfec', command, '/dev/null'], {
+  const terminal = execa('script', ['-qfec', command, '/dev/null'], {
     cwd,
     env: cleanEnv({ COLUMNS: '100', LINES: '30', TERM: 'xterm', ...env }),
     extendEnv: false,
     reject: false,
   });
+  const result = await trackTend(terminal);
   return String(result.stdout);
 }
 

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { git, scratchDir, tend, tendJson } from '../helpers/repo.js';
+import { git, scratchDir, tendJson, tendOk } from '../helpers/repo.js';
 import type { ItemJson, problemJson } from '../../src/core/board.js';
 
 /** A repo initialized by the real `tend init` once for the enclosing describe block. */
@@ -16,8 +16,7 @@ export function sharedRepo(setup?: (root: string) => Promise<void>): () => strin
     await git(root, 'init', '--quiet', '--initial-branch=main');
     await git(root, 'config', 'commit.gpgsign', 'false');
     await git(root, 'config', 'gc.auto', '0');
-    const init = await tend(root, ['init']);
-    if (init.exitCode !== 0) throw new Error(`tend init failed: ${init.stderr}`);
+    await tendOk(root, ['init']);
     await setup?.(root);
   });
   afterAll(async () => {

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES, item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
-import { read, scratchDir, tend, writeTree } from '../helpers/repo.js';
+import { scratchDir, tend, writeTree } from '../helpers/repo.js';
 
 const gated = (gate: string) =>
   `---\nphases:\n  - { name: build, gate: ${JSON.stringify(gate)} }\n---\nOne gated phase.\n`;
@@ -72,22 +72,33 @@ describe('artifacts and logs', () => {
 });
 
 describe('item text never reaches a shell', () => {
-  it('an item whose title and text are shell commands reaches the agent as literal text', async () => {
+  it('an item whose title and text are shell commands reaches the agent as literal text, in one argument', async () => {
     const dir = await scratchDir();
     const pwned = path.join(dir, 'pwned');
-    const echo = path.join(FIXTURES, 'write-artifact.mjs');
-    const evil = `$(touch ${pwned}); \`touch ${pwned}\`; touch ${pwned} #`;
+    const recorder = path.join(FIXTURES, 'record-argv.mjs');
+    const evil = `$(touch ${pwned}); \`touch ${pwned}\`; touch ${pwned} # 'quoted' "double" \\ * ?`;
     const root = await runRepo(
-      'write-artifact.mjs',
+      'record-argv.mjs',
       { 'backlog/evil.md': `---\ntitle: ${JSON.stringify(evil)}\npipeline: quick-fix\n---\n${evil}\n` },
       {
-        agents: `{ fake: { type: command, input: argument, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(echo)}, "{prompt}"] } }`,
+        agents: `{ fake: { type: command, input: argument, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(recorder)}, "{prompt}"] } }`,
       },
     );
-    expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_ARGV_DIR: dir } });
+    expect(result.exitCode, result.report).toBe(0);
     expect(existsSync(pwned)).toBe(false);
     expect(await tendSubjects(root)).toContain('tend: evil review -> done');
-    // The whole prompt, item text included, arrived as one argument.
-    expect(await read(root, '.tend/logs/evil/triage.1.prompt.md')).toContain(evil);
+    // What the triage agent was started with, as it saw it.
+    const seen = JSON.parse(await readFile(path.join(dir, 'evil.triage.json'), 'utf8')) as {
+      argv: string[];
+      parent: string[];
+    };
+    expect(seen.argv).toHaveLength(1);
+    const [prompt = ''] = seen.argv;
+    // Title and text arrived byte for byte: no shell expanded, split or unquoted them.
+    expect(prompt.split(evil).length - 1, prompt).toBeGreaterThanOrEqual(2);
+    // The agent's parent is tend itself (node running bin/tend.js), not a shell.
+    expect(seen.parent[0]).toBe(process.execPath);
+    expect(seen.parent[1]).toMatch(/bin\/tend\.js$/);
   });
 });

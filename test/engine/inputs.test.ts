@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
 import { cleanEnv, git, read, scratchDir, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
+import { trackTend } from '../helpers/tend-runs.js';
 
 describe('a run beside bad input', () => {
   it('finishes the good items, leaves bad files byte for byte, and keeps CRLF and BOM', async () => {
@@ -78,6 +79,7 @@ describe('Ctrl-C', () => {
       env: cleanEnv({ FAKE_PID_FILE: pidFile }),
       stdio: 'ignore',
     });
+    trackTend(child);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     for (let i = 0; i < 400 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 25));
     child.kill('SIGINT');

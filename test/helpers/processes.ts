@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach } from 'vitest';
 import { cleanEnv, TEND_BIN } from './repo.js';
+import { markStoppedAfterTest, runEnding, runOf, trackTend } from './tend-runs.js';
 
 const leftovers: ChildProcess[] = [];
 /** The output of this test's latest live run, so a wait that times out can show it. */
@@ -17,6 +18,7 @@ afterEach(async () => {
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
+  markStoppedAfterTest(child);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   const grace = new Promise((resolve) => setTimeout(resolve, 5000).unref());
@@ -44,27 +46,33 @@ export interface LiveRun {
   output: () => string;
   /** Its exit code, or -1 if a signal ended it. */
   exited: Promise<number>;
+  /** How it ended (exit code or signal) and what it printed: a message for an assertion. */
+  report: () => string;
 }
 
 /** `tend run ...args` in `root` (live mode unless `args` say --once), killed after the test. */
 export function startLiveRun(root: string, options: { args?: string[]; env?: Record<string, string> } = {}): LiveRun {
-  const child = spawn(process.execPath, [TEND_BIN, 'run', ...(options.args ?? [])], {
-    cwd: root,
-    env: cleanEnv(options.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = ['run', ...(options.args ?? [])];
+  const child = trackTend(
+    spawn(process.execPath, [TEND_BIN, ...args], {
+      cwd: root,
+      env: cleanEnv(options.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   killAfterTest(child);
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-  latestOutput = () => output;
-  return { child, output: () => output, exited };
+  const report = () => `tend ${args.join(' ')}: ${runEnding(runOf(child))}\n${output}`;
+  latestOutput = report;
+  return { child, output: () => output, exited, report };
 }
 
-/** For a timed-out wait: what the test's live run printed, if it started one. */
+/** For a timed-out wait: how the test's live run is doing and what it printed, if it started one. */
 function tendSaid(): string {
-  return latestOutput ? `\ntend said:\n${latestOutput()}` : '';
+  return latestOutput ? `\n${latestOutput()}` : '';
 }
 
 /** Wait until `condition` holds, checking every 25 ms; fail after `timeoutMs`, naming `what`. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach } from 'vitest';
+import { describeRun, recordTendRun } from './tend-runs.js';
 
 export const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const TEND_BIN = path.join(PACKAGE_ROOT, 'bin', 'tend.js');
@@ -73,8 +74,7 @@ export async function scratchRepo(files: Record<string, string | Buffer> = {}): 
 /** A repository set up by the real `tend init`. */
 export async function initializedRepo(files: Record<string, string | Buffer> = {}): Promise<string> {
   const root = await scratchRepo();
-  const result = await tend(root, ['init']);
-  if (result.exitCode !== 0) throw new Error(`tend init failed: ${result.stderr}`);
+  await tendOk(root, ['init']);
   await writeTree(root, files);
   return root;
 }
@@ -82,15 +82,23 @@ export async function initializedRepo(files: Record<string, string | Buffer> = {
 export interface TendResult {
   stdout: string;
   stderr: string;
+  /** -1 when a signal ended it (then `tend()` throws instead of returning). */
   exitCode: number;
+  /** How it ended, with its stderr and the end of its stdout: a message for an assertion. */
+  report: string;
 }
 
-/** Run the real `tend` binary in `cwd`. */
+/**
+ * Run the real `tend` binary in `cwd`. The run is recorded, so a failing test lists how it
+ * ended; a run killed by a signal (a crash, the kernel's OOM killer) throws at once, since no
+ * test expects that.
+ */
 export async function tend(
   cwd: string,
   args: string[],
   options: { input?: string; env?: Record<string, string> } = {},
 ): Promise<TendResult> {
+  const run = recordTendRun(args);
   const result = await execa(process.execPath, [TEND_BIN, ...args], {
     cwd,
     env: cleanEnv(options.env),
@@ -98,13 +106,31 @@ export async function tend(
     input: options.input ?? '',
     reject: false,
   });
-  return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 };
+  Object.assign(run, {
+    stdout: String(result.stdout),
+    stderr: String(result.stderr),
+    exitCode: result.exitCode ?? null,
+    signal: result.signal ?? null,
+  });
+  if (result.signal) throw new Error(`tend ended unexpectedly: ${describeRun(run)}`);
+  const exitCode = result.exitCode ?? -1;
+  return { stdout: run.stdout, stderr: run.stderr, exitCode, report: describeRun(run) };
+}
+
+/** `tend args`, which must exit 0; otherwise throws with how it ended and what it printed. */
+export async function tendOk(cwd: string, args: string[]): Promise<TendResult> {
+  const result = await tend(cwd, args);
+  if (result.exitCode !== 0) throw new Error(`expected exit 0 from ${result.report}`);
+  return result;
 }
 
 export async function tendJson<T = Record<string, unknown>>(cwd: string, args: string[]): Promise<T> {
-  const result = await tend(cwd, [...args, '--json']);
-  if (result.exitCode !== 0) throw new Error(`tend ${args.join(' ')} failed (${result.exitCode}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
+  const result = await tendOk(cwd, [...args, '--json']);
+  try {
+    return JSON.parse(result.stdout) as T;
+  } catch (err) {
+    throw new Error(`tend printed no JSON (${String(err)}): ${result.report}`, { cause: err });
+  }
 }
 
 export function read(root: string, rel: string): Promise<string> {

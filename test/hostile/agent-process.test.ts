@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FIXTURES, item, itemField, runRepo, settingsFor } from '../helpers/engine.js';
 import { alive } from '../helpers/processes.js';
 import { cleanEnv, git, read, scratchDir, tend, TEND_BIN } from '../helpers/repo.js';
+import { trackTend } from '../helpers/tend-runs.js';
 import { runProcess } from '../../src/edges/process.js';
 
 const SOLO = '---\nphases:\n  - { name: work, artifact: work.md, prompt: build.md }\n---\nOne phase.\n';
@@ -47,7 +48,7 @@ async function sleeperPidFile(): Promise<string> {
 /** `tend run --once`, bounded so a run that would hang fails the test instead of stalling it. */
 async function runOnce(root: string, env: Record<string, string>, args: string[] = [], timeout = 25_000) {
   const options = { cwd: root, env: cleanEnv(env), extendEnv: false, reject: false, timeout, input: '' };
-  const result = await execa(process.execPath, [TEND_BIN, 'run', '--once', ...args], options);
+  const result = await trackTend(execa(process.execPath, [TEND_BIN, 'run', '--once', ...args], options));
   return {
     exitCode: result.exitCode,
     stdout: String(result.stdout),
@@ -144,6 +145,7 @@ describe("descendants that escape the agent's process group", () => {
       timeout: 25_000,
       input: '',
     });
+    trackTend(run);
     await waitForPid(pidFile);
     const pid = await sleeperPid(pidFile);
     run.kill('SIGTERM');
@@ -167,6 +169,7 @@ describe("descendants that escape the agent's process group", () => {
       reject: false,
       input: '',
     });
+    trackTend(first);
     await waitForPid(pidFile);
     const pid = await sleeperPid(pidFile);
     first.kill('SIGKILL');

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { FIXTURES, item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
 import { eventually, killAfterTest, startLiveRun } from '../helpers/processes.js';
 import { cleanEnv, git, initializedRepo, scratchDir, tend, tendJson, TEND_BIN, writeTree } from '../helpers/repo.js';
+import { trackTend } from '../helpers/tend-runs.js';
 
 /** A shell writing `rel` in chunks with pauses, as a person typing into `cat > file` would. */
 function slowWriter(root: string, rel: string, chunks: string[], pauseSeconds: number): Promise<number | null> {
@@ -265,7 +266,8 @@ describe.runIf(CAN_DROP_ROOT)('files tend may not read (tend run as nobody, sinc
       HOME: root,
     });
     const drop = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, TEND_BIN, ...args];
-    const result = await execa('setpriv', drop, { cwd: root, env, extendEnv: false, reject: false, timeout: 30_000 });
+    const ran = execa('setpriv', drop, { cwd: root, env, extendEnv: false, reject: false, timeout: 30_000 });
+    const result = await trackTend(ran);
     return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
   }
 

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, itemField } from '../helpers/engine.js';
 import { alive } from '../helpers/processes.js';
 import { cleanEnv, git, TEND_BIN, tend, tendJson, writeTree } from '../helpers/repo.js';
+import { trackTend } from '../helpers/tend-runs.js';
 import type { ItemJson } from '../cli/support.js';
 
 /** 50 MB without a newline: big enough that keeping it in memory would show, small enough for CI. */
@@ -105,7 +106,7 @@ afterAll(() => {
 /** `tend run --once -c 4`, reading tend's own peak memory (VmHWM) while it runs. */
 async function runWatchingMemory(): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   const options = { cwd: root, env: cleanEnv(), extendEnv: false, reject: false } as const;
-  const child: ResultPromise = execa(process.execPath, [TEND_BIN, 'run', '--once', '-c', '4'], options);
+  const child: ResultPromise = trackTend(execa(process.execPath, [TEND_BIN, 'run', '--once', '-c', '4'], options));
   const poll = setInterval(() => {
     try {
       const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);

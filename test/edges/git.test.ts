@@ -1,0 +1,220 @@
+// src/edges/git.ts in this process, against real scratch repositories: what a commit of tend's
+// takes and what it leaves alone, pathspecs that are file names, the branch and history checks,
+// identity errors, and reading an item's history back from its trailers.
+import { writeFile, rm, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  BranchMoved,
+  checkCanCommit,
+  checkIdentity,
+  checkNotRewritten,
+  commitPaths,
+  committerIdentity,
+  itemHistory,
+  literal,
+} from '../../src/edges/git.js';
+import { commitMessage } from '../../src/core/transition.js';
+import { TendError } from '../../src/core/problem.js';
+import { isolateGitForInProcessCalls, repoWithIdentity, repoWithoutIdentity, USER } from '../helpers/in-process.js';
+import { git, writeTree } from '../helpers/repo.js';
+
+isolateGitForInProcessCalls();
+
+const headFiles = async (root: string) =>
+  (await git(root, 'show', '--name-only', '--format=', 'HEAD')).split('\n').filter(Boolean).sort();
+const staged = async (root: string) => (await git(root, 'diff', '--cached', '--name-only')).split('\n').filter(Boolean);
+const subject = async (root: string) => (await git(root, 'log', '-1', '--format=%s')).trim();
+
+describe('commitPaths', () => {
+  it("commits only the given paths and leaves the user's staged and unstaged changes as they were", async () => {
+    const root = await repoWithIdentity({ 'src/app.ts': 'one\n', 'notes.md': 'notes\n' });
+    // The user's work in progress: a new file staged, then edited again; a tracked file edited, unstaged.
+    await writeFile(path.join(root, 'src/new.ts'), 'staged version\n');
+    await git(root, 'add', 'src/new.ts');
+    await writeFile(path.join(root, 'src/new.ts'), 'edited after staging\n');
+    await writeFile(path.join(root, 'notes.md'), 'notes, edited\n');
+    await writeTree(root, { 'backlog/fix-it.md': '---\ntitle: Fix it\n---\n' });
+
+    expect(await commitPaths(root, ['backlog/fix-it.md'], 'tend: fix-it added\n')).toBe(true);
+
+    expect(await subject(root)).toBe('tend: fix-it added');
+    expect(await headFiles(root)).toEqual(['backlog/fix-it.md']);
+    expect(await staged(root)).toEqual(['src/new.ts']);
+    expect(await git(root, 'show', ':src/new.ts')).toBe('staged version');
+    expect(await git(root, 'diff', '--name-only')).toBe('notes.md\nsrc/new.ts');
+    expect(await git(root, 'ls-tree', '-r', '--name-only', 'HEAD')).not.toContain('src/new.ts');
+  });
+
+  it('returns false when the paths did not change, and commits nothing', async () => {
+    const root = await repoWithIdentity({ 'backlog/same.md': 'same\n' });
+    const before = await git(root, 'rev-parse', 'HEAD');
+    expect(await commitPaths(root, ['backlog/same.md'], 'tend: nothing\n')).toBe(false);
+    expect(await git(root, 'rev-parse', 'HEAD')).toBe(before);
+  });
+
+  it('commits a removed path as deleted; a path git never knew is nothing to commit', async () => {
+    const root = await repoWithIdentity({ 'backlog/gone/item.md': 'x\n', 'keep.md': 'k\n' });
+    await rm(path.join(root, 'backlog/gone'), { recursive: true });
+    expect(await commitPaths(root, ['backlog/gone'], 'tend: gone removed\n')).toBe(true);
+    expect(await git(root, 'show', '--name-status', '--format=', 'HEAD')).toBe('D\tbacklog/gone/item.md');
+    expect(await commitPaths(root, ['backlog/never-there.md'], 'tend: never\n')).toBe(false);
+  });
+
+  it('takes file names with glob characters literally, on write and on delete', async () => {
+    const root = await repoWithIdentity({ 'backlog/a.md': 'a\n', 'backlog/b.md': 'b\n', 'backlog/x.md': 'x\n' });
+    // Each of these, read as a pattern, would match a.md, b.md or x.md too.
+    const names = ['backlog/[ab].md', 'backlog/*.md', 'backlog/?.md'];
+    await writeTree(root, {
+      'backlog/a.md': 'a changed\n',
+      'backlog/b.md': 'b changed\n',
+      'backlog/x.md': 'x changed\n',
+    });
+    for (const name of names) await writeFile(path.join(root, name), `${name}\n`);
+
+    expect(await commitPaths(root, names, 'tend: globs\n')).toBe(true);
+    expect(await headFiles(root)).toEqual([...names].sort());
+    expect(await git(root, 'diff', '--name-only')).toBe('backlog/a.md\nbacklog/b.md\nbacklog/x.md');
+
+    await rm(path.join(root, 'backlog/*.md'));
+    expect(await commitPaths(root, ['backlog/*.md'], 'tend: star removed\n')).toBe(true);
+    expect(await git(root, 'show', '--name-status', '--format=', 'HEAD')).toBe('D\tbacklog/*.md');
+    expect(await git(root, 'ls-files', '--', ':(literal)backlog/[ab].md', ':(literal)backlog/?.md')).toBe(
+      'backlog/?.md\nbacklog/[ab].md',
+    );
+  });
+
+  it('passes a magic pathspec through as it is', () => {
+    expect(literal('backlog/[x].md')).toBe(':(literal)backlog/[x].md');
+    expect(literal(':(glob)backlog/*/fix-it/**')).toBe(':(glob)backlog/*/fix-it/**');
+  });
+
+  it('commits as git.author when given one', async () => {
+    const root = await repoWithIdentity();
+    await writeTree(root, { 'backlog/by.md': 'x\n' });
+    await commitPaths(root, ['backlog/by.md'], 'tend: by added\n', { author: 'tend bot <bot@example.com>' });
+    expect(await git(root, 'log', '-1', '--format=%an <%ae>|%cn <%ce>')).toBe(
+      'tend bot <bot@example.com>|tend bot <bot@example.com>',
+    );
+  });
+});
+
+describe('the branch tend commits on', () => {
+  it('refuses with BranchMoved when HEAD is on another branch or detached, and commits nothing', async () => {
+    const root = await repoWithIdentity();
+    await git(root, 'switch', '--quiet', '-c', 'elsewhere');
+    await writeTree(root, { 'backlog/x.md': 'x\n' });
+    const onOther = commitPaths(root, ['backlog/x.md'], 'tend: x\n', { branch: 'main' });
+    await expect(onOther).rejects.toThrow(BranchMoved);
+    await expect(onOther).rejects.toThrow(/now on elsewhere, not main/);
+
+    await git(root, 'switch', '--quiet', '--detach', 'main');
+    await expect(commitPaths(root, ['backlog/x.md'], 'tend: x\n', { branch: 'main' })).rejects.toThrow(
+      /a detached HEAD, not main/,
+    );
+    expect(await git(root, 'rev-list', '--count', '--all')).toBe('1');
+    expect(await staged(root)).toEqual([]);
+  });
+
+  it('refuses once the branch was rewritten under it (reset past its last commit); commits on top are fine', async () => {
+    const root = await repoWithIdentity();
+    await writeTree(root, { 'backlog/x.md': '1\n' });
+    await commitPaths(root, ['backlog/x.md'], 'tend: x first\n', { branch: 'main' });
+    // The user commits on top: tend's last commit is still in the branch.
+    await writeTree(root, { 'user.md': 'u\n' });
+    await git(root, 'add', 'user.md');
+    await git(root, 'commit', '--quiet', '-m', 'user work');
+    await checkNotRewritten(root, 'main');
+    await writeTree(root, { 'backlog/x.md': '2\n' });
+    expect(await commitPaths(root, ['backlog/x.md'], 'tend: x second\n', { branch: 'main' })).toBe(true);
+
+    await git(root, 'reset', '--quiet', '--hard', 'HEAD~2');
+    await expect(checkNotRewritten(root, 'main')).rejects.toThrow(BranchMoved);
+    await writeTree(root, { 'backlog/x.md': '3\n' });
+    const after = commitPaths(root, ['backlog/x.md'], 'tend: x third\n', { branch: 'main' });
+    await expect(after).rejects.toThrow(/main was rewritten under tend: it no longer contains tend's last commit/);
+    expect(await subject(root)).toBe('tend: x first');
+  });
+
+  it('a branch tend has not committed on is never taken for rewritten', async () => {
+    const root = await repoWithIdentity();
+    await expect(checkNotRewritten(root, 'main')).resolves.toBeUndefined();
+  });
+});
+
+describe('identity and what stops a commit', () => {
+  it('with no identity: checkIdentity and commitPaths say so with the fix; git.author is enough', async () => {
+    const root = await repoWithoutIdentity();
+    expect(await committerIdentity(root)).toBeUndefined();
+    const refused = checkIdentity(root);
+    await expect(refused).rejects.toThrow(TendError);
+    await expect(refused).rejects.toThrow(/git does not know who is committing/);
+    await expect(refused).rejects.toMatchObject({ fix: expect.stringContaining('git config --global user.name') });
+
+    await writeTree(root, { 'backlog/x.md': 'x\n' });
+    await expect(commitPaths(root, ['backlog/x.md'], 'tend: x\n')).rejects.toThrow(
+      /git does not know who is committing/,
+    );
+    await expect(checkIdentity(root, 'tend bot <bot@example.com>')).resolves.toBeUndefined();
+    expect(await commitPaths(root, ['backlog/x.md'], 'tend: x\n', { author: 'tend bot <bot@example.com>' })).toBe(true);
+  });
+
+  it("reads the repository's identity", async () => {
+    expect(await committerIdentity(await repoWithIdentity())).toBe(USER);
+  });
+
+  it('checkCanCommit refuses in the middle of a merge, naming how to finish or abort it', async () => {
+    const root = await repoWithIdentity({ 'file.md': 'base\n' });
+    await git(root, 'switch', '--quiet', '-c', 'side');
+    await writeTree(root, { 'file.md': 'side\n' });
+    await git(root, 'commit', '--quiet', '-am', 'side');
+    await git(root, 'switch', '--quiet', 'main');
+    await writeTree(root, { 'file.md': 'main\n' });
+    await git(root, 'commit', '--quiet', '-am', 'main');
+    await git(root, 'merge', '--quiet', 'side').catch(() => undefined); // conflicts, stays in progress
+    await expect(checkCanCommit(root)).rejects.toThrow(/a merge is in progress in this checkout/);
+    await expect(checkCanCommit(root)).rejects.toMatchObject({ fix: expect.stringContaining('git merge --abort') });
+  });
+});
+
+describe('itemHistory', () => {
+  it("lists an item's commits oldest first with their trailers, and no other item's", async () => {
+    const root = await repoWithIdentity();
+    const commit = async (id: string, summary: string, extra: object) => {
+      await mkdir(path.join(root, 'backlog'), { recursive: true });
+      await writeFile(path.join(root, `backlog/${id}.md`), `${summary}\n`);
+      await commitPaths(root, [`backlog/${id}.md`], commitMessage({ id, summary, outcome: 'done', ...extra }));
+    };
+    await commit('fix-it', 'added', { outcome: 'added' });
+    await commit('fix-it-2', 'added', { outcome: 'added' }); // an id that starts with the other
+    await commit('fix-it', 'triage -> build', {
+      phase: 'triage',
+      agent: 'fake',
+      durationMs: 12_000,
+      costUsd: 0.5,
+      extra: { 'Tend-Reason': 'a reason: with a colon' },
+    });
+
+    const history = await itemHistory(root, 'fix-it');
+    expect(history.map((h) => h.subject)).toEqual(['tend: fix-it added', 'tend: fix-it triage -> build']);
+    expect(history[0]?.trailers).toEqual({ 'Tend-Item': 'fix-it', 'Tend-Outcome': 'added' });
+    expect(history[1]?.trailers).toEqual({
+      'Tend-Item': 'fix-it',
+      'Tend-Phase': 'triage',
+      'Tend-Outcome': 'done',
+      'Tend-Agent': 'fake',
+      'Tend-Duration': '12s',
+      'Tend-Cost-USD': '0.50',
+      'Tend-Reason': 'a reason: with a colon',
+    });
+    expect(history[1]?.author).toBe('Repo User');
+    expect(history[1]?.commit).toBe(await git(root, 'rev-parse', 'HEAD'));
+    expect(Number.isNaN(Date.parse(history[1]?.date ?? ''))).toBe(false);
+    expect(await itemHistory(root, 'fix')).toEqual([]);
+  });
+
+  it('is empty in a repository with no commit yet', async () => {
+    const root = await repoWithIdentity({});
+    expect(await itemHistory(root, 'anything')).toEqual([]);
+  });
+});
