@@ -102,7 +102,8 @@ function gitOnce(
   });
 }
 
-async function gitOk(
+/** Run git; its stdout, or a TendError saying why it failed (a locked index named as such). */
+export async function gitOk(
   cwd: string,
   args: string[],
   options: { env?: Record<string, string>; input?: string } = {},
@@ -399,42 +400,6 @@ async function commitChecked(root: string, paths: string[], message: string, opt
   throw new TendError(
     `git commit failed: ${result.stderr.trim() || result.stdout.trim() || `exit code ${result.exitCode}`}`,
   );
-}
-
-export interface LogEntry {
-  commit: string;
-  date: string;
-  author: string;
-  subject: string;
-  trailers: Record<string, string>;
-}
-
-const FIELD = '\x1f';
-const RECORD = '\x1e';
-
-/** Commits whose message carries `Tend-Item: <id>`, oldest first. */
-export async function itemHistory(root: string, id: string): Promise<LogEntry[]> {
-  if (!(await headCommit(root))) return [];
-  const out = await gitOk(root, [
-    'log',
-    '--reverse',
-    '-E',
-    `--grep=^Tend-Item: ${id}$`,
-    `--format=%H${FIELD}%aI${FIELD}%an${FIELD}%s${FIELD}%(trailers:only,unfold)${RECORD}`,
-  ]);
-  return out
-    .split(RECORD)
-    .map((r) => r.trim())
-    .filter(Boolean)
-    .map((record) => {
-      const [commit = '', date = '', author = '', subject = '', trailerText = ''] = record.split(FIELD);
-      const trailers: Record<string, string> = {};
-      for (const line of trailerText.split('\n')) {
-        const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line.trim());
-        if (m?.[1]) trailers[m[1]] = m[2] ?? '';
-      }
-      return { commit, date, author, subject, trailers };
-    });
 }
 
 /** Whether git would ignore `rel` (e.g. `.tend/`) in this repository. */

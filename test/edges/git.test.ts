@@ -11,9 +11,9 @@ import {
   checkNotRewritten,
   commitPaths,
   committerIdentity,
-  itemHistory,
   literal,
 } from '../../src/edges/git.js';
+import { itemHistory } from '../../src/edges/history.js';
 import { commitMessage } from '../../src/core/transition.js';
 import { TendError } from '../../src/core/problem.js';
 import { isolateGitForInProcessCalls, repoWithIdentity, repoWithoutIdentity, USER } from '../helpers/in-process.js';
