@@ -5,14 +5,15 @@ import { BACKLOG_DIR, BLOCKED, DONE, type Item } from './backlog.js';
 import type { Config } from './config.js';
 import type { Phase, Pipeline } from './pipeline.js';
 import { formatDuration } from './duration.js';
-import type { Transition } from './transition.js';
+import type { ItemChanges } from './item.js';
+import type { Outcome, Transition } from './transition.js';
 import { nextPhase } from './scheduler.js';
 
 export interface Decision {
   /** The folder the item moves to; undefined to stay where it is. */
   to?: string;
   /** Frontmatter keys to set (`undefined` removes a key). */
-  changes: Record<string, unknown>;
+  changes: ItemChanges;
   transition: Transition;
   /** Folders of the item a person moved it out of, committed as gone with this transition. */
   leftBehind?: string[];
@@ -64,9 +65,9 @@ function advance(
   item: Item,
   pipeline: Pipeline,
   phase: Phase,
-  extra: Record<string, unknown>,
+  extra: ItemChanges,
   base: Omit<Transition, 'summary' | 'outcome'>,
-  outcome: string,
+  outcome: Outcome,
   note = '',
 ): Decision {
   const to = nextPhase(pipeline, phase.name)?.name ?? DONE;
@@ -283,7 +284,7 @@ export function decideApproval(
   const choice = triageChoice(triage, pipeline, config);
   // Priority and labels were applied when the item started waiting (a human may have changed
   // them since); only the pipeline switches now, and a warning about an earlier choice goes.
-  const changes: Record<string, unknown> = triage ? { warning: choice.changes.warning } : {};
+  const changes: ItemChanges = triage ? { warning: choice.changes.warning } : {};
   if (choice.changes.pipeline !== undefined) changes.pipeline = choice.changes.pipeline;
   return advance(item, choice.target, phase, changes, { id: item.id, phase: phase.name }, 'approved', ' (approved)');
 }
@@ -297,9 +298,9 @@ function triageChoice(
   triage: PhaseOutcome['triage'],
   pipeline: Pipeline,
   config: Config,
-): { target: Pipeline; changes: Record<string, unknown> } {
+): { target: Pipeline; changes: ItemChanges } {
   let target = pipeline;
-  const changes: Record<string, unknown> = {};
+  const changes: ItemChanges = {};
   if (!triage) return { target, changes };
   const warnings: string[] = [];
   const { pipeline: chosen, priority, labels, unreadable } = triage;
@@ -319,7 +320,7 @@ function triageChoice(
     warnings.push(`triage chose pipeline ${shown(chosen)}, which is not a pipeline name; the pipeline was kept`);
   }
   if (Number.isInteger(priority) && (priority as number) >= 1 && (priority as number) <= 5) {
-    changes.priority = priority;
+    changes.priority = priority as number;
   } else if (priority !== undefined && priority !== null) {
     const why = 'which is not an integer from 1 to 5; the priority was kept';
     warnings.push(`triage chose priority ${shown(priority)}, ${why}`);

@@ -1,6 +1,7 @@
 // The moves a plan asks for that need no agent: intake from the inbox, approvals, blocks. Each is
 // one commit; each returns whether anything changed, since the snapshot is stale once it has.
 import { BLOCKED, INBOX, type Item } from '../core/backlog.js';
+import type { ItemChanges } from '../core/item.js';
 import { filesOpenForWriting } from '../edges/writers.js';
 import { decideApproval, type Decision } from '../core/decide.js';
 import { triageOf } from './phase.js';
@@ -28,12 +29,14 @@ export async function takeIn(run: RunState, items: Item[]): Promise<boolean> {
     const pipeline = pipelineOf(item, run.config);
     const firstPhase = pipeline?.phases[0];
     if (!pipeline || !firstPhase) continue;
-    const defaults = {
+    const defaults: ItemChanges = {
       title: item.fields.title,
       priority: item.fields.priority,
       status: 'queued',
       attempts: 0,
-      created: item.parsed.data.created ?? new Date(item.createdMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      created:
+        (item.parsed.data.created as string | undefined) ??
+        new Date(item.createdMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       cost_usd: item.fields.cost_usd,
     };
     changed =

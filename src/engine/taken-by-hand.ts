@@ -5,7 +5,7 @@ import { commitPaths } from '../edges/git.js';
 import { commitMessage, type Transition } from '../core/transition.js';
 import { writeFileAtomic } from '../edges/store.js';
 import { BACKLOG_DIR, type Item, type Snapshot } from '../core/backlog.js';
-import { serializeItem, updateItem } from '../core/item.js';
+import { serializeItem, updateItem, type ItemChanges } from '../core/item.js';
 import { ENGINE_KEYS } from './agent-changes.js';
 import { committedData, findHandChanges, frontmatterChanges, type HandChange } from './hand-edits.js';
 import type { RunState } from './run-state.js';
@@ -56,7 +56,7 @@ async function commitHandChange(run: RunState, change: HandChange): Promise<void
     outcome: change.kind,
   };
   if (change.kind === 'moved' && change.item) {
-    const requeued = { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined };
+    const requeued: ItemChanges = { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined };
     const leftBehind = change.from.map((location) => `${BACKLOG_DIR}/${location}/${change.id}`);
     await run.apply(change.item, { changes: requeued, transition, leftBehind });
     return;

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { commitPaths } from '../edges/git.js';
-import { serializeItem, updateItem } from '../core/item.js';
+import { serializeItem, updateItem, type ItemChanges } from '../core/item.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { commitMessage, type Transition } from '../core/transition.js';
 import { done, record, sha256 } from '../edges/journal.js';
@@ -35,7 +35,7 @@ export async function applyTransition(
   opts: ApplyOptions,
   item: Item,
   to: string | undefined,
-  changes: Record<string, unknown>,
+  changes: ItemChanges,
   transition: Transition,
   leftBehind: string[] = [],
 ): Promise<Applied> {

@@ -8,6 +8,7 @@ import { triageOf } from '../../engine/phase.js';
 import { pipelineOf } from '../../core/scheduler.js';
 import { settleWorkspace } from '../../edges/workspace.js';
 import { checkCanCommit, git } from '../../edges/git.js';
+import type { ItemChanges } from '../../core/item.js';
 import { TendError } from '../../core/problem.js';
 import { openRepo, type Repo } from '../../edges/repo.js';
 
@@ -101,7 +102,7 @@ export async function reject(repo: Repo, id: string, reason: string, block: bool
 /** Put a blocked item back in the phase it was blocked in, or retry a failed/parked one now. */
 export async function retry(repo: Repo, id: string): Promise<string> {
   const item = findItem(repo, id);
-  const fresh = {
+  const fresh: ItemChanges = {
     status: 'queued',
     attempts: 0,
     owner: undefined,
