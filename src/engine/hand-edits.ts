@@ -2,23 +2,13 @@
 // folder deleted), found as what git sees uncommitted: tend commits everything it writes, so
 // anything left over outside the items tend is working on came from someone else.
 import { readItemFile } from '../edges/store.js';
-import { BACKLOG_DIR, INBOX, type Item, type Snapshot } from '../core/backlog.js';
+import { BACKLOG_DIR, INBOX, type Snapshot } from '../core/backlog.js';
+import type { HandChange } from '../core/decide.js';
 import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
 import { git } from '../edges/git.js';
 import { slugify } from '../core/slug.js';
 
-export interface HandChange {
-  id: string;
-  kind: 'edited' | 'moved' | 'removed';
-  /** The item as it is now (absent when removed). */
-  item?: Item;
-  /** Folders the item was in before, per the changed paths (for moves and removals). */
-  from: string[];
-  /** A short account of what changed, for the commit subject. */
-  summary: string;
-  /** What to commit: the item's folders that changed (literal paths) or, for an inbox file, that file. */
-  paths: string[];
-}
+export type { HandChange } from '../core/decide.js';
 
 /** Paths git reports as changed under backlog/, from `git status --porcelain -z`. */
 export async function changedBacklogPaths(root: string): Promise<{ path: string; deleted: boolean }[]> {

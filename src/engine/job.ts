@@ -4,7 +4,7 @@ import { BACKLOG_DIR, BLOCKED, DONE, ITEM_FILE, type Item } from '../core/backlo
 import type { Phase } from '../core/pipeline.js';
 import { BranchMoved } from '../edges/git.js';
 import { engineKeysChanged, reclaimFolder, withPutBack, type PutBack } from './agent-changes.js';
-import { decideAfterPhase, type PhaseOutcome } from '../core/decide.js';
+import { decideAfterPhase, decideClaim, decideRequeueAfterError, type PhaseOutcome } from '../core/decide.js';
 import { committedData } from './hand-edits.js';
 import { AgentUnavailable, runPhase } from './phase.js';
 import type { RunState } from './run-state.js';
@@ -36,26 +36,7 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
   run.controllers.set(item.id, controller);
   const jobSignal = AbortSignal.any([run.signal, controller.signal]);
   try {
-    // The first worktree phase records the item's branch, unless a branch of that name exists
-    // already: an earlier item's, which the phase then refuses to build on.
-    const inWorktree = (phase.workspace ?? run.config.settings.workspace) === 'worktree';
-    const claimsBranch = inWorktree && !item.fields.branch && !(await branchExists(run.root, itemBranch(item.id)));
-    current = await run.apply(item, {
-      changes: {
-        status: 'running',
-        owner: run.owner,
-        attempts: item.fields.attempts + 1,
-        resume_at: undefined,
-        limited_by: undefined,
-        ...(claimsBranch ? { branch: itemBranch(item.id) } : {}),
-      },
-      transition: {
-        id: item.id,
-        phase: phase.name,
-        summary: `${phase.name} started (attempt ${item.fields.attempts + 1})`,
-        outcome: 'claimed',
-      },
-    });
+    current = await claim(run, item, phase);
     const outcome = await runPhase({
       root: run.root,
       config: run.config,
@@ -73,20 +54,7 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
     });
     run.summary.costUsd += outcome.costUsd;
     if (run.takenByHand.has(item.id)) return;
-    const checked = await putBackAgentChanges(run, current, outcome);
-    if (!checked) return;
-    const decided = decideAfterPhase(current, pipeline, phase, checked.outcome, run.config, Date.now());
-    // Parked for a usage limit: the item names the agent, so every item using it waits as well.
-    if (outcome.usageLimit && decided.changes.resume_at !== undefined) {
-      decided.changes.limited_by = agentOf(phase, run.config, run.agent);
-    }
-    const decision = withPutBack(decided, checked.putBack, checked.notes);
-    run.moving.add(item.id); // cleared with `active`, once the job is over
-    const after = await run.apply(current, decision);
-    if (outcome.ok) run.summary.phasesDone += 1;
-    else if (!outcome.interrupted && !outcome.usageLimit) run.summary.failures += 1;
-    if (after.location === DONE) run.summary.done.push(after.id);
-    if (after.location === BLOCKED) run.summary.blocked.push(after.id);
+    await finishPhase(run, { item: current, pipeline, phase }, outcome);
   } catch (err) {
     if (run.takenByHand.has(item.id)) return;
     await jobFailed(run, current, phase, err);
@@ -94,6 +62,31 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
     run.controllers.delete(item.id);
     if (run.takenByHand.delete(item.id)) run.dirty = true;
   }
+}
+
+/**
+ * Claim the item for `phase`. The first worktree phase records the item's branch, unless a
+ * branch of that name exists already: an earlier item's, which the phase then refuses to build on.
+ */
+async function claim(run: RunState, item: Item, phase: Phase): Promise<Item> {
+  const inWorktree = (phase.workspace ?? run.config.settings.workspace) === 'worktree';
+  const claimsBranch = inWorktree && !item.fields.branch && !(await branchExists(run.root, itemBranch(item.id)));
+  return run.apply(item, decideClaim(item, phase, run.owner, claimsBranch ? itemBranch(item.id) : undefined));
+}
+
+/** Decide what the phase's outcome means for the claimed item, and commit it. */
+async function finishPhase(run: RunState, { item, pipeline, phase }: Start, outcome: PhaseOutcome): Promise<void> {
+  const checked = await putBackAgentChanges(run, item, outcome);
+  if (!checked) return;
+  const limitedBy = agentOf(phase, run.config, run.agent);
+  const decided = decideAfterPhase(item, pipeline, phase, checked.outcome, run.config, Date.now(), limitedBy);
+  const decision = withPutBack(decided, checked.putBack, checked.notes);
+  run.moving.add(item.id); // cleared with `active`, once the job is over
+  const after = await run.apply(item, decision);
+  if (outcome.ok) run.summary.phasesDone += 1;
+  else if (!outcome.interrupted && !outcome.usageLimit) run.summary.failures += 1;
+  if (after.location === DONE) run.summary.done.push(after.id);
+  if (after.location === BLOCKED) run.summary.blocked.push(after.id);
 }
 
 /** Whether the item of a `backlog/<folder>/<id>/...` file is (or was, as last committed) held by a job of this run. */
@@ -117,9 +110,8 @@ async function putBackAgentChanges(
   if (folder.gone) {
     // Committed by the loop once this job is over, under a subject that blames nobody.
     run.removedWhileRunning.set(claimed.id, claimed.location);
-    run.reporter.warn(
-      `${claimed.id}: ${claimed.dir} left the backlog while its ${claimed.location} agent ran (a person, or the agent); the removal is committed, its history stays in git`,
-    );
+    const left = `${claimed.dir} left the backlog while its ${claimed.location} agent ran (a person, or the agent)`;
+    run.reporter.warn(`${claimed.id}: ${left}; the removal is committed, its history stays in git`);
     return undefined;
   }
   const putBack = await engineKeysChanged(run.root, claimed);
@@ -134,17 +126,8 @@ async function putBackAgentChanges(
 async function jobFailed(run: RunState, current: Item, phase: Phase, err: unknown): Promise<void> {
   if (current.fields.status === 'running') {
     // Not the item's fault: give the attempt back and requeue it.
-    await run
-      .apply(current, {
-        changes: { status: 'queued', owner: undefined, attempts: Math.max(0, current.fields.attempts - 1) },
-        transition: {
-          id: current.id,
-          phase: phase.name,
-          summary: `${phase.name} requeued (${err instanceof Error ? err.message.split('\n')[0] : 'error'})`,
-          outcome: 'requeued',
-        },
-      })
-      .catch(() => undefined);
+    const why = err instanceof Error ? (err.message.split('\n')[0] ?? '') : 'error';
+    await run.apply(current, decideRequeueAfterError(current, phase, why)).catch(() => undefined);
   }
   if (err instanceof AgentUnavailable || err instanceof BranchMoved) {
     run.fatal ??= err;

@@ -1,9 +1,8 @@
 // The moves a plan asks for that need no agent: intake from the inbox, approvals, blocks. Each is
 // one commit; each returns whether anything changed, since the snapshot is stale once it has.
-import { BLOCKED, INBOX, type Item } from '../core/backlog.js';
-import type { ItemChanges } from '../core/item.js';
+import type { Item } from '../core/backlog.js';
 import { filesOpenForWriting } from '../edges/writers.js';
-import { decideApproval, type Decision } from '../core/decide.js';
+import { decideApproval, decideBlock, decideIntake } from '../core/decide.js';
 import { triageOf } from './phase.js';
 import type { RunState } from './run-state.js';
 import { pipelineOf, type Plan } from '../core/scheduler.js';
@@ -29,22 +28,7 @@ export async function takeIn(run: RunState, items: Item[]): Promise<boolean> {
     const pipeline = pipelineOf(item, run.config);
     const firstPhase = pipeline?.phases[0];
     if (!pipeline || !firstPhase) continue;
-    const defaults: ItemChanges = {
-      title: item.fields.title,
-      priority: item.fields.priority,
-      status: 'queued',
-      attempts: 0,
-      created:
-        (item.parsed.data.created as string | undefined) ??
-        new Date(item.createdMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      cost_usd: item.fields.cost_usd,
-    };
-    changed =
-      (await run.attempt(item, {
-        to: firstPhase.name,
-        changes: defaults,
-        transition: { id: item.id, phase: INBOX, summary: `inbox -> ${firstPhase.name}`, outcome: 'intake' },
-      })) || changed;
+    changed = (await run.attempt(item, decideIntake(item, firstPhase.name))) || changed;
   }
   return changed;
 }
@@ -79,18 +63,7 @@ export async function block(run: RunState, blocks: Plan['block']): Promise<{ cha
       recheck = true;
       continue;
     }
-    const blocked: Decision = {
-      to: BLOCKED,
-      changes: { status: 'failed', blocked_reason: reason, blocked_phase: item.location },
-      transition: {
-        id: item.id,
-        phase: item.location,
-        summary: `${item.location} -> blocked`,
-        outcome: 'blocked',
-        extra: { 'Tend-Reason': reason },
-      },
-    };
-    if (await run.attempt(item, blocked)) {
+    if (await run.attempt(item, decideBlock(item, reason))) {
       run.summary.blocked.push(item.id);
       changed = true;
     }

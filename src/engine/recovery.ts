@@ -7,7 +7,7 @@ import { finishPending } from '../edges/journal.js';
 import { BLOCKED, DONE, INBOX, type Item } from '../core/backlog.js';
 import { git, literal } from '../edges/git.js';
 import { openRepo } from '../edges/repo.js';
-import { decideRecovery } from '../core/decide.js';
+import { decideRecovery, decideStrayRequeue } from '../core/decide.js';
 import { AGENT_PID_DIR } from './phase.js';
 import type { Reporter, RunState } from './run-state.js';
 import { pipelineOf } from '../core/scheduler.js';
@@ -53,9 +53,8 @@ export async function recoverPreviousRun(run: RunState, items: Item[]): Promise<
 }
 
 export function reportFinished(reporter: Reporter, subjects: string[]): void {
-  reporter.warn(
-    `committed ${subjects.length} transition(s) that a killed tend process had carried out but not committed:\n${subjects.map((s) => `  ${s}`).join('\n')}`,
-  );
+  const what = `committed ${subjects.length} transition(s) that a killed tend process had carried out but not committed`;
+  reporter.warn(`${what}:\n${subjects.map((s) => `  ${s}`).join('\n')}`);
 }
 
 /**
@@ -77,11 +76,7 @@ export async function requeueStrayClaims(
       run.broken.has(item.id)
     )
       continue;
-    changed =
-      (await run.attempt(item, {
-        changes: { status: 'queued', owner: undefined },
-        transition: { id: item.id, phase: item.location, summary: `${item.location} requeued`, outcome: 'requeued' },
-      })) || changed;
+    changed = (await run.attempt(item, decideStrayRequeue(item))) || changed;
   }
   return changed;
 }

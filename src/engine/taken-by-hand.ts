@@ -2,11 +2,12 @@
 // ran is taken by hand: the agent is stopped, and the human's change is committed as it is
 // instead of the phase's result. Other changes by hand are committed as they are.
 import { commitPaths } from '../edges/git.js';
-import { commitMessage, type Transition } from '../core/transition.js';
+import { commitMessage } from '../core/transition.js';
+import { decideHandChange } from '../core/decide.js';
 import { writeFileAtomic } from '../edges/store.js';
-import { BACKLOG_DIR, type Item, type Snapshot } from '../core/backlog.js';
-import { serializeItem, updateItem, type ItemChanges } from '../core/item.js';
-import { ENGINE_KEYS } from './agent-changes.js';
+import type { Item, Snapshot } from '../core/backlog.js';
+import { serializeItem, updateItem } from '../core/item.js';
+import { asChanges, ENGINE_KEYS } from './agent-changes.js';
 import { committedData, findHandChanges, frontmatterChanges, type HandChange } from './hand-edits.js';
 import type { RunState } from './run-state.js';
 import { forgetReviewed, removeWorktree } from '../edges/workspace.js';
@@ -48,23 +49,16 @@ async function commitHandChange(run: RunState, change: HandChange): Promise<void
     change.summary = await putBackEngineKeys(run, change.item, change.summary);
   const ranIn = change.kind === 'removed' ? run.removedWhileRunning.get(change.id) : undefined;
   run.removedWhileRunning.delete(change.id);
-  const summary = ranIn ? `removed while its ${ranIn} agent ran (by a person or by that agent)` : change.summary;
-  const transition: Transition = {
-    id: change.id,
-    phase: change.item?.location ?? change.from[0],
-    summary,
-    outcome: change.kind,
-  };
-  if (change.kind === 'moved' && change.item) {
-    const requeued: ItemChanges = { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined };
-    const leftBehind = change.from.map((location) => `${BACKLOG_DIR}/${location}/${change.id}`);
-    await run.apply(change.item, { changes: requeued, transition, leftBehind });
+  const decided = decideHandChange(change, ranIn);
+  if ('decision' in decided) {
+    await run.apply(decided.item, decided.decision);
     return;
   }
   if (change.kind === 'removed') {
     await removeWorktree(run.root, change.id, run.config.settings, itemLogDir(run.root, change.id), run.signal);
     await forgetReviewed(run.root, change.id);
   }
+  const { transition } = decided;
   if (await commitPaths(run.root, change.paths, commitMessage(transition), { author: run.author, branch: run.branch }))
     run.committed(transition);
 }
@@ -88,7 +82,11 @@ async function putBackEngineKeys(run: RunState, item: Item, summary: string): Pr
   if (Object.keys(restore).length === 0) return summary;
   const rest = frontmatterChanges({ ...before, ...changed }, item.parsed.data);
   const warning = `${frontmatterChanges(restore, changed)} by hand or by an agent: tend keeps these keys; put back`;
-  await writeFileAtomic(run.root, item.file, serializeItem(updateItem(item.parsed, { ...restore, warning })));
+  await writeFileAtomic(
+    run.root,
+    item.file,
+    serializeItem(updateItem(item.parsed, { ...asChanges(restore), warning })),
+  );
   run.reporter.warn(`${item.id}: ${warning} in ${item.file}`);
   return `${rest ? `edited by hand (${rest}); ` : ''}${frontmatterChanges(restore, changed)} put back`;
 }

@@ -2,13 +2,12 @@
 // commit.
 import { finishPending } from '../../edges/journal.js';
 import { applyTransition } from '../../engine/writer.js';
-import { BLOCKED, DONE, INBOX, type Item } from '../../core/backlog.js';
-import { decideApproval, decideRejection, type Decision } from '../../core/decide.js';
+import type { Item } from '../../core/backlog.js';
+import { decideApproval, decideRejection, decideRetry, type Decision } from '../../core/decide.js';
 import { triageOf } from '../../engine/phase.js';
 import { pipelineOf } from '../../core/scheduler.js';
 import { settleWorkspace } from '../../edges/workspace.js';
 import { checkCanCommit, git } from '../../edges/git.js';
-import type { ItemChanges } from '../../core/item.js';
 import { TendError } from '../../core/problem.js';
 import { openRepo, type Repo } from '../../edges/repo.js';
 
@@ -102,31 +101,5 @@ export async function reject(repo: Repo, id: string, reason: string, block: bool
 /** Put a blocked item back in the phase it was blocked in, or retry a failed/parked one now. */
 export async function retry(repo: Repo, id: string): Promise<string> {
   const item = findItem(repo, id);
-  const fresh: ItemChanges = {
-    status: 'queued',
-    attempts: 0,
-    owner: undefined,
-    resume_at: undefined,
-    blocked_reason: undefined,
-    blocked_phase: undefined,
-  };
-  if (item.location === BLOCKED) {
-    const pipeline = pipelineOf(item, repo.config);
-    const wanted = item.parsed.data.blocked_phase;
-    const phase = pipeline?.phases.find((p) => p.name === wanted) ?? pipeline?.phases[0];
-    if (!phase) throw new TendError(`${id} has no pipeline to go back to`, 'set pipeline: in its item.md');
-    return apply(repo, item, {
-      to: phase.name,
-      changes: { ...fresh, loops: 0 },
-      transition: { id, phase: phase.name, summary: `blocked -> ${phase.name} (retry)`, outcome: 'retry' },
-    });
-  }
-  if (item.location === INBOX || item.location === DONE)
-    throw new TendError(`${id} is in ${item.location}/; only blocked, failed or parked items can be retried`);
-  if (item.fields.status === 'running' || item.fields.status === 'waiting')
-    throw new TendError(`${id} is ${item.fields.status}; nothing to retry`);
-  return apply(repo, item, {
-    changes: fresh,
-    transition: { id, phase: item.location, summary: `${item.location} retry now`, outcome: 'retry' },
-  });
+  return apply(repo, item, decideRetry(item, pipelineOf(item, repo.config)));
 }
