@@ -99,44 +99,38 @@ export async function findHandChanges(
   }
   for (const [id, paths] of byId) {
     if (invalid.has(id)) continue;
-    const item = snapshot.items.find((i) => i.id === id && i.location !== INBOX);
-    // The item's folders that changed, and where it is now: literal paths, since a pattern such
-    // as backlog/*/<id>/** makes git walk every folder under backlog/, done/ included.
-    const locations = new Set([...paths.map((p) => p.location), ...(item ? [item.location] : [])]);
-    const folders = [...locations].map((location) => `${BACKLOG_DIR}/${location}/${id}`);
-    const from = [...new Set(paths.filter((p) => p.deleted && p.location !== item?.location).map((p) => p.location))];
-    if (!item) {
-      changes.push({
-        id,
-        kind: 'removed',
-        from,
-        summary: `removed by hand from ${from.join(', ') || 'backlog'}`,
-        paths: folders,
-      });
-    } else if (from.length > 0) {
-      changes.push({
-        id,
-        kind: 'moved',
-        item,
-        from,
-        summary: `moved by hand: ${from.join(', ')} -> ${item.location}`,
-        paths: folders,
-      });
-    } else {
-      const before = await committedData(root, item.file);
-      // Gone since the scan (moved again, or removed): looked at again on the next read.
-      const now = await readItemFile(root, item.file, item.id).catch(() => undefined);
-      if (!now) continue;
-      const edits = before && 'parsed' in now ? frontmatterChanges(before, now.parsed.data) : '';
-      changes.push({
-        id,
-        kind: 'edited',
-        item,
-        from,
-        summary: before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`,
-        paths: folders,
-      });
-    }
+    const change = await itemChange(root, snapshot, id, paths);
+    if (change) changes.push(change);
   }
   return changes;
+}
+
+/** What happened to item `id`, from its changed paths; undefined when it is gone since the scan. */
+async function itemChange(
+  root: string,
+  snapshot: Snapshot,
+  id: string,
+  paths: { location: string; deleted: boolean }[],
+): Promise<HandChange | undefined> {
+  const item = snapshot.items.find((i) => i.id === id && i.location !== INBOX);
+  // The item's folders that changed, and where it is now: literal paths, since a pattern such
+  // as backlog/*/<id>/** makes git walk every folder under backlog/, done/ included.
+  const locations = new Set([...paths.map((p) => p.location), ...(item ? [item.location] : [])]);
+  const folders = [...locations].map((location) => `${BACKLOG_DIR}/${location}/${id}`);
+  const from = [...new Set(paths.filter((p) => p.deleted && p.location !== item?.location).map((p) => p.location))];
+  if (!item) {
+    const summary = `removed by hand from ${from.join(', ') || 'backlog'}`;
+    return { id, kind: 'removed', from, summary, paths: folders };
+  }
+  if (from.length > 0) {
+    const summary = `moved by hand: ${from.join(', ')} -> ${item.location}`;
+    return { id, kind: 'moved', item, from, summary, paths: folders };
+  }
+  const before = await committedData(root, item.file);
+  // Gone since the scan (moved again, or removed): looked at again on the next read.
+  const now = await readItemFile(root, item.file, item.id).catch(() => undefined);
+  if (!now) return undefined;
+  const edits = before && 'parsed' in now ? frontmatterChanges(before, now.parsed.data) : '';
+  const summary = before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`;
+  return { id, kind: 'edited', item, from, summary, paths: folders };
 }

@@ -3,7 +3,6 @@
 import os from 'node:os';
 import path from 'node:path';
 import { stopOrphanedAgents } from '../edges/process.js';
-import { finishPending } from '../edges/journal.js';
 import { BLOCKED, DONE, INBOX, type Item } from '../core/backlog.js';
 import { git, literal } from '../edges/git.js';
 import { openRepo } from '../edges/repo.js';
@@ -11,6 +10,7 @@ import { decideRecovery, decideStrayRequeue } from '../core/decide.js';
 import { AGENT_PID_DIR } from './phase.js';
 import type { Reporter, RunState } from './run-state.js';
 import { pipelineOf } from '../core/scheduler.js';
+import { carryOut, PENDING } from './writer.js';
 
 /**
  * Pick up after a run that ended without cleaning up: stop the agents it left running, finish
@@ -21,7 +21,7 @@ export async function recoverPreviousRun(run: RunState, items: Item[]): Promise<
   // Agents first, so nothing is still writing into an item folder that is about to be committed.
   const orphans = await stopOrphanedAgents(path.join(run.root, AGENT_PID_DIR));
   if (orphans > 0) run.reporter.warn(`stopped ${orphans} agent process group(s) left running by a run that was killed`);
-  const { committed, busy } = await finishPending(run.root, run.branch);
+  const { committed, busy } = await carryOut(run.target, PENDING);
   if (committed.length > 0) reportFinished(run.reporter, committed);
   run.busy = busy;
   // The backlog as read at start, unless finishing those transitions moved items since.
@@ -53,7 +53,8 @@ export async function recoverPreviousRun(run: RunState, items: Item[]): Promise<
 }
 
 export function reportFinished(reporter: Reporter, subjects: string[]): void {
-  const what = `committed ${subjects.length} transition(s) that a killed tend process had carried out but not committed`;
+  const n = subjects.length;
+  const what = `committed ${n} transition(s) that a killed tend process had carried out but not committed`;
   reporter.warn(`${what}:\n${subjects.map((s) => `  ${s}`).join('\n')}`);
 }
 

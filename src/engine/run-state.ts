@@ -1,14 +1,14 @@
 // The state of one run, shared by the loop and its jobs: what is running, what the run leaves
-// alone, and the summary. `apply` is how the run changes the backlog: one commit per transition.
+// alone, and the summary. `apply` is how the run changes the backlog: through the writer, one
+// commit per transition.
 import os from 'node:os';
-import { applyTransition } from './writer.js';
+import { carryOut, type ItemTarget } from './writer.js';
 import type { Item } from '../core/backlog.js';
 import type { Config } from '../core/config.js';
-import { BranchMoved, checkNotRewritten } from '../edges/git.js';
+import { BranchMoved } from '../edges/git.js';
 import type { Transition } from '../core/transition.js';
 import type { Decision } from '../core/decide.js';
 import { Slots } from '../core/slots.js';
-import { settleWorkspace } from '../edges/workspace.js';
 
 export interface Reporter {
   transition(t: Transition): void;
@@ -130,21 +130,22 @@ export class RunState {
     return this.config.settings.git.author;
   }
 
-  /** Settle the item's workspace for the decision, then commit the transition. */
+  /** Where the run commits, as whom, and how it settles workspaces: read at each commit. */
+  get target(): ItemTarget {
+    return {
+      root: this.root,
+      branch: this.branch,
+      author: this.author,
+      settings: this.config.settings,
+      signal: this.signal,
+    };
+  }
+
+  /** Carry the decision out through the writer, and report the transition it committed. */
   async apply(item: Item, decision: Decision): Promise<Item> {
-    // Before touching the item: a rewritten branch may have taken its folder back in time.
-    await checkNotRewritten(this.root, this.branch);
-    const d = await settleWorkspace(this.root, item, decision, this.config.settings, this.branch, this.signal);
-    const applied = await applyTransition(
-      { root: this.root, author: this.author, branch: this.branch },
-      item,
-      d.to,
-      d.changes,
-      d.transition,
-      d.leftBehind,
-    );
-    if (applied.committed) this.committed(d.transition);
-    return applied.item;
+    const written = await carryOut(this.target, { item, decision });
+    if (written.committed) this.committed(written.transition);
+    return written.item;
   }
 
   /** `apply`, but a failure marks the item broken for this run instead of throwing. */

@@ -1,11 +1,12 @@
 // The run loop: read a fresh snapshot, ask the scheduler what to do, carry it out (intake,
 // approvals, blocks, phase jobs), repeat. Every change is one commit through applyTransition.
 import { setMaxListeners } from 'node:events';
-import { finishPending, pendingIds, type Finished } from '../edges/journal.js';
+import { pendingIds } from '../edges/journal.js';
+import { carryOut, PENDING, workingBranch, type Finished } from './writer.js';
 import { BACKLOG_DIR, type Snapshot } from '../core/backlog.js';
 import { configChangedAt } from '../edges/config-files.js';
 import { agentType } from '../core/settings.js';
-import { BranchMoved, checkCanCommit, git, runAutoMaintenance } from '../edges/git.js';
+import { BranchMoved, checkCanCommit, runAutoMaintenance } from '../edges/git.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { checkFolders, openRepo, type Repo } from '../edges/repo.js';
 import { CONFIG_SETTLE_MS, ConfigReload } from './config-reload.js';
@@ -55,13 +56,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-async function currentBranch(root: string): Promise<string> {
-  const result = await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
-  if (result.exitCode !== 0)
-    throw new TendError('HEAD is detached', 'check out a branch: tend commits every transition on the current branch');
-  return result.stdout.trim();
-}
-
 /** Refuse to start with a broken configuration, an unknown --agent or the wrong branch; returns the branch. */
 async function checkCanRun(opts: RunOptions, first: Repo): Promise<string> {
   if (first.errors.length > 0) {
@@ -78,14 +72,7 @@ async function checkCanRun(opts: RunOptions, first: Repo): Promise<string> {
   }
   // A merge or rebase in progress, no identity, a stale index lock: refused before any agent runs.
   await checkCanCommit(opts.root, first.config.settings.git.author);
-  const branch = await currentBranch(opts.root);
-  const wanted = first.config.settings.git.branch;
-  if (wanted && wanted !== branch)
-    throw new TendError(
-      `ORCHESTRATOR.md sets git.branch: ${wanted}, but ${branch} is checked out`,
-      `check out ${wanted}, or remove git.branch`,
-    );
-  return branch;
+  return workingBranch(opts.root, first.config.settings.git.branch, 'run');
 }
 
 export async function runEngine(opts: RunOptions): Promise<RunSummary> {
@@ -123,10 +110,8 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     });
     await recoverPreviousRun(run, first.snapshot.items);
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
-    if (watcher)
-      reporter.info(
-        `watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`,
-      );
+    const watched = 'backlog/, pipelines/, prompts/ and ORCHESTRATOR.md';
+    if (watcher) reporter.info(`watching ${watched}${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
     try {
       await loop(run, opts, watcher);
     } catch (err) {
@@ -193,7 +178,8 @@ async function tickFailed(
     return 'stop';
   }
   const fix = err instanceof TendError && err.fix ? ` (${err.fix})` : '';
-  const message = `a pass over the backlog failed, trying again: ${err instanceof Error ? err.message : String(err)}${fix}`;
+  const why = err instanceof Error ? err.message : String(err);
+  const message = `a pass over the backlog failed, trying again: ${why}${fix}`;
   if (!run.summary.errors.includes(message)) run.error(message);
   if (opts.once && tick.failures >= MAX_FAILED_TICKS_ONCE) {
     run.fatal ??= err instanceof Error ? err : new Error(String(err));
@@ -264,7 +250,7 @@ async function runTick(
 /** finishPending for the loop: a failure is reported once and the records are kept for later. */
 async function finishPendingOf(run: RunState): Promise<Finished> {
   try {
-    const pending = await finishPending(run.root, run.branch);
+    const pending = await carryOut(run.target, PENDING);
     if (pending.committed.length > 0) reportFinished(run.reporter, pending.committed);
     return pending;
   } catch (err) {

@@ -1,7 +1,6 @@
 // What a human changed under backlog/ while tend ran. An item moved or deleted while its agent
 // ran is taken by hand: the agent is stopped, and the human's change is committed as it is
 // instead of the phase's result. Other changes by hand are committed as they are.
-import { commitPaths } from '../edges/git.js';
 import { commitMessage } from '../core/transition.js';
 import { decideHandChange } from '../core/decide.js';
 import { writeFileAtomic } from '../edges/store.js';
@@ -10,6 +9,7 @@ import { serializeItem, updateItem } from '../core/item.js';
 import { asChanges, ENGINE_KEYS } from './agent-changes.js';
 import { committedData, findHandChanges, frontmatterChanges, type HandChange } from './hand-edits.js';
 import type { RunState } from './run-state.js';
+import { carryOut } from './writer.js';
 import { forgetReviewed, removeWorktree } from '../edges/workspace.js';
 import { itemLogDir } from '../edges/state-dir.js';
 
@@ -59,7 +59,7 @@ async function commitHandChange(run: RunState, change: HandChange): Promise<void
     await forgetReviewed(run.root, change.id);
   }
   const { transition } = decided;
-  if (await commitPaths(run.root, change.paths, commitMessage(transition), { author: run.author, branch: run.branch }))
+  if (await carryOut(run.target, { paths: change.paths, message: commitMessage(transition) }))
     run.committed(transition);
 }
 
