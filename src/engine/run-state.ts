@@ -3,9 +3,8 @@
 // commit per transition.
 import os from 'node:os';
 import { carryOut, type ItemTarget } from './writer.js';
-import type { Item } from '../core/backlog.js';
+import { BLOCKED, type Item } from '../core/backlog.js';
 import type { Config } from '../core/config.js';
-import { BranchMoved } from '../edges/git.js';
 import type { Transition } from '../core/transition.js';
 import type { Decision } from '../core/decide.js';
 import { Slots } from '../core/slots.js';
@@ -51,6 +50,23 @@ export function emptySummary(): RunSummary {
     elapsedMs: 0,
     errors: [],
   };
+}
+
+/**
+ * What a step the loop asked for did (intake, approvals, blocks, requeues, changes by hand), for
+ * the loop to fold into what it knows: the modules return it rather than change the run's state.
+ */
+export interface Happened {
+  /** Something was committed: the snapshot is stale. */
+  changed: boolean;
+  /** Items moved to blocked/. */
+  blocked: string[];
+  /** Items whose transition failed for a reason outside tend's control: not retried this run. */
+  failed: { id: string; error: unknown }[];
+}
+
+export function nothingYet(): Happened {
+  return { changed: false, blocked: [], failed: [] };
 }
 
 export interface RunSetup {
@@ -104,7 +120,7 @@ export class RunState {
   /** Items found gone when their agent was done (by a person or that agent): id -> phase. */
   readonly removedWhileRunning = new Map<string, string>();
   /** Items blocked for a missing dependency in one snapshot, awaiting a second read to agree. */
-  readonly suspectMissing = new Set<string>();
+  suspectMissing: ReadonlySet<string> = new Set<string>();
   /** Inbox files a process still has open for writing: looked at again soon, not taken in yet. */
   writing: ReadonlySet<string> = new Set<string>();
   /** The backlog may hold changes made by hand: look for them on the next tick. */
@@ -148,15 +164,18 @@ export class RunState {
     return written.item;
   }
 
-  /** `apply`, but a failure marks the item broken for this run instead of throwing. */
-  async attempt(item: Item, d: Decision): Promise<boolean> {
+  /**
+   * `apply`, but a failure is noted in `happened` (for the loop, which leaves the item alone for
+   * the rest of the run) instead of thrown. True if the decision was carried out.
+   */
+  async attempt(happened: Happened, item: Item, d: Decision): Promise<boolean> {
     try {
       await this.apply(item, d);
+      happened.changed = true;
+      if (d.to === BLOCKED) happened.blocked.push(item.id);
       return true;
     } catch (err) {
-      if (err instanceof BranchMoved) this.fatal ??= err;
-      this.broken.add(item.id);
-      this.error(`${item.id}: ${err instanceof Error ? err.message : String(err)}`);
+      happened.failed.push({ id: item.id, error: err });
       return false;
     }
   }

@@ -14,10 +14,10 @@ import { startJob } from './job.js';
 import { acquireRunLock } from '../edges/lock.js';
 import { approve, block, takeIn } from './moves.js';
 import { recoverPreviousRun, reportFinished, requeueStrayClaims } from './recovery.js';
-import { emptySummary, RunState, type Reporter, type RunSummary } from './run-state.js';
+import { emptySummary, RunState, type Happened, type Reporter, type RunSummary } from './run-state.js';
 import { beginRunBudget, endRunBudget } from './run-budget.js';
 import { plan, type Plan } from '../core/scheduler.js';
-import { commitHandChanges, stopAgentsTakenByHand } from './taken-by-hand.js';
+import { commitHandChanges, takenByHand } from './taken-by-hand.js';
 import { watchRepo, type RepoWatcher } from '../edges/watcher.js';
 import { STATE_DIR } from '../edges/state-dir.js';
 
@@ -108,7 +108,9 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       summary,
       carriedUsd: budget.carriedUsd,
     });
-    await recoverPreviousRun(run, first.snapshot.items);
+    const recovered = await recoverPreviousRun(run, first.snapshot.items);
+    run.busy = recovered.busy;
+    fold(run, recovered);
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
     const watched = 'backlog/, pipelines/, prompts/ and ORCHESTRATOR.md';
     if (watcher) reporter.info(`watching ${watched}${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
@@ -135,7 +137,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
 /** Tick until the run is stopped, something fatal happens, or a --once run has nothing left to do. */
 async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | undefined): Promise<void> {
   const { root, signal } = run;
-  const configs = new ConfigReload(run, await configChangedAt(root));
+  const configs = new ConfigReload(run.reporter, await configChangedAt(root));
   const tick = { lastInvalid: '', failures: 0 };
   for (;;) {
     if (signal.aborted || run.fatal) break;
@@ -204,7 +206,9 @@ async function runTick(
   const { root, signal } = run;
   const repo = await openRepo(root);
   const configAt = await configChangedAt(root);
-  const configSettling = configs.settle(repo, configAt);
+  const reload = configs.settle(repo, configAt);
+  if (reload.config) run.config = reload.config;
+  const configSettling = reload.settling;
   // Jobs may end while this tick runs; decisions below use the jobs as they were at its start.
   const activeAtStart = new Set(run.active.keys());
   // Cleared now, not after the awaits below: a job that ends meanwhile sets it again, and its
@@ -212,6 +216,7 @@ async function runTick(
   const lookForHandChanges = run.dirty;
   run.dirty = false;
   stopAgentsTakenByHand(run, repo.snapshot);
+
   tick.lastInvalid = reportSnapshot(run.reporter, repo.snapshot, tick.lastInvalid);
   // A transition a killed `tend approve` (or a failed commit of this run) left half done is
   // finished first, so its move is not taken for a human's; items another tend process is
@@ -224,18 +229,18 @@ async function runTick(
   }
   if (lookForHandChanges) {
     if (pending.busy.size > 0) run.dirty = true; // look again once the other processes are done
-    if (await commitHandChanges(run, repo.snapshot, new Set([...activeAtStart, ...pending.busy]))) return 'again';
+    const leave = new Set([...activeAtStart, ...pending.busy]);
+    const byHand = await commitHandChanges(run, repo.snapshot, leave, run.removedWhileRunning);
+    for (const id of byHand.seen) run.removedWhileRunning.delete(id);
+    if (byHand.changed) return 'again';
   }
-  if (await requeueStrayClaims(run, repo.snapshot.items, activeAtStart)) return 'again';
+  const leftAlone = (id: string) => activeAtStart.has(id) || run.active.has(id) || run.broken.has(id);
+  if (fold(run, await requeueStrayClaims(run, repo.snapshot.items, leftAlone))) return 'again';
   const p = planNow(run, repo.snapshot);
   reportBudget(run, p.budgetReached);
-  const tookIn = await takeIn(run, p.intake);
-  const approved = await approve(run, p.approved);
-  const blocked = await block(run, p.block);
-  // After any of these the snapshot is stale: plan again before starting anything.
-  if (tookIn || approved || blocked.changed) return 'again';
-  if (blocked.recheck) {
-    await sleep(100, signal);
+  const moved = await moveWithoutAgents(run, p);
+  if (moved !== 'none') {
+    if (moved === 'recheck') await sleep(100, signal);
     return 'again';
   }
   for (const start of p.start) {
@@ -245,6 +250,46 @@ async function runTick(
   // A job that ended while this tick ran was not in the plan: a --once run must plan again.
   const plannedAround = activeAtStart.size > 0;
   return (await waitForWork(run, opts, watcher, p, configSettling, plannedAround)) ? 'again' : 'stop';
+}
+
+/**
+ * Intake, approvals and blocks, folded into the run's state. `changed`: after any of these the
+ * snapshot is stale, and the loop plans again before starting anything; `recheck`: an item was
+ * left for a second read to agree that its dependency is missing.
+ */
+async function moveWithoutAgents(run: RunState, p: Plan): Promise<'changed' | 'recheck' | 'none'> {
+  const tookIn = await takeIn(run, p.intake, run.writing);
+  run.writing = tookIn.writing;
+  const approved = await approve(run, p.approved);
+  const blocked = await block(run, p.block, run.suspectMissing);
+  run.suspectMissing = blocked.suspected;
+  const changed = [tookIn, approved, blocked].map((h) => fold(run, h)).some(Boolean);
+  return changed ? 'changed' : blocked.recheck ? 'recheck' : 'none';
+}
+
+/**
+ * What a step did, into what the loop knows: blocked items in the summary; an item whose
+ * transition failed for a reason outside tend's control is left alone for the rest of the run
+ * (a branch moved under the run ends it). True if anything was committed.
+ */
+function fold(run: RunState, happened: Happened): boolean {
+  run.summary.blocked.push(...happened.blocked);
+  for (const { id, error } of happened.failed) {
+    if (error instanceof BranchMoved) run.fatal ??= error;
+    run.broken.add(id);
+    run.error(`${id}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return happened.changed;
+}
+
+/** Stop the agent of each item the snapshot shows moved away from its job's phase, or removed. */
+function stopAgentsTakenByHand(run: RunState, snapshot: Snapshot): void {
+  const skip = (id: string) => run.takenByHand.has(id) || run.moving.has(id) || run.agentsDone.has(id);
+  for (const { id, note } of takenByHand(snapshot, run.active, skip)) {
+    run.takenByHand.add(id);
+    run.controllers.get(id)?.abort();
+    run.reporter.warn(note);
+  }
 }
 
 /** finishPending for the loop: a failure is reported once and the records are kept for later. */
