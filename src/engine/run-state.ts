@@ -1,6 +1,8 @@
-// The state of one run, shared by the loop and its jobs: what is running, what the run leaves
-// alone, and the summary. `apply` is how the run changes the backlog: through the writer, one
-// commit per transition.
+// The state of one run: its context (root, branch, configuration, reporter; read by every part)
+// and what the loop knows between ticks (what is running, what the run leaves alone, the
+// summary). Only the loop (runner.ts) changes the latter: the steps it calls return what
+// happened (Happened), and jobs tell it (JobEvent in job.ts). `apply` is how the run changes the
+// backlog: through the writer, one commit per transition, each counted and reported.
 import os from 'node:os';
 import { carryOut, type ItemTarget } from './writer.js';
 import { BLOCKED, type Item } from '../core/backlog.js';
@@ -96,8 +98,9 @@ export class RunState {
   /** Written into `owner` of the items this run claims. */
   readonly owner = `${os.hostname()}:${process.pid}`;
   readonly slots: Slots;
-  /** The last good configuration; a running tend reloads it when the files change. */
+  /** The last good configuration; the loop replaces it when the files change. */
   config: Config;
+  // What the loop knows between ticks, changed by runner.ts alone.
   /** Items a job is working on, by id, with the phase it started. */
   readonly active = new Map<string, string>();
   readonly jobs = new Map<string, Promise<void>>();

@@ -3,20 +3,21 @@
 import { setMaxListeners } from 'node:events';
 import { pendingIds } from '../edges/journal.js';
 import { carryOut, PENDING, workingBranch, type Finished } from './writer.js';
-import { BACKLOG_DIR, type Snapshot } from '../core/backlog.js';
+import { BACKLOG_DIR, BLOCKED, DONE, type Snapshot } from '../core/backlog.js';
 import { configChangedAt } from '../edges/config-files.js';
 import { agentType } from '../core/settings.js';
 import { BranchMoved, checkCanCommit, runAutoMaintenance } from '../edges/git.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { checkFolders, openRepo, type Repo } from '../edges/repo.js';
 import { CONFIG_SETTLE_MS, ConfigReload } from './config-reload.js';
-import { startJob } from './job.js';
+import { runJob, type JobEvent } from './job.js';
+import { AgentUnavailable } from './phase.js';
 import { acquireRunLock } from '../edges/lock.js';
 import { approve, block, takeIn } from './moves.js';
 import { recoverPreviousRun, reportFinished, requeueStrayClaims } from './recovery.js';
 import { emptySummary, RunState, type Happened, type Reporter, type RunSummary } from './run-state.js';
 import { beginRunBudget, endRunBudget } from './run-budget.js';
-import { plan, type Plan } from '../core/scheduler.js';
+import { plan, type Plan, type Start } from '../core/scheduler.js';
 import { commitHandChanges, takenByHand } from './taken-by-hand.js';
 import { watchRepo, type RepoWatcher } from '../edges/watcher.js';
 import { STATE_DIR } from '../edges/state-dir.js';
@@ -289,6 +290,69 @@ function stopAgentsTakenByHand(run: RunState, snapshot: Snapshot): void {
     run.takenByHand.add(id);
     run.controllers.get(id)?.abort();
     run.reporter.warn(note);
+  }
+}
+
+/** Errors outside an item's control (disk, permissions) before a run stops trying it. */
+const MAX_ERRORS_PER_ITEM = 3;
+
+/** Start a job beside the loop; it stays in `active` and `jobs` until it is over. */
+function startJob(run: RunState, start: Start): void {
+  const id = start.item.id;
+  const controller = new AbortController();
+  run.active.set(id, start.phase.name);
+  run.controllers.set(id, controller);
+  const host = {
+    run,
+    signal: AbortSignal.any([run.signal, controller.signal]),
+    takenByHand: () => run.takenByHand.has(id),
+    holds: (other: string) => run.active.has(other) || run.takenByHand.has(other),
+    note: (event: JobEvent) => noteJob(run, id, event),
+  };
+  const running = runJob(host, start).finally(() => {
+    run.controllers.delete(id);
+    run.takenByHand.delete(id);
+    run.active.delete(id);
+    run.jobs.delete(id);
+    run.moving.delete(id);
+    run.agentsDone.delete(id);
+    // What its agent (or a person) changed in other items meanwhile is looked at before the
+    // next plan, so it is never folded silently into another item's transition.
+    run.dirty = true;
+  });
+  run.jobs.set(id, running);
+}
+
+/** What job `id` says happened, into what the loop knows. */
+function noteJob(run: RunState, id: string, event: JobEvent): void {
+  const { summary } = run;
+  if (event.kind === 'agents-done') run.agentsDone.add(id);
+  else if (event.kind === 'moving') run.moving.add(id);
+  else if (event.kind === 'spent') summary.costUsd += event.usd;
+  else if (event.kind === 'removed') run.removedWhileRunning.set(id, event.phase);
+  else if (event.kind === 'failed') jobFailed(run, id, event.error);
+  else {
+    if (event.ok) summary.phasesDone += 1;
+    else if (event.failure) summary.failures += 1;
+    if (event.location === DONE) summary.done.push(id);
+    if (event.location === BLOCKED) summary.blocked.push(id);
+  }
+}
+
+/** A job failed for a reason that is not the item's fault (its item was requeued): count the error. */
+function jobFailed(run: RunState, id: string, err: unknown): void {
+  if (err instanceof AgentUnavailable || err instanceof BranchMoved) {
+    run.fatal ??= err;
+    return;
+  }
+  // Not the item's fault (a full disk, a file in the way): say so now, and after a few in a
+  // row leave the item alone for this run instead of spinning on it.
+  run.error(`${id}: ${err instanceof Error ? err.message : String(err)}`);
+  const count = (run.errorCounts.get(id) ?? 0) + 1;
+  run.errorCounts.set(id, count);
+  if (count >= MAX_ERRORS_PER_ITEM) {
+    run.broken.add(id);
+    run.reporter.warn(`${id}: ${count} errors in a row; leaving it alone for the rest of this run`);
   }
 }
 
