@@ -1,18 +1,21 @@
-// What happens to an item after a phase attempt, an approval or a rejection: a pure function
-// from the item and the outcome to a Decision (where the item goes, which keys change, and the
-// commit that records it). The runner only carries decisions out.
-import { BACKLOG_DIR, BLOCKED, DONE, type Item } from './backlog.js';
+// Every change of an item's state, as a pure function from the item and what happened to a
+// Decision (where the item goes, which keys change, and the commit that records it): intake,
+// claim, the end of a phase, approval, rejection, retry, requeue, block, and changes by hand.
+// The engine only carries decisions out, through its writer.
+import { BACKLOG_DIR, BLOCKED, DONE, INBOX, type Item } from './backlog.js';
 import type { Config } from './config.js';
 import type { Phase, Pipeline } from './pipeline.js';
 import { formatDuration } from './duration.js';
-import type { Transition } from './transition.js';
+import { TendError } from './problem.js';
+import type { ItemChanges } from './item.js';
+import type { Outcome, Transition } from './transition.js';
 import { nextPhase } from './scheduler.js';
 
 export interface Decision {
   /** The folder the item moves to; undefined to stay where it is. */
   to?: string;
   /** Frontmatter keys to set (`undefined` removes a key). */
-  changes: Record<string, unknown>;
+  changes: ItemChanges;
   transition: Transition;
   /** Folders of the item a person moved it out of, committed as gone with this transition. */
   leftBehind?: string[];
@@ -64,9 +67,9 @@ function advance(
   item: Item,
   pipeline: Pipeline,
   phase: Phase,
-  extra: Record<string, unknown>,
+  extra: ItemChanges,
   base: Omit<Transition, 'summary' | 'outcome'>,
-  outcome: string,
+  outcome: Outcome,
   note = '',
 ): Decision {
   const to = nextPhase(pipeline, phase.name)?.name ?? DONE;
@@ -86,16 +89,21 @@ function advance(
   };
 }
 
-export function decideAfterPhase(
-  item: Item,
-  pipeline: Pipeline,
-  phase: Phase,
-  outcome: PhaseOutcome,
-  config: Config,
-  now: number,
-): Decision {
+/** What every decision after a phase attempt shares: the commit's trailers and the item given back. */
+interface AttemptContext {
+  item: Item;
+  phase: Phase;
+  outcome: PhaseOutcome;
+  base: Omit<Transition, 'summary' | 'outcome'>;
+  /** The owner removed and the attempt's cost added. */
+  released: ItemChanges;
+}
+
+function attemptContext(item: Item, phase: Phase, outcome: PhaseOutcome): AttemptContext {
   const f = item.fields;
-  const cost = Math.round((f.cost_usd + outcome.costUsd) * 1e6) / 1e6;
+  const tokens: Record<string, string> = outcome.tokens
+    ? { 'Tend-Tokens': `${outcome.tokens.input} in, ${outcome.tokens.output} out` }
+    : {};
   const base: Omit<Transition, 'summary' | 'outcome'> = {
     id: item.id,
     phase: phase.name,
@@ -103,128 +111,36 @@ export function decideAfterPhase(
     durationMs: outcome.durationMs,
     costUsd: outcome.costUsd,
     costUnknown: outcome.costUnknown,
-    extra: {
-      'Tend-Attempt': String(f.attempts),
-      ...(outcome.tokens ? { 'Tend-Tokens': `${outcome.tokens.input} in, ${outcome.tokens.output} out` } : {}),
-    },
+    extra: { 'Tend-Attempt': String(f.attempts), ...tokens },
   };
-  const released = { owner: undefined, cost_usd: cost };
+  const cost = Math.round((f.cost_usd + outcome.costUsd) * 1e6) / 1e6;
+  return { item, phase, outcome, base, released: { owner: undefined, cost_usd: cost } };
+}
 
+/**
+ * `limitedBy`: the agent that ran the phase, written into an item parked for its usage limit so
+ * every item using that agent waits as well.
+ */
+export function decideAfterPhase(
+  item: Item,
+  pipeline: Pipeline,
+  phase: Phase,
+  outcome: PhaseOutcome,
+  config: Config,
+  now: number,
+  limitedBy?: string,
+): Decision {
+  const c = attemptContext(item, phase, outcome);
   if (outcome.interrupted) {
     return {
-      changes: { ...released, status: 'queued', attempts: Math.max(0, f.attempts - 1) },
-      transition: { ...base, summary: `${phase.name} interrupted, requeued`, outcome: 'interrupted' },
+      changes: { ...c.released, status: 'queued', attempts: Math.max(0, item.fields.attempts - 1) },
+      transition: { ...c.base, summary: `${phase.name} interrupted, requeued`, outcome: 'interrupted' },
     };
   }
-  if (outcome.usageLimit) {
-    // A "limit" that never lifts is more likely the agent's own output read as one: stop after
-    // a day's worth of waits rather than retry, paid, every hour forever.
-    const waits = (typeof item.parsed.data.limit_waits === 'number' ? item.parsed.data.limit_waits : 0) + 1;
-    if (waits > MAX_LIMIT_WAITS) {
-      return {
-        to: BLOCKED,
-        changes: {
-          ...released,
-          status: 'failed',
-          limit_waits: undefined,
-          resume_at: undefined,
-          blocked_phase: phase.name,
-          blocked_reason: `${phase.name} hit a usage limit ${MAX_LIMIT_WAITS} times in a row; last: ${outcome.usageLimit.message}`,
-        },
-        transition: {
-          ...base,
-          summary: `${phase.name} -> blocked (usage limit ${MAX_LIMIT_WAITS} times)`,
-          outcome: 'blocked',
-          extra: { ...base.extra, 'Tend-Reason': outcome.usageLimit.message },
-        },
-      };
-    }
-    const resume = Math.max(outcome.usageLimit.resetsAt?.getTime() ?? now + DEFAULT_USAGE_LIMIT_WAIT_MS, now);
-    return {
-      changes: {
-        ...released,
-        status: 'queued',
-        attempts: Math.max(0, f.attempts - 1),
-        resume_at: iso(resume),
-        limit_waits: waits,
-      },
-      transition: {
-        ...base,
-        summary: `${phase.name} parked until ${iso(resume)} (usage limit)`,
-        outcome: 'parked',
-        extra: { ...base.extra, 'Tend-Reason': outcome.usageLimit.message },
-      },
-    };
-  }
-  const max = maxAttempts(phase, config);
-  if (!outcome.ok) {
-    const reason = outcome.failure ?? 'the attempt failed';
-    if (f.attempts >= max) {
-      const log = outcome.logFile ? `\nlast log ${outcome.logFile}:\n${lastLines(outcome.tail, 8)}` : '';
-      return {
-        to: BLOCKED,
-        changes: {
-          ...released,
-          status: 'failed',
-          blocked_reason: `${phase.name} failed ${times(f.attempts)}; last: ${reason}${log}`,
-          blocked_phase: phase.name,
-          resume_at: undefined,
-        },
-        transition: {
-          ...base,
-          summary: `${phase.name} -> blocked (failed ${times(f.attempts)})`,
-          outcome: 'blocked',
-          extra: { ...base.extra, 'Tend-Reason': reason },
-        },
-      };
-    }
-    const backoff = config.settings.retry_backoff * 2 ** Math.max(0, f.attempts - 1);
-    return {
-      changes: { ...released, status: 'failed', resume_at: iso(now + backoff) },
-      transition: {
-        ...base,
-        summary: `${phase.name} failed (attempt ${f.attempts} of ${max}), retry in ${formatDuration(backoff)}`,
-        outcome: 'failed',
-        extra: { ...base.extra, 'Tend-Reason': reason },
-      },
-    };
-  }
-
+  if (outcome.usageLimit) return usageLimited(c, outcome.usageLimit, now, limitedBy);
+  if (!outcome.ok) return attemptFailed(c, config, now);
   const { target, changes: triage } = triageChoice(outcome.triage, pipeline, config);
-
-  if (outcome.verdict === 'reject' && phase.on_reject) {
-    if (f.loops >= phase.max_loops) {
-      return {
-        to: BLOCKED,
-        changes: {
-          ...released,
-          status: 'failed',
-          blocked_reason: `${phase.name} rejected the work ${times(f.loops + 1)} (max_loops: ${phase.max_loops}); read ${BACKLOG_DIR}/${BLOCKED}/${item.id}/${phase.artifact}`,
-          blocked_phase: phase.on_reject,
-        },
-        transition: {
-          ...base,
-          summary: `${phase.name} -> blocked (rejected ${times(f.loops + 1)})`,
-          outcome: 'blocked',
-        },
-      };
-    }
-    return {
-      to: phase.on_reject,
-      changes: {
-        ...released,
-        status: 'queued',
-        attempts: 0,
-        loops: f.loops + 1,
-        feedback: `The ${phase.name} phase rejected the work (round ${f.loops + 1}): read ${phase.artifact} in the item folder and address every blocker and major finding.`,
-      },
-      transition: {
-        ...base,
-        summary: `${phase.name} -> ${phase.on_reject} (rejected, round ${f.loops + 1})`,
-        outcome: 'rejected',
-      },
-    };
-  }
+  if (outcome.verdict === 'reject' && phase.on_reject) return rejectedByPhase(c, phase.on_reject);
   // Approval counts only when given while the item waits for it: an `approved` present when the
   // phase finishes (written by its agent, or early) is cleared by the job, never passed.
   if (phase.approve) {
@@ -233,11 +149,132 @@ export function decideAfterPhase(
     // so a human may change it before approving.
     const { pipeline: _chosen, ...rest } = triage;
     return {
-      changes: { ...released, ...rest, status: 'waiting' },
-      transition: { ...base, summary: `${phase.name} waiting for approval`, outcome: 'waiting' },
+      changes: { ...c.released, ...rest, status: 'waiting' },
+      transition: { ...c.base, summary: `${phase.name} waiting for approval`, outcome: 'waiting' },
     };
   }
-  return advance(item, target, phase, { ...released, ...triage }, base, 'done');
+  return advance(item, target, phase, { ...c.released, ...triage }, c.base, 'done');
+}
+
+/** Out of quota: parked until the limit resets, or blocked once it has happened too often in a row. */
+function usageLimited(
+  c: AttemptContext,
+  limit: NonNullable<PhaseOutcome['usageLimit']>,
+  now: number,
+  limitedBy: string | undefined,
+): Decision {
+  const { item, phase, base, released } = c;
+  const extra = { ...base.extra, 'Tend-Reason': limit.message };
+  // A "limit" that never lifts is more likely the agent's own output read as one: stop after
+  // a day's worth of waits rather than retry, paid, every hour forever.
+  const waits = (typeof item.parsed.data.limit_waits === 'number' ? item.parsed.data.limit_waits : 0) + 1;
+  if (waits > MAX_LIMIT_WAITS) {
+    const repeated = `${phase.name} hit a usage limit ${MAX_LIMIT_WAITS} times in a row`;
+    return {
+      to: BLOCKED,
+      changes: {
+        ...released,
+        status: 'failed',
+        limit_waits: undefined,
+        resume_at: undefined,
+        blocked_phase: phase.name,
+        blocked_reason: `${repeated}; last: ${limit.message}`,
+      },
+      transition: {
+        ...base,
+        summary: `${phase.name} -> blocked (usage limit ${MAX_LIMIT_WAITS} times)`,
+        outcome: 'blocked',
+        extra,
+      },
+    };
+  }
+  const resume = iso(Math.max(limit.resetsAt?.getTime() ?? now + DEFAULT_USAGE_LIMIT_WAIT_MS, now));
+  const attempts = Math.max(0, item.fields.attempts - 1);
+  return {
+    changes: {
+      ...released,
+      status: 'queued',
+      attempts,
+      resume_at: resume,
+      limit_waits: waits,
+      ...(limitedBy === undefined ? {} : { limited_by: limitedBy }),
+    },
+    transition: { ...base, summary: `${phase.name} parked until ${resume} (usage limit)`, outcome: 'parked', extra },
+  };
+}
+
+/** A failed attempt: retried after a backoff, or blocked once the phase's attempts are used up. */
+function attemptFailed(c: AttemptContext, config: Config, now: number): Decision {
+  const { item, phase, outcome, base, released } = c;
+  const attempts = item.fields.attempts;
+  const max = maxAttempts(phase, config);
+  const reason = outcome.failure ?? 'the attempt failed';
+  const extra = { ...base.extra, 'Tend-Reason': reason };
+  if (attempts >= max) {
+    const log = outcome.logFile ? `\nlast log ${outcome.logFile}:\n${lastLines(outcome.tail, 8)}` : '';
+    return {
+      to: BLOCKED,
+      changes: {
+        ...released,
+        status: 'failed',
+        blocked_reason: `${phase.name} failed ${times(attempts)}; last: ${reason}${log}`,
+        blocked_phase: phase.name,
+        resume_at: undefined,
+      },
+      transition: {
+        ...base,
+        summary: `${phase.name} -> blocked (failed ${times(attempts)})`,
+        outcome: 'blocked',
+        extra,
+      },
+    };
+  }
+  const backoff = config.settings.retry_backoff * 2 ** Math.max(0, attempts - 1);
+  const retry = `retry in ${formatDuration(backoff)}`;
+  return {
+    changes: { ...released, status: 'failed', resume_at: iso(now + backoff) },
+    transition: {
+      ...base,
+      summary: `${phase.name} failed (attempt ${attempts} of ${max}), ${retry}`,
+      outcome: 'failed',
+      extra,
+    },
+  };
+}
+
+/** The phase's verdict rejected the work: back to `onReject` for another round, or blocked after max_loops. */
+function rejectedByPhase(c: AttemptContext, onReject: string): Decision {
+  const { item, phase, base, released } = c;
+  const loops = item.fields.loops;
+  if (loops >= phase.max_loops) {
+    const rejected = `${phase.name} rejected the work ${times(loops + 1)} (max_loops: ${phase.max_loops})`;
+    return {
+      to: BLOCKED,
+      changes: {
+        ...released,
+        status: 'failed',
+        blocked_reason: `${rejected}; read ${BACKLOG_DIR}/${BLOCKED}/${item.id}/${phase.artifact}`,
+        blocked_phase: onReject,
+      },
+      transition: { ...base, summary: `${phase.name} -> blocked (rejected ${times(loops + 1)})`, outcome: 'blocked' },
+    };
+  }
+  const round = `The ${phase.name} phase rejected the work (round ${loops + 1})`;
+  return {
+    to: onReject,
+    changes: {
+      ...released,
+      status: 'queued',
+      attempts: 0,
+      loops: loops + 1,
+      feedback: `${round}: read ${phase.artifact} in the item folder and address every blocker and major finding.`,
+    },
+    transition: {
+      ...base,
+      summary: `${phase.name} -> ${onReject} (rejected, round ${loops + 1})`,
+      outcome: 'rejected',
+    },
+  };
 }
 
 /**
@@ -249,7 +286,8 @@ export function decideRecovery(item: Item, phase: Phase | undefined, config: Con
   const base = { id: item.id, phase: item.location };
   const attempts = item.fields.attempts;
   if (phase && attempts >= maxAttempts(phase, config)) {
-    const reason = `attempt ${attempts} of ${maxAttempts(phase, config)} was cut short: the run holding it ended (tend was killed or the machine stopped)`;
+    const cutShort = `attempt ${attempts} of ${maxAttempts(phase, config)} was cut short`;
+    const reason = `${cutShort}: the run holding it ended (tend was killed or the machine stopped)`;
     return {
       to: BLOCKED,
       changes: {
@@ -283,7 +321,7 @@ export function decideApproval(
   const choice = triageChoice(triage, pipeline, config);
   // Priority and labels were applied when the item started waiting (a human may have changed
   // them since); only the pipeline switches now, and a warning about an earlier choice goes.
-  const changes: Record<string, unknown> = triage ? { warning: choice.changes.warning } : {};
+  const changes: ItemChanges = triage ? { warning: choice.changes.warning } : {};
   if (choice.changes.pipeline !== undefined) changes.pipeline = choice.changes.pipeline;
   return advance(item, choice.target, phase, changes, { id: item.id, phase: phase.name }, 'approved', ' (approved)');
 }
@@ -297,9 +335,9 @@ function triageChoice(
   triage: PhaseOutcome['triage'],
   pipeline: Pipeline,
   config: Config,
-): { target: Pipeline; changes: Record<string, unknown> } {
+): { target: Pipeline; changes: ItemChanges } {
   let target = pipeline;
-  const changes: Record<string, unknown> = {};
+  const changes: ItemChanges = {};
   if (!triage) return { target, changes };
   const warnings: string[] = [];
   const { pipeline: chosen, priority, labels, unreadable } = triage;
@@ -319,7 +357,7 @@ function triageChoice(
     warnings.push(`triage chose pipeline ${shown(chosen)}, which is not a pipeline name; the pipeline was kept`);
   }
   if (Number.isInteger(priority) && (priority as number) >= 1 && (priority as number) <= 5) {
-    changes.priority = priority;
+    changes.priority = priority as number;
   } else if (priority !== undefined && priority !== null) {
     const why = 'which is not an integer from 1 to 5; the priority was kept';
     warnings.push(`triage chose priority ${shown(priority)}, ${why}`);
@@ -361,4 +399,160 @@ export function decideRejection(item: Item, phase: Phase, reason: string, block:
     changes: { status: 'queued', attempts: 0, owner: undefined, approved: undefined, feedback: reason },
     transition: { ...base, summary: `${phase.name} -> ${to} (rejected)`, outcome: 'rejected' },
   };
+}
+
+/** An inbox item taken into the first phase of its pipeline, with the fields tend keeps. */
+export function decideIntake(item: Item, firstPhase: string): Decision {
+  const created = item.parsed.data.created as string | undefined;
+  return {
+    to: firstPhase,
+    changes: {
+      title: item.fields.title,
+      priority: item.fields.priority,
+      status: 'queued',
+      attempts: 0,
+      created: created ?? iso(item.createdMs),
+      cost_usd: item.fields.cost_usd,
+    },
+    transition: { id: item.id, phase: INBOX, summary: `inbox -> ${firstPhase}`, outcome: 'intake' },
+  };
+}
+
+/**
+ * A job starts `phase`: the item is `running`, held by `owner`, one attempt more. `branch`: the
+ * item's branch, recorded by the first worktree phase (undefined to leave the key alone).
+ */
+export function decideClaim(item: Item, phase: Phase, owner: string, branch: string | undefined): Decision {
+  const attempt = item.fields.attempts + 1;
+  return {
+    changes: {
+      status: 'running',
+      owner,
+      attempts: attempt,
+      resume_at: undefined,
+      limited_by: undefined,
+      ...(branch === undefined ? {} : { branch }),
+    },
+    transition: {
+      id: item.id,
+      phase: phase.name,
+      summary: `${phase.name} started (attempt ${attempt})`,
+      outcome: 'claimed',
+    },
+  };
+}
+
+/** A job failed for a reason that is not the item's fault (`why`, in a line): the attempt is given back. */
+export function decideRequeueAfterError(item: Item, phase: Phase, why: string): Decision {
+  return {
+    changes: { status: 'queued', owner: undefined, attempts: Math.max(0, item.fields.attempts - 1) },
+    transition: { id: item.id, phase: phase.name, summary: `${phase.name} requeued (${why})`, outcome: 'requeued' },
+  };
+}
+
+/** An item this run claimed that no job holds: back in the queue, its attempt counted. */
+export function decideStrayRequeue(item: Item): Decision {
+  return {
+    changes: { status: 'queued', owner: undefined },
+    transition: { id: item.id, phase: item.location, summary: `${item.location} requeued`, outcome: 'requeued' },
+  };
+}
+
+/** An item that cannot go on without a human (a dependency blocked or missing, ...), for `reason`. */
+export function decideBlock(item: Item, reason: string): Decision {
+  return {
+    to: BLOCKED,
+    changes: { status: 'failed', blocked_reason: reason, blocked_phase: item.location },
+    transition: {
+      id: item.id,
+      phase: item.location,
+      summary: `${item.location} -> blocked`,
+      outcome: 'blocked',
+      extra: { 'Tend-Reason': reason },
+    },
+  };
+}
+
+/** `settled` was to take the item to done/, but its branch could not be merged (`reason`): blocked instead. */
+export function decideMergeFailed(item: Item, settled: Decision, reason: string): Decision {
+  return {
+    to: BLOCKED,
+    changes: { ...settled.changes, status: 'failed', blocked_reason: reason, blocked_phase: item.location },
+    transition: {
+      ...settled.transition,
+      summary: `${item.location} -> blocked (merge failed)`,
+      outcome: 'blocked',
+      extra: { ...settled.transition.extra, 'Tend-Reason': reason },
+    },
+  };
+}
+
+/**
+ * `tend retry`: a blocked item goes back to the phase it was blocked in (or its pipeline's first),
+ * a failed or parked one is retried now. Refused for an item with nothing to retry.
+ */
+export function decideRetry(item: Item, pipeline: Pipeline | undefined): Decision {
+  const id = item.id;
+  const fresh: ItemChanges = {
+    status: 'queued',
+    attempts: 0,
+    owner: undefined,
+    resume_at: undefined,
+    blocked_reason: undefined,
+    blocked_phase: undefined,
+  };
+  if (item.location === BLOCKED) {
+    const wanted = item.parsed.data.blocked_phase;
+    const phase = pipeline?.phases.find((p) => p.name === wanted) ?? pipeline?.phases[0];
+    if (!phase) throw new TendError(`${id} has no pipeline to go back to`, 'set pipeline: in its item.md');
+    return {
+      to: phase.name,
+      changes: { ...fresh, loops: 0 },
+      transition: { id, phase: phase.name, summary: `blocked -> ${phase.name} (retry)`, outcome: 'retry' },
+    };
+  }
+  if (item.location === INBOX || item.location === DONE)
+    throw new TendError(`${id} is in ${item.location}/; only blocked, failed or parked items can be retried`);
+  if (item.fields.status === 'running' || item.fields.status === 'waiting')
+    throw new TendError(`${id} is ${item.fields.status}; nothing to retry`);
+  return {
+    changes: fresh,
+    transition: { id, phase: item.location, summary: `${item.location} retry now`, outcome: 'retry' },
+  };
+}
+
+/** A change a person made under backlog/ while tend ran, as found in what git sees uncommitted. */
+export interface HandChange {
+  id: string;
+  kind: 'edited' | 'moved' | 'removed';
+  /** The item as it is now (absent when removed). */
+  item?: Item;
+  /** Folders the item was in before, per the changed paths (for moves and removals). */
+  from: string[];
+  /** A short account of what changed, for the commit subject. */
+  summary: string;
+  /** What to commit: the item's folders that changed (literal paths) or, for an inbox file, that file. */
+  paths: string[];
+}
+
+/**
+ * What is committed for a change by hand. A moved item is requeued in its new phase from scratch
+ * (`decision`); an edit or a removal is committed as it is on disk (`transition` only).
+ * `ranIn`: the phase whose agent was running when the item was found removed.
+ */
+export function decideHandChange(
+  change: HandChange,
+  ranIn?: string,
+): { item: Item; decision: Decision } | { transition: Transition } {
+  const summary = ranIn ? `removed while its ${ranIn} agent ran (by a person or by that agent)` : change.summary;
+  const transition: Transition = {
+    id: change.id,
+    phase: change.item?.location ?? change.from[0],
+    summary,
+    outcome: change.kind,
+  };
+  if (change.kind !== 'moved' || !change.item) return { transition };
+  const requeued: ItemChanges = { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined };
+  const leftBehind = change.from.map((location) => `${BACKLOG_DIR}/${location}/${change.id}`);
+  return { item: change.item, decision: { changes: requeued, transition, leftBehind } };
 }

@@ -26,6 +26,38 @@ export interface ItemFields {
   loops: number;
 }
 
+/**
+ * A change to an item's frontmatter: every key tend writes, with the value it writes there;
+ * `undefined` removes the key. A key not listed here, or a value of another type, does not
+ * compile, so nothing tend writes can surprise the schema that reads it back.
+ */
+export type ItemChanges = {
+  title?: string;
+  priority?: number;
+  pipeline?: string;
+  status?: ItemStatus;
+  attempts?: number;
+  depends_on?: string[];
+  labels?: string[];
+  created?: string;
+  cost_usd?: number;
+  owner?: string;
+  approved?: boolean;
+  resume_at?: string;
+  blocked_reason?: string;
+  blocked_phase?: string;
+  branch?: string;
+  loops?: number;
+  /** Usage-limit waits in a row (see MAX_LIMIT_WAITS in decide.ts). */
+  limit_waits?: number;
+  /** The agent whose usage limit parked the item: every item using it waits as well. */
+  limited_by?: string;
+  /** A reviewer's or a person's reason for sending the work back, for the next attempt. */
+  feedback?: string;
+  /** Something tend did to the item that its owner should know (a choice it could not use, a key put back). */
+  warning?: string;
+};
+
 export interface ParsedItem {
   fields: ItemFields;
   frontmatter: Frontmatter;
@@ -172,7 +204,7 @@ export function serializeItem(item: ParsedItem): string {
  * A copy of the item with frontmatter keys changed (`undefined` removes a key). Only the
  * changed keys' lines differ in the text; the body is untouched.
  */
-export function updateItem(item: ParsedItem, changes: Partial<Record<keyof ItemFields | string, unknown>>): ParsedItem {
+export function updateItem(item: ParsedItem, changes: ItemChanges): ParsedItem {
   const frontmatter = setFields(item.frontmatter, changes);
   const reparsed = parseItem(joinFrontmatter(frontmatter), '(updated item)', item.fields.title);
   if (!reparsed.item) {

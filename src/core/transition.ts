@@ -1,12 +1,37 @@
 // Commit messages for transitions: a readable subject and trailers that `git log
 // --format=%(trailers)` and `tend report` can parse (the README, "Transitions are commits").
 
+/**
+ * What a transition did, as its `Tend-Outcome` trailer says it (the README lists them). A phase
+ * ends `done`, `failed`, `blocked`, `waiting`, `parked` or `interrupted`; a run also takes items
+ * in (`intake`), claims them (`claimed`) and gives them back (`requeued`); a person approves,
+ * rejects or retries; changes made by hand are `edited`, `moved` or `removed`.
+ */
+export type Outcome =
+  | 'init'
+  | 'added'
+  | 'intake'
+  | 'claimed'
+  | 'done'
+  | 'failed'
+  | 'blocked'
+  | 'waiting'
+  | 'approved'
+  | 'rejected'
+  | 'parked'
+  | 'interrupted'
+  | 'requeued'
+  | 'retry'
+  | 'edited'
+  | 'moved'
+  | 'removed';
+
 export interface Transition {
   id: string;
   /** What happened, after the id: e.g. `added`, `prd -> tech-research`. */
   summary: string;
   phase?: string;
-  outcome: string;
+  outcome: Outcome;
   agent?: string;
   durationMs?: number;
   costUsd?: number;

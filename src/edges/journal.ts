@@ -1,15 +1,16 @@
-// A write-ahead record of the transition being carried out. A transition is several steps on
-// disk (move the folder, rewrite item.md, commit); a process killed between them leaves the item
-// whole but uncommitted, and without this record the next run could only guess, and would log
-// tend's own move as "moved by hand". With it, the next run finishes the commit that was started,
-// under its own message, but only while item.md still holds exactly what the transition left
-// (or, for a move, what it moved): anything else means someone has acted since, and the change
-// is left to the hand-change scan.
+// A write-ahead record of the transition being carried out: the writer (src/engine/writer.ts)
+// records, carries out and commits; this module stores and reads the records. A transition is
+// several steps on disk (move the folder, rewrite item.md, commit); a process killed between
+// them leaves the item whole but uncommitted, and without this record the next run could only
+// guess, and would log tend's own move as "moved by hand". With it, the next run finishes the
+// commit that was started, under its own message, but only while item.md still holds exactly
+// what the transition left (or, for a move, what it moved): anything else means someone has
+// acted since, and the change is left to the hand-change scan.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { commitPaths, git } from './git.js';
+import { git } from './git.js';
 import { isAlive, processIdentity } from './pid.js';
 import { STATE_DIR } from './state-dir.js';
 import { writeFileAtomic } from './store.js';
@@ -65,7 +66,7 @@ export async function record(root: string, entry: PendingTransition): Promise<st
 
 /**
  * The transition is over: committed (the record goes), or failed half-way (the record stays,
- * for `finishPending` to complete once git lets it, e.g. after the index lock is gone).
+ * for the writer to finish once git lets it, e.g. after the index lock is gone).
  */
 export async function done(file: string, committed: boolean): Promise<void> {
   inFlight.delete(file);
@@ -88,15 +89,22 @@ export interface Finished {
   busy: Set<string>;
 }
 
+/** A record found in the journal; `entry` is undefined when it cannot be read (cut off before it was whole). */
+export interface PendingRecord {
+  file: string;
+  entry?: PendingTransition;
+}
+
 /**
- * Finish the transitions that processes which are gone (or this one, where a commit failed) left
- * half done; report the items other processes are moving right now, which must be left alone.
+ * The records that processes which are gone (or this one, where a commit failed) left half done,
+ * oldest first, for the writer to finish; and the items other processes are moving right now,
+ * which must be left alone.
  */
-export async function finishPending(root: string, branch: string | undefined): Promise<Finished> {
+export async function pendingRecords(root: string): Promise<{ records: PendingRecord[]; busy: Set<string> }> {
   const dir = path.join(root, JOURNAL_DIR);
-  const finished: Finished = { committed: [], busy: new Set() };
+  const found = { records: [] as PendingRecord[], busy: new Set<string>() };
   const names = await readdir(dir).catch(() => [] as string[]);
-  if (names.length === 0) return finished;
+  if (names.length === 0) return found;
   const entries: { file: string; mtimeMs: number; pid: number }[] = [];
   for (const name of names) {
     const file = path.join(dir, name);
@@ -112,13 +120,17 @@ export async function finishPending(root: string, branch: string | undefined): P
           .catch(() => undefined)
       : undefined;
     if (underWay(whole ? file : file.slice(0, -'.tmp'.length), entry, pid, mtimeMs)) {
-      if (whole) finished.busy.add(path.basename(file).split('.')[0] ?? '');
+      if (whole) found.busy.add(path.basename(file).split('.')[0] ?? '');
       continue;
     }
-    if (entry && (await finishOne(root, entry, branch))) finished.committed.push(entry.message.split('\n')[0] ?? '');
-    await rm(file, { force: true });
+    found.records.push({ file, entry });
   }
-  return finished;
+  return found;
+}
+
+/** A record is finished (committed, or found not to be this record's to commit): it goes. */
+export async function forget(file: string): Promise<void> {
+  await rm(file, { force: true });
 }
 
 /** Ids of the items with a journal record still waiting to be finished, whoever wrote it. */
@@ -127,19 +139,23 @@ export async function pendingIds(root: string): Promise<Set<string>> {
   return new Set(names.map((name) => name.split('.')[0] ?? '').filter(Boolean));
 }
 
-async function finishOne(root: string, entry: PendingTransition, branch: string | undefined): Promise<boolean> {
+/**
+ * The paths to commit to finish `entry`, with item.md rewritten if the kill came before that;
+ * undefined when there is nothing of this record's to commit.
+ */
+export async function readyToFinish(root: string, entry: PendingTransition): Promise<string[] | undefined> {
   const abs = path.join(root, entry.file);
-  if (!existsSync(abs)) return false; // not moved: the transition never happened
+  if (!existsSync(abs)) return undefined; // not moved: the transition never happened
   const now = await readFile(abs, 'utf8');
   const written = now === entry.after;
   // Moved but not yet rewritten: finish the rewrite. Unmoved and unwritten: it never happened.
   // Anything else: someone has changed the item since, and it is not this record's to commit.
-  if (!written && !(entry.moved && sha256(now) === entry.before)) return false;
-  if (written && (await committedAs(root, entry.file, entry.after))) return false; // committed before the kill
+  if (!written && !(entry.moved && sha256(now) === entry.before)) return undefined;
+  if (written && (await committedAs(root, entry.file, entry.after))) return undefined; // committed before the kill
   if (!written) await writeFileAtomic(root, entry.file, entry.after);
   // Where the item was is committed as gone only: a new file there since is someone else's.
   const sources = entry.sources.filter((p) => !existsSync(path.join(root, p)));
-  return commitPaths(root, [...entry.paths, ...sources], entry.message, { author: entry.author, branch });
+  return [...entry.paths, ...sources];
 }
 
 /** Whether HEAD holds `text` at `file` (blob ids compared: git output loses trailing newlines). */

@@ -9,7 +9,7 @@ import type { Settings } from '../core/settings.js';
 import { authorEnv, git, withGitLock } from './git.js';
 import { BACKLOG_DIR, BLOCKED, DONE, type Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
-import type { Decision } from '../core/decide.js';
+import { decideMergeFailed, type Decision } from '../core/decide.js';
 import { itemLogDir, STATE_DIR } from './state-dir.js';
 
 export const WORKTREES_DIR = path.join(STATE_DIR, 'worktrees');
@@ -136,7 +136,8 @@ export async function runHook(
     signal,
   });
   if (result.exitCode === 0) return undefined;
-  return `hook ${name} (\`${command}\`) failed: ${result.spawnError ?? (result.stopped ? `stopped (${result.stopped})` : `exit ${result.exitCode}`)}; see ${logFile}`;
+  const why = result.spawnError ?? (result.stopped ? `stopped (${result.stopped})` : `exit ${result.exitCode}`);
+  return `hook ${name} (\`${command}\`) failed: ${why}; see ${logFile}`;
 }
 
 /** Where the commit a review saw is kept: the merge takes that, never what came after it. */
@@ -214,7 +215,10 @@ export class WorkspaceError extends TendError {}
 async function offBranch(root: string, dir: string, branch: string): Promise<string | undefined> {
   const head = (await git(dir, ['symbolic-ref', '--quiet', 'HEAD'])).stdout.trim();
   if (head === `refs/heads/${branch}`) return undefined;
-  return `the worktree ${path.relative(root, dir)} is on ${head.replace('refs/heads/', '') || 'a detached HEAD'}, not ${branch} (an agent switched it); check out ${branch} there (\`git -C ${path.relative(root, dir)} checkout ${branch}\`), then \`tend retry\``;
+  const rel = path.relative(root, dir);
+  const on = head.replace('refs/heads/', '') || 'a detached HEAD';
+  const fix = `check out ${branch} there (\`git -C ${rel} checkout ${branch}\`), then \`tend retry\``;
+  return `the worktree ${rel} is on ${on}, not ${branch} (an agent switched it); ${fix}`;
 }
 
 /**
@@ -330,60 +334,59 @@ export async function mergeBranch(
   const branch = itemBranch(id);
   if (!(await branchExists(root, branch))) return { ok: true, note: 'no branch' };
   if (mode === 'none') return { ok: true, note: `branch ${branch} kept for review` };
-  return withGitLock(async () => {
-    const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
-    if (current !== baseBranch)
-      return {
-        ok: false,
-        reason: `the checkout is on ${current || 'a detached HEAD'}, not ${baseBranch}; merge ${branch} yourself`,
-      };
-    const dir = worktreeDir(root, id);
-    const off = (await isWorktree(root, dir)) ? await offBranch(root, dir, branch) : undefined;
-    if (off) return { ok: false, reason: off };
-    // Commit ids, resolved once: a commit landing on the base meanwhile makes the fast-forward
-    // refuse, rather than be dropped from a merge made against the older base.
-    const base = (
-      await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${baseBranch}^{commit}`])
-    ).stdout.trim();
-    const reviewed = (
-      await git(root, ['rev-parse', '--verify', '--quiet', `${reviewedRef(id)}^{commit}`])
-    ).stdout.trim();
-    const head = (await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`])).stdout.trim();
-    if (reviewed && (await git(root, ['merge-base', '--is-ancestor', reviewed, head])).exitCode !== 0) {
-      return {
-        ok: false,
-        reason: `the reviewed commit ${reviewed.slice(0, 12)} is not on ${branch} (the branch was reset or replaced); review it again (\`tend retry\`) or merge by hand`,
-      };
-    }
-    const tip = reviewed || head;
-    if ((await git(root, ['merge-base', '--is-ancestor', tip, base])).exitCode === 0) {
-      return { ok: true, note: `${branch} has nothing ${baseBranch} lacks`, landed: tip };
-    }
-    const built =
-      mode === 'ff'
-        ? await rebased(root, id, tip, base, branch, baseBranch, author)
-        : await mergeCommit(root, tip, base, branch, baseBranch, author);
-    if (!built.ok) return built;
-    // No autostash (it would write conflict markers into the user's files) and no hooks.
-    const ff = await git(root, [
-      '-c',
-      'core.hooksPath=/dev/null',
-      '-c',
-      'merge.autoStash=false',
-      'merge',
-      '--quiet',
-      '--ff-only',
-      built.commit,
-    ]);
-    if (ff.exitCode !== 0)
-      return {
-        ok: false,
-        reason: `could not fast-forward ${baseBranch}: ${describeGitError(ff.stderr)}; ${branch} is kept`,
-      };
-    await rememberLanded(root, base, built.commit);
-    const note = mode === 'ff' ? `fast-forwarded ${baseBranch} to ${branch}` : `merged ${branch} into ${baseBranch}`;
-    return { ok: true, note, landed: tip };
-  });
+  return withGitLock(() => mergeLocked(root, id, mode, baseBranch, author));
+}
+
+/** The commit `ref` names, or '' when there is none. */
+async function commitOf(root: string, ref: string): Promise<string> {
+  return (await git(root, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).stdout.trim();
+}
+
+/** mergeBranch, once no other git command of this process runs. */
+async function mergeLocked(
+  root: string,
+  id: string,
+  mode: 'ff' | 'merge',
+  baseBranch: string,
+  author: string | undefined,
+): Promise<MergeResult> {
+  const branch = itemBranch(id);
+  const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
+  if (current !== baseBranch) {
+    const on = current || 'a detached HEAD';
+    return { ok: false, reason: `the checkout is on ${on}, not ${baseBranch}; merge ${branch} yourself` };
+  }
+  const dir = worktreeDir(root, id);
+  const off = (await isWorktree(root, dir)) ? await offBranch(root, dir, branch) : undefined;
+  if (off) return { ok: false, reason: off };
+  // Commit ids, resolved once: a commit landing on the base meanwhile makes the fast-forward
+  // refuse, rather than be dropped from a merge made against the older base.
+  const base = await commitOf(root, `refs/heads/${baseBranch}`);
+  const reviewed = await commitOf(root, reviewedRef(id));
+  const head = await commitOf(root, `refs/heads/${branch}`);
+  if (reviewed && (await git(root, ['merge-base', '--is-ancestor', reviewed, head])).exitCode !== 0) {
+    const lost = `the reviewed commit ${reviewed.slice(0, 12)} is not on ${branch} (the branch was reset or replaced)`;
+    return { ok: false, reason: `${lost}; review it again (\`tend retry\`) or merge by hand` };
+  }
+  const tip = reviewed || head;
+  if ((await git(root, ['merge-base', '--is-ancestor', tip, base])).exitCode === 0) {
+    return { ok: true, note: `${branch} has nothing ${baseBranch} lacks`, landed: tip };
+  }
+  const built =
+    mode === 'ff'
+      ? await rebased(root, id, tip, base, branch, baseBranch, author)
+      : await mergeCommit(root, tip, base, branch, baseBranch, author);
+  if (!built.ok) return built;
+  // No autostash (it would write conflict markers into the user's files) and no hooks.
+  const noHooks = ['-c', 'core.hooksPath=/dev/null', '-c', 'merge.autoStash=false'];
+  const ff = await git(root, [...noHooks, 'merge', '--quiet', '--ff-only', built.commit]);
+  if (ff.exitCode !== 0) {
+    const why = describeGitError(ff.stderr);
+    return { ok: false, reason: `could not fast-forward ${baseBranch}: ${why}; ${branch} is kept` };
+  }
+  await rememberLanded(root, base, built.commit);
+  const note = mode === 'ff' ? `fast-forwarded ${baseBranch} to ${branch}` : `merged ${branch} into ${baseBranch}`;
+  return { ok: true, note, landed: tip };
 }
 
 /** `ff`: `tip` rebased onto `base` in a scratch worktree; the item's branch and worktree are left as they are. */
@@ -427,9 +430,10 @@ async function rebased(
     });
     if (rebase.exitCode !== 0) {
       await git(scratch, ['rebase', '--abort']);
+      const why = describeGitError(`${rebase.stdout}\n${rebase.stderr}`);
       return {
         ok: false,
-        reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${describeGitError(`${rebase.stdout}\n${rebase.stderr}`)}; the branch is kept as it was`,
+        reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${why}; the branch is kept as it was`,
       };
     }
     return { ok: true, commit: (await git(scratch, ['rev-parse', 'HEAD'])).stdout.trim() };
@@ -450,15 +454,11 @@ async function mergeCommit(
   const merged = await git(root, ['merge-tree', '--write-tree', '--name-only', base, tip]);
   if (merged.exitCode !== 0) {
     const conflict = merged.stdout.split('\n').find((l) => l.startsWith('CONFLICT'));
-    return conflict
-      ? {
-          ok: false,
-          reason: `merging ${branch} into ${baseBranch} conflicts: ${conflict}; both sides are kept, resolve it by hand`,
-        }
-      : {
-          ok: false,
-          reason: `git could not merge ${branch} into ${baseBranch}: ${describeGitError(merged.stderr || merged.stdout)}; the branch is kept`,
-        };
+    const why = describeGitError(merged.stderr || merged.stdout);
+    const reason = conflict
+      ? `merging ${branch} into ${baseBranch} conflicts: ${conflict}; both sides are kept, resolve it by hand`
+      : `git could not merge ${branch} into ${baseBranch}: ${why}; the branch is kept`;
+    return { ok: false, reason };
   }
   const tree = merged.stdout.split('\n')[0]?.trim() ?? '';
   const commit = await git(root, ['commit-tree', tree, '-p', base, '-p', tip, '-m', `tend: merge ${branch}`], {
@@ -512,16 +512,7 @@ export async function settleWorkspace(
     const merged = await mergeBranch(root, item.id, settings.merge, baseBranch, settings.git.author);
     if (merged.ok) landed = merged.landed;
     else {
-      settled = {
-        to: BLOCKED,
-        changes: { ...settled.changes, status: 'failed', blocked_reason: merged.reason, blocked_phase: item.location },
-        transition: {
-          ...d.transition,
-          summary: `${item.location} -> blocked (merge failed)`,
-          outcome: 'blocked',
-          extra: { ...d.transition.extra, 'Tend-Reason': merged.reason },
-        },
-      };
+      settled = decideMergeFailed(item, settled, merged.reason);
     }
   }
   // The reviewed commit is kept for a retry out of blocked/, until the work has landed.
@@ -530,7 +521,8 @@ export async function settleWorkspace(
     await removeWorktree(root, item.id, settings, itemLogDir(root, item.id), signal);
   } catch (err) {
     // The transition goes ahead (a merge may already have landed); the worktree stays, nothing lost.
-    const why = `the worktree ${path.relative(root, worktreeDir(root, item.id))} was kept: ${err instanceof Error ? err.message : String(err)}`;
+    const kept = `the worktree ${path.relative(root, worktreeDir(root, item.id))} was kept`;
+    const why = `${kept}: ${err instanceof Error ? err.message : String(err)}`;
     return { ...settled, changes: { ...settled.changes, warning: why } };
   }
   if (settled.to !== DONE || landed === undefined || settings.git.keep_branches) return settled;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { readItemFile } from '../edges/store.js';
 import { BACKLOG_DIR, ITEM_FILE, type Item } from '../core/backlog.js';
 import type { Decision } from '../core/decide.js';
+import type { ItemChanges } from '../core/item.js';
 import { frontmatterChanges } from './hand-edits.js';
 
 /** The frontmatter keys tend keeps: nobody else's edits to them steer the run. */
@@ -24,9 +25,17 @@ export const ENGINE_KEYS = [
   'limit_waits',
 ] as const;
 
+/**
+ * Keys of ENGINE_KEYS (and `approved`) with the values tend last committed, to be written back
+ * as they were: they were valid then, so they are taken as the types the schema gives them.
+ */
+export function asChanges(committed: Record<string, unknown>): ItemChanges {
+  return committed as ItemChanges;
+}
+
 export interface PutBack {
   /** Frontmatter values to write back (undefined removes the key). */
-  restore: Record<string, unknown>;
+  restore: ItemChanges;
   /** What was put back, for the warning; undefined when nothing was. */
   note?: string;
 }
@@ -49,7 +58,7 @@ export async function engineKeysChanged(root: string, claimed: Item): Promise<Pu
   }
   if (Object.keys(before).length === 0) return { restore: {} };
   return {
-    restore: before,
+    restore: asChanges(before),
     note: `${frontmatterChanges(before, after)} in ${claimed.file} while its ${claimed.location} agent ran; put back`,
   };
 }
@@ -79,9 +88,8 @@ export async function reclaimFolder(root: string, claimed: Item): Promise<{ note
   if (where) {
     await rmdir(path.join(root, claimed.dir)).catch(() => undefined); // an empty folder left behind
     await rename(path.join(root, BACKLOG_DIR, where, claimed.id), path.join(root, claimed.dir));
-    return {
-      note: `the item folder was in ${BACKLOG_DIR}/${where}/ when its ${phase} agent was done (an agent may not move its own item); moved back to ${claimed.dir}`,
-    };
+    const found = `the item folder was in ${BACKLOG_DIR}/${where}/ when its ${phase} agent was done`;
+    return { note: `${found} (an agent may not move its own item); moved back to ${claimed.dir}` };
   }
   return { gone: true };
 }

@@ -2,23 +2,13 @@
 // folder deleted), found as what git sees uncommitted: tend commits everything it writes, so
 // anything left over outside the items tend is working on came from someone else.
 import { readItemFile } from '../edges/store.js';
-import { BACKLOG_DIR, INBOX, type Item, type Snapshot } from '../core/backlog.js';
+import { BACKLOG_DIR, INBOX, type Snapshot } from '../core/backlog.js';
+import type { HandChange } from '../core/decide.js';
 import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
 import { git } from '../edges/git.js';
 import { slugify } from '../core/slug.js';
 
-export interface HandChange {
-  id: string;
-  kind: 'edited' | 'moved' | 'removed';
-  /** The item as it is now (absent when removed). */
-  item?: Item;
-  /** Folders the item was in before, per the changed paths (for moves and removals). */
-  from: string[];
-  /** A short account of what changed, for the commit subject. */
-  summary: string;
-  /** What to commit: the item's folders that changed (literal paths) or, for an inbox file, that file. */
-  paths: string[];
-}
+export type { HandChange } from '../core/decide.js';
 
 /** Paths git reports as changed under backlog/, from `git status --porcelain -z`. */
 export async function changedBacklogPaths(root: string): Promise<{ path: string; deleted: boolean }[]> {
@@ -109,44 +99,38 @@ export async function findHandChanges(
   }
   for (const [id, paths] of byId) {
     if (invalid.has(id)) continue;
-    const item = snapshot.items.find((i) => i.id === id && i.location !== INBOX);
-    // The item's folders that changed, and where it is now: literal paths, since a pattern such
-    // as backlog/*/<id>/** makes git walk every folder under backlog/, done/ included.
-    const locations = new Set([...paths.map((p) => p.location), ...(item ? [item.location] : [])]);
-    const folders = [...locations].map((location) => `${BACKLOG_DIR}/${location}/${id}`);
-    const from = [...new Set(paths.filter((p) => p.deleted && p.location !== item?.location).map((p) => p.location))];
-    if (!item) {
-      changes.push({
-        id,
-        kind: 'removed',
-        from,
-        summary: `removed by hand from ${from.join(', ') || 'backlog'}`,
-        paths: folders,
-      });
-    } else if (from.length > 0) {
-      changes.push({
-        id,
-        kind: 'moved',
-        item,
-        from,
-        summary: `moved by hand: ${from.join(', ')} -> ${item.location}`,
-        paths: folders,
-      });
-    } else {
-      const before = await committedData(root, item.file);
-      // Gone since the scan (moved again, or removed): looked at again on the next read.
-      const now = await readItemFile(root, item.file, item.id).catch(() => undefined);
-      if (!now) continue;
-      const edits = before && 'parsed' in now ? frontmatterChanges(before, now.parsed.data) : '';
-      changes.push({
-        id,
-        kind: 'edited',
-        item,
-        from,
-        summary: before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`,
-        paths: folders,
-      });
-    }
+    const change = await itemChange(root, snapshot, id, paths);
+    if (change) changes.push(change);
   }
   return changes;
+}
+
+/** What happened to item `id`, from its changed paths; undefined when it is gone since the scan. */
+async function itemChange(
+  root: string,
+  snapshot: Snapshot,
+  id: string,
+  paths: { location: string; deleted: boolean }[],
+): Promise<HandChange | undefined> {
+  const item = snapshot.items.find((i) => i.id === id && i.location !== INBOX);
+  // The item's folders that changed, and where it is now: literal paths, since a pattern such
+  // as backlog/*/<id>/** makes git walk every folder under backlog/, done/ included.
+  const locations = new Set([...paths.map((p) => p.location), ...(item ? [item.location] : [])]);
+  const folders = [...locations].map((location) => `${BACKLOG_DIR}/${location}/${id}`);
+  const from = [...new Set(paths.filter((p) => p.deleted && p.location !== item?.location).map((p) => p.location))];
+  if (!item) {
+    const summary = `removed by hand from ${from.join(', ') || 'backlog'}`;
+    return { id, kind: 'removed', from, summary, paths: folders };
+  }
+  if (from.length > 0) {
+    const summary = `moved by hand: ${from.join(', ')} -> ${item.location}`;
+    return { id, kind: 'moved', item, from, summary, paths: folders };
+  }
+  const before = await committedData(root, item.file);
+  // Gone since the scan (moved again, or removed): looked at again on the next read.
+  const now = await readItemFile(root, item.file, item.id).catch(() => undefined);
+  if (!now) return undefined;
+  const edits = before && 'parsed' in now ? frontmatterChanges(before, now.parsed.data) : '';
+  const summary = before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`;
+  return { id, kind: 'edited', item, from, summary, paths: folders };
 }

@@ -1,61 +1,48 @@
 // One phase job: claim the item, run the phase's agent, decide what the outcome means, and commit
-// that. A job runs beside the loop; the run's state is how the two keep out of each other's way.
-import { BACKLOG_DIR, BLOCKED, DONE, ITEM_FILE, type Item } from '../core/backlog.js';
+// that. A job runs beside the loop: it reads the run's context and tells the loop what happened
+// (JobEvent); the loop alone changes what the run knows.
+import { BACKLOG_DIR, ITEM_FILE, type Item } from '../core/backlog.js';
 import type { Phase } from '../core/pipeline.js';
-import { BranchMoved } from '../edges/git.js';
 import { engineKeysChanged, reclaimFolder, withPutBack, type PutBack } from './agent-changes.js';
-import { decideAfterPhase, type PhaseOutcome } from '../core/decide.js';
+import { decideAfterPhase, decideClaim, decideRequeueAfterError, type PhaseOutcome } from '../core/decide.js';
 import { committedData } from './hand-edits.js';
-import { AgentUnavailable, runPhase } from './phase.js';
+import { runPhase } from './phase.js';
 import type { RunState } from './run-state.js';
 import { agentOf, type Start } from '../core/scheduler.js';
 import { branchExists, itemBranch } from '../edges/workspace.js';
 
-/** Errors outside an item's control (disk, permissions) before a run stops trying it. */
-const MAX_ERRORS_PER_ITEM = 3;
+/** What a job tells the loop as it goes; the loop alone changes what the run knows. */
+export type JobEvent =
+  /** The phase's agents have exited: a change to the item's folder now is the job's to check. */
+  | { kind: 'agents-done' }
+  | { kind: 'spent'; usd: number }
+  /** The job is moving the item's folder: not a person's doing. */
+  | { kind: 'moving' }
+  /** The phase's outcome was committed; the item is now in `location`. */
+  | { kind: 'finished'; ok: boolean; failure: boolean; location: string }
+  /** The item left the backlog while its agent ran: the loop commits the removal. */
+  | { kind: 'removed'; phase: string }
+  /** The job failed for a reason that is not the item's fault (the item was requeued). */
+  | { kind: 'failed'; error: unknown };
 
-/** Start a job; it stays in `active` and `jobs` until it is over. */
-export function startJob(run: RunState, start: Start): void {
-  const id = start.item.id;
-  run.active.set(id, start.phase.name);
-  const running = runJob(run, start).finally(() => {
-    run.active.delete(id);
-    run.jobs.delete(id);
-    run.moving.delete(id);
-    run.agentsDone.delete(id);
-    // What its agent (or a person) changed in other items meanwhile is looked at before the
-    // next plan, so it is never folded silently into another item's transition.
-    run.dirty = true;
-  });
-  run.jobs.set(id, running);
+/** What a job is given by the loop that starts it. */
+export interface JobHost {
+  run: RunState;
+  /** Aborted when the run stops, or when a person takes the item by hand. */
+  signal: AbortSignal;
+  /** Whether a person moved or removed the item while its agent ran: the job then commits nothing. */
+  takenByHand(): boolean;
+  /** Whether a job of this run holds item `id` (the phase's check of files in other items). */
+  holds(id: string): boolean;
+  note(event: JobEvent): void;
 }
 
-async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<void> {
+/** Claim the item, run its phase and commit what the outcome means; what happens is noted to the loop. */
+export async function runJob(host: JobHost, { item, pipeline, phase }: Start): Promise<void> {
+  const { run } = host;
   let current = item;
-  const controller = new AbortController();
-  run.controllers.set(item.id, controller);
-  const jobSignal = AbortSignal.any([run.signal, controller.signal]);
   try {
-    // The first worktree phase records the item's branch, unless a branch of that name exists
-    // already: an earlier item's, which the phase then refuses to build on.
-    const inWorktree = (phase.workspace ?? run.config.settings.workspace) === 'worktree';
-    const claimsBranch = inWorktree && !item.fields.branch && !(await branchExists(run.root, itemBranch(item.id)));
-    current = await run.apply(item, {
-      changes: {
-        status: 'running',
-        owner: run.owner,
-        attempts: item.fields.attempts + 1,
-        resume_at: undefined,
-        limited_by: undefined,
-        ...(claimsBranch ? { branch: itemBranch(item.id) } : {}),
-      },
-      transition: {
-        id: item.id,
-        phase: phase.name,
-        summary: `${phase.name} started (attempt ${item.fields.attempts + 1})`,
-        outcome: 'claimed',
-      },
-    });
+    current = await claim(run, item, phase);
     const outcome = await runPhase({
       root: run.root,
       config: run.config,
@@ -65,41 +52,50 @@ async function runJob(run: RunState, { item, pipeline, phase }: Start): Promise<
       agentOverride: run.agent,
       baseBranch: run.branch,
       slots: run.slots,
-      signal: jobSignal,
+      signal: host.signal,
       onActivity: (lens, line) => run.reporter.activity?.(item.id, phase.name, lens, line),
       onWarning: (message) => run.reporter.warn(message),
-      onAgentsDone: () => run.agentsDone.add(item.id),
-      heldElsewhere: (file) => heldByThisRun(run, file),
+      onAgentsDone: () => host.note({ kind: 'agents-done' }),
+      heldElsewhere: (file) => heldByThisRun(host, file),
     });
-    run.summary.costUsd += outcome.costUsd;
-    if (run.takenByHand.has(item.id)) return;
-    const checked = await putBackAgentChanges(run, current, outcome);
-    if (!checked) return;
-    const decided = decideAfterPhase(current, pipeline, phase, checked.outcome, run.config, Date.now());
-    // Parked for a usage limit: the item names the agent, so every item using it waits as well.
-    if (outcome.usageLimit && decided.changes.resume_at !== undefined) {
-      decided.changes.limited_by = agentOf(phase, run.config, run.agent);
-    }
-    const decision = withPutBack(decided, checked.putBack, checked.notes);
-    run.moving.add(item.id); // cleared with `active`, once the job is over
-    const after = await run.apply(current, decision);
-    if (outcome.ok) run.summary.phasesDone += 1;
-    else if (!outcome.interrupted && !outcome.usageLimit) run.summary.failures += 1;
-    if (after.location === DONE) run.summary.done.push(after.id);
-    if (after.location === BLOCKED) run.summary.blocked.push(after.id);
+    host.note({ kind: 'spent', usd: outcome.costUsd });
+    if (host.takenByHand()) return;
+    await finishPhase(host, { item: current, pipeline, phase }, outcome);
   } catch (err) {
-    if (run.takenByHand.has(item.id)) return;
-    await jobFailed(run, current, phase, err);
-  } finally {
-    run.controllers.delete(item.id);
-    if (run.takenByHand.delete(item.id)) run.dirty = true;
+    if (host.takenByHand()) return;
+    await requeueAfterError(run, current, phase, err);
+    host.note({ kind: 'failed', error: err });
   }
 }
 
+/**
+ * Claim the item for `phase`. The first worktree phase records the item's branch, unless a
+ * branch of that name exists already: an earlier item's, which the phase then refuses to build on.
+ */
+async function claim(run: RunState, item: Item, phase: Phase): Promise<Item> {
+  const inWorktree = (phase.workspace ?? run.config.settings.workspace) === 'worktree';
+  const claimsBranch = inWorktree && !item.fields.branch && !(await branchExists(run.root, itemBranch(item.id)));
+  return run.apply(item, decideClaim(item, phase, run.owner, claimsBranch ? itemBranch(item.id) : undefined));
+}
+
+/** Decide what the phase's outcome means for the claimed item, and commit it. */
+async function finishPhase(host: JobHost, { item, pipeline, phase }: Start, outcome: PhaseOutcome): Promise<void> {
+  const { run } = host;
+  const checked = await putBackAgentChanges(host, item, outcome);
+  if (!checked) return;
+  const limitedBy = agentOf(phase, run.config, run.agent);
+  const decided = decideAfterPhase(item, pipeline, phase, checked.outcome, run.config, Date.now(), limitedBy);
+  const decision = withPutBack(decided, checked.putBack, checked.notes);
+  host.note({ kind: 'moving' }); // until the job is over
+  const after = await run.apply(item, decision);
+  const failure = !outcome.ok && !outcome.interrupted && !outcome.usageLimit;
+  host.note({ kind: 'finished', ok: outcome.ok, failure, location: after.location });
+}
+
 /** Whether the item of a `backlog/<folder>/<id>/...` file is (or was, as last committed) held by a job of this run. */
-async function heldByThisRun(run: RunState, file: string): Promise<boolean> {
+async function heldByThisRun({ run, holds }: JobHost, file: string): Promise<boolean> {
   const [, folder, id = ''] = file.split('/');
-  if (run.active.has(id) || run.takenByHand.has(id)) return true;
+  if (holds(id)) return true;
   const committed = await committedData(run.root, `${BACKLOG_DIR}/${folder}/${id}/${ITEM_FILE}`);
   return committed?.owner === run.owner && committed.status === 'running';
 }
@@ -109,17 +105,16 @@ async function heldByThisRun(run: RunState, file: string): Promise<boolean> {
  * approval) is put back, and each change is reported. Undefined when the item left the backlog.
  */
 async function putBackAgentChanges(
-  run: RunState,
+  { run, note }: JobHost,
   claimed: Item,
   outcome: PhaseOutcome,
 ): Promise<{ outcome: PhaseOutcome; putBack: PutBack; notes: string[] } | undefined> {
   const folder = await reclaimFolder(run.root, claimed);
   if (folder.gone) {
     // Committed by the loop once this job is over, under a subject that blames nobody.
-    run.removedWhileRunning.set(claimed.id, claimed.location);
-    run.reporter.warn(
-      `${claimed.id}: ${claimed.dir} left the backlog while its ${claimed.location} agent ran (a person, or the agent); the removal is committed, its history stays in git`,
-    );
+    note({ kind: 'removed', phase: claimed.location });
+    const left = `${claimed.dir} left the backlog while its ${claimed.location} agent ran (a person, or the agent)`;
+    run.reporter.warn(`${claimed.id}: ${left}; the removal is committed, its history stays in git`);
     return undefined;
   }
   const putBack = await engineKeysChanged(run.root, claimed);
@@ -130,33 +125,9 @@ async function putBackAgentChanges(
   return { outcome: { ...outcome, ok: false, failure: folder.note }, putBack, notes };
 }
 
-/** A job failed for a reason that is not the item's fault: requeue the item and count the error. */
-async function jobFailed(run: RunState, current: Item, phase: Phase, err: unknown): Promise<void> {
-  if (current.fields.status === 'running') {
-    // Not the item's fault: give the attempt back and requeue it.
-    await run
-      .apply(current, {
-        changes: { status: 'queued', owner: undefined, attempts: Math.max(0, current.fields.attempts - 1) },
-        transition: {
-          id: current.id,
-          phase: phase.name,
-          summary: `${phase.name} requeued (${err instanceof Error ? err.message.split('\n')[0] : 'error'})`,
-          outcome: 'requeued',
-        },
-      })
-      .catch(() => undefined);
-  }
-  if (err instanceof AgentUnavailable || err instanceof BranchMoved) {
-    run.fatal ??= err;
-    return;
-  }
-  // Not the item's fault (a full disk, a file in the way): say so now, and after a few in a
-  // row leave the item alone for this run instead of spinning on it.
-  run.error(`${current.id}: ${err instanceof Error ? err.message : String(err)}`);
-  const count = (run.errorCounts.get(current.id) ?? 0) + 1;
-  run.errorCounts.set(current.id, count);
-  if (count >= MAX_ERRORS_PER_ITEM) {
-    run.broken.add(current.id);
-    run.reporter.warn(`${current.id}: ${count} errors in a row; leaving it alone for the rest of this run`);
-  }
+/** A job failed for a reason that is not the item's fault: the attempt is given back, the item requeued. */
+async function requeueAfterError(run: RunState, current: Item, phase: Phase, err: unknown): Promise<void> {
+  if (current.fields.status !== 'running') return;
+  const why = err instanceof Error ? (err.message.split('\n')[0] ?? '') : 'error';
+  await run.apply(current, decideRequeueAfterError(current, phase, why)).catch(() => undefined);
 }

@@ -3,27 +3,30 @@
 import os from 'node:os';
 import path from 'node:path';
 import { stopOrphanedAgents } from '../edges/process.js';
-import { finishPending } from '../edges/journal.js';
-import { BLOCKED, DONE, INBOX, type Item } from '../core/backlog.js';
+import { DONE, INBOX, type Item } from '../core/backlog.js';
 import { git, literal } from '../edges/git.js';
 import { openRepo } from '../edges/repo.js';
-import { decideRecovery } from '../core/decide.js';
+import { decideRecovery, decideStrayRequeue } from '../core/decide.js';
 import { AGENT_PID_DIR } from './phase.js';
-import type { Reporter, RunState } from './run-state.js';
+import { nothingYet, type Happened, type Reporter, type RunState } from './run-state.js';
 import { pipelineOf } from '../core/scheduler.js';
+import { carryOut, PENDING } from './writer.js';
 
 /**
  * Pick up after a run that ended without cleaning up: stop the agents it left running, finish
  * the transitions it (or a killed `tend approve`) left half done, and requeue the items it held,
  * or block those whose interrupted attempt was their last.
  */
-export async function recoverPreviousRun(run: RunState, items: Item[]): Promise<void> {
+export async function recoverPreviousRun(
+  run: RunState,
+  items: Item[],
+): Promise<Happened & { busy: ReadonlySet<string> }> {
   // Agents first, so nothing is still writing into an item folder that is about to be committed.
   const orphans = await stopOrphanedAgents(path.join(run.root, AGENT_PID_DIR));
   if (orphans > 0) run.reporter.warn(`stopped ${orphans} agent process group(s) left running by a run that was killed`);
-  const { committed, busy } = await finishPending(run.root, run.branch);
+  const { committed, busy } = await carryOut(run.target, PENDING);
   if (committed.length > 0) reportFinished(run.reporter, committed);
-  run.busy = busy;
+  const happened = nothingYet();
   // The backlog as read at start, unless finishing those transitions moved items since.
   const now = committed.length > 0 ? (await openRepo(run.root)).snapshot.items : items;
   for (const item of now) {
@@ -47,41 +50,31 @@ export async function recoverPreviousRun(run: RunState, items: Item[]): Promise<
           literal(item.file),
         ])
       ).stdout === '';
-    const d = decideRecovery(item, claimedHere ? phase : undefined, run.config);
-    if ((await run.attempt(item, d)) && d.to === BLOCKED) run.summary.blocked.push(item.id);
+    await run.attempt(happened, item, decideRecovery(item, claimedHere ? phase : undefined, run.config));
   }
+  return { ...happened, busy };
 }
 
 export function reportFinished(reporter: Reporter, subjects: string[]): void {
-  reporter.warn(
-    `committed ${subjects.length} transition(s) that a killed tend process had carried out but not committed:\n${subjects.map((s) => `  ${s}`).join('\n')}`,
-  );
+  const n = subjects.length;
+  const what = `committed ${n} transition(s) that a killed tend process had carried out but not committed`;
+  reporter.warn(`${what}:\n${subjects.map((s) => `  ${s}`).join('\n')}`);
 }
 
 /**
  * An item this run claimed but no job holds (its transition failed half-way, e.g. a human left
- * item.md invalid and fixed it later) goes back in the queue. True if any did.
+ * item.md invalid and fixed it later) goes back in the queue. `leftAlone`: the items jobs hold
+ * (now or when the tick started) and those the run has given up on.
  */
 export async function requeueStrayClaims(
   run: RunState,
   items: Item[],
-  activeAtStart: ReadonlySet<string>,
-): Promise<boolean> {
-  let changed = false;
+  leftAlone: (id: string) => boolean,
+): Promise<Happened> {
+  const happened = nothingYet();
   for (const item of items) {
-    if (
-      item.fields.status !== 'running' ||
-      item.fields.owner !== run.owner ||
-      activeAtStart.has(item.id) ||
-      run.active.has(item.id) ||
-      run.broken.has(item.id)
-    )
-      continue;
-    changed =
-      (await run.attempt(item, {
-        changes: { status: 'queued', owner: undefined },
-        transition: { id: item.id, phase: item.location, summary: `${item.location} requeued`, outcome: 'requeued' },
-      })) || changed;
+    if (item.fields.status !== 'running' || item.fields.owner !== run.owner || leftAlone(item.id)) continue;
+    await run.attempt(happened, item, decideStrayRequeue(item));
   }
-  return changed;
+  return happened;
 }

@@ -1,14 +1,15 @@
-// The state of one run, shared by the loop and its jobs: what is running, what the run leaves
-// alone, and the summary. `apply` is how the run changes the backlog: one commit per transition.
+// The state of one run: its context (root, branch, configuration, reporter; read by every part)
+// and what the loop knows between ticks (what is running, what the run leaves alone, the
+// summary). Only the loop (runner.ts) changes the latter: the steps it calls return what
+// happened (Happened), and jobs tell it (JobEvent in job.ts). `apply` is how the run changes the
+// backlog: through the writer, one commit per transition, each counted and reported.
 import os from 'node:os';
-import { applyTransition } from './writer.js';
-import type { Item } from '../core/backlog.js';
+import { carryOut, type ItemTarget } from './writer.js';
+import { BLOCKED, type Item } from '../core/backlog.js';
 import type { Config } from '../core/config.js';
-import { BranchMoved, checkNotRewritten } from '../edges/git.js';
 import type { Transition } from '../core/transition.js';
 import type { Decision } from '../core/decide.js';
 import { Slots } from '../core/slots.js';
-import { settleWorkspace } from '../edges/workspace.js';
 
 export interface Reporter {
   transition(t: Transition): void;
@@ -53,6 +54,23 @@ export function emptySummary(): RunSummary {
   };
 }
 
+/**
+ * What a step the loop asked for did (intake, approvals, blocks, requeues, changes by hand), for
+ * the loop to fold into what it knows: the modules return it rather than change the run's state.
+ */
+export interface Happened {
+  /** Something was committed: the snapshot is stale. */
+  changed: boolean;
+  /** Items moved to blocked/. */
+  blocked: string[];
+  /** Items whose transition failed for a reason outside tend's control: not retried this run. */
+  failed: { id: string; error: unknown }[];
+}
+
+export function nothingYet(): Happened {
+  return { changed: false, blocked: [], failed: [] };
+}
+
 export interface RunSetup {
   root: string;
   /** The branch every transition is committed on. */
@@ -80,8 +98,9 @@ export class RunState {
   /** Written into `owner` of the items this run claims. */
   readonly owner = `${os.hostname()}:${process.pid}`;
   readonly slots: Slots;
-  /** The last good configuration; a running tend reloads it when the files change. */
+  /** The last good configuration; the loop replaces it when the files change. */
   config: Config;
+  // What the loop knows between ticks, changed by runner.ts alone.
   /** Items a job is working on, by id, with the phase it started. */
   readonly active = new Map<string, string>();
   readonly jobs = new Map<string, Promise<void>>();
@@ -104,7 +123,7 @@ export class RunState {
   /** Items found gone when their agent was done (by a person or that agent): id -> phase. */
   readonly removedWhileRunning = new Map<string, string>();
   /** Items blocked for a missing dependency in one snapshot, awaiting a second read to agree. */
-  readonly suspectMissing = new Set<string>();
+  suspectMissing: ReadonlySet<string> = new Set<string>();
   /** Inbox files a process still has open for writing: looked at again soon, not taken in yet. */
   writing: ReadonlySet<string> = new Set<string>();
   /** The backlog may hold changes made by hand: look for them on the next tick. */
@@ -130,32 +149,36 @@ export class RunState {
     return this.config.settings.git.author;
   }
 
-  /** Settle the item's workspace for the decision, then commit the transition. */
-  async apply(item: Item, decision: Decision): Promise<Item> {
-    // Before touching the item: a rewritten branch may have taken its folder back in time.
-    await checkNotRewritten(this.root, this.branch);
-    const d = await settleWorkspace(this.root, item, decision, this.config.settings, this.branch, this.signal);
-    const applied = await applyTransition(
-      { root: this.root, author: this.author, branch: this.branch },
-      item,
-      d.to,
-      d.changes,
-      d.transition,
-      d.leftBehind,
-    );
-    if (applied.committed) this.committed(d.transition);
-    return applied.item;
+  /** Where the run commits, as whom, and how it settles workspaces: read at each commit. */
+  get target(): ItemTarget {
+    return {
+      root: this.root,
+      branch: this.branch,
+      author: this.author,
+      settings: this.config.settings,
+      signal: this.signal,
+    };
   }
 
-  /** `apply`, but a failure marks the item broken for this run instead of throwing. */
-  async attempt(item: Item, d: Decision): Promise<boolean> {
+  /** Carry the decision out through the writer, and report the transition it committed. */
+  async apply(item: Item, decision: Decision): Promise<Item> {
+    const written = await carryOut(this.target, { item, decision });
+    if (written.committed) this.committed(written.transition);
+    return written.item;
+  }
+
+  /**
+   * `apply`, but a failure is noted in `happened` (for the loop, which leaves the item alone for
+   * the rest of the run) instead of thrown. True if the decision was carried out.
+   */
+  async attempt(happened: Happened, item: Item, d: Decision): Promise<boolean> {
     try {
       await this.apply(item, d);
+      happened.changed = true;
+      if (d.to === BLOCKED) happened.blocked.push(item.id);
       return true;
     } catch (err) {
-      if (err instanceof BranchMoved) this.fatal ??= err;
-      this.broken.add(item.id);
-      this.error(`${item.id}: ${err instanceof Error ? err.message : String(err)}`);
+      happened.failed.push({ id: item.id, error: err });
       return false;
     }
   }

@@ -1,22 +1,24 @@
 // The run loop: read a fresh snapshot, ask the scheduler what to do, carry it out (intake,
 // approvals, blocks, phase jobs), repeat. Every change is one commit through applyTransition.
 import { setMaxListeners } from 'node:events';
-import { finishPending, pendingIds, type Finished } from '../edges/journal.js';
-import { BACKLOG_DIR, type Snapshot } from '../core/backlog.js';
+import { pendingIds } from '../edges/journal.js';
+import { carryOut, PENDING, workingBranch, type Finished } from './writer.js';
+import { BACKLOG_DIR, BLOCKED, DONE, type Snapshot } from '../core/backlog.js';
 import { configChangedAt } from '../edges/config-files.js';
 import { agentType } from '../core/settings.js';
-import { BranchMoved, checkCanCommit, git, runAutoMaintenance } from '../edges/git.js';
+import { BranchMoved, checkCanCommit, runAutoMaintenance } from '../edges/git.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { checkFolders, openRepo, type Repo } from '../edges/repo.js';
 import { CONFIG_SETTLE_MS, ConfigReload } from './config-reload.js';
-import { startJob } from './job.js';
+import { runJob, type JobEvent } from './job.js';
+import { AgentUnavailable } from './phase.js';
 import { acquireRunLock } from '../edges/lock.js';
 import { approve, block, takeIn } from './moves.js';
 import { recoverPreviousRun, reportFinished, requeueStrayClaims } from './recovery.js';
-import { emptySummary, RunState, type Reporter, type RunSummary } from './run-state.js';
+import { emptySummary, RunState, type Happened, type Reporter, type RunSummary } from './run-state.js';
 import { beginRunBudget, endRunBudget } from './run-budget.js';
-import { plan, type Plan } from '../core/scheduler.js';
-import { commitHandChanges, stopAgentsTakenByHand } from './taken-by-hand.js';
+import { plan, type Plan, type Start } from '../core/scheduler.js';
+import { commitHandChanges, takenByHand } from './taken-by-hand.js';
 import { watchRepo, type RepoWatcher } from '../edges/watcher.js';
 import { STATE_DIR } from '../edges/state-dir.js';
 
@@ -55,13 +57,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-async function currentBranch(root: string): Promise<string> {
-  const result = await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
-  if (result.exitCode !== 0)
-    throw new TendError('HEAD is detached', 'check out a branch: tend commits every transition on the current branch');
-  return result.stdout.trim();
-}
-
 /** Refuse to start with a broken configuration, an unknown --agent or the wrong branch; returns the branch. */
 async function checkCanRun(opts: RunOptions, first: Repo): Promise<string> {
   if (first.errors.length > 0) {
@@ -78,14 +73,7 @@ async function checkCanRun(opts: RunOptions, first: Repo): Promise<string> {
   }
   // A merge or rebase in progress, no identity, a stale index lock: refused before any agent runs.
   await checkCanCommit(opts.root, first.config.settings.git.author);
-  const branch = await currentBranch(opts.root);
-  const wanted = first.config.settings.git.branch;
-  if (wanted && wanted !== branch)
-    throw new TendError(
-      `ORCHESTRATOR.md sets git.branch: ${wanted}, but ${branch} is checked out`,
-      `check out ${wanted}, or remove git.branch`,
-    );
-  return branch;
+  return workingBranch(opts.root, first.config.settings.git.branch, 'run');
 }
 
 export async function runEngine(opts: RunOptions): Promise<RunSummary> {
@@ -121,12 +109,12 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       summary,
       carriedUsd: budget.carriedUsd,
     });
-    await recoverPreviousRun(run, first.snapshot.items);
+    const recovered = await recoverPreviousRun(run, first.snapshot.items);
+    run.busy = recovered.busy;
+    fold(run, recovered);
     watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
-    if (watcher)
-      reporter.info(
-        `watching backlog/, pipelines/, prompts/ and ORCHESTRATOR.md${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`,
-      );
+    const watched = 'backlog/, pipelines/, prompts/ and ORCHESTRATOR.md';
+    if (watcher) reporter.info(`watching ${watched}${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
     try {
       await loop(run, opts, watcher);
     } catch (err) {
@@ -150,7 +138,7 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
 /** Tick until the run is stopped, something fatal happens, or a --once run has nothing left to do. */
 async function loop(run: RunState, opts: RunOptions, watcher: RepoWatcher | undefined): Promise<void> {
   const { root, signal } = run;
-  const configs = new ConfigReload(run, await configChangedAt(root));
+  const configs = new ConfigReload(run.reporter, await configChangedAt(root));
   const tick = { lastInvalid: '', failures: 0 };
   for (;;) {
     if (signal.aborted || run.fatal) break;
@@ -193,7 +181,8 @@ async function tickFailed(
     return 'stop';
   }
   const fix = err instanceof TendError && err.fix ? ` (${err.fix})` : '';
-  const message = `a pass over the backlog failed, trying again: ${err instanceof Error ? err.message : String(err)}${fix}`;
+  const why = err instanceof Error ? err.message : String(err);
+  const message = `a pass over the backlog failed, trying again: ${why}${fix}`;
   if (!run.summary.errors.includes(message)) run.error(message);
   if (opts.once && tick.failures >= MAX_FAILED_TICKS_ONCE) {
     run.fatal ??= err instanceof Error ? err : new Error(String(err));
@@ -218,7 +207,9 @@ async function runTick(
   const { root, signal } = run;
   const repo = await openRepo(root);
   const configAt = await configChangedAt(root);
-  const configSettling = configs.settle(repo, configAt);
+  const reload = configs.settle(repo, configAt);
+  if (reload.config) run.config = reload.config;
+  const configSettling = reload.settling;
   // Jobs may end while this tick runs; decisions below use the jobs as they were at its start.
   const activeAtStart = new Set(run.active.keys());
   // Cleared now, not after the awaits below: a job that ends meanwhile sets it again, and its
@@ -226,6 +217,7 @@ async function runTick(
   const lookForHandChanges = run.dirty;
   run.dirty = false;
   stopAgentsTakenByHand(run, repo.snapshot);
+
   tick.lastInvalid = reportSnapshot(run.reporter, repo.snapshot, tick.lastInvalid);
   // A transition a killed `tend approve` (or a failed commit of this run) left half done is
   // finished first, so its move is not taken for a human's; items another tend process is
@@ -238,18 +230,18 @@ async function runTick(
   }
   if (lookForHandChanges) {
     if (pending.busy.size > 0) run.dirty = true; // look again once the other processes are done
-    if (await commitHandChanges(run, repo.snapshot, new Set([...activeAtStart, ...pending.busy]))) return 'again';
+    const leave = new Set([...activeAtStart, ...pending.busy]);
+    const byHand = await commitHandChanges(run, repo.snapshot, leave, run.removedWhileRunning);
+    for (const id of byHand.seen) run.removedWhileRunning.delete(id);
+    if (byHand.changed) return 'again';
   }
-  if (await requeueStrayClaims(run, repo.snapshot.items, activeAtStart)) return 'again';
+  const leftAlone = (id: string) => activeAtStart.has(id) || run.active.has(id) || run.broken.has(id);
+  if (fold(run, await requeueStrayClaims(run, repo.snapshot.items, leftAlone))) return 'again';
   const p = planNow(run, repo.snapshot);
   reportBudget(run, p.budgetReached);
-  const tookIn = await takeIn(run, p.intake);
-  const approved = await approve(run, p.approved);
-  const blocked = await block(run, p.block);
-  // After any of these the snapshot is stale: plan again before starting anything.
-  if (tookIn || approved || blocked.changed) return 'again';
-  if (blocked.recheck) {
-    await sleep(100, signal);
+  const moved = await moveWithoutAgents(run, p);
+  if (moved !== 'none') {
+    if (moved === 'recheck') await sleep(100, signal);
     return 'again';
   }
   for (const start of p.start) {
@@ -261,10 +253,113 @@ async function runTick(
   return (await waitForWork(run, opts, watcher, p, configSettling, plannedAround)) ? 'again' : 'stop';
 }
 
+/**
+ * Intake, approvals and blocks, folded into the run's state. `changed`: after any of these the
+ * snapshot is stale, and the loop plans again before starting anything; `recheck`: an item was
+ * left for a second read to agree that its dependency is missing.
+ */
+async function moveWithoutAgents(run: RunState, p: Plan): Promise<'changed' | 'recheck' | 'none'> {
+  const tookIn = await takeIn(run, p.intake, run.writing);
+  run.writing = tookIn.writing;
+  const approved = await approve(run, p.approved);
+  const blocked = await block(run, p.block, run.suspectMissing);
+  run.suspectMissing = blocked.suspected;
+  const changed = [tookIn, approved, blocked].map((h) => fold(run, h)).some(Boolean);
+  return changed ? 'changed' : blocked.recheck ? 'recheck' : 'none';
+}
+
+/**
+ * What a step did, into what the loop knows: blocked items in the summary; an item whose
+ * transition failed for a reason outside tend's control is left alone for the rest of the run
+ * (a branch moved under the run ends it). True if anything was committed.
+ */
+function fold(run: RunState, happened: Happened): boolean {
+  run.summary.blocked.push(...happened.blocked);
+  for (const { id, error } of happened.failed) {
+    if (error instanceof BranchMoved) run.fatal ??= error;
+    run.broken.add(id);
+    run.error(`${id}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return happened.changed;
+}
+
+/** Stop the agent of each item the snapshot shows moved away from its job's phase, or removed. */
+function stopAgentsTakenByHand(run: RunState, snapshot: Snapshot): void {
+  const skip = (id: string) => run.takenByHand.has(id) || run.moving.has(id) || run.agentsDone.has(id);
+  for (const { id, note } of takenByHand(snapshot, run.active, skip)) {
+    run.takenByHand.add(id);
+    run.controllers.get(id)?.abort();
+    run.reporter.warn(note);
+  }
+}
+
+/** Errors outside an item's control (disk, permissions) before a run stops trying it. */
+const MAX_ERRORS_PER_ITEM = 3;
+
+/** Start a job beside the loop; it stays in `active` and `jobs` until it is over. */
+function startJob(run: RunState, start: Start): void {
+  const id = start.item.id;
+  const controller = new AbortController();
+  run.active.set(id, start.phase.name);
+  run.controllers.set(id, controller);
+  const host = {
+    run,
+    signal: AbortSignal.any([run.signal, controller.signal]),
+    takenByHand: () => run.takenByHand.has(id),
+    holds: (other: string) => run.active.has(other) || run.takenByHand.has(other),
+    note: (event: JobEvent) => noteJob(run, id, event),
+  };
+  const running = runJob(host, start).finally(() => {
+    run.controllers.delete(id);
+    run.takenByHand.delete(id);
+    run.active.delete(id);
+    run.jobs.delete(id);
+    run.moving.delete(id);
+    run.agentsDone.delete(id);
+    // What its agent (or a person) changed in other items meanwhile is looked at before the
+    // next plan, so it is never folded silently into another item's transition.
+    run.dirty = true;
+  });
+  run.jobs.set(id, running);
+}
+
+/** What job `id` says happened, into what the loop knows. */
+function noteJob(run: RunState, id: string, event: JobEvent): void {
+  const { summary } = run;
+  if (event.kind === 'agents-done') run.agentsDone.add(id);
+  else if (event.kind === 'moving') run.moving.add(id);
+  else if (event.kind === 'spent') summary.costUsd += event.usd;
+  else if (event.kind === 'removed') run.removedWhileRunning.set(id, event.phase);
+  else if (event.kind === 'failed') jobFailed(run, id, event.error);
+  else {
+    if (event.ok) summary.phasesDone += 1;
+    else if (event.failure) summary.failures += 1;
+    if (event.location === DONE) summary.done.push(id);
+    if (event.location === BLOCKED) summary.blocked.push(id);
+  }
+}
+
+/** A job failed for a reason that is not the item's fault (its item was requeued): count the error. */
+function jobFailed(run: RunState, id: string, err: unknown): void {
+  if (err instanceof AgentUnavailable || err instanceof BranchMoved) {
+    run.fatal ??= err;
+    return;
+  }
+  // Not the item's fault (a full disk, a file in the way): say so now, and after a few in a
+  // row leave the item alone for this run instead of spinning on it.
+  run.error(`${id}: ${err instanceof Error ? err.message : String(err)}`);
+  const count = (run.errorCounts.get(id) ?? 0) + 1;
+  run.errorCounts.set(id, count);
+  if (count >= MAX_ERRORS_PER_ITEM) {
+    run.broken.add(id);
+    run.reporter.warn(`${id}: ${count} errors in a row; leaving it alone for the rest of this run`);
+  }
+}
+
 /** finishPending for the loop: a failure is reported once and the records are kept for later. */
 async function finishPendingOf(run: RunState): Promise<Finished> {
   try {
-    const pending = await finishPending(run.root, run.branch);
+    const pending = await carryOut(run.target, PENDING);
     if (pending.committed.length > 0) reportFinished(run.reporter, pending.committed);
     return pending;
   } catch (err) {

@@ -1,71 +1,80 @@
 // What a human changed under backlog/ while tend ran. An item moved or deleted while its agent
 // ran is taken by hand: the agent is stopped, and the human's change is committed as it is
 // instead of the phase's result. Other changes by hand are committed as they are.
-import { commitPaths } from '../edges/git.js';
-import { commitMessage, type Transition } from '../core/transition.js';
+import { commitMessage } from '../core/transition.js';
+import { decideHandChange } from '../core/decide.js';
 import { writeFileAtomic } from '../edges/store.js';
-import { BACKLOG_DIR, type Item, type Snapshot } from '../core/backlog.js';
+import type { Item, Snapshot } from '../core/backlog.js';
 import { serializeItem, updateItem } from '../core/item.js';
-import { ENGINE_KEYS } from './agent-changes.js';
+import { asChanges, ENGINE_KEYS } from './agent-changes.js';
 import { committedData, findHandChanges, frontmatterChanges, type HandChange } from './hand-edits.js';
 import type { RunState } from './run-state.js';
+import { carryOut } from './writer.js';
 import { forgetReviewed, removeWorktree } from '../edges/workspace.js';
 import { itemLogDir } from '../edges/state-dir.js';
 
-/** Stop the agent of each item the snapshot shows moved away from its job's phase, or removed. */
-export function stopAgentsTakenByHand(run: RunState, snapshot: Snapshot): void {
-  for (const [id, phase] of run.active) {
+/**
+ * The items whose job's phase folder the snapshot shows moved away, or removed: taken by hand,
+ * so their agents are to be stopped. `running`: the jobs' items and phases; `skip`: items taken
+ * already, or whose job is past its agent (moving them is the job's doing, not a person's).
+ */
+export function takenByHand(
+  snapshot: Snapshot,
+  running: ReadonlyMap<string, string>,
+  skip: (id: string) => boolean,
+): { id: string; note: string }[] {
+  const taken: { id: string; note: string }[] = [];
+  for (const [id, phase] of running) {
     const now = snapshot.items.find((i) => i.id === id);
-    if (now?.location === phase || run.takenByHand.has(id) || run.moving.has(id) || run.agentsDone.has(id)) continue;
+    if (now?.location === phase || skip(id)) continue;
     // Left invalid by a human mid-edit: the agent goes on; the transition waits for a fix.
     if (!now && snapshot.invalid.some((i) => i.id === id && i.location === phase)) continue;
-    run.takenByHand.add(id);
-    run.controllers.get(id)?.abort();
-    run.reporter.warn(`${id} was ${now ? `moved to ${now.location}/` : 'removed'} by hand: its agent is stopped`);
+    taken.push({
+      id,
+      note: `${id} was ${now ? `moved to ${now.location}/` : 'removed'} by hand: its agent is stopped`,
+    });
   }
+  return taken;
 }
 
-/** Commit each change made by hand outside the items of `activeAtStart`; true if there were any. */
+/**
+ * Commit each change made by hand outside the items of `activeAtStart`. `removedWhileRunning`:
+ * items found gone when their agent was done, with its phase. Returns whether there were any, and
+ * the removals committed (for the loop to forget).
+ */
 export async function commitHandChanges(
   run: RunState,
   snapshot: Snapshot,
   activeAtStart: ReadonlySet<string>,
-): Promise<boolean> {
-  let changed = false;
+  removedWhileRunning: ReadonlyMap<string, string>,
+): Promise<{ changed: boolean; seen: string[] }> {
+  const seen: string[] = [];
   for (const change of await findHandChanges(run.root, snapshot, activeAtStart)) {
-    await commitHandChange(run, change).catch((err: unknown) =>
+    const ranIn = change.kind === 'removed' ? removedWhileRunning.get(change.id) : undefined;
+    seen.push(change.id);
+    await commitHandChange(run, change, ranIn).catch((err: unknown) =>
       run.reporter.warn(`${change.id}: ${err instanceof Error ? err.message : String(err)}`),
     );
-    changed = true;
   }
-  return changed;
+  return { changed: seen.length > 0, seen };
 }
 
 // A moved item is requeued in its new phase from scratch; an edit or a removal is committed as it
 // is (a removed item's worktree goes with it).
-async function commitHandChange(run: RunState, change: HandChange): Promise<void> {
+async function commitHandChange(run: RunState, change: HandChange, ranIn: string | undefined): Promise<void> {
   if (change.kind === 'edited' && change.item)
     change.summary = await putBackEngineKeys(run, change.item, change.summary);
-  const ranIn = change.kind === 'removed' ? run.removedWhileRunning.get(change.id) : undefined;
-  run.removedWhileRunning.delete(change.id);
-  const summary = ranIn ? `removed while its ${ranIn} agent ran (by a person or by that agent)` : change.summary;
-  const transition: Transition = {
-    id: change.id,
-    phase: change.item?.location ?? change.from[0],
-    summary,
-    outcome: change.kind,
-  };
-  if (change.kind === 'moved' && change.item) {
-    const requeued = { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined };
-    const leftBehind = change.from.map((location) => `${BACKLOG_DIR}/${location}/${change.id}`);
-    await run.apply(change.item, { changes: requeued, transition, leftBehind });
+  const decided = decideHandChange(change, ranIn);
+  if ('decision' in decided) {
+    await run.apply(decided.item, decided.decision);
     return;
   }
   if (change.kind === 'removed') {
     await removeWorktree(run.root, change.id, run.config.settings, itemLogDir(run.root, change.id), run.signal);
     await forgetReviewed(run.root, change.id);
   }
-  if (await commitPaths(run.root, change.paths, commitMessage(transition), { author: run.author, branch: run.branch }))
+  const { transition } = decided;
+  if (await carryOut(run.target, { paths: change.paths, message: commitMessage(transition) }))
     run.committed(transition);
 }
 
@@ -88,7 +97,11 @@ async function putBackEngineKeys(run: RunState, item: Item, summary: string): Pr
   if (Object.keys(restore).length === 0) return summary;
   const rest = frontmatterChanges({ ...before, ...changed }, item.parsed.data);
   const warning = `${frontmatterChanges(restore, changed)} by hand or by an agent: tend keeps these keys; put back`;
-  await writeFileAtomic(run.root, item.file, serializeItem(updateItem(item.parsed, { ...restore, warning })));
+  await writeFileAtomic(
+    run.root,
+    item.file,
+    serializeItem(updateItem(item.parsed, { ...asChanges(restore), warning })),
+  );
   run.reporter.warn(`${item.id}: ${warning} in ${item.file}`);
   return `${rest ? `edited by hand (${rest}); ` : ''}${frontmatterChanges(restore, changed)} put back`;
 }

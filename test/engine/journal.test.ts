@@ -6,7 +6,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { finishPending, record, sha256 } from '../../src/edges/journal.js';
+import { record, sha256 } from '../../src/edges/journal.js';
+import { carryOut, PENDING } from '../../src/engine/writer.js';
 import { parseItem, serializeItem, updateItem } from '../../src/core/item.js';
 import { commitMessage } from '../../src/core/transition.js';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
@@ -81,6 +82,9 @@ async function claimedRepo(): Promise<string> {
 
 const journal = (root: string) =>
   existsSync(path.join(root, '.tend/journal')) ? readdirSync(path.join(root, '.tend/journal')) : [];
+
+/** The writer finishing the journal's records, as a run or a command does before anything else. */
+const finishPending = (root: string, branch: string) => carryOut({ root, branch }, PENDING);
 
 /** finishPending runs in this process, so its commits need an identity of the repository's own. */
 async function withIdentity(root: string): Promise<string> {

@@ -6,8 +6,16 @@ import type { Phase } from '../../src/core/pipeline.js';
 import {
   decideAfterPhase,
   decideApproval,
+  decideBlock,
+  decideClaim,
+  decideHandChange,
+  decideIntake,
+  decideMergeFailed,
   decideRecovery,
   decideRejection,
+  decideRequeueAfterError,
+  decideRetry,
+  decideStrayRequeue,
   DEFAULT_USAGE_LIMIT_WAIT_MS,
   MAX_LIMIT_WAITS,
   maxAttempts,
@@ -470,5 +478,156 @@ describe('decideRecovery', () => {
       /^build: attempt 3 of 3 was cut short: the run holding it ended .*`tend retry fix-login`/,
     );
     expect(d.transition).toMatchObject({ summary: 'build -> blocked (last attempt interrupted)', outcome: 'blocked' });
+  });
+});
+
+describe('decideAfterPhase: the agent a usage limit parks', () => {
+  it('names the agent in limited_by when parked, and never when blocked for repeated limits', () => {
+    const limit = { usageLimit: { message: 'quota', resetsAt: new Date(NOW + 60_000) } };
+    const parked = decideAfterPhase(claimed('prd'), CODING, phaseOf('prd'), outcome(limit), CONFIG, NOW, 'claude');
+    expect(parked.changes.limited_by).toBe('claude');
+    expect(Object.keys(parked.changes).at(-1)).toBe('limited_by');
+    const spec = { location: 'prd' };
+    const tired = item('fix-login', { ...spec, status: 'running', attempts: 1 });
+    tired.parsed.data.limit_waits = MAX_LIMIT_WAITS;
+    const blocked = decideAfterPhase(tired, CODING, phaseOf('prd'), outcome(limit), CONFIG, NOW, 'claude');
+    expect(blocked.to).toBe(BLOCKED);
+    expect('limited_by' in blocked.changes).toBe(false);
+  });
+});
+
+describe('decisions the run makes without an agent', () => {
+  it('intake: the first phase, with the fields tend keeps and the created time of the file', () => {
+    const inbox = item('fix-login', { location: 'inbox', priority: 2, createdMs: NOW });
+    delete inbox.parsed.data.created;
+    const d = decideIntake(inbox, 'triage');
+    expect(d.to).toBe('triage');
+    expect(d.changes).toStrictEqual({
+      title: 'Item fix-login',
+      priority: 2,
+      status: 'queued',
+      attempts: 0,
+      created: iso(NOW),
+      cost_usd: 0,
+    });
+    expect(commitMessage(d.transition)).toBe(
+      'tend: fix-login inbox -> triage\n\nTend-Item: fix-login\nTend-Phase: inbox\nTend-Outcome: intake\n',
+    );
+  });
+
+  it('intake keeps a created date the file gives', () => {
+    const inbox = item('fix-login', { location: 'inbox', created: '2026-01-02T03:04:05Z' });
+    expect(decideIntake(inbox, 'triage').changes.created).toBe('2026-01-02T03:04:05Z');
+  });
+
+  it('claim: running, owned, one attempt more; the branch only when given', () => {
+    const d = decideClaim(item('fix-login', { attempts: 1 }), phaseOf('build'), 'host:1', 'tend/fix-login');
+    expect(d.to).toBeUndefined();
+    expect(d.changes).toStrictEqual({
+      status: 'running',
+      owner: 'host:1',
+      attempts: 2,
+      resume_at: undefined,
+      limited_by: undefined,
+      branch: 'tend/fix-login',
+    });
+    expect(d.transition).toMatchObject({ summary: 'build started (attempt 2)', outcome: 'claimed', phase: 'build' });
+    expect('branch' in decideClaim(item('fix-login'), phaseOf('build'), 'host:1', undefined).changes).toBe(false);
+  });
+
+  it('requeue after an error gives the attempt back and says why', () => {
+    const d = decideRequeueAfterError(claimed('build', { attempts: 2 }), phaseOf('build'), 'disk full');
+    expect(d.changes).toStrictEqual({ status: 'queued', owner: undefined, attempts: 1 });
+    expect(d.transition).toMatchObject({ summary: 'build requeued (disk full)', outcome: 'requeued' });
+  });
+
+  it('a stray claim is requeued where it is', () => {
+    const d = decideStrayRequeue(claimed('design'));
+    expect(d.to).toBeUndefined();
+    expect(d.changes).toStrictEqual({ status: 'queued', owner: undefined });
+    expect(commitMessage(d.transition)).toBe(
+      'tend: fix-login design requeued\n\nTend-Item: fix-login\nTend-Phase: design\nTend-Outcome: requeued\n',
+    );
+  });
+
+  it('block: to blocked/ with the reason in the item and the trailer', () => {
+    const d = decideBlock(item('fix-login', { location: 'spec' }), 'depends on gone-item, which does not exist');
+    expect(d.to).toBe(BLOCKED);
+    expect(d.changes).toStrictEqual({
+      status: 'failed',
+      blocked_reason: 'depends on gone-item, which does not exist',
+      blocked_phase: 'spec',
+    });
+    expect(commitMessage(d.transition)).toContain('tend: fix-login spec -> blocked\n');
+    expect(commitMessage(d.transition)).toContain('Tend-Reason: depends on gone-item, which does not exist\n');
+  });
+
+  it('a failed merge turns a move to done/ into a block, keeping the trailers of the phase', () => {
+    const done = after('review');
+    const d = decideMergeFailed(claimed('review'), done, 'merging conflicts');
+    expect(d.to).toBe(BLOCKED);
+    expect(d.changes).toMatchObject({ status: 'failed', blocked_reason: 'merging conflicts', blocked_phase: 'review' });
+    expect(d.transition).toMatchObject({ summary: 'review -> blocked (merge failed)', outcome: 'blocked' });
+    expect(d.transition.extra).toMatchObject({ 'Tend-Attempt': '1', 'Tend-Reason': 'merging conflicts' });
+  });
+});
+
+describe('decideRetry', () => {
+  it('puts a blocked item back in the phase it was blocked in, loops reset', () => {
+    const blocked = item('fix-login', { location: BLOCKED, status: 'failed', loops: 2 });
+    blocked.parsed.data.blocked_phase = 'review';
+    const d = decideRetry(blocked, CODING);
+    expect(d.to).toBe('review');
+    expect(d.changes).toStrictEqual({
+      status: 'queued',
+      attempts: 0,
+      owner: undefined,
+      resume_at: undefined,
+      blocked_reason: undefined,
+      blocked_phase: undefined,
+      loops: 0,
+    });
+    expect(d.transition).toMatchObject({ summary: 'blocked -> review (retry)', outcome: 'retry' });
+  });
+
+  it('retries a failed item now, where it is', () => {
+    const d = decideRetry(item('fix-login', { location: 'build', status: 'failed' }), CODING);
+    expect(d.to).toBeUndefined();
+    expect(d.transition.summary).toBe('build retry now');
+  });
+
+  it('refuses what has nothing to retry', () => {
+    expect(() => decideRetry(item('a', { location: DONE }), CODING)).toThrow(/only blocked, failed or parked/);
+    expect(() => decideRetry(item('a', { status: 'running' }), CODING)).toThrow('a is running; nothing to retry');
+    expect(() => decideRetry(item('a', { location: BLOCKED }), undefined)).toThrow('a has no pipeline to go back to');
+  });
+});
+
+describe('decideHandChange', () => {
+  const base = { id: 'fix-login', from: ['build'], paths: ['backlog/build/fix-login'] };
+
+  it('a moved item is requeued in its new folder, the old one committed as gone', () => {
+    const moved = item('fix-login', { location: 'review', status: 'failed', attempts: 2 });
+    const d = decideHandChange({ ...base, kind: 'moved', item: moved, summary: 'moved by hand: build -> review' });
+    if (!('decision' in d)) throw new Error('expected a decision');
+    expect(d.decision.changes).toStrictEqual({ status: 'queued', attempts: 0, owner: undefined, resume_at: undefined });
+    expect(d.decision.leftBehind).toStrictEqual(['backlog/build/fix-login']);
+    expect(d.decision.transition).toMatchObject({ phase: 'review', outcome: 'moved' });
+  });
+
+  it('an edit or a removal is committed as it is, a removal while its agent ran saying so', () => {
+    const edited = decideHandChange({ ...base, kind: 'edited', item: item('fix-login'), summary: 'edited by hand' });
+    expect(edited).toStrictEqual({
+      transition: { id: 'fix-login', phase: 'build', summary: 'edited by hand', outcome: 'edited' },
+    });
+    const removed = decideHandChange({ ...base, kind: 'removed', summary: 'removed by hand from build' }, 'build');
+    expect(removed).toStrictEqual({
+      transition: {
+        id: 'fix-login',
+        phase: 'build',
+        summary: 'removed while its build agent ran (by a person or by that agent)',
+        outcome: 'removed',
+      },
+    });
   });
 });
