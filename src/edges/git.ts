@@ -303,18 +303,24 @@ export function literal(p: string): string {
   return p.startsWith(':(') ? p : `:(literal)${p}`;
 }
 
-async function commitNow(root: string, paths: string[], message: string, options: CommitOptions): Promise<boolean> {
-  if (options.branch) {
-    const now = await currentBranchFast(root);
-    if (now !== options.branch) {
-      throw new BranchMoved(
-        `the checkout is now on ${now ?? 'a detached HEAD'}, not ${options.branch} where tend commits ` +
-          '(an agent or a person switched it)',
-        `switch back with \`git checkout ${options.branch}\`, then run tend again`,
-      );
-    }
-    await checkNotRewritten(root, options.branch);
+/**
+ * HEAD is still on `branch` and the branch was not rewritten under tend; BranchMoved otherwise.
+ * Checked before a transition touches anything and again at its commit.
+ */
+export async function checkOnBranch(root: string, branch: string): Promise<void> {
+  const now = await currentBranchFast(root);
+  if (now !== branch) {
+    throw new BranchMoved(
+      `the checkout is now on ${now ?? 'a detached HEAD'}, not ${branch} where tend commits ` +
+        '(an agent or a person switched it)',
+      `switch back with \`git checkout ${branch}\`, then run tend again`,
+    );
   }
+  await checkNotRewritten(root, branch);
+}
+
+async function commitNow(root: string, paths: string[], message: string, options: CommitOptions): Promise<boolean> {
+  if (options.branch) await checkOnBranch(root, options.branch);
   const committed = await commitChecked(root, paths, message, options);
   if (committed && options.branch) {
     const tip = (await branchTipFast(root, options.branch)) ?? (await gitOk(root, ['rev-parse', 'HEAD'])).trim();

@@ -4,7 +4,6 @@
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { runProcess } from './process.js';
 import type { Settings } from '../core/settings.js';
 import { authorEnv, git, withGitLock } from './git.js';
 import { BACKLOG_DIR, BLOCKED, DONE, type Item } from '../core/backlog.js';
@@ -125,6 +124,9 @@ export async function runHook(
   const command = settings.hooks[name];
   if (!command) return undefined;
   const logFile = path.join(logDir, `hook-${name}.log`);
+  // Loaded here, not at the top: `tend add` and `approve` reach this module through the writer,
+  // and a data command must not load the process runner it never uses.
+  const { runProcess } = await import('./process.js');
   const result = await runProcess({
     command: 'sh',
     args: ['-c', command],

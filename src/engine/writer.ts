@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { checkNotRewritten, commitPaths, git } from '../edges/git.js';
+import { checkOnBranch, commitPaths, git } from '../edges/git.js';
 import { serializeItem, updateItem } from '../core/item.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { commitMessage, type Transition } from '../core/transition.js';
@@ -113,8 +113,9 @@ export async function headBranch(root: string): Promise<string | undefined> {
 }
 
 async function carryOutDecision(target: ItemTarget, { item, decision }: ItemChange): Promise<ItemWritten> {
-  // Before touching the item: a rewritten branch may have taken its folder back in time.
-  await checkNotRewritten(target.root, target.branch);
+  // Before touching the item: HEAD may be elsewhere (nothing may move or merge then), and a
+  // rewritten branch may have taken its folder back in time.
+  await checkOnBranch(target.root, target.branch);
   const signal = target.signal ?? new AbortController().signal;
   const d = await settleWorkspace(target.root, item, decision, target.settings, target.branch, signal);
   const applied = await applyTransition(target, item, d);

@@ -1,7 +1,7 @@
 // The one writer, in process, on real temporary repositories: what a person sees after each kind
 // of change it carries out (files, `git log`, messages), and what it refuses.
 import { existsSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Item } from '../../src/core/backlog.js';
@@ -15,6 +15,9 @@ import { approve, openForAction, retry } from '../../src/cli/commands/item-actio
 import { init } from '../../src/engine/setup.js';
 import { carryOut, PENDING, workingBranch, type ItemTarget } from '../../src/engine/writer.js';
 import { git, read, scratchRepo } from '../helpers/repo.js';
+import { isolateGitForInProcessCalls } from '../helpers/in-process.js';
+
+isolateGitForInProcessCalls();
 
 /** An empty repository whose own config gives the identity (the writer runs in this process). */
 async function repoWithIdentity(): Promise<string> {
@@ -33,6 +36,12 @@ async function withInboxItem(): Promise<{ root: string; repo: Repo }> {
 }
 
 const targetOf = (repo: Repo): ItemTarget => ({ root: repo.root, branch: 'main', settings: repo.config.settings });
+
+/** The journal records left in .tend/journal (none once a transition is committed or refused). */
+async function journalRecords(root: string): Promise<string[]> {
+  const dir = path.join(root, '.tend/journal');
+  return existsSync(dir) ? readdir(dir) : [];
+}
 
 async function lastCommit(root: string): Promise<string> {
   return git(root, 'log', '-1', '--format=%B');
@@ -65,9 +74,11 @@ describe('the writer: an item decision', () => {
     expect(written.item.file).toBe('backlog/triage/fix-login/item.md');
     expect(existsSync(path.join(root, 'backlog/fix-login.md'))).toBe(false);
     expect(await read(root, 'backlog/triage/fix-login/item.md')).toMatch(/^status: queued$/m);
-    expect(await lastCommit(root)).toBe(commitMessage(decision.transition));
+    expect(await lastCommit(root)).toBe(
+      'tend: fix-login inbox -> triage\n\nTend-Item: fix-login\nTend-Phase: inbox\nTend-Outcome: intake\n',
+    );
     expect(await git(root, 'status', '--porcelain')).toBe('');
-    expect(existsSync(path.join(root, '.tend/journal/fix-login.' + process.pid + '.json'))).toBe(false);
+    expect(await journalRecords(root)).toEqual([]);
   });
 
   it('refuses a decision while HEAD is on another branch than the one tend works on, and moves nothing', async () => {
@@ -78,6 +89,10 @@ describe('the writer: an item decision', () => {
     const tried = carryOut(targetOf(repo), { item: inbox, decision: decideBlock(inbox, 'why not') });
     await expect(tried).rejects.toThrow('the checkout is now on elsewhere, not main where tend commits');
     expect(await lastCommit(root)).toMatch(/^tend: fix-login added/);
+    expect(existsSync(path.join(root, 'backlog/fix-login.md'))).toBe(true);
+    expect(existsSync(path.join(root, 'backlog/blocked'))).toBe(false);
+    expect(await journalRecords(root)).toEqual([]);
+    expect(await git(root, 'status', '--porcelain')).toBe('');
   });
 
   it('names the branch check the same way for a run and a command', async () => {
