@@ -58,7 +58,7 @@ const init = command({
   describe: 'set up this repository: ORCHESTRATOR.md, pipelines/, prompts/, backlog/ (runs git init if needed)',
   builder: (y) => y.example('$0 init', 'install the defaults and commit them'),
   async run(_args, { cwd }) {
-    const { init } = await import('./commands/init.js');
+    const { init } = await import('../engine/setup.js');
     const result = await init(cwd);
     if (result.createdRepo) process.stdout.write(`initialized a git repository in ${result.root}\n`);
     for (const f of result.created) process.stdout.write(`created ${f}\n`);
@@ -201,7 +201,8 @@ const approve = command({
   describe: 'approve an item waiting for a human: it moves on to its next phase',
   builder: idPositional,
   async run(args, { cwd }) {
-    const { approve, openForAction } = await import('./commands/item-actions.js');
+    const { approve } = await import('./commands/item-actions.js');
+    const { openForAction } = await import('../engine/actions.js');
     process.stdout.write(`${await approve(await openForAction(cwd, String(args.id)), String(args.id))}\n`);
   },
 });
@@ -220,7 +221,8 @@ const reject = command({
       })
       .option('block', { type: 'boolean', default: false, describe: 'move it to backlog/blocked/ instead' }),
   async run(args, { cwd }) {
-    const { reject, openForAction } = await import('./commands/item-actions.js');
+    const { reject } = await import('./commands/item-actions.js');
+    const { openForAction } = await import('../engine/actions.js');
     const id = String(args.id);
     process.stdout.write(`${await reject(await openForAction(cwd, id), id, args.reason, args.block)}\n`);
   },
@@ -232,7 +234,8 @@ const retry = command({
     'put a blocked item back in the phase it was blocked in (attempts reset), or retry a failed or parked item now',
   builder: idPositional,
   async run(args, { cwd }) {
-    const { retry, openForAction } = await import('./commands/item-actions.js');
+    const { retry } = await import('./commands/item-actions.js');
+    const { openForAction } = await import('../engine/actions.js');
     process.stdout.write(`${await retry(await openForAction(cwd, String(args.id)), String(args.id))}\n`);
   },
 });

@@ -5,8 +5,6 @@ import yargs, { type Argv } from 'yargs';
 import { TendError } from '../core/problem.js';
 import { COMMANDS, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CommandContext } from './command-table.js';
 
-export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './command-table.js';
-
 const USAGE = [
   '$0 <command>',
   '',

@@ -1,5 +1,5 @@
 // Commit messages for transitions: a readable subject and trailers that `git log
-// --format=%(trailers)` and `tend report` can parse (the README, "Transitions are commits").
+// --format=%(trailers)` can parse (the README, "Transitions are commits").
 
 /**
  * What a transition did, as its `Tend-Outcome` trailer says it (the README lists them). A phase
@@ -40,6 +40,9 @@ export interface Transition {
   /** Extra trailers, e.g. `{ 'Tend-Reason': '...' }`. */
   extra?: Record<string, string>;
 }
+
+/** `tend init` commits the set-up, which belongs to no item: the outcome trailer alone. */
+export const INIT_MESSAGE = 'tend: init\n\nTend-Outcome: init\n';
 
 export function commitMessage(t: Transition): string {
   const trailers: [string, string | undefined][] = [

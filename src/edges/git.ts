@@ -324,7 +324,7 @@ async function commitNow(root: string, paths: string[], message: string, options
   const committed = await commitChecked(root, paths, message, options);
   if (committed && options.branch) {
     const tip = (await branchTipFast(root, options.branch)) ?? (await gitOk(root, ['rev-parse', 'HEAD'])).trim();
-    lastCommits.set(root, tip);
+    lastCommits.set(`${root}\0${options.branch}`, tip);
   }
   if (committed && ++commitsSinceMaintenance >= MAINTENANCE_EVERY) {
     commitsSinceMaintenance = 0;
@@ -333,7 +333,7 @@ async function commitNow(root: string, paths: string[], message: string, options
   return committed;
 }
 
-/** The last commit this process made on the branch it commits on, per checkout. */
+/** The last commit this process made on each branch it commits on, per checkout (`root\0branch`). */
 const lastCommits = new Map<string, string>();
 
 /**
@@ -342,9 +342,10 @@ const lastCommits = new Map<string, string>();
  * without a word, and tend would run finished phases again. Nothing more is committed.
  */
 export async function checkNotRewritten(root: string, branch: string): Promise<void> {
-  const last = lastCommits.get(root);
-  if (!last || (await branchTipFast(root, branch)) === last) return;
-  const contained = await git(root, ['merge-base', '--is-ancestor', last, 'HEAD']);
+  const last = lastCommits.get(`${root}\0${branch}`);
+  const tip = await branchTipFast(root, branch);
+  if (!last || tip === last) return;
+  const contained = await git(root, ['merge-base', '--is-ancestor', last, tip ?? branch]);
   if (contained.exitCode === 0) return;
   const subject = (await git(root, ['log', '-1', '--format=%s', last])).stdout.trim();
   const short = last.slice(0, 12);

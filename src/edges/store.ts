@@ -423,17 +423,17 @@ export async function refuseSymlinkedFolders(root: string, relDir: string): Prom
 
 let tmpCounter = 0;
 
-/**
- * Write a file atomically: a crash leaves the old text or the new, never half of one. The
- * rename replaces a symlink rather than writing through it, a symlinked folder on the way is
- * refused, and the temporary file lives in
- * .tend/ so a crash never leaves debris in backlog/.
- */
+/** A finished item's cached read is dropped, and reads under way are told the folder changed. */
 function forgetFinished(key: string): void {
   finishedReads.delete(key);
   writes.set(key, (writes.get(key) ?? 0) + 1);
 }
 
+/**
+ * Write a file atomically: a crash leaves the old text or the new, never half of one. The
+ * rename replaces a symlink rather than writing through it, a symlinked folder on the way is
+ * refused, and the temporary file lives in .tend/ so a crash never leaves debris in backlog/.
+ */
 export async function writeFileAtomic(root: string, rel: string, text: string): Promise<void> {
   await refuseSymlinkedFolders(root, path.dirname(rel));
   forgetFinished(path.join(root, path.dirname(rel))); // a finished item tend rewrites is read again

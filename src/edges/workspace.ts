@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Settings } from '../core/settings.js';
-import { authorEnv, git, withGitLock } from './git.js';
+import { authorEnv, currentBranchFast, git, withGitLock } from './git.js';
 import { BACKLOG_DIR, BLOCKED, DONE, type Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { decideMergeFailed, type Decision } from '../core/decide.js';
@@ -353,7 +353,7 @@ async function mergeLocked(
   author: string | undefined,
 ): Promise<MergeResult> {
   const branch = itemBranch(id);
-  const current = (await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD'])).stdout.trim();
+  const current = (await currentBranchFast(root)) ?? '';
   if (current !== baseBranch) {
     const on = current || 'a detached HEAD';
     return { ok: false, reason: `the checkout is on ${on}, not ${baseBranch}; merge ${branch} yourself` };

@@ -13,7 +13,8 @@ import { uniqueId } from '../core/slug.js';
 import { commitMessage } from '../core/transition.js';
 import { checkCanCommit, git } from '../edges/git.js';
 import { checkFolders, openRepo, type Repo } from '../edges/repo.js';
-import { carryOut, headBranch, PENDING, workingBranch } from './writer.js';
+import { carryOut, PENDING, workingBranch } from './writer.js';
+import { currentBranchFast } from '../edges/git.js';
 
 /**
  * The repository, with any transition a killed tend process left half done committed first, so
@@ -22,7 +23,7 @@ import { carryOut, headBranch, PENDING, workingBranch } from './writer.js';
  */
 export async function openForAction(cwd: string, id: string): Promise<Repo> {
   const repo = await openRepo(cwd);
-  const { committed, busy } = await carryOut({ root: repo.root, branch: await headBranch(repo.root) }, PENDING);
+  const { committed, busy } = await carryOut({ root: repo.root, branch: await currentBranchFast(repo.root) }, PENDING);
   if (busy.has(id)) throw new TendError(`another tend process is moving ${id} right now`, 'try again in a moment');
   if (committed.length === 0) return repo;
   const what = `committed ${committed.length} transition(s) a killed tend process had left uncommitted`;

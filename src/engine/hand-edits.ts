@@ -8,8 +8,6 @@ import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
 import { git } from '../edges/git.js';
 import { slugify } from '../core/slug.js';
 
-export type { HandChange } from '../core/decide.js';
-
 /** Paths git reports as changed under backlog/, from `git status --porcelain -z`. */
 export async function changedBacklogPaths(root: string): Promise<{ path: string; deleted: boolean }[]> {
   const result = await git(root, [

@@ -2,7 +2,7 @@
 // one commit; each returns what happened (anything committed makes the snapshot stale) for the
 // loop to fold into what it knows.
 import type { Item } from '../core/backlog.js';
-import { filesOpenForWriting } from '../edges/writers.js';
+import { filesOpenForWriting } from '../edges/open-files.js';
 import { decideApproval, decideBlock, decideIntake } from '../core/decide.js';
 import { triageOf } from './phase.js';
 import { nothingYet, type Happened, type RunState } from './run-state.js';

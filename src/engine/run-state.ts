@@ -2,7 +2,8 @@
 // and what the loop knows between ticks (what is running, what the run leaves alone, the
 // summary). Only the loop (runner.ts) changes the latter: the steps it calls return what
 // happened (Happened), and jobs tell it (JobEvent in job.ts). `apply` is how the run changes the
-// backlog: through the writer, one commit per transition, each counted and reported.
+// backlog: through the writer, one commit per transition; it alone also counts and reports each
+// commit as it lands, so the count holds even for a step that fails after committing.
 import os from 'node:os';
 import { carryOut, type ItemTarget } from './writer.js';
 import { BLOCKED, type Item } from '../core/backlog.js';

@@ -1,8 +1,8 @@
 // The run loop: read a fresh snapshot, ask the scheduler what to do, carry it out (intake,
-// approvals, blocks, phase jobs), repeat. Every change is one commit through applyTransition.
+// approvals, blocks, phase jobs), repeat. Every change is one commit through the writer (carryOut).
 import { setMaxListeners } from 'node:events';
-import { pendingIds } from '../edges/journal.js';
-import { carryOut, PENDING, workingBranch, type Finished } from './writer.js';
+import { pendingIds, type Finished } from '../edges/journal.js';
+import { carryOut, PENDING, workingBranch } from './writer.js';
 import { BACKLOG_DIR, BLOCKED, DONE, type Snapshot } from '../core/backlog.js';
 import { configChangedAt } from '../edges/config-files.js';
 import { agentType } from '../core/settings.js';
@@ -259,12 +259,14 @@ async function runTick(
  * left for a second read to agree that its dependency is missing.
  */
 async function moveWithoutAgents(run: RunState, p: Plan): Promise<'changed' | 'recheck' | 'none'> {
+  // Each step is folded as soon as it returns, so a later step that throws loses nothing of it.
   const tookIn = await takeIn(run, p.intake, run.writing);
   run.writing = tookIn.writing;
-  const approved = await approve(run, p.approved);
+  let changed = fold(run, tookIn);
+  changed = fold(run, await approve(run, p.approved)) || changed;
   const blocked = await block(run, p.block, run.suspectMissing);
   run.suspectMissing = blocked.suspected;
-  const changed = [tookIn, approved, blocked].map((h) => fold(run, h)).some(Boolean);
+  changed = fold(run, blocked) || changed;
   return changed ? 'changed' : blocked.recheck ? 'recheck' : 'none';
 }
 

@@ -1,6 +1,7 @@
 // `tend init`: set up a repository with the default settings, pipelines and prompts. Never
 // overwrites a file; running it twice changes nothing, except to commit what an earlier init
 // wrote and could not commit.
+import { INIT_MESSAGE } from '../core/transition.js';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -133,8 +134,7 @@ export async function init(cwd: string, options: { author?: string } = {}): Prom
     recovered.push('.gitignore');
   }
   const paths = [...created, ...recovered];
-  const message = `tend: init\n\nTend-Outcome: init\n`;
-  const committed = paths.length > 0 && (await carryOut({ root, author }, { paths, message }));
+  const committed = paths.length > 0 && (await carryOut({ root, author }, { paths, message: INIT_MESSAGE }));
   const commit = committed ? await headCommit(root) : undefined;
   return { root, createdRepo, created, kept, recovered, commit };
 }

@@ -2,12 +2,12 @@
 // ran is taken by hand: the agent is stopped, and the human's change is committed as it is
 // instead of the phase's result. Other changes by hand are committed as they are.
 import { commitMessage } from '../core/transition.js';
-import { decideHandChange } from '../core/decide.js';
+import { decideHandChange, type HandChange } from '../core/decide.js';
 import { writeFileAtomic } from '../edges/store.js';
 import type { Item, Snapshot } from '../core/backlog.js';
 import { serializeItem, updateItem } from '../core/item.js';
 import { asChanges, ENGINE_KEYS } from './agent-changes.js';
-import { committedData, findHandChanges, frontmatterChanges, type HandChange } from './hand-edits.js';
+import { committedData, findHandChanges, frontmatterChanges } from './hand-edits.js';
 import type { RunState } from './run-state.js';
 import { carryOut } from './writer.js';
 import { forgetReviewed, removeWorktree } from '../edges/workspace.js';

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { checkOnBranch, commitPaths, git } from '../edges/git.js';
+import { checkOnBranch, commitPaths, currentBranchFast } from '../edges/git.js';
 import { serializeItem, updateItem } from '../core/item.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { commitMessage, type Transition } from '../core/transition.js';
@@ -18,8 +18,6 @@ import { done, forget, pendingRecords, readyToFinish, record, sha256, type Finis
 import { readItemFile, refuseSymlinkedFolders, writeFileAtomic } from '../edges/store.js';
 import { settleWorkspace } from '../edges/workspace.js';
 import { BACKLOG_DIR, INBOX, ITEM_FILE, type Item } from '../core/backlog.js';
-
-export type { Finished } from '../edges/journal.js';
 
 /** Where changes are committed, and as whom. */
 export interface Target {
@@ -92,7 +90,7 @@ export async function workingBranch(
   configured: string | undefined,
   by: 'run' | 'command',
 ): Promise<string> {
-  const branch = (await headBranch(root)) ?? '';
+  const branch = (await currentBranchFast(root)) ?? '';
   if (!branch && by === 'run')
     throw new TendError('HEAD is detached', 'check out a branch: tend commits every transition on the current branch');
   // As for `tend run`: transitions (and merges) go on the branch tend works on, never elsewhere.
@@ -104,12 +102,6 @@ export async function workingBranch(
       by === 'run' ? `check out ${configured}, or remove git.branch` : `check out ${configured}, then try again`,
     );
   return branch;
-}
-
-/** The branch HEAD is on, or undefined when it is detached. */
-export async function headBranch(root: string): Promise<string | undefined> {
-  const result = await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
-  return (result.exitCode === 0 && result.stdout.trim()) || undefined;
 }
 
 async function carryOutDecision(target: ItemTarget, { item, decision }: ItemChange): Promise<ItemWritten> {

@@ -139,4 +139,15 @@ describe('NO_COLOR, command by command', () => {
     expect(result.exitCode, result.report).toBe(0);
     expect(result.stdout + result.stderr).not.toMatch(ANSI);
   });
+
+  // The control for the test above: these commands do colour when asked, so their silence under
+  // NO_COLOR is NO_COLOR's doing. (The others print only plain lines here; `run` has nothing to do.)
+  it.each(runs.filter(([command]) => ['status', 'show', 'doctor'].includes(command)))(
+    'tend %s colours its output with FORCE_COLOR and no NO_COLOR',
+    async (_command, args) => {
+      const result = await tend(await copyRepo(ran), args, { env: { NO_COLOR: '', FORCE_COLOR: '1' } });
+      expect(result.exitCode, result.report).toBe(0);
+      expect(result.stdout + result.stderr).toMatch(ANSI);
+    },
+  );
 });

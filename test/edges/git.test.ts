@@ -136,8 +136,17 @@ describe('the branch tend commits on', () => {
     expect(await subject(root)).toBe('tend: x first');
   });
 
-  it('a branch tend has not committed on is never taken for rewritten', async () => {
+  it('a branch tend has not committed on is never taken for rewritten, even when it is reset', async () => {
     const root = await repoWithIdentity();
+    await writeTree(root, { 'backlog/x.md': '1\n' });
+    expect(await commitPaths(root, ['backlog/x.md'], 'tend: x first\n', { branch: 'main' })).toBe(true);
+    await git(root, 'branch', 'other', 'HEAD~1');
+    await git(root, 'checkout', '--quiet', 'other');
+    await writeTree(root, { 'user.md': 'a\n' });
+    await git(root, 'add', 'user.md');
+    await git(root, 'commit', '--quiet', '-m', 'user work');
+    await git(root, 'reset', '--quiet', '--hard', 'HEAD~1');
+    await expect(checkNotRewritten(root, 'other')).resolves.toBeUndefined();
     await expect(checkNotRewritten(root, 'main')).resolves.toBeUndefined();
   });
 });

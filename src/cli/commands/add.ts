@@ -16,8 +16,6 @@ export interface AddOptions {
   now?: Date;
 }
 
-export type { AddResult } from '../../engine/actions.js';
-
 export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
   const title = options.title.replace(/\s+/g, ' ').trim();
   if (!title) throw new TendError('the title is empty', 'give the item a title: tend add "Fix login on Safari"');

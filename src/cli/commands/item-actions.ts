@@ -8,8 +8,6 @@ import type { Repo } from '../../edges/repo.js';
 import { act } from '../../engine/actions.js';
 import { triageOf } from '../../engine/phase.js';
 
-export { openForAction } from '../../engine/actions.js';
-
 function findItem(repo: Repo, id: string): Item {
   const item = repo.snapshot.items.find((i) => i.id === id);
   if (item) return item;
