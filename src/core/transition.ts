@@ -7,24 +7,27 @@
  * in (`intake`), claims them (`claimed`) and gives them back (`requeued`); a person approves,
  * rejects or retries; changes made by hand are `edited`, `moved` or `removed`.
  */
-export type Outcome =
-  | 'init'
-  | 'added'
-  | 'intake'
-  | 'claimed'
-  | 'done'
-  | 'failed'
-  | 'blocked'
-  | 'waiting'
-  | 'approved'
-  | 'rejected'
-  | 'parked'
-  | 'interrupted'
-  | 'requeued'
-  | 'retry'
-  | 'edited'
-  | 'moved'
-  | 'removed';
+export const OUTCOMES = [
+  'init',
+  'added',
+  'intake',
+  'claimed',
+  'done',
+  'failed',
+  'blocked',
+  'waiting',
+  'approved',
+  'rejected',
+  'parked',
+  'interrupted',
+  'requeued',
+  'retry',
+  'edited',
+  'moved',
+  'removed',
+] as const;
+
+export type Outcome = (typeof OUTCOMES)[number];
 
 export interface Transition {
   id: string;

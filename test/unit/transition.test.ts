@@ -1,6 +1,17 @@
 // Commit messages of transitions: a readable subject and parseable trailers, as the README shows them.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { commitMessage } from '../../src/core/transition.js';
+import { commitMessage, OUTCOMES } from '../../src/core/transition.js';
+
+describe('outcomes', () => {
+  it("the README's list of outcomes is the Outcome type's, verbatim and in order", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const paragraph = /^Outcomes: ([\s\S]*?)\n\n/m.exec(readme)?.[1] ?? '';
+    // Each outcome is the first code span of its entry; what follows in parentheses explains it.
+    const listed = paragraph.replace(/\([^)]*\)/g, '').match(/`[a-z-]+`/g) ?? [];
+    expect(listed.map((name) => name.slice(1, -1))).toEqual([...OUTCOMES]);
+  });
+});
 
 describe('commitMessage', () => {
   it('writes the subject and trailers the README shows', () => {
