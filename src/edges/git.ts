@@ -307,7 +307,7 @@ export function literal(p: string): string {
  * HEAD is still on `branch` and the branch was not rewritten under tend; BranchMoved otherwise.
  * Checked before a transition touches anything and again at its commit.
  */
-export async function checkOnBranch(root: string, branch: string): Promise<void> {
+async function checkOnBranch(root: string, branch: string): Promise<void> {
   const now = await currentBranchFast(root);
   if (now !== branch) {
     throw new BranchMoved(
