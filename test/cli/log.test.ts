@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, git, scratchDir, scratchRepo, tend, writeTree } from '../helpers/repo.js';
+import { cleanEnv, git, scratchDir, scratchRepo, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
 import { outsideGitEnv } from './support.js';
 import type { LoggedTransition } from '../../src/core/transition-log.js';
 
@@ -300,6 +300,47 @@ describe('tend log over a scripted history', () => {
     const [here, there] = await Promise.all([log(), tend(clone, ['log'], { env: UTC })]);
     expect(there.exitCode, there.report).toBe(0);
     expect(there.stdout).toBe(here.stdout);
+  });
+});
+
+/** `count` transitions at a cent each, one a minute, written straight into git (fast-import). */
+async function writeLongHistory(root: string, count: number): Promise<void> {
+  await git(root, 'init', '--quiet', '--initial-branch=main');
+  const start = Date.parse('2025-06-01T00:00:00Z') / 1000;
+  const commits = Array.from({ length: count }, (_, i) => {
+    const message = `tend: item-${i} build done\n\nTend-Item: item-${i}\nTend-Outcome: done\nTend-Cost-USD: 0.01\n`;
+    const header = `commit refs/heads/main\ncommitter Test User <test@example.com> ${start + i * 60} +0000\n`;
+    return `${header}data ${Buffer.byteLength(message)}\n${message}\n`;
+  });
+  await execa('git', ['fast-import', '--quiet'], {
+    cwd: root,
+    input: commits.join(''),
+    env: cleanEnv(),
+    extendEnv: false,
+  });
+}
+
+describe('tend log over a long history', () => {
+  let root = '';
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'tend-log-'));
+    await writeLongHistory(root, 3000);
+  });
+  afterAll(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('3,000 transitions at a cent each add up to exactly $30.00', async () => {
+    const result = await tend(root, ['log']);
+    expect(result.exitCode, result.report).toBe(0);
+    expect(totalLine(result.stdout)).toBe('total: 3000 transitions, $30.00 known cost, 0 with cost unknown');
+  });
+
+  it('a reader that stops early (| head -2) ends the output quietly: no error, exit 0', async () => {
+    const script = `node ${JSON.stringify(TEND_BIN)} log | head -2; echo "exit \${PIPESTATUS[0]}" >&2`;
+    const result = await execa('bash', ['-c', script], { cwd: root, env: cleanEnv(), extendEnv: false });
+    expect(result.stdout.split('\n')).toHaveLength(2);
+    expect(result.stderr).toBe('exit 0');
   });
 });
 

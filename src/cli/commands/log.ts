@@ -2,18 +2,17 @@
 // only a clone: no configuration, no backlog, no run.
 import { formatDuration } from '../../core/duration.js';
 import { logTotals, transitionsFrom, type LoggedTransition, type LogTotals } from '../../core/transition-log.js';
-import { transitionCommits, type LogWindow } from '../../edges/history.js';
-import { clean, paint, printJson, table, type Style } from '../output.js';
+import { transitionCommits, type LogQuery } from '../../edges/history.js';
+import { clean, endQuietlyOnClosedPipe, paint, printJson, table, type Style } from '../output.js';
 
-export interface LogOptions extends LogWindow {
-  id?: string;
-  outcomes?: string[];
+export interface LogOptions extends LogQuery {
   json: boolean;
 }
 
 export async function log(cwd: string, options: LogOptions): Promise<void> {
-  const records = await transitionCommits(cwd, { since: options.since, until: options.until });
+  const records = await transitionCommits(cwd, options);
   const transitions = transitionsFrom(records, { id: options.id, outcomes: options.outcomes });
+  endQuietlyOnClosedPipe();
   if (options.json) {
     printJson(transitions);
     return;
