@@ -40,7 +40,10 @@ const OUTCOME_STYLE: Partial<Record<string, Style>> = {
 
 function row(t: LoggedTransition, c: Painter): string[] {
   const shown = (key: string, value: string | undefined): string => {
-    if (t.malformed.includes(key)) return c('red', `${clean(trailer(t, key) ?? '')} (malformed)`);
+    if (t.malformed.includes(key)) {
+      const raw = trailer(t, key);
+      return c('red', raw === undefined ? 'missing (malformed)' : `${clean(raw)} (malformed)`);
+    }
     return value === undefined ? c('dim', '-') : clean(value);
   };
   const outcome = shown('Tend-Outcome', t.outcome ?? undefined);
