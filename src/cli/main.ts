@@ -6,6 +6,7 @@ import path from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { PACKAGE_ROOT } from '../edges/assets.js';
 import { TendError } from '../core/problem.js';
+import { endQuietlyOnClosedPipe } from './output.js';
 import { COMMANDS, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CommandContext } from './command-table.js';
 
 const USAGE = [
@@ -38,6 +39,7 @@ function reportError(err: unknown): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe(); // `tend status | head` ends quietly, as `tend log | head` does
   let code = EXIT_OK;
   const context: CommandContext = {
     cwd: process.cwd(),

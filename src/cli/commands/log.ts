@@ -3,7 +3,7 @@
 import { formatDuration } from '../../core/duration.js';
 import { logTotals, transitionsFrom, type LoggedTransition, type LogTotals } from '../../core/transition-log.js';
 import { transitionCommits, type LogQuery } from '../../edges/history.js';
-import { clean, endQuietlyOnClosedPipe, paint, printJson, table, type Style } from '../output.js';
+import { clean, paint, printJson, table, type Style } from '../output.js';
 
 export interface LogOptions extends LogQuery {
   json: boolean;
@@ -12,7 +12,6 @@ export interface LogOptions extends LogQuery {
 export async function log(cwd: string, options: LogOptions): Promise<void> {
   const records = await transitionCommits(cwd, options);
   const transitions = transitionsFrom(records, { id: options.id, outcomes: options.outcomes });
-  endQuietlyOnClosedPipe();
   if (options.json) {
     printJson(transitions);
     return;
