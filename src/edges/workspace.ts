@@ -83,10 +83,10 @@ async function addWorktree(root: string, id: string, baseBranch: string): Promis
  * index marked skip-worktree (what sparse checkout does, without changing the repository's
  * config), so the branch keeps it as it was and `git commit -a` or `git add -A` never delete it.
  */
-async function checkOutAllButBacklog(dir: string, id: string): Promise<void> {
+async function checkOutAllButBacklog(dir: string, id: string, listed?: Promise<string>): Promise<void> {
   const what = `could not check out the worktree for ${id}`;
   await gitOrFail(dir, ['reset', '--quiet'], what);
-  const backlog = await gitOrFail(dir, ['ls-files', '-z', '--', `${BACKLOG_DIR}/`], what);
+  const backlog = (await listed) ?? (await gitOrFail(dir, ['ls-files', '-z', '--', `${BACKLOG_DIR}/`], what));
   if (backlog) await gitOrFail(dir, ['update-index', '-z', '--skip-worktree', '--stdin'], what, undefined, backlog);
   await gitOrFail(dir, ['checkout-index', '--all', '--quiet', '-u'], what); // -u: stat data, or every diff rehashes
 }
@@ -240,7 +240,7 @@ export async function removeWorktree(
 ): Promise<void> {
   const dir = worktreeDir(root, id);
   // Lens worktrees left by a run cut off mid-review (or one whose clean-up failed) go first.
-  await closeLensWorktrees(root, id, settings, logDir, signal, () => undefined);
+  await closeAllLensWorktrees({ root, id, settings, logDir, signal, warn: () => undefined });
   if (!existsSync(dir)) return;
   if (!(await isWorktree(root, dir))) {
     // Not a worktree (see addWorktree): set aside untouched, never committed from.
@@ -302,23 +302,34 @@ export function lensWorktreeDir(root: string, id: string, lens: string): string 
   return path.join(lensesDir(root, id), lens);
 }
 
+/** What work on an item's lens worktrees needs: where, with which settings, and whom to tell. */
+export interface LensContext {
+  root: string;
+  id: string;
+  settings: Settings;
+  logDir: string;
+  signal: AbortSignal;
+  warn: (message: string) => void;
+  /** The files under backlog/ at the commit the lenses start from, listed once for all of them. */
+  backlog?: Promise<string>;
+}
+
+/** The files under backlog/ at the tip of `branch`, NUL-separated as `git ls-files -z` gives them. */
+export async function backlogFilesAt(root: string, branch: string): Promise<string> {
+  const listed = ['ls-tree', '-r', '-z', '--name-only', `refs/heads/${branch}`, '--', `${BACKLOG_DIR}/`];
+  return gitOrFail(root, listed, `could not list ${BACKLOG_DIR}/ on ${branch}`);
+}
+
 /**
  * A fan-out lens's own worktree, detached at the commit the item's branch is on: the lenses run
  * side by side, and two agents running git in one worktree collide on its index.lock. Like the
  * item's worktree it holds everything but backlog/ and runs after_create. What an earlier
- * attempt left in its place is collected first (closeLensWorktree).
+ * attempt left in its place is collected first (closeLensWorktrees).
  */
-export async function openLensWorktree(
-  root: string,
-  item: Workspace,
-  id: string,
-  lens: string,
-  settings: Settings,
-  logDir: string,
-  signal: AbortSignal,
-  warn: (message: string) => void,
-): Promise<Workspace> {
-  await closeLensWorktree(root, id, lens, settings, logDir, signal, warn);
+export async function openLensWorktree(ctx: LensContext, item: Workspace, lens: string): Promise<Workspace> {
+  const { root, id, settings, logDir, signal } = ctx;
+  const [stale] = await closeLensWorktrees(ctx, [lens]);
+  if (stale) throw stale.error;
   const dir = lensWorktreeDir(root, id, lens);
   const add = ['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--no-checkout', '--detach'];
   const what = `could not create the worktree of the ${lens} lens of ${id}`;
@@ -326,42 +337,48 @@ export async function openLensWorktree(
     await mkdir(path.dirname(dir), { recursive: true }); // under the lock, which also removes empty folders here
     await gitOrFail(root, [...add, dir, `refs/heads/${item.branch}`], what);
   });
-  await checkOutAllButBacklog(dir, id);
+  await checkOutAllButBacklog(dir, id, ctx.backlog);
   const failure = await runHook('after_create', settings, dir, logDir, signal, lens);
   if (failure) {
-    await closeLensWorktree(root, id, lens, settings, logDir, signal, warn, { runHook: false });
+    await closeLensWorktrees(ctx, [lens], { runHook: false });
     throw new WorkspaceError(failure);
   }
   return { ...item, dir };
 }
 
 /**
- * Remove a lens's worktree (before_remove runs first), once what its agent committed or left
- * there is kept (keepLensWork). Throws WorkspaceError, leaving the worktree as it is, when that
- * work cannot be committed.
+ * Remove lens worktrees (before_remove runs first) once what their agents committed or left
+ * there is kept (keepLensWork). The worktrees are looked at side by side and their work carried
+ * onto the branch lens by lens, in the order given; then the folders go and git forgets them in
+ * one prune. A worktree whose work cannot be committed is left as it is, and returned.
  */
-export async function closeLensWorktree(
-  root: string,
-  id: string,
-  lens: string,
-  settings: Settings,
-  logDir: string,
-  signal: AbortSignal,
-  warn: (message: string) => void,
+export async function closeLensWorktrees(
+  ctx: LensContext,
+  lenses: string[],
   options = { runHook: true },
-): Promise<void> {
-  const dir = lensWorktreeDir(root, id, lens);
-  if (!existsSync(dir)) return;
-  if (!(await isWorktree(root, dir))) {
-    // Not a worktree (see addWorktree): set aside untouched, never committed from.
-    await rename(dir, path.join(lensesDir(root, id), `.orphan-${lens}-${Date.now()}`));
-    await withGitLock(() => git(root, ['worktree', 'prune']));
-    return;
+): Promise<{ lens: string; error: WorkspaceError }[]> {
+  const { root, id } = ctx;
+  const present = lenses.filter((lens) => existsSync(lensWorktreeDir(root, id, lens)));
+  if (present.length === 0) return [];
+  const tip = await branchTip(root, itemBranch(id));
+  const looks = await Promise.all(present.map((lens) => lookAtLens(ctx, lens, tip, options.runHook)));
+  const failed: { lens: string; error: WorkspaceError }[] = [];
+  const removable: string[] = [];
+  for (const [i, lens] of present.entries()) {
+    if (looks[i] === 'orphan') continue;
+    if (looks[i] === 'changed') {
+      try {
+        await keepLensWork(root, id, lens, ctx.settings.git.author, ctx.warn);
+      } catch (err) {
+        if (!(err instanceof WorkspaceError)) throw err;
+        failed.push({ lens, error: err });
+        continue;
+      }
+    }
+    removable.push(lens);
   }
-  if (options.runHook) await runHook('before_remove', settings, dir, logDir, signal, lens);
-  await keepLensWork(root, id, lens, settings.git.author, warn);
+  await Promise.all(removable.map((lens) => rm(lensWorktreeDir(root, id, lens), { recursive: true, force: true })));
   await withGitLock(async () => {
-    await git(root, ['worktree', 'remove', '--force', dir]);
     await git(root, ['worktree', 'prune']);
     // The item's folder of lens worktrees, then .lenses/, once empty.
     if (
@@ -372,20 +389,45 @@ export async function closeLensWorktree(
     )
       await rmdir(path.dirname(lensesDir(root, id))).catch(() => undefined);
   });
+  return failed;
 }
 
-/** Every lens worktree the item has (see removeWorktree); the first that cannot be closed throws. */
-async function closeLensWorktrees(
-  root: string,
-  id: string,
-  settings: Settings,
-  logDir: string,
-  signal: AbortSignal,
-  warn: (message: string) => void,
-): Promise<void> {
-  const lenses = await readdir(lensesDir(root, id)).catch(() => []);
-  for (const lens of lenses.filter((l) => !l.startsWith('.')))
-    await closeLensWorktree(root, id, lens, settings, logDir, signal, warn);
+/**
+ * Whether a lens's worktree holds work to keep (`changed`: a commit, a change, a branch checked
+ * out) or none (`clean`); a folder that is no worktree is set aside untouched (`orphan`, see
+ * addWorktree). before_remove runs in a worktree.
+ */
+async function lookAtLens(
+  ctx: LensContext,
+  lens: string,
+  tip: string | undefined,
+  runHooks: boolean,
+): Promise<'orphan' | 'clean' | 'changed'> {
+  const dir = lensWorktreeDir(ctx.root, ctx.id, lens);
+  if (!(await isWorktree(ctx.root, dir))) {
+    await rename(dir, path.join(lensesDir(ctx.root, ctx.id), `.orphan-${lens}-${Date.now()}`));
+    return 'orphan';
+  }
+  if (runHooks) await runHook('before_remove', ctx.settings, dir, ctx.logDir, ctx.signal, lens);
+  // One git for three questions: the commit HEAD is on, whether it is detached, and any change.
+  const status = await git(dir, ['status', '--porcelain=v2', '--branch']);
+  const lines = status.stdout.split('\n').filter(Boolean);
+  const clean =
+    status.exitCode === 0 &&
+    lines.every((l) => l.startsWith('# ')) &&
+    lines.includes(`# branch.oid ${tip}`) &&
+    lines.includes('# branch.head (detached)');
+  return clean ? 'clean' : 'changed';
+}
+
+/** Every lens worktree the item has (see removeWorktree); throws when one cannot be closed. */
+async function closeAllLensWorktrees(ctx: LensContext): Promise<void> {
+  const lenses = await readdir(lensesDir(ctx.root, ctx.id)).catch(() => []);
+  const [failed] = await closeLensWorktrees(
+    ctx,
+    lenses.filter((l) => !l.startsWith('.')),
+  );
+  if (failed) throw failed.error;
 }
 
 /**

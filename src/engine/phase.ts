@@ -19,14 +19,16 @@ import { maxAttempts } from '../core/decide.js';
 import { renderPrompt } from '../core/prompt.js';
 import { readVerdict } from '../core/verdict.js';
 import {
+  backlogFilesAt,
   branchTip,
-  closeLensWorktree,
+  closeLensWorktrees as closeLensWorkspaces,
   commitsNotByTend,
   lensWorktreeDir,
   openLensWorktree,
   prepareWorkspace,
   runHook,
   WorkspaceError,
+  type LensContext,
   type Workspace,
 } from '../edges/workspace.js';
 import { itemLogDir, STATE_DIR } from '../edges/state-dir.js';
@@ -270,10 +272,11 @@ async function openWorkspace(attempt: Attempt): Promise<Opened | { failed: Phase
  * cannot be made ready, the attempt fails before any agent starts and those made are removed.
  */
 async function openLensWorktrees(attempt: Attempt, workspace: Workspace): Promise<Opened | { failed: PhaseOutcome }> {
-  const { root, item, config, signal } = attempt.run;
-  const warn = (message: string) => attempt.run.onWarning?.(message);
+  const { config, signal, root } = attempt.run;
+  const ctx = { ...lensContext(attempt), backlog: backlogFilesAt(root, workspace.branch) };
+  ctx.backlog.catch(() => undefined); // each lens awaits it, and fails with its error
   const ready = async (lens: string) => {
-    const space = await openLensWorktree(root, workspace, item.id, lens, config.settings, attempt.logDir, signal, warn);
+    const space = await openLensWorktree(ctx, workspace, lens);
     const beforeRun = await runHook('before_run', config.settings, space.dir, attempt.logDir, signal, lens);
     if (beforeRun) throw new WorkspaceError(beforeRun);
     return space;
@@ -286,23 +289,23 @@ async function openLensWorktrees(attempt: Attempt, workspace: Workspace): Promis
   throw failed.reason;
 }
 
+function lensContext(attempt: Attempt): LensContext {
+  const { root, item, config, signal, onWarning } = attempt.run;
+  const warn = (message: string) => onWarning?.(message);
+  return { root, id: item.id, settings: config.settings, logDir: attempt.logDir, signal, warn };
+}
+
 /**
- * Remove the lens worktrees once their work is kept (see closeLensWorktree), one lens after the
- * other, in the fan-out's order. One that cannot be cleaned up is kept and reported; the review
+ * Remove the lens worktrees once their work is kept (see closeLensWorktrees), carried onto the
+ * branch in the fan-out's order. One that cannot be cleaned up is kept and reported; the review
  * has its artifacts either way, and the next attempt or the item's end tries again.
  */
 async function closeLensWorktrees(attempt: Attempt): Promise<void> {
-  const { root, item, config, signal } = attempt.run;
-  const warn = (message: string) => attempt.run.onWarning?.(message);
-  for (const lens of attempt.lenses) {
-    if (!lens) continue;
-    try {
-      await closeLensWorktree(root, item.id, lens, config.settings, attempt.logDir, signal, warn);
-    } catch (err) {
-      if (!(err instanceof WorkspaceError)) throw err;
-      const kept = path.relative(root, lensWorktreeDir(root, item.id, lens));
-      warn(`${item.id}: the worktree ${kept} was kept: ${err.message}`);
-    }
+  const { root, item, onWarning } = attempt.run;
+  const lenses = attempt.lenses.filter((l): l is string => l !== undefined);
+  for (const { lens, error } of await closeLensWorkspaces(lensContext(attempt), lenses)) {
+    const kept = path.relative(root, lensWorktreeDir(root, item.id, lens));
+    onWarning?.(`${item.id}: the worktree ${kept} was kept: ${error.message}`);
   }
 }
 

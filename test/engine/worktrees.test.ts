@@ -71,6 +71,8 @@ describe('worktrees', () => {
     for (const lens of lenses) {
       expect(await read(times, `${lens}.cwd`)).toBe(path.join(root, '.tend/worktrees/.lenses/thing', lens));
       expect(await read(times, `${lens}.head`)).toBe(branchTip);
+      // backlog/ is in its index but not checked out: a lens's `git commit -a` cannot delete it.
+      expect(await read(times, `${lens}.backlog`)).toMatch(/^S backlog\//);
       expect(await read(root, `backlog/done/thing/review-${lens}.md`)).toContain(`through the ${lens} lens`);
     }
     expect(await read(times, 'general.cwd')).toBe(path.join(root, '.tend/worktrees/thing'));
