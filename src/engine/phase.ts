@@ -21,7 +21,7 @@ import { readVerdict } from '../core/verdict.js';
 import {
   backlogFilesAt,
   branchTip,
-  closeLensWorktrees as closeLensWorkspaces,
+  closeLensWorktrees,
   commitsNotByTend,
   lensWorktreeDir,
   openLensWorktree,
@@ -284,7 +284,7 @@ async function openLensWorktrees(attempt: Attempt, workspace: Workspace): Promis
   const opened = await Promise.allSettled(attempt.lenses.map((lens) => ready(lens ?? 'general')));
   const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (!failed) return { workspace, spaces: opened.map((o) => (o as PromiseFulfilledResult<Workspace>).value) };
-  await closeLensWorktrees(attempt);
+  await removeLensWorktrees(attempt);
   if (failed.reason instanceof WorkspaceError) return { failed: failedBeforeAgents(attempt, failed.reason.message) };
   throw failed.reason;
 }
@@ -300,10 +300,10 @@ function lensContext(attempt: Attempt): LensContext {
  * branch in the fan-out's order. One that cannot be cleaned up is kept and reported; the review
  * has its artifacts either way, and the next attempt or the item's end tries again.
  */
-async function closeLensWorktrees(attempt: Attempt): Promise<void> {
+async function removeLensWorktrees(attempt: Attempt): Promise<void> {
   const { root, item, onWarning } = attempt.run;
   const lenses = attempt.lenses.filter((l): l is string => l !== undefined);
-  for (const { lens, error } of await closeLensWorkspaces(lensContext(attempt), lenses)) {
+  for (const { lens, error } of await closeLensWorktrees(lensContext(attempt), lenses)) {
     const kept = path.relative(root, lensWorktreeDir(root, item.id, lens));
     onWarning?.(`${item.id}: the worktree ${kept} was kept: ${error.message}`);
   }
@@ -485,7 +485,7 @@ async function cleanUpAfterAgents(attempt: Attempt, opened: Opened): Promise<voi
       if (afterRun) await appendFile(phaseLog, `\n# ${afterRun}\n`).catch(() => undefined);
     }),
   );
-  if (own) await closeLensWorktrees(attempt);
+  if (own) await removeLensWorktrees(attempt);
 }
 
 /**
