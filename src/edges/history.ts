@@ -1,5 +1,7 @@
 // An item's history: the commits whose Tend-Item trailer names it, oldest first, as `tend show`
-// prints them. Commands read history here rather than asking git themselves.
+// prints them; and which finished items are the latest. Commands read history here rather than
+// asking git themselves.
+import { BACKLOG_DIR, DONE, ITEM_FILE } from '../core/backlog.js';
 import { gitOk, headCommit } from './git.js';
 
 export interface LogEntry {
@@ -36,4 +38,51 @@ export async function itemHistory(root: string, id: string): Promise<LogEntry[]>
       }
       return { commit, date, author, subject, trailers };
     });
+}
+
+/**
+ * Item ids from the commits that added a `backlog/done/<id>/item.md`, newest commit first, from at
+ * most `commits` commits (all when undefined); `complete` when the history had no more of them.
+ */
+async function doneAdditions(root: string, commits: number | undefined): Promise<{ ids: string[]; complete: boolean }> {
+  const out = await gitOk(root, [
+    'log',
+    '--no-renames',
+    '--diff-filter=A',
+    `--format=%x1e`,
+    '--name-only',
+    ...(commits === undefined ? [] : [`--max-count=${commits}`]),
+    '--',
+    `:(glob)${BACKLOG_DIR}/${DONE}/*/${ITEM_FILE}`,
+  ]);
+  const found = out.split(RECORD).length - 1;
+  const ids = out
+    .split('\n')
+    .map((line) => /^backlog\/done\/([^/]+)\/item\.md$/.exec(line)?.[1])
+    .filter((id): id is string => id !== undefined);
+  return { ids, complete: commits === undefined || found < commits };
+}
+
+/**
+ * At most `limit` of the finished items `done`, the latest first (Infinity: all of them). Latest
+ * by the commit that added the item's item.md to done/, newest first: a fresh clone has it, and
+ * it counts an item however it got there (finished by a run, moved by hand and committed, by tend
+ * or by a person). git log stops once it has found enough, so showing the latest five costs the
+ * same at 10 finished items as at 10,000. Items with no such commit (moved into done/ and not
+ * committed yet) come after, by id.
+ */
+export async function latestDone(root: string, done: ReadonlySet<string>, limit: number): Promise<string[]> {
+  const wanted = Math.min(limit, done.size);
+  let found: string[] = [];
+  if (wanted > 0 && (await headCommit(root))) {
+    for (let commits = wanted + 10; ; commits *= 4) {
+      const added = await doneAdditions(root, limit === Infinity ? undefined : commits);
+      found = [...new Set(added.ids.filter((id) => done.has(id)))];
+      if (found.length >= wanted || added.complete) break;
+    }
+  }
+  if (found.length >= wanted) return found.slice(0, wanted);
+  const listed = new Set(found);
+  const rest = [...done].filter((id) => !listed.has(id)).sort();
+  return [...found, ...rest].slice(0, wanted);
 }
