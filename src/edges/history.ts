@@ -63,26 +63,34 @@ async function doneAdditions(root: string, commits: number | undefined): Promise
   return { ids, complete: commits === undefined || found < commits };
 }
 
+/** The folder names in done/ as HEAD has them: an item folder in done/ and not among them is not committed yet. */
+async function committedDone(root: string): Promise<Set<string>> {
+  const out = await gitOk(root, ['ls-tree', '-z', '--name-only', 'HEAD', '--', `${BACKLOG_DIR}/${DONE}/`]);
+  return new Set(out.split('\0').map((p) => p.slice(`${BACKLOG_DIR}/${DONE}/`.length)));
+}
+
 /**
  * At most `limit` of the finished items `done`, the latest first (Infinity: all of them). Latest
  * by the commit that added the item's item.md to done/, newest first: a fresh clone has it, and
  * it counts an item however it got there (finished by a run, moved by hand and committed, by tend
- * or by a person). git log stops once it has found enough, so showing the latest five costs the
- * same at 10 finished items as at 10,000. Items with no such commit (moved into done/ and not
- * committed yet) come after, by id.
+ * or by a person). git log stops once it has found enough, so showing the latest five costs about
+ * the same at 10 finished items as at 10,000. Items not committed in done/ yet (a move by hand
+ * the next run commits) are newer than any of those and come first, by id.
  */
 export async function latestDone(root: string, done: ReadonlySet<string>, limit: number): Promise<string[]> {
   const wanted = Math.min(limit, done.size);
+  if (wanted === 0) return [];
+  if (!(await headCommit(root))) return [...done].sort().slice(0, wanted);
+  const committed = await committedDone(root);
+  const fresh = [...done].filter((id) => !committed.has(id)).sort();
   let found: string[] = [];
-  if (wanted > 0 && (await headCommit(root))) {
-    for (let commits = wanted + 10; ; commits *= 4) {
-      const added = await doneAdditions(root, limit === Infinity ? undefined : commits);
-      found = [...new Set(added.ids.filter((id) => done.has(id)))];
-      if (found.length >= wanted || added.complete) break;
-    }
+  for (let commits = wanted + 10; fresh.length < wanted; commits *= 4) {
+    const added = await doneAdditions(root, limit === Infinity ? undefined : commits);
+    found = [...new Set(added.ids.filter((id) => committed.has(id) && done.has(id)))];
+    if (fresh.length + found.length >= wanted || added.complete) break;
   }
-  if (found.length >= wanted) return found.slice(0, wanted);
-  const listed = new Set(found);
-  const rest = [...done].filter((id) => !listed.has(id)).sort();
-  return [...found, ...rest].slice(0, wanted);
+  const listed = new Set([...fresh, ...found]);
+  // Committed in done/ with no commit that added an item.md there: an item folder without one.
+  const rest = fresh.length + found.length >= wanted ? [] : [...done].filter((id) => !listed.has(id)).sort();
+  return [...fresh, ...found, ...rest].slice(0, wanted);
 }
