@@ -2,7 +2,7 @@
 // prints them; and which finished items are the latest. Commands read history here rather than
 // asking git themselves.
 import { BACKLOG_DIR, DONE, ITEM_FILE } from '../core/backlog.js';
-import { gitOk, headCommit } from './git.js';
+import { git, gitOk, headCommit } from './git.js';
 
 export interface LogEntry {
   commit: string;
@@ -40,33 +40,39 @@ export async function itemHistory(root: string, id: string): Promise<LogEntry[]>
     });
 }
 
+const DONE_PREFIX = `${BACKLOG_DIR}/${DONE}/`;
+
 /**
  * Item ids from the commits that added a `backlog/done/<id>/item.md`, newest commit first, from at
  * most `commits` commits (all when undefined); `complete` when the history had no more of them.
  */
 async function doneAdditions(root: string, commits: number | undefined): Promise<{ ids: string[]; complete: boolean }> {
-  const out = await gitOk(root, [
+  const result = await git(root, [
     'log',
     '--no-renames',
     '--diff-filter=A',
-    `--format=%x1e`,
+    '--format=%x1e',
     '--name-only',
     ...(commits === undefined ? [] : [`--max-count=${commits}`]),
     '--',
-    `:(glob)${BACKLOG_DIR}/${DONE}/*/${ITEM_FILE}`,
+    `:(glob)${DONE_PREFIX}*/${ITEM_FILE}`,
   ]);
-  const found = out.split(RECORD).length - 1;
-  const ids = out
+  // No commit yet: nothing was added.
+  if (result.exitCode !== 0) return { ids: [], complete: true };
+  const found = result.stdout.split(RECORD).length - 1;
+  const suffix = `/${ITEM_FILE}`;
+  const ids = result.stdout
     .split('\n')
-    .map((line) => /^backlog\/done\/([^/]+)\/item\.md$/.exec(line)?.[1])
-    .filter((id): id is string => id !== undefined);
+    .filter((line) => line.startsWith(DONE_PREFIX) && line.endsWith(suffix))
+    .map((line) => line.slice(DONE_PREFIX.length, -suffix.length));
   return { ids, complete: commits === undefined || found < commits };
 }
 
-/** The folder names in done/ as HEAD has them: an item folder in done/ and not among them is not committed yet. */
+/** The folder names in done/ as HEAD has them (none before the first commit): the rest is not committed yet. */
 async function committedDone(root: string): Promise<Set<string>> {
-  const out = await gitOk(root, ['ls-tree', '-z', '--name-only', 'HEAD', '--', `${BACKLOG_DIR}/${DONE}/`]);
-  return new Set(out.split('\0').map((p) => p.slice(`${BACKLOG_DIR}/${DONE}/`.length)));
+  const result = await git(root, ['ls-tree', '-z', '--name-only', 'HEAD', '--', DONE_PREFIX]);
+  if (result.exitCode !== 0) return new Set();
+  return new Set(result.stdout.split('\0').map((p) => p.slice(DONE_PREFIX.length)));
 }
 
 /**
@@ -80,14 +86,17 @@ async function committedDone(root: string): Promise<Set<string>> {
 export async function latestDone(root: string, done: ReadonlySet<string>, limit: number): Promise<string[]> {
   const wanted = Math.min(limit, done.size);
   if (wanted === 0) return [];
-  if (!(await headCommit(root))) return [...done].sort().slice(0, wanted);
-  const committed = await committedDone(root);
+  const first = limit === Infinity ? undefined : wanted + 10;
+  // Both at once: each git start-up costs tens of milliseconds.
+  const [committed, firstAdded] = await Promise.all([committedDone(root), doneAdditions(root, first)]);
   const fresh = [...done].filter((id) => !committed.has(id)).sort();
-  let found: string[] = [];
-  for (let commits = wanted + 10; fresh.length < wanted; commits *= 4) {
-    const added = await doneAdditions(root, limit === Infinity ? undefined : commits);
-    found = [...new Set(added.ids.filter((id) => committed.has(id) && done.has(id)))];
-    if (fresh.length + found.length >= wanted || added.complete) break;
+  const additions = (ids: string[]) => [...new Set(ids.filter((id) => committed.has(id) && done.has(id)))];
+  let found = additions(firstAdded.ids);
+  let complete = firstAdded.complete;
+  for (let commits = (first ?? 0) * 4; fresh.length + found.length < wanted && !complete; commits *= 4) {
+    const added = await doneAdditions(root, commits);
+    found = additions(added.ids);
+    complete = added.complete;
   }
   const listed = new Set([...fresh, ...found]);
   // Committed in done/ with no commit that added an item.md there: an item folder without one.
