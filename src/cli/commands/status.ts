@@ -4,7 +4,7 @@ import { formatDuration } from '../../core/duration.js';
 import { clean, paint, printJson, table, truncate } from '../output.js';
 import { formatProblem } from '../../core/problem.js';
 import type { Item, Snapshot } from '../../core/backlog.js';
-import { latestDone } from '../../edges/history.js';
+import { latestDone } from '../../edges/latest-done.js';
 import { readDoneItems } from '../../edges/store.js';
 import { runHolder } from '../../edges/lock.js';
 import type { Repo } from '../../edges/repo.js';
