@@ -7,13 +7,15 @@
 // Settings (environment): BENCH_SIZES=100,1000,10000  BENCH_ITEMS=2 (items per measured run)
 // BENCH_LIVE=50 BENCH_GAP_MS=200 (live intake)  BENCH_SLEEP_MS=10000 (CPU while an agent waits)
 // BENCH_NIGHT_SIZES=100,1000 BENCH_NIGHT=15 BENCH_SLOTS=4 BENCH_SCALE=1 (simulated night)
-// BENCH_BACKLOG_MD=0 (skip Backlog.md)  BENCH_OUT=bench-results.json
+// BENCH_BACKLOG_MD=0 (skip Backlog.md)  BENCH_STARTUP_RUNS=21  BENCH_OUT=bench-results.json
+// Start-up alone: BENCH_SIZES= npm run bench
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { backlogCli, backlogList, backlogRepo } from './bench/backlog-md.js';
 import { liveIntake } from './bench/live.js';
 import { night } from './bench/makespan.js';
-import { add, cpuWhileWaiting, runPerTransition, startup, status, writeBenchPipelines } from './bench/measures.js';
+import { add, cpuWhileWaiting, runPerTransition, status, writeBenchPipelines } from './bench/measures.js';
+import { startup, startupLines } from './bench/startup.js';
 import { hasGnuTime, rawCommitMs, removeRepo, sh, tendRepo } from './bench/tools.js';
 
 const list = (name, fallback) => (process.env[name] ?? fallback).split(',').filter(Boolean).map(Number);
@@ -92,18 +94,9 @@ function table(rows) {
   return out.join('\n');
 }
 
-function startupLines(s) {
-  const floor = s.gitStatus.wallMs + s.node.wallMs;
-  return [
-    `start-up, empty backlog: tend --help ${ms(s.help.wallMs)}, tend status ${ms(s.status.wallMs)};` +
-      ` git status + node -e 0 = ${ms(s.gitStatus.wallMs)} + ${ms(s.node.wallMs)} = ${ms(floor)}`,
-    `  over that floor: --help +${ms(s.help.wallMs - floor)}, status +${ms(s.status.wallMs - floor)}`,
-  ].join('\n');
-}
-
-const cli = process.env.BENCH_BACKLOG_MD === '0' ? undefined : backlogCli();
+const cli = process.env.BENCH_BACKLOG_MD === '0' || SIZES.length === 0 ? undefined : backlogCli();
 const empty = tendRepo(0);
-const start = startup(empty);
+const start = startup(empty, num('BENCH_STARTUP_RUNS', 21));
 removeRepo(empty);
 const rows = [];
 for (const size of SIZES) rows.push(await measureSize(size, cli));
@@ -111,7 +104,7 @@ const gitVersion = sh(os.tmpdir(), 'git', '--version').trim();
 console.log(
   `tend bench: ${os.cpus().length} cores, node ${process.version}, ${gitVersion}; ${ITEMS} items per measured run`,
 );
-console.log(table(rows));
+if (rows.length > 0) console.log(table(rows));
 console.log(startupLines(start));
 if (!hasGnuTime) console.log('(memory and CPU need GNU time at /usr/bin/time: apt-get install time)');
 const out = process.env.BENCH_OUT ?? 'bench-results.json';

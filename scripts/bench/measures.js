@@ -1,5 +1,5 @@
 // The figures of `npm run bench` that come from one command each: status, add, a whole
-// `run --once` divided by its transitions, start-up, and tend's own CPU while an agent sleeps.
+// `run --once` divided by its transitions, and tend's own CPU while an agent sleeps.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,14 +63,4 @@ export function cpuWhileWaiting(root, sleepMs) {
   sh(root, 'git', 'add', '--all');
   sh(root, 'git', 'commit', '--quiet', '-m', 'bench wait');
   return timed(root, 'node', [TEND, 'run', '--once'], { ...ENV, BENCH_SLEEP_MS: String(sleepMs) });
-}
-
-/** `tend --help` and `tend status` in an empty repository, against `git status` plus `node -e 0`. */
-export function startup(root, times = 5) {
-  return {
-    help: medianRun(times, () => timed(root, 'node', [TEND, '--help'])),
-    status: medianRun(times, () => timed(root, 'node', [TEND, 'status'])),
-    gitStatus: medianRun(times, () => timed(root, 'git', ['status'])),
-    node: medianRun(times, () => timed(root, 'node', ['-e', '0'])),
-  };
 }

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { TendError } from '../core/problem.js';
+import { OUTCOMES } from '../core/transition.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -185,7 +186,8 @@ function runOptions(y: Argv) {
     .option('concurrency', {
       alias: 'c',
       type: 'number',
-      describe: 'agents at once (default: concurrency in ORCHESTRATOR.md)',
+      describe:
+        "items worked on at once, a fan-out's lenses side by side in one (default: concurrency in ORCHESTRATOR.md)",
     })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the summary' })
     .option('poll', {
@@ -258,5 +260,41 @@ const retry = command({
   },
 });
 
+function logOptions(y: Argv) {
+  return y
+    .positional('id', { type: 'string', describe: 'only the transitions of this item' })
+    .option('since', { type: 'string', describe: 'only commits from then on: anything git log --since takes' })
+    .option('until', { type: 'string', describe: 'only commits up to then: anything git log --until takes' })
+    .option('outcome', {
+      type: 'string',
+      array: true,
+      choices: OUTCOMES,
+      describe: 'only transitions with this outcome; repeat for more',
+    })
+    .options(json)
+    .example('$0 log --since "12 hours ago"', 'what happened overnight, with the total cost')
+    .example('$0 log fix-login-on-safari', "one item's transitions")
+    .example('$0 log --outcome failed --outcome blocked', 'what went wrong')
+    .example('$0 log --since 2026-12-01 --until 2026-12-02', 'the first of December (a bare date is midnight)')
+    .example('$0 log --since yesterday --json', 'as JSON (the keys are in the README)');
+}
+
+const log = command({
+  command: 'log [id]',
+  describe:
+    'the transitions from git history, newest first: time, item, phase, outcome, agent, duration, cost, attempt',
+  builder: logOptions,
+  async run(args, { cwd }) {
+    const { log } = await import('./commands/log.js');
+    await log(cwd, {
+      id: args.id === undefined ? undefined : String(args.id),
+      since: args.since,
+      until: args.until,
+      outcomes: args.outcome?.map(String),
+      json: args.json,
+    });
+  },
+});
+
 /** In the order `tend --help` lists them. */
-export const COMMANDS = [init, add, status, show, doctor, run, approve, reject, retry];
+export const COMMANDS = [init, add, status, show, log, doctor, run, approve, reject, retry];

@@ -1,8 +1,12 @@
 // The `tend` command line: yargs over the table of commands in command-table.ts, whose handlers
 // import their command lazily so `tend --help` starts fast.
 // Exit codes: 0 success, 1 the operation failed or found problems, 2 a usage error.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import yargs, { type Argv } from 'yargs';
+import { PACKAGE_ROOT } from '../edges/assets.js';
 import { TendError } from '../core/problem.js';
+import { endQuietlyOnClosedPipe } from './output.js';
 import { COMMANDS, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CommandContext } from './command-table.js';
 
 const USAGE = [
@@ -11,6 +15,11 @@ const USAGE = [
   'A git-native orchestrator for AI coding agents: a Markdown backlog in backlog/,',
   'moved through pipelines of phases by fresh agent CLIs, one git commit per transition.',
 ].join('\n');
+
+/** tend's version, from its package.json: yargs would look for it beside its own copy, not in the bundle. */
+function version(): string {
+  return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 function reportError(err: unknown): number {
   if (err instanceof TendError) {
@@ -30,6 +39,7 @@ function reportError(err: unknown): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe(); // `tend status | head` ends quietly, as `tend log | head` does
   let code = EXIT_OK;
   const context: CommandContext = {
     cwd: process.cwd(),
@@ -59,7 +69,9 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .alias('help', 'h')
-    .version()
+    .version(version())
+    // tend speaks English; yargs's own messages too (its translations are not in the bundle).
+    .detectLocale(false)
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
       // yargs reports its own usage errors with `msg`; anything else is a real failure.

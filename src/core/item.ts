@@ -1,6 +1,6 @@
 // The work item: pure parse / serialize / update of `item.md` text. No I/O here.
 import { createRequire } from 'node:module';
-import { z } from 'zod';
+import * as z from 'zod';
 import { joinFrontmatter, readYaml, setFields, splitFrontmatter, type Frontmatter } from './frontmatter.js';
 import type { Problem } from './problem.js';
 import { ID_PATTERN } from './slug.js';

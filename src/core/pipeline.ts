@@ -1,6 +1,6 @@
 // A pipeline file (`pipelines/<name>.md`): its phases in frontmatter, and in its body the text
 // that tells triage when to choose it. Pure: the prompt files are checked by the loader.
-import { z } from 'zod';
+import * as z from 'zod';
 import { readYaml, splitFrontmatter } from './frontmatter.js';
 import type { Problem } from './problem.js';
 import { ID_PATTERN } from './slug.js';

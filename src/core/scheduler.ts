@@ -36,7 +36,7 @@ export interface Plan {
 
 export interface SchedulerState {
   now: number;
-  /** Agent slots free right now (global concurrency minus agents running). */
+  /** Slots free right now: global concurrency minus the items being worked on (a fan-out is one item). */
   freeSlots: number;
   /** Items this run is working on, by id, with their phase. */
   active: ReadonlyMap<string, string>;
@@ -106,7 +106,7 @@ interface PlanContext {
   runBudgetLeft: boolean;
 }
 
-/** What is left to hand out as items start: agent slots, and each phase's count of running items. */
+/** What is left to hand out as items start: slots, and each phase's count of running items. */
 interface Capacity {
   slots: number;
   perPhase: Map<string, number>;

@@ -1,6 +1,6 @@
 // Shared pieces of the config schemas and the translation of zod issues into Problems that
 // name the file, the line and the key.
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from './duration.js';
 import type { Problem } from './problem.js';
 

@@ -1,6 +1,6 @@
 // ORCHESTRATOR.md settings: a pure schema with a default for every key. ORCHESTRATOR.md in
 // tend's own repository is the reference that documents each one.
-import { z } from 'zod';
+import * as z from 'zod';
 import { readYaml, splitFrontmatter } from './frontmatter.js';
 import type { Problem } from './problem.js';
 import { argv, durationMs, issuesToProblems } from './schema-helpers.js';

@@ -116,10 +116,26 @@ export async function gitOk(
   return result.stdout;
 }
 
+/** Git directories by checkout root, each asked of git once. */
+const gitDirs = new Map<string, { dir: string; common: string }>();
+
 /** The top of the work tree containing `cwd`, or undefined outside any repository. */
 export async function findRepoRoot(cwd: string): Promise<string | undefined> {
-  const result = await git(cwd, ['rev-parse', '--show-toplevel']);
-  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+  // The git directories come with the root, so the first look at them starts no git process.
+  const result = await git(cwd, ['rev-parse', '--show-toplevel', '--git-dir', '--git-common-dir']);
+  if (result.exitCode !== 0) return undefined;
+  const [root = '', dir = '', common = ''] = result.stdout.split('\n').map((line) => line.trim());
+  if (!root) return undefined;
+  if (dir && common) gitDirs.set(root, { dir: path.resolve(cwd, dir), common: path.resolve(cwd, common) });
+  return root;
+}
+
+/** The checkout's git directory, absolute (`.git`, or `.git/worktrees/<name>` in a worktree); undefined if none. */
+export async function absoluteGitDir(root: string): Promise<string | undefined> {
+  return gitDirsOf(root).then(
+    (dirs) => dirs.dir,
+    () => undefined,
+  );
 }
 
 export async function initRepo(dir: string): Promise<void> {
@@ -235,8 +251,6 @@ export interface CommitOptions {
 /** HEAD moved to another branch, or the branch was rewritten, under tend: nothing more can be committed safely. */
 export class BranchMoved extends TendError {}
 
-const gitDirs = new Map<string, { dir: string; common: string }>();
-
 /** The checkout's git directory and the common one holding refs (they differ in a linked worktree). */
 async function gitDirsOf(root: string): Promise<{ dir: string; common: string }> {
   let dirs = gitDirs.get(root);
@@ -307,7 +321,7 @@ export function literal(p: string): string {
  * HEAD is still on `branch` and the branch was not rewritten under tend; BranchMoved otherwise.
  * Checked before a transition touches anything and again at its commit.
  */
-export async function checkOnBranch(root: string, branch: string): Promise<void> {
+async function checkOnBranch(root: string, branch: string): Promise<void> {
   const now = await currentBranchFast(root);
   if (now !== branch) {
     throw new BranchMoved(

@@ -10,7 +10,7 @@ import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { git } from './git.js';
+import { absoluteGitDir } from './git.js';
 import { isAlive } from './pid.js';
 import { TendError } from '../core/problem.js';
 import { STATE_DIR } from './state-dir.js';
@@ -129,9 +129,8 @@ async function releaseLock(file: string): Promise<void> {
 /** The abstract socket's name for this checkout (Linux only): one per real git directory. */
 async function socketName(root: string): Promise<string | undefined> {
   if (process.platform !== 'linux') return undefined;
-  const result = await git(root, ['rev-parse', '--absolute-git-dir']);
-  if (result.exitCode !== 0) return undefined;
-  let dir = result.stdout.trim();
+  let dir = await absoluteGitDir(root);
+  if (dir === undefined) return undefined;
   try {
     dir = realpathSync(dir);
   } catch {

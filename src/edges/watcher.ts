@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { watch, type ChokidarOptions, type FSWatcher } from 'chokidar';
 import { PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE } from '../core/config.js';
-import { BACKLOG_DIR } from '../core/backlog.js';
+import { BACKLOG_DIR, DONE } from '../core/backlog.js';
 
 export interface RepoWatcher {
   /** Resolves at the next change (after writes settle), or at once if one is pending. */
@@ -22,6 +22,16 @@ function isEditorLeftover(file: string): boolean {
   return /(^|[/\\])\.[^/\\]*\.sw[a-p]$|~$|\.tmp$|\.md\.\d+$/.test(file) || path.basename(file).startsWith('.#');
 }
 
+/**
+ * What is inside backlog/done/: never watched. done/ only grows, and a watch per finished item
+ * folder cost 180 MiB and seconds of start-up at 10,000 items, for nothing the run acts on: a
+ * folder moved there by hand also leaves its old folder, which wakes the loop.
+ */
+function isInsideDone(root: string, file: string): boolean {
+  const rel = path.relative(root, path.resolve(root, file)).split(path.sep);
+  return rel.length > 2 && rel[0] === BACKLOG_DIR && rel[1] === DONE;
+}
+
 function watchOptions(root: string, usePolling: boolean): ChokidarOptions {
   return {
     cwd: root,
@@ -30,7 +40,7 @@ function watchOptions(root: string, usePolling: boolean): ChokidarOptions {
     interval: 500,
     // Wait until a file has stopped growing: a half-copied file is not taken in.
     awaitWriteFinish: { stabilityThreshold: 120, pollInterval: 25 },
-    ignored: isEditorLeftover,
+    ignored: (file: string) => isEditorLeftover(file) || isInsideDone(root, file),
   };
 }
 

@@ -2,7 +2,7 @@
 // .tend/worktrees/<id> on branch tend/<id>, created from the base branch, so parallel builds
 // never touch the same files and the user's checkout is never switched or modified by a build.
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, realpath, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Settings } from '../core/settings.js';
 import { authorEnv, currentBranchFast, git, withGitLock } from './git.js';
@@ -83,10 +83,10 @@ async function addWorktree(root: string, id: string, baseBranch: string): Promis
  * index marked skip-worktree (what sparse checkout does, without changing the repository's
  * config), so the branch keeps it as it was and `git commit -a` or `git add -A` never delete it.
  */
-async function checkOutAllButBacklog(dir: string, id: string): Promise<void> {
+async function checkOutAllButBacklog(dir: string, id: string, listed?: Promise<string>): Promise<void> {
   const what = `could not check out the worktree for ${id}`;
   await gitOrFail(dir, ['reset', '--quiet'], what);
-  const backlog = await gitOrFail(dir, ['ls-files', '-z', '--', `${BACKLOG_DIR}/`], what);
+  const backlog = (await listed) ?? (await gitOrFail(dir, ['ls-files', '-z', '--', `${BACKLOG_DIR}/`], what));
   if (backlog) await gitOrFail(dir, ['update-index', '-z', '--skip-worktree', '--stdin'], what, undefined, backlog);
   await gitOrFail(dir, ['checkout-index', '--all', '--quiet', '-u'], what); // -u: stat data, or every diff rehashes
 }
@@ -120,10 +120,12 @@ export async function runHook(
   dir: string,
   logDir: string,
   signal: AbortSignal,
+  lens?: string,
 ): Promise<string | undefined> {
   const command = settings.hooks[name];
   if (!command) return undefined;
-  const logFile = path.join(logDir, `hook-${name}.log`);
+  // Lenses run their hooks side by side: each writes its own log.
+  const logFile = path.join(logDir, `hook-${name}${lens ? `-${lens}` : ''}.log`);
   // Loaded here, not at the top: `tend add` and `approve` reach this module through the writer,
   // and a data command must not load the process runner it never uses.
   const { runProcess } = await import('./process.js');
@@ -192,7 +194,7 @@ export async function prepareWorkspace(
     if (off) throw new WorkspaceError(off);
     // What an earlier phase (or attempt) left uncommitted goes on the branch before this one
     // starts, so a review's diff holds everything.
-    await commitLeftovers(dir, id, settings.git.author);
+    await commitLeftovers(dir, `the worktree of ${id}`, settings.git.author);
   } else {
     await withGitLock(() => addWorktree(root, id, baseBranch));
     const failure = await runHook('after_create', settings, dir, logDir, signal);
@@ -237,6 +239,8 @@ export async function removeWorktree(
   options = { runHook: true },
 ): Promise<void> {
   const dir = worktreeDir(root, id);
+  // Lens worktrees left by a run cut off mid-review (or one whose clean-up failed) go first.
+  await closeAllLensWorktrees({ root, id, settings, logDir, signal, warn: () => undefined });
   if (!existsSync(dir)) return;
   if (!(await isWorktree(root, dir))) {
     // Not a worktree (see addWorktree): set aside untouched, never committed from.
@@ -249,7 +253,7 @@ export async function removeWorktree(
   // Off its branch: leftovers go on a detached HEAD kept under refs/tend/kept/, never onto
   // whatever branch the agent switched to.
   if (off) await gitOrFail(dir, ['checkout', '--quiet', '--detach'], `could not detach the worktree of ${id}`);
-  await commitLeftovers(dir, id, settings.git.author);
+  await commitLeftovers(dir, `the worktree of ${id}`, settings.git.author);
   if (off)
     await gitOrFail(
       dir,
@@ -262,12 +266,12 @@ export async function removeWorktree(
   });
 }
 
-/** Commit, as tend, what an agent left uncommitted in the item's worktree. */
-async function commitLeftovers(dir: string, id: string, author: string | undefined): Promise<void> {
-  if ((await gitOrFail(dir, ['status', '--porcelain'], `could not read the worktree of ${id}`)).trim() === '') return;
+/** Commit, as tend, what an agent left uncommitted in a worktree (`of`: "the worktree of <id>"). */
+async function commitLeftovers(dir: string, of: string, author: string | undefined): Promise<void> {
+  if ((await gitOrFail(dir, ['status', '--porcelain'], `could not read ${of}`)).trim() === '') return;
   // Never backlog/: it is not checked out here, and a lost skip-worktree bit must not read as its deletion.
   const add = ['add', '--all', '--', '.', `:(exclude)${BACKLOG_DIR}/`];
-  await gitOrFail(dir, add, `could not commit the work left in the worktree of ${id}`);
+  await gitOrFail(dir, add, `could not commit the work left in ${of}`);
   await gitOrFail(
     dir,
     [
@@ -277,11 +281,204 @@ async function commitLeftovers(dir: string, id: string, author: string | undefin
       '--quiet',
       '--no-verify',
       '-m',
-      `tend: work left uncommitted in the worktree of ${id}`,
+      `tend: work left uncommitted in ${of}`,
     ],
-    `could not commit the work left in the worktree of ${id}`,
+    `could not commit the work left in ${of}`,
     authorEnv(author),
   );
+}
+
+/** git.author commits copies of others' commits (a rebase, a cherry-pick); their authors stay who they were. */
+function committerEnv(author: string | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(authorEnv(author)).filter(([k]) => k.startsWith('GIT_COMMITTER_')));
+}
+
+/** Where the worktrees of an item's fan-out lenses live while its phase runs (ids never start with a dot). */
+function lensesDir(root: string, id: string): string {
+  return path.join(root, WORKTREES_DIR, '.lenses', id);
+}
+
+export function lensWorktreeDir(root: string, id: string, lens: string): string {
+  return path.join(lensesDir(root, id), lens);
+}
+
+/** What work on an item's lens worktrees needs: where, with which settings, and whom to tell. */
+export interface LensContext {
+  root: string;
+  id: string;
+  settings: Settings;
+  logDir: string;
+  signal: AbortSignal;
+  warn: (message: string) => void;
+  /** The files under backlog/ at the commit the lenses start from, listed once for all of them. */
+  backlog?: Promise<string>;
+}
+
+/** The files under backlog/ at the tip of `branch`, NUL-separated as `git ls-files -z` gives them. */
+export async function backlogFilesAt(root: string, branch: string): Promise<string> {
+  const listed = ['ls-tree', '-r', '-z', '--name-only', `refs/heads/${branch}`, '--', `${BACKLOG_DIR}/`];
+  return gitOrFail(root, listed, `could not list ${BACKLOG_DIR}/ on ${branch}`);
+}
+
+/**
+ * A fan-out lens's own worktree, detached at the commit the item's branch is on: the lenses run
+ * side by side, and two agents running git in one worktree collide on its index.lock. Like the
+ * item's worktree it holds everything but backlog/ and runs after_create. What an earlier
+ * attempt left in its place is collected first (closeLensWorktrees).
+ */
+export async function openLensWorktree(ctx: LensContext, item: Workspace, lens: string): Promise<Workspace> {
+  const { root, id, settings, logDir, signal } = ctx;
+  const [stale] = await closeLensWorktrees(ctx, [lens]);
+  if (stale) throw stale.error;
+  const dir = lensWorktreeDir(root, id, lens);
+  const add = ['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--no-checkout', '--detach'];
+  const what = `could not create the worktree of the ${lens} lens of ${id}`;
+  await withGitLock(async () => {
+    await mkdir(path.dirname(dir), { recursive: true }); // under the lock, which also removes empty folders here
+    await gitOrFail(root, [...add, dir, `refs/heads/${item.branch}`], what);
+  });
+  await checkOutAllButBacklog(dir, id, ctx.backlog);
+  const failure = await runHook('after_create', settings, dir, logDir, signal, lens);
+  if (failure) {
+    await closeLensWorktrees(ctx, [lens], { runHook: false });
+    throw new WorkspaceError(failure);
+  }
+  return { ...item, dir };
+}
+
+/**
+ * Remove lens worktrees (before_remove runs first) once what their agents committed or left
+ * there is kept (keepLensWork). The worktrees are looked at side by side and their work carried
+ * onto the branch lens by lens, in the order given; then the folders go and git forgets them in
+ * one prune. A worktree whose work cannot be committed is left as it is, and returned.
+ */
+export async function closeLensWorktrees(
+  ctx: LensContext,
+  lenses: string[],
+  options = { runHook: true },
+): Promise<{ lens: string; error: WorkspaceError }[]> {
+  const { root, id } = ctx;
+  const present = lenses.filter((lens) => existsSync(lensWorktreeDir(root, id, lens)));
+  if (present.length === 0) return [];
+  const tip = await branchTip(root, itemBranch(id));
+  const looks = await Promise.all(present.map((lens) => lookAtLens(ctx, lens, tip, options.runHook)));
+  const failed: { lens: string; error: WorkspaceError }[] = [];
+  const removable: string[] = [];
+  for (const [i, lens] of present.entries()) {
+    if (looks[i] === 'orphan') continue;
+    if (looks[i] === 'changed') {
+      try {
+        await keepLensWork(root, id, lens, ctx.settings.git.author, ctx.warn);
+      } catch (err) {
+        if (!(err instanceof WorkspaceError)) throw err;
+        failed.push({ lens, error: err });
+        continue;
+      }
+    }
+    removable.push(lens);
+  }
+  await Promise.all(removable.map((lens) => rm(lensWorktreeDir(root, id, lens), { recursive: true, force: true })));
+  await withGitLock(async () => {
+    await git(root, ['worktree', 'prune']);
+    // The item's folder of lens worktrees, then .lenses/, once empty.
+    if (
+      await rmdir(lensesDir(root, id)).then(
+        () => true,
+        () => false,
+      )
+    )
+      await rmdir(path.dirname(lensesDir(root, id))).catch(() => undefined);
+  });
+  return failed;
+}
+
+/**
+ * Whether a lens's worktree holds work to keep (`changed`: a commit, a change, a branch checked
+ * out) or none (`clean`); a folder that is no worktree is set aside untouched (`orphan`, see
+ * addWorktree). before_remove runs in a worktree.
+ */
+async function lookAtLens(
+  ctx: LensContext,
+  lens: string,
+  tip: string | undefined,
+  runHooks: boolean,
+): Promise<'orphan' | 'clean' | 'changed'> {
+  const dir = lensWorktreeDir(ctx.root, ctx.id, lens);
+  if (!(await isWorktree(ctx.root, dir))) {
+    await rename(dir, path.join(lensesDir(ctx.root, ctx.id), `.orphan-${lens}-${Date.now()}`));
+    return 'orphan';
+  }
+  if (runHooks) await runHook('before_remove', ctx.settings, dir, ctx.logDir, ctx.signal, lens);
+  // One git for three questions: the commit HEAD is on, whether it is detached, and any change.
+  const status = await git(dir, ['status', '--porcelain=v2', '--branch']);
+  const lines = status.stdout.split('\n').filter(Boolean);
+  const clean =
+    status.exitCode === 0 &&
+    lines.every((l) => l.startsWith('# ')) &&
+    lines.includes(`# branch.oid ${tip}`) &&
+    lines.includes('# branch.head (detached)');
+  return clean ? 'clean' : 'changed';
+}
+
+/** Every lens worktree the item has (see removeWorktree); throws when one cannot be closed. */
+async function closeAllLensWorktrees(ctx: LensContext): Promise<void> {
+  const lenses = await readdir(lensesDir(ctx.root, ctx.id)).catch(() => []);
+  const [failed] = await closeLensWorktrees(
+    ctx,
+    lenses.filter((l) => !l.startsWith('.')),
+  );
+  if (failed) throw failed.error;
+}
+
+/**
+ * What a lens committed or left uncommitted in its worktree goes on the item's branch, after the
+ * commit the review started from: it is never merged unreviewed, and nothing is lost. Work that
+ * does not apply there (it conflicts with another lens's, or the lens switched its worktree to a
+ * branch) is kept under refs/tend/kept/. Either is reported: a review should not change code.
+ */
+async function keepLensWork(
+  root: string,
+  id: string,
+  lens: string,
+  author: string | undefined,
+  warn: (message: string) => void,
+): Promise<void> {
+  const dir = lensWorktreeDir(root, id, lens);
+  const who = `${id}: the ${lens} lens`;
+  const switched = (await git(dir, ['symbolic-ref', '--quiet', 'HEAD'])).exitCode === 0;
+  if (switched) await gitOrFail(dir, ['checkout', '--quiet', '--detach'], `could not detach the ${lens} lens of ${id}`);
+  await commitLeftovers(dir, `the ${lens} lens worktree of ${id}`, author);
+  const head = await commitOf(dir, 'HEAD');
+  const branch = itemBranch(id);
+  if (!head || (await git(root, ['merge-base', '--is-ancestor', head, `refs/heads/${branch}`])).exitCode === 0) return;
+  if (!switched && (await pickOntoBranch(root, id, head, author))) {
+    warn(`${who} changed code; its commits were added to ${branch} after the commit it reviewed (so never merged)`);
+    return;
+  }
+  const kept = `refs/tend/kept/${id}-${lens}-${Date.now()}`;
+  await gitOrFail(root, ['update-ref', kept, head], `could not keep the work of the ${lens} lens of ${id}`);
+  const why = switched ? 'it switched its worktree to a branch' : `it does not apply to ${branch}`;
+  warn(`${who} changed code, and ${why}: its work is kept as ${kept}`);
+}
+
+/** Cherry-pick what a lens committed onto the item's branch, in the item's worktree; false if that fails. */
+async function pickOntoBranch(root: string, id: string, head: string, author: string | undefined): Promise<boolean> {
+  const itemDir = worktreeDir(root, id);
+  const branch = itemBranch(id);
+  const base = (await git(root, ['merge-base', head, `refs/heads/${branch}`])).stdout.trim();
+  if (!base || !(await isWorktree(root, itemDir)) || (await offBranch(root, itemDir, branch))) return false;
+  // --ff: the first lens's commits are taken as they are; a later lens's are copied on top.
+  const pick = [
+    '-c',
+    'core.hooksPath=/dev/null',
+    'cherry-pick',
+    '--ff',
+    '--keep-redundant-commits',
+    `${base}..${head}`,
+  ];
+  if ((await git(itemDir, pick, { env: committerEnv(author) })).exitCode === 0) return true;
+  await git(itemDir, ['cherry-pick', '--abort']);
+  return false;
 }
 
 /** `landed`: the branch commit whose work is now in the base branch, when it is. */
@@ -423,12 +620,8 @@ async function rebased(
   if (added.exitCode !== 0)
     return { ok: false, reason: `could not make a worktree to rebase ${branch}: ${describeGitError(added.stderr)}` };
   try {
-    // git.author commits the rebased copies; their authors stay who they were.
-    const committer = Object.fromEntries(
-      Object.entries(authorEnv(author)).filter(([k]) => k.startsWith('GIT_COMMITTER_')),
-    );
     const rebase = await git(scratch, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', base], {
-      env: committer,
+      env: committerEnv(author),
     });
     if (rebase.exitCode !== 0) {
       await git(scratch, ['rebase', '--abort']);

@@ -51,7 +51,6 @@ export async function runJob(host: JobHost, { item, pipeline, phase }: Start): P
       phase,
       agentOverride: run.agent,
       baseBranch: run.branch,
-      slots: run.slots,
       signal: host.signal,
       onActivity: (lens, line) => run.reporter.activity?.(item.id, phase.name, lens, line),
       onWarning: (message) => run.reporter.warn(message),

@@ -19,14 +19,18 @@ import { maxAttempts } from '../core/decide.js';
 import { renderPrompt } from '../core/prompt.js';
 import { readVerdict } from '../core/verdict.js';
 import {
+  backlogFilesAt,
   branchTip,
+  closeLensWorktrees,
   commitsNotByTend,
+  lensWorktreeDir,
+  openLensWorktree,
   prepareWorkspace,
   runHook,
   WorkspaceError,
+  type LensContext,
   type Workspace,
 } from '../edges/workspace.js';
-import type { Slots } from '../core/slots.js';
 import { itemLogDir, STATE_DIR } from '../edges/state-dir.js';
 
 export class AgentUnavailable extends TendError {}
@@ -43,7 +47,6 @@ export interface PhaseRun {
   /** `--agent` given to `tend run`, overriding the configuration. */
   agentOverride?: string;
   baseBranch: string;
-  slots: Slots;
   signal: AbortSignal;
   onActivity?: (lens: string | undefined, line: string) => void;
   onWarning?: (message: string) => void;
@@ -223,8 +226,20 @@ function failedBeforeAgents(attempt: Attempt, failure: string): PhaseOutcome {
   return attempt.run.signal.aborted ? { ...outcome, interrupted: true } : outcome;
 }
 
-/** The attempt's workspace with its before_run hook done; a failure of either fails the attempt. */
-async function openWorkspace(attempt: Attempt): Promise<{ workspace: Workspace } | { failed: PhaseOutcome }> {
+/** Where the attempt's agents run: the workspace, and for each lens the workspace its agent runs in. */
+interface Opened {
+  workspace: Workspace;
+  /** One per entry of `attempt.lenses`: a lens's own worktree in a worktree fan-out, else the workspace. */
+  spaces: Workspace[];
+}
+
+/** Whether each lens gets its own worktree: a fan-out in a worktree phase. */
+function lensWorktrees(attempt: Attempt, workspace: Workspace): boolean {
+  return attempt.run.phase.fanout !== undefined && workspace.kind === 'worktree';
+}
+
+/** The attempt's workspaces with their before_run hooks done; a failure of any fails the attempt. */
+async function openWorkspace(attempt: Attempt): Promise<Opened | { failed: PhaseOutcome }> {
   const { root, item, phase, config, baseBranch, signal } = attempt.run;
   const settings = config.settings;
   let workspace: Workspace;
@@ -244,8 +259,54 @@ async function openWorkspace(attempt: Attempt): Promise<{ workspace: Workspace }
     if (err instanceof WorkspaceError) return { failed: failedBeforeAgents(attempt, err.message) };
     throw err;
   }
+  if (lensWorktrees(attempt, workspace)) return openLensWorktrees(attempt, workspace);
   const beforeRun = await runHook('before_run', settings, workspace.dir, attempt.logDir, signal);
-  return beforeRun ? { failed: failedBeforeAgents(attempt, beforeRun) } : { workspace };
+  return beforeRun
+    ? { failed: failedBeforeAgents(attempt, beforeRun) }
+    : { workspace, spaces: attempt.lenses.map(() => workspace) };
+}
+
+/**
+ * A worktree per lens, side by side, each with its before_run hook done: the lenses of a fan-out
+ * run at once, and agents that run git in one worktree would collide on its index.lock. If one
+ * cannot be made ready, the attempt fails before any agent starts and those made are removed.
+ */
+async function openLensWorktrees(attempt: Attempt, workspace: Workspace): Promise<Opened | { failed: PhaseOutcome }> {
+  const { config, signal, root } = attempt.run;
+  const ctx = { ...lensContext(attempt), backlog: backlogFilesAt(root, workspace.branch) };
+  ctx.backlog.catch(() => undefined); // each lens awaits it, and fails with its error
+  const ready = async (lens: string) => {
+    const space = await openLensWorktree(ctx, workspace, lens);
+    const beforeRun = await runHook('before_run', config.settings, space.dir, attempt.logDir, signal, lens);
+    if (beforeRun) throw new WorkspaceError(beforeRun);
+    return space;
+  };
+  const opened = await Promise.allSettled(attempt.lenses.map((lens) => ready(lens ?? 'general')));
+  const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (!failed) return { workspace, spaces: opened.map((o) => (o as PromiseFulfilledResult<Workspace>).value) };
+  await removeLensWorktrees(attempt);
+  if (failed.reason instanceof WorkspaceError) return { failed: failedBeforeAgents(attempt, failed.reason.message) };
+  throw failed.reason;
+}
+
+function lensContext(attempt: Attempt): LensContext {
+  const { root, item, config, signal, onWarning } = attempt.run;
+  const warn = (message: string) => onWarning?.(message);
+  return { root, id: item.id, settings: config.settings, logDir: attempt.logDir, signal, warn };
+}
+
+/**
+ * Remove the lens worktrees once their work is kept (see closeLensWorktrees), carried onto the
+ * branch in the fan-out's order. One that cannot be cleaned up is kept and reported; the review
+ * has its artifacts either way, and the next attempt or the item's end tries again.
+ */
+async function removeLensWorktrees(attempt: Attempt): Promise<void> {
+  const { root, item, onWarning } = attempt.run;
+  const lenses = attempt.lenses.filter((l): l is string => l !== undefined);
+  for (const { lens, error } of await closeLensWorktrees(lensContext(attempt), lenses)) {
+    const kept = path.relative(root, lensWorktreeDir(root, item.id, lens));
+    onWarning?.(`${item.id}: the worktree ${kept} was kept: ${error.message}`);
+  }
 }
 
 /** Where one lens's artifact goes, where its agent writes it, and the stem of its log files. */
@@ -365,7 +426,7 @@ async function settleArtifact(attempt: Attempt, files: LensFiles): Promise<Artif
   return state;
 }
 
-/** One agent of the attempt: its prompt written, the agent run in a slot, its artifact settled. */
+/** One agent of the attempt: its prompt written, the agent run in its workspace, its artifact settled. */
 async function runLens(attempt: Attempt, workspace: Workspace, lens: string | undefined): Promise<LensRun> {
   const files = lensFiles(attempt, workspace, lens);
   await rm(files.artifactAbs, { force: true }); // a stale artifact must not pass for this attempt's
@@ -376,9 +437,7 @@ async function runLens(attempt: Attempt, workspace: Workspace, lens: string | un
     file: path.join(attempt.logDir, `${files.stem}.prompt.md`),
   };
   await writeFile(prompt.file, prompt.text);
-  const result = await attempt.run.slots.with(() =>
-    attempt.agent.run(agentRequest(attempt, workspace, lens, files, prompt)),
-  );
+  const result = await attempt.agent.run(agentRequest(attempt, workspace, lens, files, prompt));
   warnOfLeftRunning(attempt.run, result);
   const state = await settleArtifact(attempt, files);
   const logFile = path.relative(attempt.run.root, path.join(attempt.logDir, `${files.stem}.log`));
@@ -405,39 +464,51 @@ async function restoreOtherItemsFiles(run: PhaseRun, deletedBefore: Set<string>)
   );
 }
 
-/** After the agents exit: symlinks they left in the item folder go, then the after_run hook runs. */
-async function cleanUpAfterAgents(attempt: Attempt, workspace: Workspace): Promise<void> {
+/**
+ * After the agents exit: symlinks they left in the item folder go, the after_run hook runs where
+ * each agent ran (a failure is only logged), and lens worktrees are removed.
+ */
+async function cleanUpAfterAgents(attempt: Attempt, opened: Opened): Promise<void> {
   const { run, dir, logDir } = attempt;
   const links = await removeSymlinks(path.join(run.root, dir));
   if (links.length > 0) {
     const agent = `${run.item.id}: the ${run.phase.name} agent`;
     run.onWarning?.(`${agent} left symlink(s) in ${dir} (${links.join(', ')}); removed, not committed`);
   }
-  const afterRun = await runHook('after_run', run.config.settings, workspace.dir, logDir, run.signal);
-  const phaseLog = path.join(logDir, `${run.phase.name}.${attempt.number}.log`);
-  if (afterRun) await appendFile(phaseLog, `\n# ${afterRun}\n`).catch(() => undefined);
+  const own = lensWorktrees(attempt, opened.workspace);
+  const spaces = own ? opened.spaces : [opened.workspace];
+  await Promise.all(
+    spaces.map(async (space, i) => {
+      const lens = own ? attempt.lenses[i] : undefined;
+      const afterRun = await runHook('after_run', run.config.settings, space.dir, logDir, run.signal, lens);
+      const phaseLog = path.join(logDir, `${run.phase.name}${lens ? `-${lens}` : ''}.${attempt.number}.log`);
+      if (afterRun) await appendFile(phaseLog, `\n# ${afterRun}\n`).catch(() => undefined);
+    }),
+  );
+  if (own) await removeLensWorktrees(attempt);
 }
 
 /**
- * Every agent of the attempt, side by side, then what they did outside their artifact (commits
- * on the base branch, other items' files deleted, symlinks) and the after_run hook. Returns the
- * runs and the phase's wall time.
+ * Every agent of the attempt, side by side (each lens in its own workspace), then what they did
+ * outside their artifact (commits on the base branch, other items' files deleted, symlinks) and
+ * the after_run hook. Returns the runs and the phase's wall time.
  */
-async function runAgents(attempt: Attempt, workspace: Workspace): Promise<{ runs: LensRun[]; phaseMs: number }> {
+async function runAgents(attempt: Attempt, opened: Opened): Promise<{ runs: LensRun[]; phaseMs: number }> {
   const { run } = attempt;
+  const { workspace, spaces } = opened;
   const { root, item, phase } = run;
   // An agent in the checkout itself could delete other items' files; such deletions are put
   // back from git's index rather than committed later as a human's removal.
   const deletedBefore = workspace.kind === 'repo' ? await deletedBacklogFiles(root) : new Set<string>();
   const baseBefore = workspace.kind === 'worktree' ? await branchTip(root, workspace.baseBranch) : undefined;
   const phaseStarted = Date.now();
-  const runs = await Promise.all(attempt.lenses.map((lens) => runLens(attempt, workspace, lens)));
-  // The phase's time, not one lens's: lenses wait for slots when concurrency is lower.
+  const runs = await Promise.all(attempt.lenses.map((lens, i) => runLens(attempt, spaces[i] ?? workspace, lens)));
+  // The phase's time, from the first lens's start to the last one's end, not one lens's.
   const phaseMs = Date.now() - phaseStarted;
   run.onAgentsDone?.();
   if (baseBefore) await warnOfCommitsOnBase(run, root, baseBefore, workspace, `${item.id}: the ${phase.name} agent`);
   if (workspace.kind === 'repo') await restoreOtherItemsFiles(run, deletedBefore);
-  await cleanUpAfterAgents(attempt, workspace);
+  await cleanUpAfterAgents(attempt, opened);
   return { runs, phaseMs };
 }
 
@@ -554,7 +625,7 @@ export async function runPhase(run: PhaseRun): Promise<PhaseOutcome> {
   const attempt = await setUpAttempt(run);
   const opened = await openWorkspace(attempt);
   if ('failed' in opened) return opened.failed;
-  const { runs, phaseMs } = await runAgents(attempt, opened.workspace);
+  const { runs, phaseMs } = await runAgents(attempt, opened);
   const outcome = agentsOutcome(attempt, runs, phaseMs);
   return (
     endedByAgents(attempt, runs, outcome) ??

@@ -10,7 +10,6 @@ import { BLOCKED, type Item } from '../core/backlog.js';
 import type { Config } from '../core/config.js';
 import type { Transition } from '../core/transition.js';
 import type { Decision } from '../core/decide.js';
-import { Slots } from '../core/slots.js';
 
 export interface Reporter {
   transition(t: Transition): void;
@@ -98,7 +97,6 @@ export class RunState {
   readonly carriedUsd: number;
   /** Written into `owner` of the items this run claims. */
   readonly owner = `${os.hostname()}:${process.pid}`;
-  readonly slots: Slots;
   /** The last good configuration; the loop replaces it when the files change. */
   config: Config;
   // What the loop knows between ticks, changed by runner.ts alone.
@@ -142,7 +140,6 @@ export class RunState {
     this.reporter = setup.reporter;
     this.summary = setup.summary;
     this.carriedUsd = setup.carriedUsd ?? 0;
-    this.slots = new Slots(setup.concurrency);
   }
 
   /** Read at each commit, so a reloaded configuration applies at once. */

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { checkOnBranch, commitPaths, currentBranchFast } from '../edges/git.js';
+import { checkNotRewritten, commitPaths, currentBranchFast } from '../edges/git.js';
 import { serializeItem, updateItem } from '../core/item.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { commitMessage, type Transition } from '../core/transition.js';
@@ -105,9 +105,10 @@ export async function workingBranch(
 }
 
 async function carryOutDecision(target: ItemTarget, { item, decision }: ItemChange): Promise<ItemWritten> {
-  // Before touching the item: HEAD may be elsewhere (nothing may move or merge then), and a
-  // rewritten branch may have taken its folder back in time.
-  await checkOnBranch(target.root, target.branch);
+  // Before touching the item: a rewritten branch may have taken its folder back in time. HEAD on
+  // another branch is refused only at the commit: the move is journaled by then, so a phase's
+  // paid result is committed once the person switches back, not run again.
+  await checkNotRewritten(target.root, target.branch);
   const signal = target.signal ?? new AbortController().signal;
   const d = await settleWorkspace(target.root, item, decision, target.settings, target.branch, signal);
   const applied = await applyTransition(target, item, d);

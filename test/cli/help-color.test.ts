@@ -9,7 +9,7 @@ import { scratchDir, scratchRepo, tend, tendOk, writeTree } from '../helpers/rep
 import { ANSI, copyRepo, outsideGitEnv, sharedRepo } from './support.js';
 
 /** Every command `tend --help` lists; the first test fails when one is added and not listed here. */
-const COMMANDS = ['init', 'add', 'status', 'show', 'doctor', 'run', 'approve', 'reject', 'retry'];
+const COMMANDS = ['init', 'add', 'status', 'show', 'log', 'doctor', 'run', 'approve', 'reject', 'retry'];
 
 /** NO_COLOR wins over FORCE_COLOR, so with both set no output may carry an escape code. */
 const NO_COLOR_DESPITE_FORCE = { NO_COLOR: '1', FORCE_COLOR: '1' };
@@ -67,6 +67,7 @@ describe('colour', () => {
     const runs = await Promise.all([
       tend(repo(), ['status']),
       tend(repo(), ['show', 'coloured-item']),
+      tend(repo(), ['log']),
       tend(repo(), ['doctor']),
       tend(repo(), ['show', 'nope']),
       tend(repo(), ['--help']),
@@ -122,6 +123,7 @@ describe('NO_COLOR, command by command', () => {
     ['add', ['add', 'Another item', '-p', '2']],
     ['status', ['status']],
     ['show', ['show', 'to-approve']],
+    ['log', ['log']],
     ['doctor', ['doctor']],
     ['run', ['run', '--once']],
     ['approve', ['approve', 'to-approve']],
@@ -142,7 +144,7 @@ describe('NO_COLOR, command by command', () => {
 
   // The control for the test above: these commands do colour when asked, so their silence under
   // NO_COLOR is NO_COLOR's doing. (The others print only plain lines here; `run` has nothing to do.)
-  it.each(runs.filter(([command]) => ['status', 'show', 'doctor'].includes(command)))(
+  it.each(runs.filter(([command]) => ['status', 'show', 'log', 'doctor'].includes(command)))(
     'tend %s colours its output with FORCE_COLOR and no NO_COLOR',
     async (_command, args) => {
       const result = await tend(await copyRepo(ran), args, { env: { NO_COLOR: '', FORCE_COLOR: '1' } });

@@ -1,70 +1,85 @@
 // The data commands (`status`, `show`, `add`) start without the run loop's machinery: neither
 // the agent modules nor the process runner nor execa, which cost start-up on every command.
-// Checked twice over the built CLI in dist/: by walking the static imports of what each command's
-// handler loads, and by recording every module a real `tend status`, `show` and `add` load.
+// Checked twice over the built CLI in dist/, an esbuild bundle split into chunks whose contents
+// esbuild lists in dist/meta.json: by walking the static imports between chunks from what each
+// command's handler loads, and by recording every chunk a real `tend status`, `show` and `add` load.
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { initializedRepo, PACKAGE_ROOT, scratchDir, tend } from '../helpers/repo.js';
 
 const DIST = path.join(PACKAGE_ROOT, 'dist');
 
+/** esbuild's metafile: each output file (relative to the package root), the sources in it, what it imports. */
+interface Output {
+  entryPoint?: string;
+  inputs: Record<string, unknown>;
+  imports: { path: string; kind: string; external?: boolean }[];
+}
+const outputs = (): Record<string, Output> =>
+  (JSON.parse(readFileSync(path.join(DIST, 'meta.json'), 'utf8')) as { outputs: Record<string, Output> }).outputs;
+
 /** What a data command must not load: agents, the child process runner, execa. */
-function forbidden(module: string): boolean {
-  const rel = path.relative(DIST, module).split(path.sep).join('/');
-  return rel.startsWith('agents/') || rel === 'edges/process.js' || /(^|\/)execa(\/|$)/.test(module);
+function forbidden(source: string): boolean {
+  return source.startsWith('src/agents/') || source === 'src/edges/process.ts' || /(^|\/)execa(\/|$)/.test(source);
 }
 
-/** The modules a file imports statically; `import()` is the lazy boundary and is not followed. */
-function staticImports(file: string): string[] {
-  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
-  return source.statements.flatMap((statement) =>
-    (ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement)) &&
-    statement.moduleSpecifier &&
-    ts.isStringLiteral(statement.moduleSpecifier)
-      ? [statement.moduleSpecifier.text]
-      : [],
-  );
+/** The output file a source file starts in: the entry or the chunk its `import()` loads. */
+function outputOf(source: string): string {
+  const found = Object.entries(outputs()).find(([, o]) => o.entryPoint === source);
+  if (!found) throw new Error(`no output of dist/ starts at ${source}`);
+  return found[0];
 }
 
-/** Every file of dist/ reached from `entry` through static relative imports, and the packages named on the way. */
-function staticGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+/** The sources in every output reached from `source`'s through static imports; `import()` is the lazy boundary. */
+function staticGraph(source: string): { files: Set<string>; sources: Set<string>; packages: Set<string> } {
+  const all = outputs();
   const files = new Set<string>();
   const packages = new Set<string>();
-  const pending = [path.join(DIST, entry)];
+  const pending = [outputOf(source)];
   for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
     if (files.has(file)) continue;
     files.add(file);
-    for (const specifier of staticImports(file)) {
-      if (specifier.startsWith('.')) pending.push(path.resolve(path.dirname(file), specifier));
-      else packages.add(specifier);
+    for (const i of (all[file]?.imports ?? []).filter((i) => i.kind !== 'dynamic-import')) {
+      if (i.external) packages.add(i.path);
+      else pending.push(i.path);
     }
   }
-  return { files, packages };
+  return { files, sources: new Set([...files].flatMap((f) => Object.keys(all[f]?.inputs ?? {}))), packages };
 }
 
-describe('what the data commands import (static graph of dist/)', () => {
+/** The sources bundled into the given files of dist/ (absolute paths). */
+function sourcesIn(files: string[]): string[] {
+  const all = outputs();
+  return files.flatMap((f) => Object.keys(all[path.relative(PACKAGE_ROOT, f).split(path.sep).join('/')]?.inputs ?? {}));
+}
+
+describe('what the data commands import (static graph of the chunks in dist/)', () => {
   // main.js and the command table load for every command; a data command's handler then loads
   // its command module and edges/repo.js (openRepo).
-  it.each(['cli/main.js', 'cli/commands/status.js', 'cli/commands/show.js', 'cli/commands/add.js', 'edges/repo.js'])(
-    '%s reaches no agent module, no process runner and no execa',
-    (entry) => {
-      const { files, packages } = staticGraph(entry);
-      expect(files.size).toBeGreaterThan(0);
-      const reached = [...files, ...packages].filter(forbidden).map((f) => path.relative(DIST, f));
-      expect(reached).toEqual([]);
-      expect([...packages].filter((p) => p === 'execa' || p.startsWith('execa/'))).toEqual([]);
-    },
-  );
+  it.each([
+    'src/cli/main.ts',
+    'src/cli/commands/status.ts',
+    'src/cli/commands/show.ts',
+    'src/cli/commands/add.ts',
+    'src/edges/repo.ts',
+  ])('%s reaches no agent module, no process runner and no execa', (entry) => {
+    const { sources, packages } = staticGraph(entry);
+    expect(sources).toContain(entry);
+    expect([...sources].filter(forbidden)).toEqual([]);
+    expect([...packages].filter((p) => p === 'execa' || p.startsWith('execa/'))).toEqual([]);
+  });
 
   it('walks far enough to see the forbidden modules where they are used: the run command reaches them', () => {
-    const reached = [...staticGraph('cli/commands/run.js').files].filter(forbidden);
-    expect(reached.map((f) => path.relative(DIST, f))).toEqual(
-      expect.arrayContaining(['edges/process.js', expect.stringMatching(/^agents\//)]),
-    );
+    const reached = [...staticGraph('src/cli/commands/run.ts').sources].filter(forbidden);
+    expect(reached).toEqual(expect.arrayContaining(['src/edges/process.ts', expect.stringMatching(/^src\/agents\//)]));
+  });
+
+  it('tend --help loads neither zod nor the configuration: the command line alone', () => {
+    const { sources } = staticGraph('src/cli/main.ts');
+    expect([...sources].filter((s) => /(^|\/)node_modules\/zod\/|^src\/(core|edges)\/config/.test(s))).toEqual([]);
   });
 });
 
@@ -97,8 +112,11 @@ describe('what the data commands load (a real run of the built CLI)', () => {
       const urls = await modulesLoaded(root, args);
       const files = urls.filter((u) => u.startsWith('file:')).map((u) => new URL(u).pathname);
       // The command itself was loaded, so the hook saw the lazy imports too.
-      expect(files).toContain(path.join(DIST, 'cli', 'commands', `${args[0]}.js`));
-      expect({ args, loaded: files.filter(forbidden) }).toEqual({ args, loaded: [] });
+      expect(files).toContain(path.join(PACKAGE_ROOT, outputOf(`src/cli/commands/${args[0]}.ts`)));
+      const sources = sourcesIn(files);
+      expect(sources).toContain(`src/cli/commands/${args[0]}.ts`);
+      const loaded = [...sources, ...files.filter((f) => !f.startsWith(DIST))].filter(forbidden);
+      expect({ args, loaded }).toEqual({ args, loaded: [] });
     }
   });
 });

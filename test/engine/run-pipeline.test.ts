@@ -1,8 +1,8 @@
 // `tend run --once` end to end with the real binary: the coding pipeline with dry-run, and the
 // commits it leaves behind.
 import { describe, expect, it } from 'vitest';
-import { filesIn, item, runRepo, tendSubjects } from '../helpers/engine.js';
-import { commitCount, git, initializedRepo, read, tend, tendJson, writeTree } from '../helpers/repo.js';
+import { filesIn, item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
+import { commitCount, git, initializedRepo, read, scratchDir, tend, tendJson, writeTree } from '../helpers/repo.js';
 
 const CODING = ['triage', 'research', 'prd', 'tech-research', 'design', 'spec', 'build', 'review'];
 const LENSES = ['correctness', 'security', 'tests', 'performance', 'simplicity', 'docs', 'api', 'errors', 'style'];
@@ -128,24 +128,36 @@ describe('tend run --once with dry-run over the coding pipeline', () => {
 });
 
 describe('a fan-out phase', () => {
-  it("records the phase's whole time as its Tend-Duration, not one lens's, when lenses wait for each other", async () => {
-    // At concurrency 1 the three lenses run one after another, each recording its start and end.
-    const agent =
-      'date +%s%N >> "$TEND_LENS.times"; sleep 1; date +%s%N >> "$TEND_LENS.times"; echo ok > "$TEND_ARTIFACT"';
-    const root = await initializedRepo({
-      'ORCHESTRATOR.md': `---\nconcurrency: 1\nagent: lenses\nagents:\n  lenses: { type: command, command: [sh, -c, ${JSON.stringify(agent)}] }\n---\n`,
-      'pipelines/look.md':
-        '---\nphases:\n  - { name: look, prompt: build.md, artifact: look.md, fanout: [one, two, three] }\n---\nLook.\n',
-      'backlog/thing.md': item('Thing', 'pipeline: look\n'),
-    });
-    const result = await tend(root, ['run', '--once']);
-    expect(result.exitCode, result.stderr).toBe(0);
-    const times = await Promise.all(
-      ['one', 'two', 'three'].map(async (lens) => (await read(root, `${lens}.times`)).split('\n').map(Number)),
+  const look = (more = '') =>
+    `---\nphases:\n  - { name: look, prompt: build.md, artifact: look.md, fanout: [one, two, three]${more} }\n---\nLook.\n`;
+
+  it("runs the lenses of one item side by side at concurrency 1; each lens's artifact lands; Tend-Duration is the phase's wall time", async () => {
+    const times = await scratchDir();
+    const root = await runRepo(
+      'lens-times.mjs',
+      { 'pipelines/look.md': look(), 'backlog/thing.md': item('Thing', 'pipeline: look\n') },
+      { concurrency: 1 },
     );
-    const spanMs =
-      (Math.max(...times.map(([, end = 0]) => end)) - Math.min(...times.map(([start = 0]) => start))) / 1e6;
-    expect(spanMs).toBeGreaterThan(2500); // one after another: about 3 s
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_TIMES: times, FAKE_LENSES: 'one,two,three' } });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const spans = await Promise.all(
+      ['one', 'two', 'three'].map(async (lens) => (await read(times, `${lens}.times`)).trim().split('\n').map(Number)),
+    );
+    const starts = spans.map(([start = 0]) => start);
+    const ends = spans.map(([, end = 0]) => end);
+    // Side by side: every lens started before the first one ended.
+    expect(Math.max(...starts)).toBeLessThan(Math.min(...ends));
+    expect(await filesIn(root, 'backlog/done/thing')).toEqual([
+      'item.md',
+      'look-one.md',
+      'look-three.md',
+      'look-two.md',
+      'look.md',
+    ]);
+    expect(await read(root, 'backlog/done/thing/look-two.md')).toContain('Reviewed through the two lens.');
+    const merged = await read(root, 'backlog/done/thing/look.md');
+    expect(merged).toMatch(/^\| two \| approve \| two \| look-two\.md \|$/m);
+    expect(merged).toContain('## three\n\n# three\n\nReviewed through the three lens.');
     const duration = await git(
       root,
       'log',
@@ -154,6 +166,27 @@ describe('a fan-out phase', () => {
       '--grep=^Tend-Outcome: done$',
     );
     const seconds = Number(/^(\d+(?:\.\d+)?)s$/.exec(duration.trim())?.[1]);
+    const spanMs = Math.max(...ends) - Math.min(...starts);
     expect(seconds * 1000).toBeGreaterThanOrEqual(Math.floor(spanMs / 1000) * 1000);
+  });
+
+  it('a lens that fails fails the attempt, and the reason names the lens', async () => {
+    const times = await scratchDir();
+    const root = await runRepo(
+      'lens-times.mjs',
+      { 'pipelines/look.md': look(), 'backlog/thing.md': item('Thing', 'pipeline: look\n') },
+      { concurrency: 1, retries: 0 },
+    );
+    const env = { FAKE_TIMES: times, FAKE_LENSES: 'one,two,three', FAKE_FAIL_LENS: 'two' };
+    const result = await tend(root, ['run', '--once'], { env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(await itemField(root, 'backlog/blocked/thing/item.md', 'blocked_reason')).toMatch(
+      /^look failed once; last: lens two: the agent exited with code 3/,
+    );
+    expect(await tendSubjects(root)).toEqual([
+      'tend: thing inbox -> look',
+      'tend: thing look started (attempt 1)',
+      'tend: thing look -> blocked (failed once)',
+    ]);
   });
 });

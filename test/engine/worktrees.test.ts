@@ -32,6 +32,10 @@ describe('worktrees', () => {
       // backlog/ is not checked out in a worktree (its cost grew with done/), yet the branch keeps it.
       expect(build).toContain('backlog/: not checked out');
       expect(await git(root, 'ls-tree', '--name-only', `tend/${id}`, 'backlog')).toBe('backlog');
+      // Each review lens ran in a worktree of its own, detached at the commit the build left.
+      const review = await read(root, `backlog/done/${id}/review-tests.md`);
+      expect(review).toContain(`cwd: ${path.join(root, '.tend/worktrees/.lenses', id, 'tests')}\nbranch: \n`);
+      expect(review).toContain(`commits: build ${id}\n`);
     }
     // Each branch holds only its own build commit on top of where it started.
     expect(await git(root, 'show', '--name-only', '--format=', 'tend/one')).toBe('src/one.txt');
@@ -42,6 +46,38 @@ describe('worktrees', () => {
     expect(await git(root, 'status', '--porcelain')).toBe(' M user.txt');
     // Worktrees are removed once their items are done.
     expect((await git(root, 'worktree', 'list')).trim().split('\n')).toHaveLength(1);
+    expect(readdirSync(path.join(root, '.tend/worktrees'))).toEqual([]);
+  });
+
+  it('the lenses of a review run side by side at concurrency 1, each in its own worktree at the commit under review', async () => {
+    const times = await scratchDir();
+    const pipeline =
+      '---\nphases:\n  - { name: build, workspace: worktree }\n' +
+      '  - { name: review, workspace: worktree, fanout: [one, two, three], on_reject: build }\n---\nLook.\n';
+    const root = await runRepo(
+      'lens-times.mjs',
+      { 'pipelines/look.md': pipeline, 'backlog/thing.md': item('Thing', 'pipeline: look\n') },
+      { concurrency: 1 },
+    );
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_TIMES: times, FAKE_LENSES: 'one,two,three' } });
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    const lenses = ['one', 'two', 'three'];
+    const spans = await Promise.all(lenses.map(async (l) => (await read(times, `${l}.times`)).trim().split('\n')));
+    expect(Math.max(...spans.map(([start]) => Number(start)))).toBeLessThan(
+      Math.min(...spans.map(([, end]) => Number(end))),
+    );
+    const branchTip = await git(root, 'rev-parse', 'tend/thing');
+    for (const lens of lenses) {
+      expect(await read(times, `${lens}.cwd`)).toBe(path.join(root, '.tend/worktrees/.lenses/thing', lens));
+      expect(await read(times, `${lens}.head`)).toBe(branchTip);
+      // backlog/ is in its index but not checked out: a lens's `git commit -a` cannot delete it.
+      expect(await read(times, `${lens}.backlog`)).toMatch(/^S backlog\//);
+      expect(await read(root, `backlog/done/thing/review-${lens}.md`)).toContain(`through the ${lens} lens`);
+    }
+    expect(await read(times, 'general.cwd')).toBe(path.join(root, '.tend/worktrees/thing'));
+    expect((await git(root, 'worktree', 'list')).trim().split('\n')).toHaveLength(1);
+    expect(existsSync(path.join(root, '.tend/worktrees/.lenses'))).toBe(false);
   });
 
   it('merge: ff brings the branch into main once the item is done', async () => {
@@ -131,7 +167,13 @@ describe('worktrees', () => {
     expect(result.exitCode).toBe(0);
     expect(await read(root, 'src/late.txt')).toBe('written for late\n');
     expect(await git(root, 'ls-files', 'late-*')).toBe('');
-    expect(await git(root, 'ls-tree', '--name-only', 'tend/late', 'late-correctness.txt')).toBe('late-correctness.txt');
+    // Both lenses committed at once, each in its own worktree; both commits are on the branch.
+    expect(await git(root, 'ls-tree', '--name-only', 'tend/late', 'late-correctness.txt', 'late-tests.txt')).toBe(
+      'late-correctness.txt\nlate-tests.txt',
+    );
+    expect(result.stderr).toContain('late: the correctness lens changed code; its commits were added to tend/late');
+    expect(result.stderr).toContain('late: the tests lens changed code; its commits were added to tend/late');
+    expect(await itemField(root, 'backlog/done/late/item.md', 'warning')).toMatch(/tend\/late was kept/);
     expect(await git(root, 'for-each-ref', 'refs/tend/reviewed')).toBe('');
   });
 
@@ -271,10 +313,15 @@ describe('worktrees', () => {
     const root = await runRepo('commit-code.mjs', { 'backlog/locked.md': quickFix('Locked') });
     const result = await tend(root, ['run', '--once'], { env: { FAKE_REVIEW_LITTER: '1', FAKE_LOCK_WORKTREE: '1' } });
     expect(result.exitCode).toBe(0);
-    expect(await itemField(root, 'backlog/done/locked/item.md', 'warning')).toMatch(
-      /^the worktree \.tend\/worktrees\/locked was kept: could not commit the work left/,
+    // The lens that locked its worktree's index: its worktree is kept, and so is the item's.
+    expect(result.stderr).toContain(
+      'locked: the worktree .tend/worktrees/.lenses/locked/correctness was kept: could not commit the work left',
     );
-    expect(await readFile(path.join(root, '.tend/worktrees/locked/litter-correctness.txt'), 'utf8')).toBe(
+    expect(await itemField(root, 'backlog/done/locked/item.md', 'warning')).toMatch(
+      /^the worktree \.tend\/worktrees\/locked was kept: could not commit the work left in the correctness lens worktree/,
+    );
+    const lensDir = path.join(root, '.tend/worktrees/.lenses/locked/correctness');
+    expect(await readFile(path.join(lensDir, 'litter-correctness.txt'), 'utf8')).toBe(
       'a review agent should not write code\n',
     );
   });
@@ -288,7 +335,12 @@ describe('worktrees', () => {
       { hooks: `{ after_create: "pwd >> ${marker}" }` },
     );
     expect((await tend(root, ['run', '--once'])).exitCode).toBe(0);
-    expect((await readFile(marker, 'utf8')).trim()).toBe(path.join(root, '.tend/worktrees/hooked'));
+    // The item's worktree, then one per review lens (quick-fix: correctness and tests), side by side.
+    const created = (await readFile(marker, 'utf8')).trim().split('\n');
+    expect(created[0]).toBe(path.join(root, '.tend/worktrees/hooked'));
+    expect(created.slice(1).sort()).toEqual(
+      ['correctness', 'tests'].map((lens) => path.join(root, '.tend/worktrees/.lenses/hooked', lens)),
+    );
 
     const failing = await runRepo(
       'commit-code.mjs',

@@ -82,7 +82,7 @@ describe('the writer: an item decision', () => {
     expect(await journalRecords(root)).toEqual([]);
   });
 
-  it('refuses a decision while HEAD is on another branch than the one tend works on, and moves nothing', async () => {
+  it('commits nothing while HEAD is on another branch; the move waits in the journal until it is back', async () => {
     const { root, repo } = await withInboxItem();
     await git(root, 'checkout', '--quiet', '-b', 'elsewhere');
     const inbox = repo.snapshot.items.find((i) => i.id === 'fix-login');
@@ -90,8 +90,13 @@ describe('the writer: an item decision', () => {
     const tried = carryOut(targetOf(repo), { item: inbox, decision: decideBlock(inbox, 'why not') });
     await expect(tried).rejects.toThrow('the checkout is now on elsewhere, not main where tend commits');
     expect(await lastCommit(root)).toMatch(/^tend: fix-login added/);
-    expect(existsSync(path.join(root, 'backlog/fix-login.md'))).toBe(true);
-    expect(existsSync(path.join(root, 'backlog/blocked'))).toBe(false);
+    expect(await git(root, 'log', '-1', '--format=%s', 'elsewhere')).toBe('tend: fix-login added');
+    expect(await journalRecords(root)).toHaveLength(1);
+    await git(root, 'checkout', '--quiet', 'main');
+    expect(await carryOut({ root, branch: 'main' }, PENDING)).toMatchObject({
+      committed: ['tend: fix-login inbox -> blocked'],
+    });
+    expect(await read(root, 'backlog/blocked/fix-login/item.md')).toMatch(/^blocked_reason: why not$/m);
     expect(await journalRecords(root)).toEqual([]);
     expect(await git(root, 'status', '--porcelain')).toBe('');
   });

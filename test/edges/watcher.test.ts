@@ -1,0 +1,63 @@
+// src/edges/watcher.ts in this process, on a real folder with real file events: what wakes a
+// live run, and what inside backlog/done/ does not (a finished item is never watched).
+import { afterEach, describe, expect, it } from 'vitest';
+import { watchRepo, type RepoWatcher } from '../../src/edges/watcher.js';
+import { scratchDir, writeTree } from '../helpers/repo.js';
+
+const FILES = {
+  'ORCHESTRATOR.md': '---\nconcurrency: 1\n---\n',
+  'backlog/build/fix-it/item.md': '---\ntitle: Fix it\n---\n',
+  'backlog/done/old/item.md': '---\ntitle: Old\n---\n',
+};
+
+let open: RepoWatcher | undefined;
+afterEach(async () => {
+  await open?.close();
+  open = undefined;
+});
+
+async function watching(): Promise<{ root: string; watcher: RepoWatcher }> {
+  const root = await scratchDir();
+  await writeTree(root, FILES);
+  open = await watchRepo(root, (m) => {
+    throw new Error(`unexpected warning: ${m}`);
+  });
+  // chokidar says `ready` a moment before its watches are in place; a run reads the backlog
+  // after starting the watcher (and looks again every few seconds), so only a test must wait.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return { root, watcher: open };
+}
+
+/** 'woke' if the watcher reports a change within `ms`, else 'quiet'. */
+function wokeWithin(watcher: RepoWatcher, ms: number): Promise<'woke' | 'quiet'> {
+  return Promise.race([
+    watcher.next().then(() => 'woke' as const),
+    new Promise<'quiet'>((resolve) => setTimeout(() => resolve('quiet'), ms)),
+  ]);
+}
+
+describe('the live watcher', () => {
+  it('wakes the run for a new inbox file, an edited item and a changed ORCHESTRATOR.md', async () => {
+    const { root, watcher } = await watching();
+    for (const [file, text] of [
+      ['backlog/new-task.md', '---\ntitle: New\n---\n'],
+      ['backlog/build/fix-it/item.md', '---\ntitle: Fix it\npriority: 1\n---\n'],
+      ['ORCHESTRATOR.md', '---\nconcurrency: 2\n---\n'],
+    ] as const) {
+      const woke = wokeWithin(watcher, 5000);
+      await writeTree(root, { [file]: text });
+      expect({ file, woke: await woke }).toEqual({ file, woke: 'woke' });
+    }
+  });
+
+  it('does not watch inside backlog/done/: an edit there is quiet, the next change elsewhere is not', async () => {
+    const { root, watcher } = await watching();
+    const quiet = wokeWithin(watcher, 1500);
+    await writeTree(root, { 'backlog/done/old/item.md': '---\ntitle: Old, edited\n---\n' });
+    await writeTree(root, { 'backlog/done/old/notes.md': 'notes\n' });
+    expect(await quiet).toBe('quiet');
+    const woke = wokeWithin(watcher, 5000);
+    await writeTree(root, { 'backlog/build/fix-it/item.md': '---\ntitle: Fix it\npriority: 2\n---\n' });
+    expect(await woke).toBe('woke');
+  });
+});
