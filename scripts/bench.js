@@ -32,6 +32,7 @@ async function measureSize(size, cli) {
   const r = { size, rawCommitMs: rawCommitMs(root, 9) };
   log(`${size}: status, add`);
   r.status = status(root);
+  r.statusAll = status(root, 1, ['--all']);
   r.add = add(root);
   log(`${size}: run --once, repo phases`);
   r.repoRun = runPerTransition(root, 'bench-repo', ITEMS);
@@ -65,6 +66,7 @@ function table(rows) {
   const lines = [
     ['raw git add + commit, one file', (r) => ms(r.rawCommitMs)],
     ['tend status', (r) => `${ms(r.status.wallMs)}${mib(r.status)}`],
+    ['tend status --all (reads done/)', (r) => `${ms(r.statusAll.wallMs)}${mib(r.statusAll)}`],
     ['Backlog.md task list --plain', (r) => (r.backlogMd ? `${ms(r.backlogMd.wallMs)}${mib(r.backlogMd)}` : 'n/a')],
     ['  speed-up: Backlog.md / tend', (r) => x(r.backlogMd?.wallMs, r.status.wallMs)],
     ['tend add (with its commit)', (r) => ms(r.add.wallMs)],

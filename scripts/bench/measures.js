@@ -7,9 +7,9 @@ import { ENV, itemText, medianRun, sh, TEND, timed } from './tools.js';
 
 const SLEEP_AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sleep-agent.js');
 
-/** `tend status` (median of `times`), with its peak memory. */
-export function status(root, times = 3) {
-  return medianRun(times, () => timed(root, 'node', [TEND, 'status']));
+/** `tend status` (median of `times`), with its peak memory; `args` e.g. `--all`. */
+export function status(root, times = 3, args = []) {
+  return medianRun(times, () => timed(root, 'node', [TEND, 'status', ...args]));
 }
 
 /** `tend add` of a new item, with its commit; each run adds one more item. */

@@ -124,12 +124,30 @@ const add = command({
 
 const status = command({
   command: 'status',
-  describe:
-    'show the board: the inbox, every phase, done and blocked, in scheduling order; invalid files with their errors',
-  builder: (y) => y.options(json),
+  describe: 'show the board: the inbox, every phase and blocked in scheduling order, the latest done; invalid files',
+  builder: (y) =>
+    y
+      .option('all', {
+        type: 'boolean',
+        default: false,
+        describe: 'show every done item, reading and checking each (slower with thousands)',
+      })
+      .option('done', {
+        type: 'number',
+        default: 5,
+        describe: 'how many done items to show, the latest first',
+      })
+      .options(json)
+      .check((a) => {
+        if (!Number.isInteger(a.done) || a.done < 0) throw new Error('--done must be a whole number, 0 or more');
+        return true;
+      })
+      .example('$0 status', 'the board, with the latest 5 done items and their count')
+      .example('$0 status --all', 'every done item as well'),
   async run(args, { cwd }) {
     const [{ status }, { openRepo }] = await Promise.all([import('./commands/status.js'), import('../edges/repo.js')]);
-    await status(await openRepo(cwd), { json: args.json });
+    const repo = await openRepo(cwd, { finished: args.all ? 'read' : 'ids' });
+    await status(repo, { json: args.json, done: args.all ? Infinity : args.done });
   },
 });
 

@@ -36,6 +36,13 @@ export interface InvalidEntry {
 }
 
 export interface Snapshot {
+  /** Every item outside done/; done/'s items too when they were read in full. */
   items: Item[];
   invalid: InvalidEntry[];
+  /**
+   * The ids of the items in done/, from the folder names alone: done/ only grows, and what a
+   * command or a run needs of a finished item (a dependency met, an id taken, a count) is its
+   * id, so its files are read only when asked for (see readBacklog).
+   */
+  done: ReadonlySet<string>;
 }

@@ -64,17 +64,42 @@ export function itemJson(item: Item, now: number): ItemJson {
   };
 }
 
-export interface Board {
-  groups: { location: string; items: Item[] }[];
-  invalid: InvalidEntry[];
+export interface BoardGroup {
+  location: string;
+  items: Item[];
+  /** How many items the folder holds: for done/, every finished item, though only `items` are shown. */
+  count: number;
 }
 
-export function board(snapshot: Snapshot, config: Config): Board {
+export interface Board {
+  groups: BoardGroup[];
+  invalid: InvalidEntry[];
+  /** The finished items shown, latest first, and whether they are all of them. */
+  done: { shown: string[]; all: boolean };
+}
+
+/**
+ * The board of `snapshot`, whose items include the finished ones to show. `latestDone`: done/'s
+ * ids, latest first, that fixes their order; finished items not in it come after, in scheduling
+ * order. Every other folder is in scheduling order.
+ */
+export function board(snapshot: Snapshot, config: Config, latestDone: readonly string[] = []): Board {
   const order = locationOrder(config);
   const byLocation = new Map<string, Item[]>(order.map((l) => [l, []]));
   for (const item of snapshot.items) byLocation.set(item.location, [...(byLocation.get(item.location) ?? []), item]);
-  const groups = [...byLocation].map(([location, items]) => ({ location, items: [...items].sort(compareItems) }));
-  return { groups, invalid: [...snapshot.invalid].sort((a, b) => (a.path < b.path ? -1 : 1)) };
+  const rank = new Map(latestDone.map((id, i) => [id, i]));
+  const newestFirst = (a: Item, b: Item) =>
+    (rank.get(a.id) ?? rank.size) - (rank.get(b.id) ?? rank.size) || compareItems(a, b);
+  const groups = [...byLocation].map(([location, items]) => {
+    if (location !== DONE) return { location, items: [...items].sort(compareItems), count: items.length };
+    return { location, items: [...items].sort(newestFirst), count: Math.max(items.length, snapshot.done.size) };
+  });
+  const shown = groups.find((g) => g.location === DONE)?.items.map((i) => i.id) ?? [];
+  return {
+    groups,
+    invalid: [...snapshot.invalid].sort((a, b) => (a.path < b.path ? -1 : 1)),
+    done: { shown, all: shown.length >= snapshot.done.size },
+  };
 }
 
 /** A problem in JSON output: every key always present (null when unknown), for a stable schema. */
@@ -87,7 +112,8 @@ export function boardJson(b: Board, config: { errors: Problem[]; warnings: Probl
   return {
     version: 1,
     items: b.groups.flatMap((g) => g.items.map((i) => itemJson(i, now))),
-    counts: Object.fromEntries(b.groups.map((g) => [g.location, g.items.length])),
+    counts: Object.fromEntries(b.groups.map((g) => [g.location, g.count])),
+    done: { count: b.groups.find((g) => g.location === DONE)?.count ?? 0, ...b.done },
     invalid: b.invalid.map((i) => ({
       path: i.path,
       id: i.id ?? null,

@@ -44,6 +44,8 @@ export interface SchedulerState {
   spentUsd: number;
   /** Ids of items that exist but are invalid: depending on one waits, it does not block. */
   invalidIds: ReadonlySet<string>;
+  /** Ids of the items in done/, known by their folder names (Snapshot.done): each one meets a dependency. */
+  finished?: ReadonlySet<string>;
   /** `--agent`, which replaces the agent of every phase. */
   agent?: string;
 }
@@ -174,7 +176,8 @@ function phaseToRun(item: Item, ctx: PlanContext, result: Plan): Start | undefin
  */
 function dependenciesDone(item: Item, ctx: PlanContext, result: Plan): boolean {
   const dependsOn = item.fields.depends_on;
-  const missing = dependsOn.filter((d) => !ctx.byId.has(d) && !ctx.state.invalidIds.has(d));
+  const finished = (d: string) => ctx.state.finished?.has(d) === true || ctx.byId.get(d)?.location === DONE;
+  const missing = dependsOn.filter((d) => !ctx.byId.has(d) && !finished(d) && !ctx.state.invalidIds.has(d));
   if (missing.length > 0) {
     result.block.push({
       item,
@@ -195,7 +198,7 @@ function dependenciesDone(item: Item, ctx: PlanContext, result: Plan): boolean {
     result.stuck.push(item);
     return false;
   }
-  return dependsOn.every((d) => ctx.byId.get(d)?.location === DONE);
+  return dependsOn.every(finished);
 }
 
 /** Whether nothing but free capacity keeps the item from starting: dependencies, budget, backoff, usage limits. */

@@ -41,5 +41,5 @@ export function checkAgainstConfig(snapshot: Snapshot, config: Config): Snapshot
     invalid.push({ path: item.file, id: item.id, location: item.location, problems: [problem] });
     return false;
   });
-  return { items, invalid };
+  return { ...snapshot, items, invalid };
 }

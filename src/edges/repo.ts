@@ -4,8 +4,8 @@ import { access, lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from './config-files.js';
 import { phaseNames, type LoadedConfig } from '../core/config.js';
-import { readBacklog } from './store.js';
-import { BACKLOG_DIR, type Snapshot } from '../core/backlog.js';
+import { readBacklog, readDoneItems, type ReadOptions } from './store.js';
+import { BACKLOG_DIR, type InvalidEntry, type Item, type Snapshot } from '../core/backlog.js';
 import { checkAgainstConfig } from '../core/validate.js';
 import { findRepoRoot } from './git.js';
 import { TendError } from '../core/problem.js';
@@ -64,10 +64,23 @@ export async function checkFolders(root: string, options: { writable: boolean; d
   }
 }
 
-export async function openRepo(cwd: string): Promise<Repo> {
+/** The repository: its configuration and its backlog, done/'s items by id unless `options` asks to read them. */
+export async function openRepo(cwd: string, options: ReadOptions = {}): Promise<Repo> {
   const root = await repoRoot(cwd);
   await checkFolders(root, { writable: false });
   const loaded = await loadConfig(root);
-  const snapshot = checkAgainstConfig(await readBacklog(root, phaseNames(loaded.config)), loaded.config);
+  const snapshot = checkAgainstConfig(await readBacklog(root, phaseNames(loaded.config), options), loaded.config);
   return { root, snapshot, ...loaded };
+}
+
+/**
+ * Item `id`, and the invalid entry that has its id: from the snapshot, or for a finished item
+ * known by its id only, read from done/ now.
+ */
+export async function findById(repo: Repo, id: string): Promise<{ item?: Item; invalid?: InvalidEntry }> {
+  const item = repo.snapshot.items.find((i) => i.id === id);
+  const invalid = repo.snapshot.invalid.find((i) => i.id === id);
+  if (item || invalid || !repo.snapshot.done.has(id)) return { item, invalid };
+  const read = await readDoneItems(repo.root, [id]);
+  return { item: read.items[0], invalid: read.invalid[0] };
 }

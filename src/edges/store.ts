@@ -119,18 +119,14 @@ function createdMs(fields: ItemFields, mtimeMs: number): number {
 
 /**
  * done/ only grows: a team has thousands of finished items within a year, and a run reads the
- * backlog again after every transition. So done/ is listed again only when the folder itself
- * changed (an item folder entered or left it), and a finished item is read once per process.
- * What tend writes into a finished item is read again; an edit a person makes inside one is
- * seen by the next command, and by the run's own scan of changes made by hand, which asks git.
- * A folder changed in the last STABLE_MS is listed again all the same, so a file system with
- * coarse times cannot hide a change made in the same tick.
+ * backlog again after every transition. So a snapshot holds done/'s ids from the folder names
+ * (their files are read only when asked for), and done/ is listed again only when the folder
+ * itself changed (an item folder entered or left it). A folder changed in the last STABLE_MS
+ * is listed again all the same, so a file system with coarse times cannot hide a change made in
+ * the same tick.
  */
 const STABLE_MS = 2000;
 const listings = new Map<string, { mtimeMs: number; ctimeMs: number; settled: boolean; entries: Dirent[] }>();
-const finishedReads = new Map<string, Read>();
-/** Bumped when tend writes into a finished item: a read that was under way then is not kept. */
-const writes = new Map<string, number>();
 
 async function listFolder(abs: string, cached: boolean): Promise<Dirent[]> {
   if (!cached) return readdir(abs, { withFileTypes: true });
@@ -141,22 +137,7 @@ async function listFolder(abs: string, cached: boolean): Promise<Dirent[]> {
   const settled = Date.now() - Math.max(stat.mtimeMs, stat.ctimeMs) > STABLE_MS;
   const entries = await readdir(abs, { withFileTypes: true });
   listings.set(abs, { mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, settled, entries });
-  // A folder that left done/ is read afresh if one of its name comes back.
-  const present = new Set(entries.map((e) => path.join(abs, e.name)));
-  for (const key of finishedReads.keys()) if (path.dirname(key) === abs && !present.has(key)) finishedReads.delete(key);
   return entries;
-}
-
-async function readFolderItemOnce(root: string, location: string, id: string): Promise<Read> {
-  if (location !== DONE) return readFolderItem(root, location, id);
-  const key = path.join(root, BACKLOG_DIR, location, id);
-  const known = finishedReads.get(key);
-  if (known) return known;
-  const generation = writes.get(key) ?? 0;
-  const read = await readFolderItem(root, location, id);
-  // Only a whole item is kept: a folder caught half-written (a pull, a copy) is read again.
-  if ('item' in read && (writes.get(key) ?? 0) === generation) finishedReads.set(key, read);
-  return read;
 }
 
 async function readFolderItem(root: string, location: string, id: string): Promise<Read> {
@@ -221,8 +202,12 @@ async function readFolderItemNow(root: string, location: string, id: string): Pr
 
 /** What a walk of backlog/ found before reading any item. */
 interface Walk {
-  /** Item folders in phase folders, done/ and blocked/. */
+  /** Item folders to read: in phase folders and blocked/, and in done/ when finished items are read. */
   folderItems: [location: string, id: string][];
+  /** Ids of the item folders in done/ that are not read (ReadOptions). */
+  done: string[];
+  /** Whether done/'s items are read too. */
+  readDone: boolean;
   /** Markdown files in backlog/ itself: the inbox. */
   inboxFiles: string[];
   invalid: InvalidEntry[];
@@ -279,34 +264,56 @@ async function walkFolder(base: string, location: string, walk: Walk): Promise<v
     return [];
   });
   for (const child of children) {
-    const childRel = posix(rel, child.name);
     if (child.name.startsWith('.')) continue;
-    if (child.isDirectory() && !undecodableName(child.name)) walk.folderItems.push([location, child.name]);
-    else walk.invalid.push({ path: childRel, location, problems: [strayInPhaseFolder(child, childRel, rel)] });
+    if (child.isDirectory() && !undecodableName(child.name)) {
+      // A folder name that is no id is read, which reports it, as it reads nothing inside.
+      if (location === DONE && !walk.readDone && isValidId(child.name)) walk.done.push(child.name);
+      else walk.folderItems.push([location, child.name]);
+    } else {
+      const childRel = posix(rel, child.name);
+      walk.invalid.push({ path: childRel, location, problems: [strayInPhaseFolder(child, childRel, rel)] });
+    }
   }
 }
 
-/** Items whose id another item also has are all set aside as invalid: none of them is guessed at. */
-function withoutDuplicates(items: Item[], invalid: InvalidEntry[]): Item[] {
-  const duplicates = duplicateIds(items);
-  return items.filter((item) => {
-    const others = duplicates.get(item.id);
+/** Where an item with an id sits: an item read, or a folder in done/ known by its name. */
+interface Placed {
+  id: string;
+  location: string;
+  file: string;
+}
+
+/**
+ * Items whose id another item also has are all set aside as invalid, none of them guessed at:
+ * those read, and those in done/ known by their folder name only.
+ */
+function withoutDuplicates(items: Item[], done: string[], invalid: InvalidEntry[]): { items: Item[]; done: string[] } {
+  // done/'s ids are names in one folder, each unique there: only an item read can share one.
+  const itemIds = new Set(items.map((i) => i.id));
+  const listed = done
+    .filter((id) => itemIds.has(id))
+    .map((id) => ({ id, location: DONE, file: posix(BACKLOG_DIR, DONE, id, ITEM_FILE) }));
+  const duplicates = duplicateIds([...items, ...listed]);
+  const keep = (entry: Placed): boolean => {
+    const others = duplicates.get(entry.id);
     if (!others) return true;
-    const elsewhere = others.filter((f) => f !== item.file).join(', ');
+    const elsewhere = others.filter((f) => f !== entry.file).join(', ');
     invalid.push({
-      path: item.file,
-      id: item.id,
-      location: item.location,
+      path: entry.file,
+      id: entry.id,
+      location: entry.location,
       problems: [
         {
-          file: item.file,
-          message: `duplicate id ${item.id}: also at ${elsewhere}`,
+          file: entry.file,
+          message: `duplicate id ${entry.id}: also at ${elsewhere}`,
           fix: 'an item lives in one folder only: remove or rename one of them',
         },
       ],
     });
     return false;
-  });
+  };
+  listed.forEach(keep);
+  return { items: items.filter(keep), done: listed.length === 0 ? done : done.filter((id) => !duplicates.has(id)) };
 }
 
 /** The inbox's files as items, each given an id no other item or invalid entry holds. */
@@ -340,28 +347,59 @@ async function readInbox(root: string, inboxFiles: string[], taken: Set<string>,
   return items;
 }
 
+export interface ReadOptions {
+  /**
+   * `ids` (the default): done/ is listed and its items are known by their folder names, none of
+   * their files read, so a command costs the same at 10 finished items as at 10,000, and a
+   * broken file inside done/ goes unnoticed. `read`: every finished item is read and checked as
+   * well (`tend status --all`, `tend doctor`).
+   */
+  finished?: 'ids' | 'read';
+}
+
 /**
- * Read every item under backlog/. `phases` is the set of phase folder names the pipelines
+ * Read the items under backlog/. `phases` is the set of phase folder names the pipelines
  * define; any other folder is reported, not guessed at.
  */
-export async function readBacklog(root: string, phases: ReadonlySet<string>): Promise<Snapshot> {
+export async function readBacklog(
+  root: string,
+  phases: ReadonlySet<string>,
+  options: ReadOptions = {},
+): Promise<Snapshot> {
   const base = path.join(root, BACKLOG_DIR);
   const entries = await listBacklog(base);
-  if (!entries) return { items: [], invalid: [] };
-  const walk: Walk = { folderItems: [], inboxFiles: [], invalid: [] };
+  if (!entries) return { items: [], invalid: [], done: new Set() };
+  const walk: Walk = { folderItems: [], done: [], readDone: options.finished === 'read', inboxFiles: [], invalid: [] };
   for (const entry of entries) await walkEntry(base, entry, phases, walk);
   const { invalid } = walk;
   const items: Item[] = [];
   // Read only after the walk, all at once, so no rejection is left without a handler.
-  const reads = await Promise.all(walk.folderItems.map(([location, id]) => readFolderItemOnce(root, location, id)));
+  const reads = await Promise.all(walk.folderItems.map(([location, id]) => readFolderItem(root, location, id)));
   for (const read of reads) {
     if ('item' in read) items.push(read.item);
     else if ('invalid' in read) invalid.push(read.invalid);
   }
-  const kept = withoutDuplicates(items, invalid);
-  const taken = new Set([...items.map((i) => i.id), ...invalid.map((i) => i.id).filter((id): id is string => !!id)]);
-  kept.push(...(await readInbox(root, walk.inboxFiles, taken, walk)));
-  return { items: kept, invalid };
+  const kept = withoutDuplicates(items, walk.done, invalid);
+  const done = new Set([...kept.done, ...kept.items.filter((i) => i.location === DONE).map((i) => i.id)]);
+  const invalidIds = invalid.map((i) => i.id).filter((id): id is string => !!id);
+  const taken = new Set([...items.map((i) => i.id), ...walk.done, ...invalidIds]);
+  kept.items.push(...(await readInbox(root, walk.inboxFiles, taken, walk)));
+  return { items: kept.items, invalid, done };
+}
+
+/**
+ * Finished items read in full, by id: the one `tend show` names, the latest few `tend status`
+ * shows, one a person changed by hand. An id whose folder is gone is left out.
+ */
+export async function readDoneItems(
+  root: string,
+  ids: readonly string[],
+): Promise<{ items: Item[]; invalid: InvalidEntry[] }> {
+  const reads = await Promise.all(ids.map((id) => readFolderItem(root, DONE, id)));
+  return {
+    items: reads.flatMap((r) => ('item' in r ? [r.item] : [])),
+    invalid: reads.flatMap((r) => ('invalid' in r ? [r.invalid] : [])),
+  };
 }
 
 /**
@@ -392,7 +430,7 @@ function strayInPhaseFolder(child: Dirent, childRel: string, folderRel: string):
   return specialFileProblem(childRel);
 }
 
-function duplicateIds(items: Item[]): Map<string, string[]> {
+function duplicateIds(items: Placed[]): Map<string, string[]> {
   const byId = new Map<string, string[]>();
   for (const item of items) byId.set(item.id, [...(byId.get(item.id) ?? []), item.file]);
   return new Map([...byId].filter(([, files]) => files.length > 1));
@@ -423,12 +461,6 @@ export async function refuseSymlinkedFolders(root: string, relDir: string): Prom
 
 let tmpCounter = 0;
 
-/** A finished item's cached read is dropped, and reads under way are told the folder changed. */
-function forgetFinished(key: string): void {
-  finishedReads.delete(key);
-  writes.set(key, (writes.get(key) ?? 0) + 1);
-}
-
 /**
  * Write a file atomically: a crash leaves the old text or the new, never half of one. The
  * rename replaces a symlink rather than writing through it, a symlinked folder on the way is
@@ -436,7 +468,6 @@ function forgetFinished(key: string): void {
  */
 export async function writeFileAtomic(root: string, rel: string, text: string): Promise<void> {
   await refuseSymlinkedFolders(root, path.dirname(rel));
-  forgetFinished(path.join(root, path.dirname(rel))); // a finished item tend rewrites is read again
   const tmpDir = path.join(root, STATE_DIR, 'tmp');
   await mkdir(tmpDir, { recursive: true });
   const tmp = path.join(tmpDir, `${process.pid}-${tmpCounter++}.tmp`);
@@ -448,7 +479,6 @@ export async function writeFileAtomic(root: string, rel: string, text: string): 
     await handle.close();
   }
   await rename(tmp, path.join(root, rel));
-  forgetFinished(path.join(root, path.dirname(rel))); // and a read that began before the rename
 }
 
 export async function writeItemFile(root: string, rel: string, item: ParsedItem): Promise<void> {

@@ -1,8 +1,8 @@
 // Changes a human made under backlog/ (an edited item.md, a folder moved to another phase, a
 // folder deleted), found as what git sees uncommitted: tend commits everything it writes, so
 // anything left over outside the items tend is working on came from someone else.
-import { readItemFile } from '../edges/store.js';
-import { BACKLOG_DIR, INBOX, type Snapshot } from '../core/backlog.js';
+import { readDoneItems, readItemFile } from '../edges/store.js';
+import { BACKLOG_DIR, INBOX, type Item, type Snapshot } from '../core/backlog.js';
 import type { HandChange } from '../core/decide.js';
 import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
 import { git } from '../edges/git.js';
@@ -97,20 +97,35 @@ export async function findHandChanges(
   }
   for (const [id, paths] of byId) {
     if (invalid.has(id)) continue;
-    const change = await itemChange(root, snapshot, id, paths);
+    const now = await itemNow(root, snapshot, id);
+    if (now === 'invalid') continue;
+    const change = await itemChange(root, now, id, paths);
     if (change) changes.push(change);
   }
   return changes;
 }
 
-/** What happened to item `id`, from its changed paths; undefined when it is gone since the scan. */
+/**
+ * Where item `id` is now, outside the inbox. The snapshot knows done/'s items by id only, so one
+ * there is read from its files now; found invalid, it waits until it is fixed, as any invalid item
+ * does (and one gone meanwhile is looked at again on the next read).
+ */
+async function itemNow(root: string, snapshot: Snapshot, id: string): Promise<Item | undefined | 'invalid'> {
+  const item = snapshot.items.find((i) => i.id === id && i.location !== INBOX);
+  if (item || !snapshot.done.has(id)) return item;
+  return (await readDoneItems(root, [id])).items[0] ?? 'invalid';
+}
+
+/**
+ * What happened to item `id` (`item`: where it is now), from its changed paths; undefined when
+ * it is gone since the scan.
+ */
 async function itemChange(
   root: string,
-  snapshot: Snapshot,
+  item: Item | undefined,
   id: string,
   paths: { location: string; deleted: boolean }[],
 ): Promise<HandChange | undefined> {
-  const item = snapshot.items.find((i) => i.id === id && i.location !== INBOX);
   // The item's folders that changed, and where it is now: literal paths, since a pattern such
   // as backlog/*/<id>/** makes git walk every folder under backlog/, done/ included.
   const locations = new Set([...paths.map((p) => p.location), ...(item ? [item.location] : [])]);

@@ -381,6 +381,7 @@ function reportSnapshot(reporter: Reporter, snapshot: Snapshot, lastInvalid: str
     reporter.warn(`invalid backlog entries, left untouched until fixed (\`tend status\`):\n${invalidText}`);
   const counts: Record<string, number> = {};
   for (const i of snapshot.items) counts[i.location] = (counts[i.location] ?? 0) + 1;
+  counts[DONE] = snapshot.done.size; // done/'s items are known by their ids, not read
   reporter.board?.(counts);
   return invalidText;
 }
@@ -416,6 +417,7 @@ function planNow(run: RunState, snapshot: Snapshot): Plan {
       ...run.busy,
       ...run.active.keys(),
     ]),
+    finished: snapshot.done,
     agent: run.agent,
   });
 }

@@ -4,7 +4,7 @@
 import { commitMessage } from '../core/transition.js';
 import { decideHandChange, type HandChange } from '../core/decide.js';
 import { writeFileAtomic } from '../edges/store.js';
-import type { Item, Snapshot } from '../core/backlog.js';
+import { DONE, type Item, type Snapshot } from '../core/backlog.js';
 import { serializeItem, updateItem } from '../core/item.js';
 import { asChanges, ENGINE_KEYS } from './agent-changes.js';
 import { committedData, findHandChanges, frontmatterChanges } from './hand-edits.js';
@@ -25,13 +25,14 @@ export function takenByHand(
 ): { id: string; note: string }[] {
   const taken: { id: string; note: string }[] = [];
   for (const [id, phase] of running) {
-    const now = snapshot.items.find((i) => i.id === id);
-    if (now?.location === phase || skip(id)) continue;
+    // done/'s items are known by their ids alone.
+    const now = snapshot.items.find((i) => i.id === id)?.location ?? (snapshot.done.has(id) ? DONE : undefined);
+    if (now === phase || skip(id)) continue;
     // Left invalid by a human mid-edit: the agent goes on; the transition waits for a fix.
     if (!now && snapshot.invalid.some((i) => i.id === id && i.location === phase)) continue;
     taken.push({
       id,
-      note: `${id} was ${now ? `moved to ${now.location}/` : 'removed'} by hand: its agent is stopped`,
+      note: `${id} was ${now ? `moved to ${now}/` : 'removed'} by hand: its agent is stopped`,
     });
   }
   return taken;

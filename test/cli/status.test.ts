@@ -80,7 +80,7 @@ describe('tend status', () => {
 
   it('has the documented JSON shape', async () => {
     const json = await statusJson(board());
-    expect(Object.keys(json).sort()).toEqual(['config', 'counts', 'invalid', 'items', 'run', 'version']);
+    expect(Object.keys(json).sort()).toEqual(['config', 'counts', 'done', 'invalid', 'items', 'run', 'version']);
     expect(json.version).toBe(1);
     for (const item of json.items) {
       expect(item).toEqual({
@@ -119,6 +119,7 @@ describe('tend status', () => {
     expect(json.counts).toMatchObject({ inbox: 4, triage: 0, design: 1, review: 0, done: 0, blocked: 0 });
     expect(Object.keys(json.counts)[0]).toBe('inbox');
     expect(Object.keys(json.counts).slice(-2)).toEqual(['done', 'blocked']);
+    expect(json.done).toEqual({ count: 0, shown: [], all: true });
 
     expect(json.invalid).toEqual([
       {

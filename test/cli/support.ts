@@ -82,12 +82,13 @@ export interface StatusJson {
   version: number;
   items: ItemJson[];
   counts: Record<string, number>;
+  done: { count: number; shown: string[]; all: boolean };
   invalid: InvalidJson[];
   config: { errors: ProblemJson[]; warnings: ProblemJson[] };
 }
 
-export function statusJson(root: string): Promise<StatusJson> {
-  return tendJson<StatusJson>(root, ['status']);
+export function statusJson(root: string, args: string[] = []): Promise<StatusJson> {
+  return tendJson<StatusJson>(root, ['status', ...args]);
 }
 
 // eslint-disable-next-line no-control-regex

@@ -24,10 +24,10 @@ describe('tend run --once with dry-run over the coding pipeline', () => {
     expect(result.stdout).toMatch(/done: /);
 
     const board = await tendJson<{ items: { id: string; location: string }[] }>(root, ['status']);
-    expect(board.items.map((i) => [i.id, i.location])).toEqual([
-      ['urgent', 'done'],
-      ['middle', 'done'],
+    expect(board.items.map((i) => [i.id, i.location]).sort()).toEqual([
       ['low', 'done'],
+      ['middle', 'done'],
+      ['urgent', 'done'],
     ]);
     const artifacts = [
       ...CODING.filter((p) => p !== 'triage').map((p) => (p === 'prd' ? 'PRD.md' : `${p}.md`)),

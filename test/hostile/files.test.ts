@@ -165,8 +165,8 @@ beforeAll(async () => {
   before = await tendJson<Board>(root, ['status']);
   cwdOfRun = root;
   runResult = await tend(root, ['run', '--once']);
-  after = await tendJson<Board>(root, ['status']);
-  statusText = (await tend(root, ['status'])).stdout;
+  after = await tendJson<Board>(root, ['status', '--all']);
+  statusText = (await tend(root, ['status', '--all'])).stdout;
 }, 240_000);
 
 afterAll(() => {

@@ -1,6 +1,6 @@
 // Scheduling order of items and the folder order of the board.
 import { describe, expect, it } from 'vitest';
-import { compareItems, locationOrder } from '../../src/core/board.js';
+import { board, boardJson, compareItems, locationOrder } from '../../src/core/board.js';
 import type { Item } from '../../src/core/backlog.js';
 import type { Config } from '../../src/core/config.js';
 import { parsePipeline, type Pipeline } from '../../src/core/pipeline.js';
@@ -67,5 +67,32 @@ describe('locationOrder', () => {
       'done',
       'blocked',
     ]);
+  });
+});
+
+describe('board: done/', () => {
+  const cfg = config('coding', pipeline('coding', ['triage', 'build']));
+  const done = (id: string, priority: number): Item => ({ ...item(id, priority, 100), location: 'done' });
+
+  it('counts every finished item, shows those read, latest first, and says they are not all', () => {
+    const snapshot = {
+      items: [item('new', 1, 1), done('old', 1), done('newest', 5), done('middle', 3)],
+      invalid: [],
+      done: new Set(['old', 'newest', 'middle', 'unread-1', 'unread-2']),
+    };
+    const b = board(snapshot, cfg, ['newest', 'middle', 'old']);
+    const group = b.groups.find((g) => g.location === 'done');
+    expect(group?.items.map((i) => i.id)).toEqual(['newest', 'middle', 'old']);
+    expect(group?.count).toBe(5);
+    expect(b.done).toEqual({ shown: ['newest', 'middle', 'old'], all: false });
+    const json = boardJson(b, { errors: [], warnings: [] }, 0);
+    expect(json.counts).toEqual({ inbox: 1, triage: 0, build: 0, done: 5, blocked: 0 });
+    expect(json.done).toEqual({ count: 5, shown: ['newest', 'middle', 'old'], all: false });
+    expect(json.items.map((i) => i.id)).toEqual(['new', 'newest', 'middle', 'old']);
+  });
+
+  it('says they are all when every finished item is shown', () => {
+    const snapshot = { items: [done('a', 1)], invalid: [], done: new Set(['a']) };
+    expect(board(snapshot, cfg, ['a']).done).toEqual({ shown: ['a'], all: true });
   });
 });

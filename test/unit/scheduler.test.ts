@@ -85,6 +85,14 @@ describe('plan: dependencies', () => {
     expect(started(plan([a, doneItem('dep')], CONFIG, state()))).toEqual(['a']);
   });
 
+  it('takes a dependency on an item in done/ known by its id alone as met', () => {
+    const a = item('a', { depends_on: ['finished-long-ago'] });
+    expect(started(plan([a], CONFIG, state({ finished: new Set(['finished-long-ago']) })))).toEqual(['a']);
+    const p = plan([a], CONFIG, state({ finished: new Set(['other']) }));
+    expect(blocked(p)).toEqual(['a']);
+    expect(p.block[0]?.reason).toMatch(/depends on finished-long-ago, which no item has as id/);
+  });
+
   it('waits on a dependency that is blocked, not yet done', () => {
     const p = plan([item('a', { depends_on: ['b'] }), item('b', { location: 'blocked' })], CONFIG, state());
     expect(p.start).toEqual([]);

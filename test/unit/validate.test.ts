@@ -44,13 +44,14 @@ describe('checkAgainstConfig', () => {
         item('e', 'blocked', ''),
       ],
       invalid: [],
+      done: new Set(['d']),
     };
     expect(checkAgainstConfig(snapshot, config)).toEqual(snapshot);
   });
 
   it('moves an item naming an unknown pipeline to invalid, with the line and the choices', () => {
     const bad = item('x', 'inbox', 'priority: 1\npipeline: codng\n');
-    const result = checkAgainstConfig({ items: [bad, item('ok', 'inbox', '')], invalid: [] }, config);
+    const result = checkAgainstConfig({ items: [bad, item('ok', 'inbox', '')], invalid: [], done: new Set() }, config);
     expect(result.items.map((i) => i.id)).toEqual(['ok']);
     expect(result.invalid).toEqual([
       {
@@ -77,7 +78,7 @@ describe('checkAgainstConfig', () => {
       path: 'backlog/broken.md',
       problems: [{ file: 'backlog/broken.md', message: 'the file is empty' }],
     };
-    const result = checkAgainstConfig({ items: [explicit, byDefault], invalid: [earlier] }, config);
+    const result = checkAgainstConfig({ items: [explicit, byDefault], invalid: [earlier], done: new Set() }, config);
     expect(result.items).toEqual([]);
     expect(result.invalid[0]).toBe(earlier);
     expect(result.invalid[1]?.problems).toEqual([
@@ -96,7 +97,7 @@ describe('checkAgainstConfig', () => {
   });
 
   it('leaves the snapshot alone when no pipeline is configured', () => {
-    const snapshot = { items: [item('x', 'inbox', 'pipeline: codng\n')], invalid: [] };
+    const snapshot = { items: [item('x', 'inbox', 'pipeline: codng\n')], invalid: [], done: new Set<string>() };
     expect(checkAgainstConfig(snapshot, { ...config, pipelines: new Map() })).toBe(snapshot);
   });
 });

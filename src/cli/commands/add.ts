@@ -27,6 +27,7 @@ export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
   }
   const known = new Set([
     ...repo.snapshot.items.map((i) => i.id),
+    ...repo.snapshot.done,
     ...repo.snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])),
   ]);
   for (const dep of options.dependsOn ?? []) {

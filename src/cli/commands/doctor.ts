@@ -125,7 +125,8 @@ export async function doctor(cwd: string): Promise<Check[]> {
       },
     ];
   }
-  const repo = await openRepo(root);
+  // Every finished item is read and checked here too: the other commands know done/ by its ids.
+  const repo = await openRepo(root, { finished: 'read' });
   const identity = await commitIdentity(root, repo.config.settings.git.author);
   return [
     { name: 'git repository', ok: true, severity: 'error', details: [root] },

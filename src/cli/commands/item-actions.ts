@@ -4,14 +4,13 @@ import type { Item } from '../../core/backlog.js';
 import { decideApproval, decideRejection, decideRetry } from '../../core/decide.js';
 import { TendError } from '../../core/problem.js';
 import { pipelineOf } from '../../core/scheduler.js';
-import type { Repo } from '../../edges/repo.js';
+import { findById, type Repo } from '../../edges/repo.js';
 import { act } from '../../engine/actions.js';
 import { triageOf } from '../../engine/phase.js';
 
-function findItem(repo: Repo, id: string): Item {
-  const item = repo.snapshot.items.find((i) => i.id === id);
+async function findItem(repo: Repo, id: string): Promise<Item> {
+  const { item, invalid } = await findById(repo, id);
   if (item) return item;
-  const invalid = repo.snapshot.invalid.find((i) => i.id === id);
   if (invalid)
     throw new TendError(
       `${id} is invalid: ${invalid.problems[0]?.message ?? ''}`,
@@ -28,7 +27,7 @@ function phaseOf(repo: Repo, item: Item) {
 }
 
 export async function approve(repo: Repo, id: string): Promise<string> {
-  const item = findItem(repo, id);
+  const item = await findItem(repo, id);
   if (item.fields.status !== 'waiting')
     throw new TendError(`${id} is not waiting for approval (status: ${item.fields.status}, in ${item.location}/)`);
   const { pipeline, phase } = phaseOf(repo, item);
@@ -36,7 +35,7 @@ export async function approve(repo: Repo, id: string): Promise<string> {
 }
 
 export async function reject(repo: Repo, id: string, reason: string, block: boolean): Promise<string> {
-  const item = findItem(repo, id);
+  const item = await findItem(repo, id);
   if (item.fields.status !== 'waiting')
     throw new TendError(
       `${id} is not waiting for approval (status: ${item.fields.status}, in ${item.location}/)`,
@@ -48,6 +47,6 @@ export async function reject(repo: Repo, id: string, reason: string, block: bool
 
 /** Put a blocked item back in the phase it was blocked in, or retry a failed/parked one now. */
 export async function retry(repo: Repo, id: string): Promise<string> {
-  const item = findItem(repo, id);
+  const item = await findItem(repo, id);
   return act(repo, item, decideRetry(item, pipelineOf(item, repo.config)));
 }

@@ -4,14 +4,16 @@ import { itemHistory } from '../../edges/history.js';
 import { clean, paint, printJson } from '../output.js';
 import { isValidId } from '../../core/slug.js';
 import { formatProblem, TendError } from '../../core/problem.js';
-import type { Repo } from '../../edges/repo.js';
+import { findById, type Repo } from '../../edges/repo.js';
 
 export async function show(repo: Repo, id: string, options: { json: boolean; now?: number }): Promise<void> {
   const now = options.now ?? Date.now();
-  const item = repo.snapshot.items.find((i) => i.id === id);
-  const invalid = repo.snapshot.invalid.find((i) => i.id === id || i.path === id);
+  const found = await findById(repo, id);
+  const { item } = found;
+  const invalid = found.invalid ?? repo.snapshot.invalid.find((i) => i.path === id);
   if (!item && !invalid) {
-    const close = repo.snapshot.items.map((i) => i.id).filter((other) => other.includes(id) || id.includes(other));
+    const ids = [...repo.snapshot.items.map((i) => i.id), ...repo.snapshot.done];
+    const close = ids.filter((other) => other.includes(id) || id.includes(other));
     throw new TendError(
       `no item with id ${id}`,
       close.length > 0 ? `did you mean ${close.slice(0, 5).join(', ')}?` : 'see `tend status` for the ids',

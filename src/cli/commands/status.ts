@@ -3,13 +3,36 @@ import { board, boardJson } from '../../core/board.js';
 import { formatDuration } from '../../core/duration.js';
 import { clean, paint, printJson, table, truncate } from '../output.js';
 import { formatProblem } from '../../core/problem.js';
-import type { Item } from '../../core/backlog.js';
+import type { Item, Snapshot } from '../../core/backlog.js';
+import { latestDone } from '../../edges/latest-done.js';
+import { readDoneItems } from '../../edges/store.js';
 import { runHolder } from '../../edges/lock.js';
 import type { Repo } from '../../edges/repo.js';
 
-export async function status(repo: Repo, options: { json: boolean; now?: number }): Promise<void> {
+/** How many finished items `tend status` shows unless told (`--done N`, `--all`). */
+export const LATEST_DONE = 5;
+
+/**
+ * The snapshot with the finished items to show: the latest `limit` (Infinity: all, which a repo
+ * opened with `finished: 'read'` holds already), read now, since a snapshot knows done/ by id.
+ * One of them found invalid is listed as invalid.
+ */
+async function withLatestDone(repo: Repo, limit: number): Promise<{ snapshot: Snapshot; latest: string[] }> {
+  const { snapshot } = repo;
+  const latest = await latestDone(repo.root, snapshot.done, limit);
+  const known = new Set(snapshot.items.map((i) => i.id));
+  const read = await readDoneItems(
+    repo.root,
+    latest.filter((id) => !known.has(id)),
+  );
+  const items = [...snapshot.items, ...read.items];
+  return { snapshot: { ...snapshot, items, invalid: [...snapshot.invalid, ...read.invalid] }, latest };
+}
+
+export async function status(repo: Repo, options: { json: boolean; done?: number; now?: number }): Promise<void> {
   const now = options.now ?? Date.now();
-  const b = board(repo.snapshot, repo.config);
+  const { snapshot, latest } = await withLatestDone(repo, options.done ?? LATEST_DONE);
+  const b = board(snapshot, repo.config, latest);
   const run = await runHolder(repo.root);
   if (options.json) {
     printJson({ ...boardJson(b, repo, now), run: run ?? null });
@@ -19,12 +42,12 @@ export async function status(repo: Repo, options: { json: boolean; now?: number 
   const interrupted = (item: Item) => item.fields.status === 'running' && !run;
   const c = paint(process.stdout);
   const out: string[] = [];
-  const groups = b.groups.filter((g) => g.items.length > 0);
+  const groups = b.groups.filter((g) => g.count > 0);
   if (groups.length === 0 && b.invalid.length === 0) {
     out.push('The backlog is empty. Add an item with `tend add "Title"` or write a .md file in backlog/.');
   }
   for (const group of groups) {
-    out.push(c('bold', `${group.location} (${group.items.length})`));
+    out.push(c('bold', `${group.location} (${group.count})`));
     const rows = group.items.map((item) => {
       const f = item.fields;
       const statusColor =
@@ -41,7 +64,12 @@ export async function status(repo: Repo, options: { json: boolean; now?: number 
         truncate(clean(f.title), 60),
       ];
     });
-    out.push(table(rows), '');
+    if (rows.length > 0) out.push(table(rows));
+    if (group.items.length < group.count) {
+      const shown = group.items.length === 0 ? 'none shown' : `the latest ${group.items.length} shown`;
+      out.push(c('dim', `  ${group.count} in all, ${shown}; \`tend status --all\` shows every one`));
+    }
+    out.push('');
   }
   if (b.invalid.length > 0) {
     out.push(c('red', c('bold', `invalid (${b.invalid.length})`)) + c('dim', ' — not touched by tend until fixed'));
