@@ -92,7 +92,7 @@ beforeAll(async () => {
   await writeTree(root, Object.fromEntries(items));
   userHead = await git(root, 'rev-parse', 'HEAD');
   run = await runWatchingMemory();
-  board = await tendJson(root, ['status']);
+  board = await tendJson(root, ['status', '--all']);
 }, 120_000);
 
 afterAll(() => {
