@@ -265,6 +265,11 @@ async function gitDirsOf(root: string): Promise<{ dir: string; common: string }>
 /** The branch HEAD names, read from the HEAD file (no process), or undefined when detached. */
 export async function currentBranchFast(root: string): Promise<string | undefined> {
   const head = (await readFile(path.join((await gitDirsOf(root)).dir, 'HEAD'), 'utf8')).trim();
+  // A reftable repository keeps `ref: refs/heads/.invalid` in the file; only git knows the branch.
+  if (head === 'ref: refs/heads/.invalid') {
+    const result = await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
+    return (result.exitCode === 0 && result.stdout.trim()) || undefined;
+  }
   return head.startsWith('ref: refs/heads/') ? head.slice('ref: refs/heads/'.length) : undefined;
 }
 
