@@ -10,13 +10,9 @@ const ONLY_THE_WRITER_COMMITS = {
   message: 'only src/engine/writer.ts commits: carry the change out through the writer',
 };
 const IO_NAMES = ['fs', 'fs/promises', 'child_process', 'net', 'os', 'http', 'https', 'worker_threads', 'readline'];
-const IO_MODULES = [
-  ...IO_NAMES.flatMap((name) => [name, `node:${name}`]),
-  'chokidar',
-  'execa',
-  'yargs',
-  'simple-git',
-].map((name) => ({ name, message: 'src/core/ is pure: file system, processes and the network belong in src/edges/' }));
+const IO_MODULES = [...IO_NAMES.flatMap((name) => [name, `node:${name}`]), 'chokidar', 'execa', 'yargs'].map(
+  (name) => ({ name, message: 'src/core/ is pure: file system, processes and the network belong in src/edges/' }),
+);
 
 /** Imports from these folders, at any depth (`../engine/x.js`, `../../engine/x.js`). */
 const folders = (...names) => names.map((f) => `**/${f}/*`);

@@ -64,7 +64,7 @@ export function itemJson(item: Item, now: number): ItemJson {
   };
 }
 
-export interface BoardGroup {
+interface BoardGroup {
   location: string;
   items: Item[];
   /** How many items the folder holds: for done/, every finished item, though only `items` are shown. */

@@ -45,7 +45,7 @@ export interface SchedulerState {
   /** Ids of items that exist but are invalid: depending on one waits, it does not block. */
   invalidIds: ReadonlySet<string>;
   /** Ids of the items in done/, known by their folder names (Snapshot.done): each one meets a dependency. */
-  finished?: ReadonlySet<string>;
+  finished: ReadonlySet<string>;
   /** `--agent`, which replaces the agent of every phase. */
   agent?: string;
 }
@@ -176,7 +176,7 @@ function phaseToRun(item: Item, ctx: PlanContext, result: Plan): Start | undefin
  */
 function dependenciesDone(item: Item, ctx: PlanContext, result: Plan): boolean {
   const dependsOn = item.fields.depends_on;
-  const finished = (d: string) => ctx.state.finished?.has(d) === true || ctx.byId.get(d)?.location === DONE;
+  const finished = (d: string) => ctx.state.finished.has(d) || ctx.byId.get(d)?.location === DONE;
   const missing = dependsOn.filter((d) => !ctx.byId.has(d) && !finished(d) && !ctx.state.invalidIds.has(d));
   if (missing.length > 0) {
     result.block.push({

@@ -89,7 +89,7 @@ export function parseTrailers(text: string): [string, string][] {
 
 const KNOWN_OUTCOMES: ReadonlySet<string> = new Set(OUTCOMES);
 
-export function isOutcome(value: string): value is Outcome {
+function isOutcome(value: string): value is Outcome {
   return KNOWN_OUTCOMES.has(value);
 }
 
@@ -155,7 +155,7 @@ function splitAgent(label: string | undefined): { agent: string | null; model: s
   return m?.[1] && m[2] ? { agent: m[1], model: m[2] } : { agent: label, model: null };
 }
 
-export interface LogFilter {
+interface LogFilter {
   id?: string;
   /** Outcome names; empty or absent keeps every outcome. */
   outcomes?: readonly string[];

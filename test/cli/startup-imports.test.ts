@@ -64,6 +64,7 @@ describe('what the data commands import (static graph of the chunks in dist/)', 
     'src/cli/commands/status.ts',
     'src/cli/commands/show.ts',
     'src/cli/commands/add.ts',
+    'src/cli/commands/log.ts',
     'src/edges/repo.ts',
   ])('%s reaches no agent module, no process runner and no execa', (entry) => {
     const { sources, packages } = staticGraph(entry);
@@ -105,9 +106,9 @@ describe('what the data commands load (a real run of the built CLI)', () => {
     return (await readFile(log, 'utf8')).split('\n').filter(Boolean);
   }
 
-  it('tend status, show and add load no agent module, no process runner and no execa', async () => {
+  it('tend status, show, add and log load no agent module, no process runner and no execa', async () => {
     const root = await initializedRepo();
-    const runs = [['add', 'First item'], ['status'], ['show', 'first-item'], ['status', '--json']];
+    const runs = [['add', 'First item'], ['status'], ['show', 'first-item'], ['status', '--json'], ['log']];
     for (const args of runs) {
       const urls = await modulesLoaded(root, args);
       const files = urls.filter((u) => u.startsWith('file:')).map((u) => new URL(u).pathname);

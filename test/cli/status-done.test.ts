@@ -67,9 +67,22 @@ describe('tend status and done/', () => {
     expect(all.done).toEqual({ count: 7, shown: [...FINISHED].reverse(), all: true });
     expect(all.invalid.map((i) => i.path)).toEqual(['backlog/done/broken-old/item.md']);
 
-    const bad = await tend(board(), ['status', '--done', '-1']);
-    expect(bad.exitCode).toBe(2);
-    expect(bad.stderr).toMatch(/--done must be a whole number/);
+    for (const wrong of ['-1', '1.5', 'abc']) {
+      const bad = await tend(board(), ['status', '--done', wrong]);
+      expect({ wrong, exitCode: bad.exitCode }).toEqual({ wrong, exitCode: 2 });
+      expect(bad.stderr).toMatch(/--done must be a whole number/);
+    }
+  });
+
+  it('--done 0 shows none of them, more than there are shows them all, and --all wins over --done', async () => {
+    const none = await tendOk(board(), ['status', '--done', '0']);
+    expect(none.stdout).toMatch(/^done \(8\)$/m);
+    expect(none.stdout).toContain('8 in all, none shown');
+    expect(none.stdout).not.toMatch(/^ {2}task-/m);
+    const more = await statusJson(board(), ['--done', '50']);
+    expect(more.done.shown).toHaveLength(7); // the broken folder is counted, not shown
+    const both = await statusJson(board(), ['--done', '2', '--all']);
+    expect(both.done).toEqual({ count: 7, shown: [...FINISHED].reverse(), all: true });
   });
 
   it('an item moved into done/ and not committed yet is counted, and is the latest', async () => {

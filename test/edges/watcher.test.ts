@@ -52,6 +52,10 @@ describe('the live watcher', () => {
 
   it('does not watch inside backlog/done/: an edit there is quiet, the next change elsewhere is not', async () => {
     const { root, watcher } = await watching();
+    // First prove the watch is live, so the quiet below is the watcher ignoring done/.
+    const live = wokeWithin(watcher, 5000);
+    await writeTree(root, { 'backlog/build/fix-it/item.md': '---\ntitle: Fix it\npriority: 4\n---\n' });
+    expect(await live).toBe('woke');
     const quiet = wokeWithin(watcher, 1500);
     await writeTree(root, { 'backlog/done/old/item.md': '---\ntitle: Old, edited\n---\n' });
     await writeTree(root, { 'backlog/done/old/notes.md': 'notes\n' });
@@ -59,5 +63,7 @@ describe('the live watcher', () => {
     const woke = wokeWithin(watcher, 5000);
     await writeTree(root, { 'backlog/build/fix-it/item.md': '---\ntitle: Fix it\npriority: 2\n---\n' });
     expect(await woke).toBe('woke');
+    // Nothing from done/ came late either: no change is left pending after that one.
+    expect(await wokeWithin(watcher, 500)).toBe('quiet');
   });
 });

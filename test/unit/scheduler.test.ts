@@ -9,6 +9,7 @@ const state = (overrides: Partial<SchedulerState> = {}): SchedulerState => ({
   active: new Map(),
   spentUsd: 0,
   invalidIds: new Set(),
+  finished: new Set(),
   ...overrides,
 });
 

@@ -9,8 +9,8 @@ import { readDoneItems } from '../../edges/store.js';
 import { runHolder } from '../../edges/lock.js';
 import type { Repo } from '../../edges/repo.js';
 
-/** How many finished items `tend status` shows unless told (`--done N`, `--all`). */
-export const LATEST_DONE = 5;
+/** How many finished items `tend status` shows by default (`--done` in the command table says the same). */
+const LATEST_DONE = 5;
 
 /**
  * The snapshot with the finished items to show: the latest `limit` (Infinity: all, which a repo
