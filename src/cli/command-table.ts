@@ -187,7 +187,7 @@ function runOptions(y: Argv) {
       alias: 'c',
       type: 'number',
       describe:
-        "items worked on at once, a fan-out's lenses side by side in one (default: concurrency in ORCHESTRATOR.md)",
+        "items worked on at once; a fan-out's lenses count as one (side by side in a worktree phase) (default: concurrency in ORCHESTRATOR.md)",
     })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the summary' })
     .option('poll', {
