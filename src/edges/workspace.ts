@@ -357,7 +357,7 @@ export async function openLensWorktree(ctx: LensContext, item: Workspace, lens: 
 }
 
 /**
- * What the hooks left (a package-lock.json rewritten by \`npm install\`, a node_modules symlink)
+ * What the hooks left (a package-lock.json rewritten by `npm install`, a node_modules symlink)
  * is committed in the lens worktree as its baseline, and the baseline noted: the lens's work is
  * only what comes after it, and a worktree without one (its checkout or hooks cut off) has none.
  */
@@ -365,14 +365,8 @@ async function markLensReady(dir: string, lens: string, id: string): Promise<voi
   const what = `could not note where the ${lens} lens of ${id} starts`;
   await gitOrFail(dir, ['add', '--all', '--', '.', `:(exclude)${BACKLOG_DIR}/`], what);
   if ((await git(dir, ['diff', '--cached', '--quiet'])).exitCode !== 0) {
-    // Never leaves this worktree (no cherry-pick takes it), so tend's own name will do.
-    const me = { name: 'tend', email: 'tend@localhost' };
-    const env = Object.fromEntries(
-      ['AUTHOR', 'COMMITTER'].flatMap((w) => [
-        [`GIT_${w}_NAME`, me.name],
-        [`GIT_${w}_EMAIL`, me.email],
-      ]),
-    );
+    // Never picked onto a branch (only what comes after it is), so tend's own name will do.
+    const env = authorEnv('tend <tend@localhost>');
     const commit = ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m'];
     await gitOrFail(dir, [...commit, `tend: the ${lens} lens worktree of ${id} as its hooks left it`], what, env);
   }
@@ -431,9 +425,9 @@ export async function closeLensWorktrees(
 }
 
 /**
- * Whether a lens's worktree holds work to keep (`changed`, with the commit its agent started
- * from: a commit, a change, a branch checked out since) or none (`clean`, or `unready`: its agent
- * never started); a folder that is no worktree is set aside untouched (`orphan`, see
+ * Whether a lens's worktree holds work to keep (`{ baseline }`, the commit its agent started
+ * from: a commit, a change, a branch checked out since) or none (`clean`, or `unready`: its
+ * agent never started); a folder that is no worktree is set aside untouched (`orphan`, see
  * addWorktree). before_remove runs in a worktree.
  */
 async function lookAtLens(
