@@ -186,8 +186,7 @@ function runOptions(y: Argv) {
     .option('concurrency', {
       alias: 'c',
       type: 'number',
-      describe:
-        "items worked on at once, a fan-out's lenses side by side in one (default: concurrency in ORCHESTRATOR.md)",
+      describe: "items worked on at once, a fan-out's lenses as one (default: concurrency in ORCHESTRATOR.md)",
     })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the summary' })
     .option('poll', {

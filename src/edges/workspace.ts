@@ -236,11 +236,14 @@ export async function removeWorktree(
   settings: Settings,
   logDir: string,
   signal: AbortSignal,
-  options = { runHook: true },
+  options: { runHook?: boolean; warn?: (message: string) => void } = {},
 ): Promise<void> {
   const dir = worktreeDir(root, id);
-  // Lens worktrees left by a run cut off mid-review (or one whose clean-up failed) go first.
-  await closeAllLensWorktrees({ root, id, settings, logDir, signal, warn: () => undefined });
+  // Lens worktrees left by a run cut off mid-review (or one whose clean-up failed) go first;
+  // `warn` tells of lens work they held.
+  const warn = options.warn ?? (() => undefined);
+  const [failed] = await closeLeftoverLensWorktrees({ root, id, settings, logDir, signal, warn });
+  if (failed) throw failed.error;
   if (!existsSync(dir)) return;
   if (!(await isWorktree(root, dir))) {
     // Not a worktree (see addWorktree): set aside untouched, never committed from.
@@ -248,7 +251,7 @@ export async function removeWorktree(
     await git(root, ['worktree', 'prune']);
     return;
   }
-  if (options.runHook) await runHook('before_remove', settings, dir, logDir, signal);
+  if (options.runHook !== false) await runHook('before_remove', settings, dir, logDir, signal);
   const off = await offBranch(root, dir, itemBranch(id));
   // Off its branch: leftovers go on a detached HEAD kept under refs/tend/kept/, never onto
   // whatever branch the agent switched to.
@@ -320,16 +323,17 @@ export async function backlogFilesAt(root: string, branch: string): Promise<stri
   return gitOrFail(root, listed, `could not list ${BACKLOG_DIR}/ on ${branch}`);
 }
 
+/** Where a lens worktree notes the commit its agent starts from: a ref of that worktree alone, gone with it. */
+const LENS_BASELINE = 'refs/worktree/tend-baseline';
+
 /**
  * A fan-out lens's own worktree, detached at the commit the item's branch is on: the lenses run
  * side by side, and two agents running git in one worktree collide on its index.lock. Like the
- * item's worktree it holds everything but backlog/ and runs after_create. What an earlier
- * attempt left in its place is collected first (closeLensWorktrees).
+ * item's worktree it holds everything but backlog/ and runs after_create, then before_run.
+ * Leftovers of an earlier attempt must be collected first (closeLeftoverLensWorktrees).
  */
 export async function openLensWorktree(ctx: LensContext, item: Workspace, lens: string): Promise<Workspace> {
   const { root, id, settings, logDir, signal } = ctx;
-  const [stale] = await closeLensWorktrees(ctx, [lens]);
-  if (stale) throw stale.error;
   const dir = lensWorktreeDir(root, id, lens);
   const add = ['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--no-checkout', '--detach'];
   const what = `could not create the worktree of the ${lens} lens of ${id}`;
@@ -337,13 +341,41 @@ export async function openLensWorktree(ctx: LensContext, item: Workspace, lens: 
     await mkdir(path.dirname(dir), { recursive: true }); // under the lock, which also removes empty folders here
     await gitOrFail(root, [...add, dir, `refs/heads/${item.branch}`], what);
   });
-  await checkOutAllButBacklog(dir, id, ctx.backlog);
-  const failure = await runHook('after_create', settings, dir, logDir, signal, lens);
-  if (failure) {
+  try {
+    await checkOutAllButBacklog(dir, id, ctx.backlog);
+    for (const hook of ['after_create', 'before_run'] as const) {
+      const failure = await runHook(hook, settings, dir, logDir, signal, lens);
+      if (failure) throw new WorkspaceError(failure);
+    }
+    await markLensReady(dir, lens, id);
+  } catch (err) {
+    // Not ready: it holds no lens work, and goes without anything committed.
     await closeLensWorktrees(ctx, [lens], { runHook: false });
-    throw new WorkspaceError(failure);
+    throw err;
   }
   return { ...item, dir };
+}
+
+/**
+ * What the hooks left (a package-lock.json rewritten by `npm install`, a node_modules symlink)
+ * is committed in the lens worktree as its baseline, and the baseline noted: the lens's work is
+ * only what comes after it, and a worktree without one (its checkout or hooks cut off) has none.
+ */
+async function markLensReady(dir: string, lens: string, id: string): Promise<void> {
+  const what = `could not note where the ${lens} lens of ${id} starts`;
+  await gitOrFail(dir, ['add', '--all', '--', '.', `:(exclude)${BACKLOG_DIR}/`], what);
+  if ((await git(dir, ['diff', '--cached', '--quiet'])).exitCode !== 0) {
+    // Never picked onto a branch (only what comes after it is), so tend's own name will do.
+    const env = authorEnv('tend <tend@localhost>');
+    const commit = ['-c', 'core.hooksPath=/dev/null', 'commit', '--quiet', '--no-verify', '-m'];
+    await gitOrFail(dir, [...commit, `tend: the ${lens} lens worktree of ${id} as its hooks left it`], what, env);
+  }
+  await gitOrFail(dir, ['update-ref', LENS_BASELINE, 'HEAD'], what);
+}
+
+/** The commit a lens worktree's agent started from, or '' when it never got that far. */
+async function lensBaseline(dir: string): Promise<string> {
+  return commitOf(dir, LENS_BASELINE);
 }
 
 /**
@@ -360,15 +392,15 @@ export async function closeLensWorktrees(
   const { root, id } = ctx;
   const present = lenses.filter((lens) => existsSync(lensWorktreeDir(root, id, lens)));
   if (present.length === 0) return [];
-  const tip = await branchTip(root, itemBranch(id));
-  const looks = await Promise.all(present.map((lens) => lookAtLens(ctx, lens, tip, options.runHook)));
+  const looks = await Promise.all(present.map((lens) => lookAtLens(ctx, lens, options.runHook)));
   const failed: { lens: string; error: WorkspaceError }[] = [];
   const removable: string[] = [];
   for (const [i, lens] of present.entries()) {
-    if (looks[i] === 'orphan') continue;
-    if (looks[i] === 'changed') {
+    const look = looks[i];
+    if (look === 'orphan') continue;
+    if (typeof look === 'object') {
       try {
-        await keepLensWork(root, id, lens, ctx.settings.git.author, ctx.warn);
+        await keepLensWork(root, id, lens, look.baseline, ctx);
       } catch (err) {
         if (!(err instanceof WorkspaceError)) throw err;
         failed.push({ lens, error: err });
@@ -393,80 +425,94 @@ export async function closeLensWorktrees(
 }
 
 /**
- * Whether a lens's worktree holds work to keep (`changed`: a commit, a change, a branch checked
- * out) or none (`clean`); a folder that is no worktree is set aside untouched (`orphan`, see
+ * Whether a lens's worktree holds work to keep (`{ baseline }`, the commit its agent started
+ * from: a commit, a change, a branch checked out since) or none (`clean`, or `unready`: its
+ * agent never started); a folder that is no worktree is set aside untouched (`orphan`, see
  * addWorktree). before_remove runs in a worktree.
  */
 async function lookAtLens(
   ctx: LensContext,
   lens: string,
-  tip: string | undefined,
   runHooks: boolean,
-): Promise<'orphan' | 'clean' | 'changed'> {
+): Promise<'orphan' | 'unready' | 'clean' | { baseline: string }> {
   const dir = lensWorktreeDir(ctx.root, ctx.id, lens);
   if (!(await isWorktree(ctx.root, dir))) {
     await rename(dir, path.join(lensesDir(ctx.root, ctx.id), `.orphan-${lens}-${Date.now()}`));
     return 'orphan';
   }
   if (runHooks) await runHook('before_remove', ctx.settings, dir, ctx.logDir, ctx.signal, lens);
+  const baseline = await lensBaseline(dir);
+  if (!baseline) return 'unready';
   // One git for three questions: the commit HEAD is on, whether it is detached, and any change.
   const status = await git(dir, ['status', '--porcelain=v2', '--branch']);
   const lines = status.stdout.split('\n').filter(Boolean);
   const clean =
     status.exitCode === 0 &&
     lines.every((l) => l.startsWith('# ')) &&
-    lines.includes(`# branch.oid ${tip}`) &&
+    lines.includes(`# branch.oid ${baseline}`) &&
     lines.includes('# branch.head (detached)');
-  return clean ? 'clean' : 'changed';
-}
-
-/** Every lens worktree the item has (see removeWorktree); throws when one cannot be closed. */
-async function closeAllLensWorktrees(ctx: LensContext): Promise<void> {
-  const lenses = await readdir(lensesDir(ctx.root, ctx.id)).catch(() => []);
-  const [failed] = await closeLensWorktrees(
-    ctx,
-    lenses.filter((l) => !l.startsWith('.')),
-  );
-  if (failed) throw failed.error;
+  return clean ? 'clean' : { baseline };
 }
 
 /**
- * What a lens committed or left uncommitted in its worktree goes on the item's branch, after the
- * commit the review started from: it is never merged unreviewed, and nothing is lost. Work that
- * does not apply there (it conflicts with another lens's, or the lens switched its worktree to a
- * branch) is kept under refs/tend/kept/. Either is reported: a review should not change code.
+ * Every lens worktree the item has, one after another: a run cut off mid-review left them (or
+ * their clean-up failed). Returns those that could not be closed.
  */
-async function keepLensWork(
-  root: string,
-  id: string,
-  lens: string,
-  author: string | undefined,
-  warn: (message: string) => void,
-): Promise<void> {
+export async function closeLeftoverLensWorktrees(ctx: LensContext): Promise<{ lens: string; error: WorkspaceError }[]> {
+  const lenses = await readdir(lensesDir(ctx.root, ctx.id)).catch(() => []);
+  return closeLensWorktrees(
+    ctx,
+    lenses.filter((l) => !l.startsWith('.')),
+  );
+}
+
+/**
+ * What a lens committed or left uncommitted in its worktree since its baseline (markLensReady)
+ * goes on the item's branch, after the commit the review started from: it is never merged
+ * unreviewed, and nothing is lost. Work that does not apply there (it conflicts with another
+ * lens's, or the lens switched its worktree to a branch or moved it off its baseline) is kept
+ * under refs/tend/kept/. Either is reported: a review should not change code.
+ */
+async function keepLensWork(root: string, id: string, lens: string, baseline: string, ctx: LensContext): Promise<void> {
   const dir = lensWorktreeDir(root, id, lens);
+  const author = ctx.settings.git.author;
   const who = `${id}: the ${lens} lens`;
   const switched = (await git(dir, ['symbolic-ref', '--quiet', 'HEAD'])).exitCode === 0;
   if (switched) await gitOrFail(dir, ['checkout', '--quiet', '--detach'], `could not detach the ${lens} lens of ${id}`);
   await commitLeftovers(dir, `the ${lens} lens worktree of ${id}`, author);
   const head = await commitOf(dir, 'HEAD');
   const branch = itemBranch(id);
-  if (!head || (await git(root, ['merge-base', '--is-ancestor', head, `refs/heads/${branch}`])).exitCode === 0) return;
-  if (!switched && (await pickOntoBranch(root, id, head, author))) {
-    warn(`${who} changed code; its commits were added to ${branch} after the commit it reviewed (so never merged)`);
+  if (!head || head === baseline) return;
+  if ((await git(root, ['merge-base', '--is-ancestor', head, `refs/heads/${branch}`])).exitCode === 0) return;
+  const onBaseline = (await git(root, ['merge-base', '--is-ancestor', baseline, head])).exitCode === 0;
+  if (!switched && onBaseline && (await pickOntoBranch(root, id, baseline, head, author))) {
+    ctx.warn(`${who} changed code; its commits were added to ${branch} after the commit it reviewed (so never merged)`);
     return;
   }
   const kept = `refs/tend/kept/${id}-${lens}-${Date.now()}`;
   await gitOrFail(root, ['update-ref', kept, head], `could not keep the work of the ${lens} lens of ${id}`);
-  const why = switched ? 'it switched its worktree to a branch' : `it does not apply to ${branch}`;
-  warn(`${who} changed code, and ${why}: its work is kept as ${kept}`);
+  const why = switched
+    ? 'it switched its worktree to a branch'
+    : onBaseline
+      ? `it does not apply to ${branch}`
+      : 'it moved its worktree off the commit it reviewed';
+  ctx.warn(`${who} changed code, and ${why}: its work is kept as ${kept}`);
 }
 
-/** Cherry-pick what a lens committed onto the item's branch, in the item's worktree; false if that fails. */
-async function pickOntoBranch(root: string, id: string, head: string, author: string | undefined): Promise<boolean> {
+/**
+ * Cherry-pick a lens's commits after its baseline (`from`) onto the item's branch, in the item's
+ * worktree; false if that fails. The baseline itself (what the hooks left) is never picked.
+ */
+async function pickOntoBranch(
+  root: string,
+  id: string,
+  from: string,
+  head: string,
+  author: string | undefined,
+): Promise<boolean> {
   const itemDir = worktreeDir(root, id);
   const branch = itemBranch(id);
-  const base = (await git(root, ['merge-base', head, `refs/heads/${branch}`])).stdout.trim();
-  if (!base || !(await isWorktree(root, itemDir)) || (await offBranch(root, itemDir, branch))) return false;
+  if (!(await isWorktree(root, itemDir)) || (await offBranch(root, itemDir, branch))) return false;
   // --ff: the first lens's commits are taken as they are; a later lens's are copied on top.
   const pick = [
     '-c',
@@ -474,7 +520,7 @@ async function pickOntoBranch(root: string, id: string, head: string, author: st
     'cherry-pick',
     '--ff',
     '--keep-redundant-commits',
-    `${base}..${head}`,
+    `${from}..${head}`,
   ];
   if ((await git(itemDir, pick, { env: committerEnv(author) })).exitCode === 0) return true;
   await git(itemDir, ['cherry-pick', '--abort']);
@@ -695,6 +741,7 @@ export async function settleWorkspace(
   settings: Settings,
   baseBranch: string,
   signal: AbortSignal,
+  warn?: (message: string) => void,
 ): Promise<Decision> {
   const branch = itemBranch(item.id);
   // d.to is undefined for a change made by hand, e.g. a folder moved into done/: no merge then.
@@ -713,7 +760,7 @@ export async function settleWorkspace(
   // The reviewed commit is kept for a retry out of blocked/, until the work has landed.
   if (settled.to === DONE) await forgetReviewed(root, item.id);
   try {
-    await removeWorktree(root, item.id, settings, itemLogDir(root, item.id), signal);
+    await removeWorktree(root, item.id, settings, itemLogDir(root, item.id), signal, { warn });
   } catch (err) {
     // The transition goes ahead (a merge may already have landed); the worktree stays, nothing lost.
     const kept = `the worktree ${path.relative(root, worktreeDir(root, item.id))} was kept`;

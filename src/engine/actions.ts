@@ -39,7 +39,8 @@ export async function act(repo: Repo, item: Item, decision: Decision): Promise<s
   // index is not waited for here: a commit that fails is finished later from the journal.)
   await checkCanCommit(repo.root, author, { waitForIndex: false });
   const branch = await workingBranch(repo.root, settings.git.branch, 'command');
-  const written = await carryOut({ root: repo.root, branch, author, settings }, { item, decision });
+  const warn = (message: string) => process.stderr.write(`tend: ${message}\n`);
+  const written = await carryOut({ root: repo.root, branch, author, settings, warn }, { item, decision });
   return `${item.id}: ${written.transition.summary}`;
 }
 

@@ -22,6 +22,7 @@ import {
   backlogFilesAt,
   branchTip,
   closeLensWorktrees,
+  closeLeftoverLensWorktrees,
   commitsNotByTend,
   lensWorktreeDir,
   openLensWorktree,
@@ -268,20 +269,23 @@ async function openWorkspace(attempt: Attempt): Promise<Opened | { failed: Phase
 
 /**
  * A worktree per lens, side by side, each with its before_run hook done: the lenses of a fan-out
- * run at once, and agents that run git in one worktree would collide on its index.lock. If one
- * cannot be made ready, the attempt fails before any agent starts and those made are removed.
+ * run at once, and agents that run git in one worktree would collide on its index.lock. What a
+ * run cut off mid-review left is collected first, once, lens by lens: its work is carried onto
+ * the branch in the item's worktree, where two cherry-picks at once would collide. If one cannot
+ * be made ready, the attempt fails before any agent starts and those made are removed.
  */
 async function openLensWorktrees(attempt: Attempt, workspace: Workspace): Promise<Opened | { failed: PhaseOutcome }> {
-  const { config, signal, root } = attempt.run;
+  const { root, item } = attempt.run;
   const ctx = { ...lensContext(attempt), backlog: backlogFilesAt(root, workspace.branch) };
   ctx.backlog.catch(() => undefined); // each lens awaits it, and fails with its error
-  const ready = async (lens: string) => {
-    const space = await openLensWorktree(ctx, workspace, lens);
-    const beforeRun = await runHook('before_run', config.settings, space.dir, attempt.logDir, signal, lens);
-    if (beforeRun) throw new WorkspaceError(beforeRun);
-    return space;
-  };
-  const opened = await Promise.allSettled(attempt.lenses.map((lens) => ready(lens ?? 'general')));
+  const [stale] = await closeLeftoverLensWorktrees(ctx);
+  if (stale) {
+    const kept = path.relative(root, lensWorktreeDir(root, item.id, stale.lens));
+    return { failed: failedBeforeAgents(attempt, `the worktree ${kept} was kept: ${stale.error.message}`) };
+  }
+  const opened = await Promise.allSettled(
+    attempt.lenses.map((lens) => openLensWorktree(ctx, workspace, lens ?? 'general')),
+  );
   const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (!failed) return { workspace, spaces: opened.map((o) => (o as PromiseFulfilledResult<Workspace>).value) };
   await removeLensWorktrees(attempt);
@@ -489,7 +493,8 @@ async function cleanUpAfterAgents(attempt: Attempt, opened: Opened): Promise<voi
 }
 
 /**
- * Every agent of the attempt, side by side (each lens in its own workspace), then what they did
+ * Every agent of the attempt, side by side in a worktree phase (each lens in its own worktree;
+ * in the checkout one after another), then what they did
  * outside their artifact (commits on the base branch, other items' files deleted, symlinks) and
  * the after_run hook. Returns the runs and the phase's wall time.
  */
@@ -502,7 +507,9 @@ async function runAgents(attempt: Attempt, opened: Opened): Promise<{ runs: Lens
   const deletedBefore = workspace.kind === 'repo' ? await deletedBacklogFiles(root) : new Set<string>();
   const baseBefore = workspace.kind === 'worktree' ? await branchTip(root, workspace.baseBranch) : undefined;
   const phaseStarted = Date.now();
-  const runs = await Promise.all(attempt.lenses.map((lens, i) => runLens(attempt, spaces[i] ?? workspace, lens)));
+  const runs = lensWorktrees(attempt, workspace)
+    ? await Promise.all(attempt.lenses.map((lens, i) => runLens(attempt, spaces[i] ?? workspace, lens)))
+    : await oneAfterAnother(attempt, workspace);
   // The phase's time, from the first lens's start to the last one's end, not one lens's.
   const phaseMs = Date.now() - phaseStarted;
   run.onAgentsDone?.();
@@ -510,6 +517,19 @@ async function runAgents(attempt: Attempt, opened: Opened): Promise<{ runs: Lens
   if (workspace.kind === 'repo') await restoreOtherItemsFiles(run, deletedBefore);
   await cleanUpAfterAgents(attempt, opened);
   return { runs, phaseMs };
+}
+
+/**
+ * The lenses of a fan-out that share one working tree (a `repo` phase: the user's checkout) take
+ * turns: agents side by side there would edit the same files and collide on its index.lock.
+ */
+async function oneAfterAnother(attempt: Attempt, workspace: Workspace): Promise<LensRun[]> {
+  const runs: LensRun[] = [];
+  for (const lens of attempt.lenses) {
+    runs.push(await runLens(attempt, workspace, lens));
+    if (attempt.run.signal.aborted) break; // the stopped run says so; no lens starts after it
+  }
+  return runs;
 }
 
 /** The attempt's cost, tokens, time and first log, before anything says whether it succeeded. */

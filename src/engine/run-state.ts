@@ -155,6 +155,7 @@ export class RunState {
       author: this.author,
       settings: this.config.settings,
       signal: this.signal,
+      warn: (message) => this.reporter.warn(message),
     };
   }
 

@@ -71,7 +71,10 @@ async function commitHandChange(run: RunState, change: HandChange, ranIn: string
     return;
   }
   if (change.kind === 'removed') {
-    await removeWorktree(run.root, change.id, run.config.settings, itemLogDir(run.root, change.id), run.signal);
+    const warn = (message: string) => run.reporter.warn(message);
+    await removeWorktree(run.root, change.id, run.config.settings, itemLogDir(run.root, change.id), run.signal, {
+      warn,
+    });
     await forgetReviewed(run.root, change.id);
   }
   const { transition } = decided;

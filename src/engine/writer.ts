@@ -33,6 +33,8 @@ export interface ItemTarget extends Target {
   settings: Settings;
   /** Stops a workspace hook the settling runs. */
   signal?: AbortSignal;
+  /** Told of what the settling found and kept (work a review lens left in its worktree). */
+  warn?: (message: string) => void;
 }
 
 /** A decision about an item. */
@@ -110,7 +112,7 @@ async function carryOutDecision(target: ItemTarget, { item, decision }: ItemChan
   // paid result is committed once the person switches back, not run again.
   await checkNotRewritten(target.root, target.branch);
   const signal = target.signal ?? new AbortController().signal;
-  const d = await settleWorkspace(target.root, item, decision, target.settings, target.branch, signal);
+  const d = await settleWorkspace(target.root, item, decision, target.settings, target.branch, signal, target.warn);
   const applied = await applyTransition(target, item, d);
   return { ...applied, transition: d.transition };
 }

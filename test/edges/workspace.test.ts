@@ -7,8 +7,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   branchExists,
+  closeLensWorktrees,
+  closeLeftoverLensWorktrees,
   itemBranch,
+  lensWorktreeDir,
   mergeBranch,
+  openLensWorktree,
   prepareWorkspace,
   removeWorktree,
   WorkspaceError,
@@ -154,6 +158,97 @@ describe('removeWorktree', () => {
     expect(await git(root, 'show', `${kept[0]}:src/stray.ts`)).toBe('stray');
     expect(await git(root, 'rev-parse', 'agent-branch')).toBe(await git(root, 'rev-parse', 'main'));
     expect(await git(root, 'rev-parse', 'tend/fix-it')).toBe(await git(root, 'rev-parse', 'main'));
+  });
+});
+
+describe('lens worktrees', () => {
+  /** What lens work needs: where, with which hooks, and the warnings it gave. */
+  function lensContext(root: string, hooks: Partial<Settings['hooks']> = {}, logDir = root) {
+    const warnings: string[] = [];
+    const settings = settingsWith({ hooks: { ...DEFAULT_SETTINGS.hooks, ...hooks } });
+    const signal = new AbortController().signal;
+    return { root, id: 'fix-it', settings, logDir, signal, warn: (m: string) => warnings.push(m), warnings };
+  }
+
+  const kept = async (root: string) => git(root, 'for-each-ref', '--format=%(refname)', 'refs/tend/kept/');
+
+  it('a lens worktree cut off before it was ready (kill -9 mid-checkout) is removed with nothing committed', async () => {
+    const root = await repoWithIdentity(FILES);
+    await worktreeFor(root, 'fix-it');
+    const tip = await git(root, 'rev-parse', 'tend/fix-it');
+    // What `worktree add --no-checkout` leaves when tend dies before the checkout: every file looks deleted.
+    const dir = lensWorktreeDir(root, 'fix-it', 'tests');
+    await git(root, 'worktree', 'add', '--quiet', '--no-checkout', '--detach', dir, 'tend/fix-it');
+    const ctx = lensContext(root);
+    expect(await closeLeftoverLensWorktrees(ctx)).toEqual([]);
+
+    expect(existsSync(dir)).toBe(false);
+    expect(await git(root, 'rev-parse', 'tend/fix-it')).toBe(tip);
+    expect(await kept(root)).toBe('');
+    expect(ctx.warnings).toEqual([]);
+    expect((await git(root, 'worktree', 'list')).split('\n')).toHaveLength(2);
+  });
+
+  it('a lens worktree whose after_create fails is removed without committing what the hook made', async () => {
+    const root = await repoWithIdentity(FILES);
+    const item = await worktreeFor(root, 'fix-it');
+    const tip = await git(root, 'rev-parse', 'tend/fix-it');
+    const ctx = lensContext(root, { after_create: 'echo half > half-made.txt; exit 3' }, await scratchDir());
+    await expect(openLensWorktree(ctx, item, 'tests')).rejects.toThrow(/hook after_create .* failed: exit 3/);
+
+    expect(existsSync(lensWorktreeDir(root, 'fix-it', 'tests'))).toBe(false);
+    expect(await git(root, 'rev-parse', 'tend/fix-it')).toBe(tip);
+    expect(await kept(root)).toBe('');
+    expect(ctx.warnings).toEqual([]);
+  });
+
+  it("what the hooks change (npm install's lock file, a node_modules link) is no lens work; the lens's own is", async () => {
+    const root = await repoWithIdentity({ ...FILES, 'package-lock.json': '{}\n' });
+    const item = await worktreeFor(root, 'fix-it');
+    const tip = await git(root, 'rev-parse', 'tend/fix-it');
+    const hooks = { after_create: 'echo rewritten > package-lock.json && ln -s .. node_modules' };
+    const ctx = lensContext(root, hooks, await scratchDir());
+
+    // A lens that changes nothing: nothing is carried onto the branch, nothing kept, no warning.
+    const idle = await openLensWorktree(ctx, item, 'docs');
+    expect(await readFile(path.join(idle.dir, 'package-lock.json'), 'utf8')).toBe('rewritten\n');
+    expect(await closeLensWorktrees(ctx, ['docs'])).toEqual([]);
+    expect(await git(root, 'rev-parse', 'tend/fix-it')).toBe(tip);
+    expect(await kept(root)).toBe('');
+    expect(ctx.warnings).toEqual([]);
+
+    // A lens that commits a fix and leaves a note: both go on the branch, the hooks' files do not.
+    const busy = await openLensWorktree(ctx, item, 'tests');
+    await commitIn(busy.dir, { 'src/app.ts': 'export const app = 3;\n' }, 'lens fix');
+    await writeTree(busy.dir, { 'note.txt': 'left by the lens\n' });
+    expect(await closeLensWorktrees(ctx, ['tests'])).toEqual([]);
+    expect(await subjects(root, `${tip}..tend/fix-it`)).toEqual([
+      'tend: work left uncommitted in the tests lens worktree of fix-it',
+      'lens fix',
+    ]);
+    expect(await git(root, 'diff', '--name-only', tip, 'tend/fix-it')).toBe('note.txt\nsrc/app.ts');
+    expect(await git(root, 'show', 'tend/fix-it:package-lock.json')).toBe('{}');
+    expect(await kept(root)).toBe('');
+    expect(ctx.warnings).toEqual([
+      'fix-it: the tests lens changed code; its commits were added to tend/fix-it after the commit it reviewed (so never merged)',
+    ]);
+  });
+
+  it("removing the item's worktree tells of the work a leftover lens worktree held", async () => {
+    const root = await repoWithIdentity(FILES);
+    const item = await worktreeFor(root, 'fix-it');
+    const ctx = lensContext(root, {}, await scratchDir());
+    const lens = await openLensWorktree(ctx, item, 'security');
+    await writeTree(lens.dir, { 'src/hardened.ts': 'hardened\n' });
+    const warnings: string[] = [];
+    await removeWorktree(root, 'fix-it', settingsWith(), await scratchDir(), new AbortController().signal, {
+      warn: (m) => warnings.push(m),
+    });
+
+    expect(await git(root, 'show', 'tend/fix-it:src/hardened.ts')).toBe('hardened');
+    expect(warnings).toEqual([
+      'fix-it: the security lens changed code; its commits were added to tend/fix-it after the commit it reviewed (so never merged)',
+    ]);
   });
 });
 

@@ -165,7 +165,7 @@ describe('concurrency', () => {
   const times = async (dir: string, name: string) =>
     (await readFile(path.join(dir, name), 'utf8')).trim().split(' ').map(Number);
 
-  it('--concurrency 2 runs two items at once; the default of 1 never overlaps', async () => {
+  it("--concurrency 2 runs two items at once; the default of 1 never overlaps two items (one item's lenses may)", async () => {
     const items = {
       'backlog/one.md': item('One', 'pipeline: quick-fix\n'),
       'backlog/two.md': item('Two', 'pipeline: quick-fix\n'),
@@ -184,12 +184,13 @@ describe('concurrency', () => {
 
     const serial = await scratchDir();
     const root2 = await runRepo('slow-write.mjs', items);
-    expect(
-      (await tend(root2, ['run', '--once'], { env: { FAKE_STATE_DIR: serial, FAKE_DELAY_MS: '300' } })).exitCode,
-    ).toBe(0);
+    const env = { FAKE_STATE_DIR: serial, FAKE_DELAY_MS: '300', FAKE_LENS_RENDEZVOUS: await scratchDir() };
+    expect((await tend(root2, ['run', '--once'], { env })).exitCode).toBe(0);
     expect(overlap(await times(serial, 'one.triage.times'), await times(serial, 'two.triage.times'))).toBe(false);
-    expect(
-      overlap(await times(serial, 'one.review-correctness.times'), await times(serial, 'one.review-tests.times')),
-    ).toBe(false);
+    const lensTimes = (id: string, lens: string) => times(serial, `${id}.review-${lens}.times`);
+    expect(overlap(await lensTimes('one', 'correctness'), await lensTimes('two', 'correctness'))).toBe(false);
+    expect(overlap(await lensTimes('one', 'tests'), await lensTimes('two', 'tests'))).toBe(false);
+    // quick-fix reviews in a worktree: one item's lenses run side by side there, each in its own.
+    expect(overlap(await lensTimes('one', 'correctness'), await lensTimes('one', 'tests'))).toBe(true);
   });
 });

@@ -131,11 +131,11 @@ describe('a fan-out phase', () => {
   const look = (more = '') =>
     `---\nphases:\n  - { name: look, prompt: build.md, artifact: look.md, fanout: [one, two, three]${more} }\n---\nLook.\n`;
 
-  it("runs the lenses of one item side by side at concurrency 1; each lens's artifact lands; Tend-Duration is the phase's wall time", async () => {
+  it("in a worktree phase runs the lenses of one item side by side at concurrency 1; each lens's artifact lands; Tend-Duration is the phase's wall time", async () => {
     const times = await scratchDir();
     const root = await runRepo(
       'lens-times.mjs',
-      { 'pipelines/look.md': look(), 'backlog/thing.md': item('Thing', 'pipeline: look\n') },
+      { 'pipelines/look.md': look(', workspace: worktree'), 'backlog/thing.md': item('Thing', 'pipeline: look\n') },
       { concurrency: 1 },
     );
     const result = await tend(root, ['run', '--once'], { env: { FAKE_TIMES: times, FAKE_LENSES: 'one,two,three' } });
@@ -170,6 +170,27 @@ describe('a fan-out phase', () => {
     expect(seconds * 1000).toBeGreaterThanOrEqual(Math.floor(spanMs / 1000) * 1000);
   });
 
+  it("in a repo phase the lenses take turns in the user's checkout, in the fan-out's order", async () => {
+    const times = await scratchDir();
+    const root = await runRepo(
+      'lens-times.mjs',
+      { 'pipelines/look.md': look(), 'backlog/thing.md': item('Thing', 'pipeline: look\n') },
+      { concurrency: 1 },
+    );
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_TIMES: times } });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const spans = await Promise.all(
+      ['one', 'two', 'three'].map(async (lens) => (await read(times, `${lens}.times`)).trim().split('\n').map(Number)),
+    );
+    // One after another: each lens started once the one before it had ended.
+    for (const [i, [start = 0]] of spans.entries())
+      if (i > 0) expect(start).toBeGreaterThanOrEqual(spans[i - 1]?.[1] ?? 0);
+    for (const lens of ['one', 'two', 'three']) expect(await read(times, `${lens}.cwd`)).toBe(root);
+    expect(await read(root, 'backlog/done/thing/look.md')).toMatch(
+      /^\| three \| approve \| three \| look-three\.md \|$/m,
+    );
+  });
+
   it('a lens that fails fails the attempt, and the reason names the lens', async () => {
     const times = await scratchDir();
     const root = await runRepo(
@@ -177,7 +198,7 @@ describe('a fan-out phase', () => {
       { 'pipelines/look.md': look(), 'backlog/thing.md': item('Thing', 'pipeline: look\n') },
       { concurrency: 1, retries: 0 },
     );
-    const env = { FAKE_TIMES: times, FAKE_LENSES: 'one,two,three', FAKE_FAIL_LENS: 'two' };
+    const env = { FAKE_TIMES: times, FAKE_FAIL_LENS: 'two' };
     const result = await tend(root, ['run', '--once'], { env });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(await itemField(root, 'backlog/blocked/thing/item.md', 'blocked_reason')).toMatch(

@@ -5,6 +5,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
+import { startLiveRun, waitFor } from '../helpers/processes.js';
 import { git, read, scratchDir, tend, tendJson, writeTree } from '../helpers/repo.js';
 
 const quickFix = (title: string) => item(title, 'pipeline: quick-fix\n');
@@ -175,6 +176,32 @@ describe('worktrees', () => {
     expect(result.stderr).toContain('late: the tests lens changed code; its commits were added to tend/late');
     expect(await itemField(root, 'backlog/done/late/item.md', 'warning')).toMatch(/tend\/late was kept/);
     expect(await git(root, 'for-each-ref', 'refs/tend/reviewed')).toBe('');
+  });
+
+  it("the lens worktrees of a run killed mid-review are collected lens by lens: every lens's commit reaches the branch", async () => {
+    const lenses = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const wide =
+      '---\nphases:\n  - { name: build, artifact: build.md, workspace: worktree }\n' +
+      `  - { name: review, artifact: review.md, workspace: worktree, fanout: [${lenses.join(', ')}] }\n---\nWide.\n`;
+    const root = await runRepo('commit-code.mjs', {
+      'pipelines/wide.md': wide,
+      'backlog/cut.md': item('Cut', 'pipeline: wide\n'),
+    });
+    const hung = await scratchDir();
+    const first = startLiveRun(root, { args: ['--once'], env: { FAKE_REVIEW_COMMIT: '1', FAKE_REVIEW_HANG: hung } });
+    await waitFor(() => readdirSync(hung).length === lenses.length, 'every lens to commit', 30_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = await tend(root, ['run', '--once']);
+    expect(second.exitCode, second.stderr).toBe(0);
+    const files = lenses.map((l) => `late-${l}.txt`);
+    expect((await git(root, 'ls-tree', '--name-only', 'tend/cut', ...files)).split('\n')).toEqual(files);
+    for (const l of lenses)
+      expect(second.stderr).toContain(`cut: the ${l} lens changed code; its commits were added to tend/cut`);
+    expect(await git(root, 'for-each-ref', 'refs/tend/kept')).toBe('');
+    expect((await tendSubjects(root)).at(-1)).toBe('tend: cut review -> done');
+    expect(existsSync(path.join(root, '.tend/worktrees/.lenses'))).toBe(false);
   });
 
   it('with no git identity but git.author set, leftovers are committed as git.author and nothing is lost', async () => {
