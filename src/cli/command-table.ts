@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { TendError } from '../core/problem.js';
 import { OUTCOMES } from '../core/transition.js';
+import type { Repo } from '../edges/repo.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -215,14 +216,22 @@ const run = command({
   },
 });
 
+type ItemActions = typeof import('./commands/item-actions.js');
+
+/** approve, reject, retry: open the repository for an action on `id`, act, print what was done. */
+async function actOnItem(cwd: string, id: string, act: (actions: ItemActions, repo: Repo) => Promise<string>) {
+  const actions = await import('./commands/item-actions.js');
+  const { openForAction } = await import('../engine/actions.js');
+  process.stdout.write(`${await act(actions, await openForAction(cwd, id))}\n`);
+}
+
 const approve = command({
   command: 'approve <id>',
   describe: 'approve an item waiting for a human: it moves on to its next phase',
   builder: idPositional,
   async run(args, { cwd }) {
-    const { approve } = await import('./commands/item-actions.js');
-    const { openForAction } = await import('../engine/actions.js');
-    process.stdout.write(`${await approve(await openForAction(cwd, String(args.id)), String(args.id))}\n`);
+    const id = String(args.id);
+    await actOnItem(cwd, id, ({ approve }, repo) => approve(repo, id));
   },
 });
 
@@ -240,10 +249,8 @@ const reject = command({
       })
       .option('block', { type: 'boolean', default: false, describe: 'move it to backlog/blocked/ instead' }),
   async run(args, { cwd }) {
-    const { reject } = await import('./commands/item-actions.js');
-    const { openForAction } = await import('../engine/actions.js');
     const id = String(args.id);
-    process.stdout.write(`${await reject(await openForAction(cwd, id), id, args.reason, args.block)}\n`);
+    await actOnItem(cwd, id, ({ reject }, repo) => reject(repo, id, args.reason, args.block));
   },
 });
 
@@ -253,9 +260,8 @@ const retry = command({
     'put a blocked item back in the phase it was blocked in (attempts reset), or retry a failed or parked item now',
   builder: idPositional,
   async run(args, { cwd }) {
-    const { retry } = await import('./commands/item-actions.js');
-    const { openForAction } = await import('../engine/actions.js');
-    process.stdout.write(`${await retry(await openForAction(cwd, String(args.id)), String(args.id))}\n`);
+    const id = String(args.id);
+    await actOnItem(cwd, id, ({ retry }, repo) => retry(repo, id));
   },
 });
 

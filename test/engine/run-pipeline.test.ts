@@ -138,7 +138,9 @@ describe('a fan-out phase', () => {
       { 'pipelines/look.md': look(', workspace: worktree'), 'backlog/thing.md': item('Thing', 'pipeline: look\n') },
       { concurrency: 1 },
     );
-    const result = await tend(root, ['run', '--once'], { env: { FAKE_TIMES: times, FAKE_LENSES: 'one,two,three' } });
+    // Each lens holds 2.2 s after all have started, so the phase's wall time is at least 2 whole seconds.
+    const env = { FAKE_TIMES: times, FAKE_LENSES: 'one,two,three', FAKE_HOLD_MS: '2200' };
+    const result = await tend(root, ['run', '--once'], { env });
     expect(result.exitCode, result.stderr).toBe(0);
     const spans = await Promise.all(
       ['one', 'two', 'three'].map(async (lens) => (await read(times, `${lens}.times`)).trim().split('\n').map(Number)),
@@ -167,7 +169,9 @@ describe('a fan-out phase', () => {
     );
     const seconds = Number(/^(\d+(?:\.\d+)?)s$/.exec(duration.trim())?.[1]);
     const spanMs = Math.max(...ends) - Math.min(...starts);
+    expect(spanMs).toBeGreaterThanOrEqual(2200);
     expect(seconds * 1000).toBeGreaterThanOrEqual(Math.floor(spanMs / 1000) * 1000);
+    expect(seconds).toBeGreaterThanOrEqual(2);
   });
 
   it("in a repo phase the lenses take turns in the user's checkout, in the fan-out's order", async () => {
