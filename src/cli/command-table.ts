@@ -154,12 +154,20 @@ const status = command({
 
 const show = command({
   command: 'show <id>',
-  describe: 'show one item: frontmatter, text, artifacts and its transitions from git log',
+  describe: 'show one item: frontmatter, text, artifacts, what its work changed and its transitions from git log',
   builder: (y) =>
-    y.positional('id', { type: 'string', describe: 'the item id, as `tend status` shows it' }).options(json),
+    y
+      .positional('id', { type: 'string', describe: 'the item id, as `tend status` shows it' })
+      .option('diff', {
+        type: 'boolean',
+        default: false,
+        describe: 'also print the whole diff of its work (its branch, or the merge that landed it)',
+      })
+      .options(json)
+      .example('$0 show fix-login --diff | less -R', 'the item and every line its work changed'),
   async run(args, { cwd }) {
     const [{ show }, { openRepo }] = await Promise.all([import('./commands/show.js'), import('../edges/repo.js')]);
-    await show(await openRepo(cwd), String(args.id), { json: args.json });
+    await show(await openRepo(cwd), String(args.id), { json: args.json, diff: args.diff });
   },
 });
 

@@ -24,6 +24,10 @@ export interface ItemFields {
   blocked_reason?: string;
   branch?: string;
   loops: number;
+  /** Artifacts written before a person edited an earlier phase's artifact: to be redone. */
+  stale: string[];
+  /** The artifact whose edit by hand made them stale. */
+  stale_source?: string;
 }
 
 /**
@@ -54,6 +58,10 @@ export type ItemChanges = {
   limited_by?: string;
   /** A reviewer's or a person's reason for sending the work back, for the next attempt. */
   feedback?: string;
+  /** Artifacts of later phases written before an earlier phase's artifact was edited by hand. */
+  stale?: string[];
+  /** The artifact edited by hand that made `stale` stale. */
+  stale_source?: string;
   /** Something tend did to the item that its owner should know (a choice it could not use, a key put back). */
   warning?: string;
 };
@@ -92,6 +100,8 @@ const itemSchema = z.looseObject({
   blocked_reason: z.string().optional(),
   branch: z.string().optional(),
   loops: z.int().min(0).default(0),
+  stale: oneOrMany(z.string().min(1)).default([]),
+  stale_source: z.string().min(1).optional(),
 });
 
 /** What each key must hold, in the words an error message uses. */
@@ -111,6 +121,8 @@ const EXPECTED: Record<string, string> = {
   blocked_reason: 'a line of text',
   branch: 'a git branch name',
   loops: 'a whole number, 0 or more',
+  stale: 'a list of artifact file names, e.g. [design.md, spec.md]',
+  stale_source: 'an artifact file name, e.g. PRD.md',
 };
 
 function same(a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean {

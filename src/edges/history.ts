@@ -1,7 +1,7 @@
 // History read back from git: an item's commits, oldest first, as `tend show` prints them, and
 // the commits of every transition, newest first, for `tend log`. Commands read history here
 // rather than asking git themselves.
-import { findRepoRoot, gitOk, headCommit } from './git.js';
+import { currentBranchFast, findRepoRoot, git, gitOk, headCommit } from './git.js';
 import { gitDate, LOG_FORMAT, parseLog, type CommitRecord } from '../core/transition-log.js';
 import { TendError } from '../core/problem.js';
 
@@ -87,4 +87,102 @@ function grepFor(query: LogQuery): string[] {
 
 function escapeRegex(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+}
+
+/** What an item's work changed: its branch against the base, or the merge that landed it. */
+export interface ItemDiff {
+  files: number;
+  insertions: number;
+  deletions: number;
+  source: 'branch' | 'merge' | null;
+  /** The two revisions compared (`git diff <from> <to>`), when there is something to compare. */
+  range?: { from: string; to: string };
+}
+
+/**
+ * Where item `id`'s work is: branch `tend/<id>` against `base` (from where they part), else the
+ * commit that landed it on HEAD: the `tend: merge tend/<id>` commit (`merge: merge`), or for
+ * `merge: ff` the commits fast-forwarded in just before its done transition.
+ */
+async function itemRange(
+  root: string,
+  id: string,
+  base: string,
+): Promise<(ItemDiff['range'] & { source: 'branch' | 'merge' }) | undefined> {
+  const branch = `refs/heads/tend/${id}`;
+  const tip = (await git(root, ['rev-parse', '--verify', '--quiet', `${branch}^{commit}`])).stdout.trim();
+  if (tip) {
+    const fork = (await git(root, ['merge-base', base, tip])).stdout.trim();
+    if (fork) return { from: fork, to: tip, source: 'branch' };
+  }
+  if (!(await headCommit(root))) return undefined;
+  const merge = await git(root, ['log', '-1', '--format=%H', '-F', `--grep=tend: merge tend/${id}`, 'HEAD']);
+  const commit = merge.stdout.trim();
+  if (commit) return { from: `${commit}^1`, to: commit, source: 'merge' };
+  return fastForwarded(root, id);
+}
+
+/**
+ * `merge: ff` leaves no merge commit: the landed commits sit on the first-parent line right
+ * before the item's done transition, after the transition before them (a commit with tend's
+ * trailers). Undefined when nothing came in between (`merge: none`, or nothing to land).
+ */
+async function fastForwarded(root: string, id: string): Promise<(ItemDiff['range'] & { source: 'merge' }) | undefined> {
+  const done = await git(root, [
+    'log',
+    '-1',
+    '--format=%H',
+    '-E',
+    '--all-match',
+    `--grep=^Tend-Item: ${escapeRegex(id)}$`,
+    '--grep=^Tend-Outcome: done$',
+    '--grep=-> done',
+    'HEAD',
+  ]);
+  const doneCommit = done.stdout.trim();
+  if (!doneCommit) return undefined;
+  const before = await git(root, [
+    'log',
+    '--first-parent',
+    '--max-count=500',
+    '--format=%H%x1f%(trailers:key=Tend-Outcome,valueonly)%x1e',
+    `${doneCommit}^`,
+  ]);
+  const records = before.stdout.split('\x1e').map((r) => r.trim().split('\x1f'));
+  const stop = records.findIndex(([, outcome]) => Boolean(outcome?.trim()));
+  if (stop <= 0) return undefined;
+  return { from: records[stop]?.[0] ?? '', to: `${doneCommit}^`, source: 'merge' };
+}
+
+/** The diffstat of item `id`'s work against `base` (a branch name); zeros and `source: null` when none is found. */
+export async function itemDiff(root: string, id: string, base: string): Promise<ItemDiff> {
+  const range = await itemRange(root, id, base);
+  if (!range) return { files: 0, insertions: 0, deletions: 0, source: null };
+  const numstat = await gitOk(root, ['diff', '--numstat', '--no-renames', range.from, range.to]);
+  let files = 0;
+  let insertions = 0;
+  let deletions = 0;
+  for (const line of numstat.split('\n')) {
+    const [added, removed] = line.split('\t');
+    if (added === undefined || removed === undefined) continue;
+    files += 1;
+    insertions += Number(added) || 0; // a binary file says "-"
+    deletions += Number(removed) || 0;
+  }
+  return { files, insertions, deletions, source: range.source, range: { from: range.from, to: range.to } };
+}
+
+/** `git diff` of a range itemDiff found: `stat` for the per-file summary, else the whole patch. */
+export async function diffText(
+  root: string,
+  range: { from: string; to: string },
+  opts: { stat: boolean; color: boolean },
+): Promise<string> {
+  const color = opts.color ? '--color=always' : '--no-color';
+  return gitOk(root, ['diff', color, ...(opts.stat ? ['--stat=100'] : []), range.from, range.to]);
+}
+
+/** The branch items' work starts from: `git.branch`, else the branch checked out (undefined when detached). */
+export async function baseBranch(root: string, configured: string | undefined): Promise<string | undefined> {
+  return configured ?? (await currentBranchFast(root));
 }

@@ -28,6 +28,7 @@ export function item(id: string, spec: ItemSpec = {}): Item {
     labels: [],
     cost_usd: 0,
     loops: 0,
+    stale: [],
     ...overrides,
   };
   const dir = location === INBOX ? undefined : `backlog/${location}/${id}`;
