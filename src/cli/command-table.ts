@@ -273,6 +273,28 @@ const retry = command({
   },
 });
 
+const redo = command({
+  command: 'redo <id>',
+  describe:
+    'send an item back to run again from a phase (e.g. after editing its PRD by hand), the edit given as feedback',
+  builder: (y) =>
+    idPositional(y)
+      .option('from', { type: 'string', demandOption: true, describe: 'the phase to run again from, e.g. design' })
+      .option('reason', { alias: 'r', type: 'string', describe: 'more for the next agent to read' })
+      .example('$0 redo fix-login --from design', 'design, spec and what follows run again'),
+  async run(args, { cwd }) {
+    const id = String(args.id);
+    const { UnknownPhase } = await import('./commands/item-actions.js');
+    try {
+      await actOnItem(cwd, id, ({ redo }, repo) => redo(repo, id, String(args.from), args.reason));
+    } catch (err) {
+      if (!(err instanceof UnknownPhase)) throw err;
+      process.stderr.write(`tend: ${err.message}\n  fix: ${err.fix ?? ''}\n`);
+      return EXIT_USAGE;
+    }
+  },
+});
+
 function logOptions(y: Argv) {
   return y
     .positional('id', { type: 'string', describe: 'only the transitions of this item' })
@@ -310,4 +332,4 @@ const log = command({
 });
 
 /** In the order `tend --help` lists them. */
-export const COMMANDS = [init, add, status, show, log, doctor, run, approve, reject, retry];
+export const COMMANDS = [init, add, status, show, log, doctor, run, approve, reject, retry, redo];

@@ -37,6 +37,9 @@ export interface ItemJson {
   resume_at: string | null;
   blocked_reason: string | null;
   branch: string | null;
+  /** Artifacts marked stale by a hand edit of an earlier one, and that artifact. */
+  stale: string[];
+  stale_source: string | null;
 }
 
 export function itemJson(item: Item, now: number): ItemJson {
@@ -61,6 +64,8 @@ export function itemJson(item: Item, now: number): ItemJson {
     resume_at: f.resume_at ?? null,
     blocked_reason: f.blocked_reason ?? null,
     branch: f.branch ?? null,
+    stale: f.stale,
+    stale_source: f.stale_source ?? null,
   };
 }
 

@@ -4,7 +4,14 @@
 // The engine only carries decisions out, through its writer.
 import { BACKLOG_DIR, BLOCKED, DONE, INBOX, type Item } from './backlog.js';
 import type { Config } from './config.js';
-import type { Phase, Pipeline } from './pipeline.js';
+import {
+  inPipelineOrder,
+  lensArtifact,
+  phaseIndexOfArtifact,
+  staleAfterEdit,
+  type Phase,
+  type Pipeline,
+} from './pipeline.js';
 import { formatDuration } from './duration.js';
 import { TendError } from './problem.js';
 import type { ItemChanges } from './item.js';
@@ -83,6 +90,7 @@ function advance(
       feedback: undefined,
       resume_at: undefined,
       limit_waits: undefined,
+      ...freshened(item, phase),
       ...extra,
     },
     transition: { ...base, summary: `${phase.name} -> ${to}${note}`, outcome },
@@ -149,7 +157,7 @@ export function decideAfterPhase(
     // so a human may change it before approving.
     const { pipeline: _chosen, ...rest } = triage;
     return {
-      changes: { ...c.released, ...rest, status: 'waiting' },
+      changes: { ...c.released, ...rest, ...freshened(item, phase), status: 'waiting' },
       transition: { ...c.base, summary: `${phase.name} waiting for approval`, outcome: 'waiting' },
     };
   }
@@ -533,6 +541,8 @@ export interface HandChange {
   summary: string;
   /** What to commit: the item's folders that changed (literal paths) or, for an inbox file, that file. */
   paths: string[];
+  /** For an edit: the names of the files changed in the item's folder (item.md, artifacts). */
+  files?: string[];
 }
 
 /**
@@ -543,6 +553,7 @@ export interface HandChange {
 export function decideHandChange(
   change: HandChange,
   ranIn?: string,
+  pipeline?: Pipeline,
 ): { item: Item; decision: Decision } | { transition: Transition } {
   const summary = ranIn ? `removed while its ${ranIn} agent ran (by a person or by that agent)` : change.summary;
   const transition: Transition = {
@@ -551,8 +562,97 @@ export function decideHandChange(
     summary,
     outcome: change.kind,
   };
+  if (change.kind === 'edited' && change.item && pipeline) {
+    const stale = decideStale(change.item, pipeline, change.files ?? [], transition);
+    if (stale) return { item: change.item, decision: stale };
+  }
   if (change.kind !== 'moved' || !change.item) return { transition };
   const requeued: ItemChanges = { status: 'queued', attempts: 0, owner: undefined, resume_at: undefined };
   const leftBehind = change.from.map((location) => `${BACKLOG_DIR}/${location}/${change.id}`);
   return { item: change.item, decision: { changes: requeued, transition, leftBehind } };
+}
+
+/**
+ * An artifact of an earlier phase edited by hand after later phases wrote theirs: the edit is
+ * committed as outcome `stale`, and the later artifacts are marked `stale` on the item (added to
+ * any marks it had; `stale_source` is the earliest artifact edited) until their phases run again.
+ * Undefined when the edit makes nothing stale.
+ */
+function decideStale(item: Item, pipeline: Pipeline, files: readonly string[], edit: Transition): Decision | undefined {
+  const found = staleAfterEdit(pipeline, files, item.artifacts);
+  if (!found) return undefined;
+  const before = item.fields.stale_source;
+  const keepBefore =
+    before !== undefined &&
+    phaseIndexOfArtifact(pipeline, before) >= 0 &&
+    phaseIndexOfArtifact(pipeline, before) <= phaseIndexOfArtifact(pipeline, found.source);
+  const marked = [...new Set([...item.fields.stale, ...found.stale])].filter((f) => !files.includes(f));
+  const stale = inPipelineOrder(pipeline, marked);
+  const summary = `${edit.summary}; ${found.source} changed, stale: ${stale.join(', ')}`;
+  return {
+    changes: { stale, stale_source: keepBefore ? before : found.source },
+    transition: { ...edit, summary, outcome: 'stale', extra: { 'Tend-Stale': stale.join(', ') } },
+  };
+}
+
+/** The artifacts `phase` writes (its own and each lens's), which running it again makes fresh. */
+export function artifactsOf(phase: Phase): string[] {
+  return [phase.artifact, ...(phase.fanout ?? []).map((lens) => lensArtifact(phase.artifact, lens))];
+}
+
+/** The stale marks left once `phase` has run again: its own artifacts are fresh. */
+function freshened(item: Item, phase: Phase): ItemChanges {
+  if (item.fields.stale.length === 0) return {};
+  const mine = artifactsOf(phase);
+  const stale = item.fields.stale.filter((f) => !mine.includes(f));
+  if (stale.length === item.fields.stale.length) return {};
+  return stale.length > 0 ? { stale } : { stale: undefined, stale_source: undefined };
+}
+
+/**
+ * `tend redo <id> --from <phase>`: the item goes back to `from` to run it and every phase after
+ * it again. The feedback says why (an artifact edited by hand, and `reason` if given); stale marks
+ * of the phases before `from` are cleared (the person judged them good), the rest clear as their
+ * phases run again. Refused for an item an agent works on, in the inbox, or not yet past `from`.
+ */
+export function decideRedo(item: Item, pipeline: Pipeline, from: Phase, reason?: string): Decision {
+  const id = item.id;
+  if (item.location === INBOX) throw new TendError(`${id} is still in the inbox; nothing to redo`);
+  if (item.fields.status === 'running')
+    throw new TendError(`${id} is running (${item.location})`, 'wait for its phase to end, or stop the run, then redo');
+  const at = pipeline.phases.findIndex((p) => p.name === item.location);
+  const index = pipeline.phases.indexOf(from);
+  if (at !== -1 && index > at)
+    throw new TendError(
+      `${id} is in ${item.location}, which comes before ${from.name}`,
+      `redo sends an item back: name ${item.location} or an earlier phase of ${pipeline.name}`,
+    );
+  const later = new Set(pipeline.phases.slice(index).flatMap(artifactsOf));
+  const stale = item.fields.stale.filter((f) => later.has(f));
+  const source = item.fields.stale_source;
+  const edited = source
+    ? `${source} was edited by hand after the later artifacts were written; read it in the item folder ` +
+      `and redo this phase's work so that it follows the edited ${source}.`
+    : `A person asked for this phase to be done again.`;
+  const feedback = reason ? `${edited} ${reason}` : edited;
+  const fresh: ItemChanges = {
+    status: 'queued',
+    attempts: 0,
+    loops: 0,
+    owner: undefined,
+    approved: undefined,
+    resume_at: undefined,
+    limit_waits: undefined,
+    blocked_reason: undefined,
+    blocked_phase: undefined,
+    feedback,
+    stale: stale.length > 0 ? stale : undefined,
+    stale_source: stale.length > 0 ? source : undefined,
+  };
+  const summary = `${item.location} -> ${from.name} (redo${source ? `, ${source} edited` : ''})`;
+  return {
+    to: from.name === item.location ? undefined : from.name,
+    changes: fresh,
+    transition: { id, phase: from.name, summary, outcome: 'redo', extra: { 'Tend-Reason': feedback } },
+  };
 }

@@ -139,3 +139,45 @@ function validParts(data: Record<string, unknown>): {
   const concurrency = pipelineSchema.shape.concurrency.safeParse(data.concurrency);
   return { phases, indexes, concurrency: concurrency.success ? concurrency.data : {} };
 }
+
+/** Where a fan-out lens writes: `review.md` and lens `security` -> `review-security.md`. */
+export function lensArtifact(artifact: string, lens: string): string {
+  const dot = artifact.lastIndexOf('.');
+  const ext = dot > 0 ? artifact.slice(dot) : '';
+  return `${artifact.slice(0, artifact.length - ext.length)}-${lens}${ext}`;
+}
+
+/** The position in `pipeline` of the phase that writes `file` (its artifact, or one lens's), or -1. */
+export function phaseIndexOfArtifact(pipeline: Pipeline, file: string): number {
+  return pipeline.phases.findIndex(
+    (p) => p.artifact === file || (p.fanout ?? []).some((lens) => lensArtifact(p.artifact, lens) === file),
+  );
+}
+
+/**
+ * What a person's edit of artifacts makes stale: every artifact present (`present`) that a later
+ * phase wrote than the earliest artifact edited (`source`), those edited too excepted (the person
+ * has seen to them). Undefined when no artifact of the pipeline was edited or nothing later exists.
+ */
+export function staleAfterEdit(
+  pipeline: Pipeline,
+  edited: readonly string[],
+  present: readonly string[],
+): { source: string; stale: string[] } | undefined {
+  const phases = edited
+    .map((file) => ({ file, index: phaseIndexOfArtifact(pipeline, file) }))
+    .filter((e) => e.index >= 0);
+  if (phases.length === 0) return undefined;
+  const first = phases.reduce((a, b) => (b.index < a.index ? b : a));
+  const stale = present.filter((file) => !edited.includes(file) && phaseIndexOfArtifact(pipeline, file) > first.index);
+  return stale.length > 0 ? { source: first.file, stale: inPipelineOrder(pipeline, stale) } : undefined;
+}
+
+/** Artifact names in the order their phases run (names of no phase last, as they came). */
+export function inPipelineOrder(pipeline: Pipeline, files: readonly string[]): string[] {
+  const at = (file: string) => {
+    const index = phaseIndexOfArtifact(pipeline, file);
+    return index === -1 ? Infinity : index;
+  };
+  return [...files].sort((a, b) => at(a) - at(b));
+}

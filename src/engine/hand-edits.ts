@@ -27,11 +27,20 @@ export async function changedBacklogPaths(root: string): Promise<{ path: string;
     .map((entry) => ({ path: entry.slice(3), deleted: entry[0] === 'D' || entry[1] === 'D' }));
 }
 
-/** `backlog/<location>/<id>/...` -> { location, id }; inbox files and stray files -> undefined. */
-function itemOf(file: string): { location: string; id: string } | undefined {
+/**
+ * `backlog/<location>/<id>/...` -> { location, id, name }; `name` is the file's name when it lies
+ * directly in the item folder. Inbox files and stray files -> undefined.
+ */
+function itemOf(file: string): { location: string; id: string; name?: string } | undefined {
   const parts = file.split('/');
   if (parts[0] !== BACKLOG_DIR || parts.length < 4) return undefined;
-  return { location: parts[1] ?? '', id: parts[2] ?? '' };
+  return { location: parts[1] ?? '', id: parts[2] ?? '', ...(parts.length === 4 ? { name: parts[3] } : {}) };
+}
+
+interface ChangedPath {
+  location: string;
+  deleted: boolean;
+  name?: string;
 }
 
 function describeValue(v: unknown): string {
@@ -67,7 +76,7 @@ export async function findHandChanges(
   snapshot: Snapshot,
   active: ReadonlySet<string>,
 ): Promise<HandChange[]> {
-  const byId = new Map<string, { location: string; deleted: boolean }[]>();
+  const byId = new Map<string, ChangedPath[]>();
   const changes: HandChange[] = [];
   const invalid = new Set(snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])));
   for (const change of await changedBacklogPaths(root)) {
@@ -93,7 +102,8 @@ export async function findHandChanges(
     }
     const at = itemOf(change.path);
     if (!at || active.has(at.id)) continue;
-    byId.set(at.id, [...(byId.get(at.id) ?? []), { location: at.location, deleted: change.deleted }]);
+    const path: ChangedPath = { location: at.location, deleted: change.deleted, name: at.name };
+    byId.set(at.id, [...(byId.get(at.id) ?? []), path]);
   }
   for (const [id, paths] of byId) {
     if (invalid.has(id)) continue;
@@ -124,7 +134,7 @@ async function itemChange(
   root: string,
   item: Item | undefined,
   id: string,
-  paths: { location: string; deleted: boolean }[],
+  paths: ChangedPath[],
 ): Promise<HandChange | undefined> {
   // The item's folders that changed, and where it is now: literal paths, since a pattern such
   // as backlog/*/<id>/** makes git walk every folder under backlog/, done/ included.
@@ -145,5 +155,7 @@ async function itemChange(
   if (!now) return undefined;
   const edits = before && 'parsed' in now ? frontmatterChanges(before, now.parsed.data) : '';
   const summary = before ? `edited by hand${edits ? ` (${edits})` : ''}` : `added in ${item.location}/ by hand`;
-  return { id, kind: 'edited', item, from, summary, paths: folders };
+  // The files changed beside item.md, as they are now: an artifact edited by hand may make later ones stale.
+  const files = paths.flatMap((p) => (p.location === item.location && !p.deleted && p.name ? [p.name] : []));
+  return { id, kind: 'edited', item, from, summary, paths: folders, files };
 }

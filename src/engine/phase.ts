@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../edges/store.js';
 import { type Item } from '../core/backlog.js';
 import { git, literal } from '../edges/git.js';
 import type { Config } from '../core/config.js';
-import type { Phase, Pipeline } from '../core/pipeline.js';
+import { lensArtifact, type Phase, type Pipeline } from '../core/pipeline.js';
 import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
 import { TendError } from '../core/problem.js';
 import type { PhaseOutcome } from '../core/decide.js';
@@ -94,11 +94,7 @@ async function removeSymlinks(dirAbs: string): Promise<string[]> {
   return links;
 }
 
-/** review.md + lens security -> review-security.md */
-export function lensArtifact(artifact: string, lens: string): string {
-  const ext = path.extname(artifact);
-  return `${artifact.slice(0, artifact.length - ext.length)}-${lens}${ext}`;
-}
+export { lensArtifact };
 
 /** Artifacts are documents: anything larger is not committed (it would bloat the repository). */
 export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024;

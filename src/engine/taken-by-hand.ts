@@ -3,6 +3,7 @@
 // instead of the phase's result. Other changes by hand are committed as they are.
 import { commitMessage } from '../core/transition.js';
 import { decideHandChange, type HandChange } from '../core/decide.js';
+import { pipelineOf } from '../core/scheduler.js';
 import { writeFileAtomic } from '../edges/store.js';
 import { DONE, type Item, type Snapshot } from '../core/backlog.js';
 import { serializeItem, updateItem } from '../core/item.js';
@@ -65,7 +66,8 @@ export async function commitHandChanges(
 async function commitHandChange(run: RunState, change: HandChange, ranIn: string | undefined): Promise<void> {
   if (change.kind === 'edited' && change.item)
     change.summary = await putBackEngineKeys(run, change.item, change.summary);
-  const decided = decideHandChange(change, ranIn);
+  const pipeline = change.item ? pipelineOf(change.item, run.config) : undefined;
+  const decided = decideHandChange(change, ranIn, pipeline);
   if ('decision' in decided) {
     await run.apply(decided.item, decided.decision);
     return;

@@ -103,6 +103,8 @@ describe('tend status', () => {
         resume_at: null,
         blocked_reason: null,
         branch: null,
+        stale: [],
+        stale_source: null,
       });
       expect(item.age_seconds).toBeGreaterThanOrEqual(0);
     }

@@ -1,7 +1,7 @@
-// `tend approve`, `tend reject`, `tend retry`: a human's decisions about one item, each one
+// `tend approve`, `tend reject`, `tend retry`, `tend redo`: a human's decisions about one item, each one
 // commit, carried out by the engine (src/engine/actions.ts).
 import type { Item } from '../../core/backlog.js';
-import { decideApproval, decideRejection, decideRetry } from '../../core/decide.js';
+import { decideApproval, decideRedo, decideRejection, decideRetry } from '../../core/decide.js';
 import { TendError } from '../../core/problem.js';
 import { pipelineOf } from '../../core/scheduler.js';
 import { findById, type Repo } from '../../edges/repo.js';
@@ -49,4 +49,20 @@ export async function reject(repo: Repo, id: string, reason: string, block: bool
 export async function retry(repo: Repo, id: string): Promise<string> {
   const item = await findItem(repo, id);
   return act(repo, item, decideRetry(item, pipelineOf(item, repo.config)));
+}
+
+/** A phase name the item's pipeline does not have: a usage error (exit 2). */
+export class UnknownPhase extends TendError {}
+
+/** Send an item back to rerun from phase `from`, with what changed by hand as feedback. */
+export async function redo(repo: Repo, id: string, from: string, reason?: string): Promise<string> {
+  const item = await findItem(repo, id);
+  const pipeline = pipelineOf(item, repo.config);
+  if (!pipeline) throw new TendError(`${id} has no pipeline to go back in`, 'set pipeline: in its item.md');
+  const phase = pipeline.phases.find((p) => p.name === from);
+  if (!phase) {
+    const names = pipeline.phases.map((p) => p.name).join(', ');
+    throw new UnknownPhase(`${pipeline.name} has no phase ${JSON.stringify(from)}`, `--from takes one of: ${names}`);
+  }
+  return act(repo, item, decideRedo(item, pipeline, phase, reason));
 }

@@ -61,7 +61,7 @@ export async function status(repo: Repo, options: { json: boolean; done?: number
         `att ${f.attempts}`,
         formatDuration(Math.max(0, now - item.createdMs)),
         `$${f.cost_usd.toFixed(2)}`,
-        truncate(clean(f.title), 60),
+        truncate(clean(f.title), 60) + (f.stale.length > 0 ? c('yellow', `  stale: ${f.stale.join(', ')}`) : ''),
       ];
     });
     if (rows.length > 0) out.push(table(rows));
