@@ -40,9 +40,11 @@ export interface ItemJson {
   /** Artifacts marked stale by a hand edit of an earlier one, and that artifact. */
   stale: string[];
   stale_source: string | null;
+  /** The spending cap that keeps the item from starting its phase (`budget.per_day_usd`), or null. */
+  held_by: string | null;
 }
 
-export function itemJson(item: Item, now: number): ItemJson {
+export function itemJson(item: Item, now: number, heldBy?: string): ItemJson {
   const f = item.fields;
   return {
     id: item.id,
@@ -66,6 +68,7 @@ export function itemJson(item: Item, now: number): ItemJson {
     branch: f.branch ?? null,
     stale: f.stale,
     stale_source: f.stale_source ?? null,
+    held_by: heldBy ?? null,
   };
 }
 
@@ -113,10 +116,15 @@ export function problemJson(p: Problem) {
 }
 
 /** The documented `tend status --json` shape (README, "JSON output"). */
-export function boardJson(b: Board, config: { errors: Problem[]; warnings: Problem[] }, now: number) {
+export function boardJson(
+  b: Board,
+  config: { errors: Problem[]; warnings: Problem[] },
+  now: number,
+  held: ReadonlyMap<string, string> = new Map(),
+) {
   return {
     version: 1,
-    items: b.groups.flatMap((g) => g.items.map((i) => itemJson(i, now))),
+    items: b.groups.flatMap((g) => g.items.map((i) => itemJson(i, now, held.get(i.id)))),
     counts: Object.fromEntries(b.groups.map((g) => [g.location, g.count])),
     done: { count: b.groups.find((g) => g.location === DONE)?.count ?? 0, ...b.done },
     invalid: b.invalid.map((i) => ({

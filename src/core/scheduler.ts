@@ -30,9 +30,14 @@ export interface Plan {
   waiting: Item[];
   /** Items not started because the agent their phase uses is out of its usage limit until `until`. */
   limited: { item: Item; agent: string; until: string }[];
-  /** True when budget.per_run_usd kept an item from starting. */
+  /** True when a spending cap (budget.per_run_usd or budget.per_day_usd) kept an item from starting. */
   budgetReached: boolean;
+  /** Which cap that was. */
+  cap?: Cap;
 }
+
+/** The caps that stop a run from starting anything new (budget.per_item_usd blocks the one item instead). */
+export type Cap = 'budget.per_run_usd' | 'budget.per_day_usd';
 
 export interface SchedulerState {
   now: number;
@@ -42,6 +47,8 @@ export interface SchedulerState {
   active: ReadonlyMap<string, string>;
   /** Dollars this run has spent so far, before a restart after a crash included (budget.per_run_usd). */
   spentUsd: number;
+  /** Dollars spent in the last 24 hours, from the commits' cost trailers (budget.per_day_usd). */
+  daySpentUsd?: number;
   /** Ids of items that exist but are invalid: depending on one waits, it does not block. */
   invalidIds: ReadonlySet<string>;
   /** Ids of the items in done/, known by their folder names (Snapshot.done): each one meets a dependency. */
@@ -102,8 +109,8 @@ interface PlanContext {
   deps: ReadonlyMap<string, string[]>;
   /** When each agent's usage limit resets (agentLimits). */
   limits: ReadonlyMap<string, number>;
-  /** False once the run has spent budget.per_run_usd. */
-  runBudgetLeft: boolean;
+  /** The cap reached, if any: nothing starts while it holds. */
+  cap: Cap | undefined;
 }
 
 /** What is left to hand out as items start: slots, and each phase's count of running items. */
@@ -128,15 +135,31 @@ function emptyPlan(): Plan {
 }
 
 function planContext(items: readonly Item[], config: Config, state: SchedulerState): PlanContext {
-  const budget = config.settings.budget;
   return {
     config,
     state,
     byId: new Map(items.map((i) => [i.id, i])),
     deps: new Map(items.map((i) => [i.id, i.fields.depends_on])),
     limits: agentLimits(items, config, state.now),
-    runBudgetLeft: budget.per_run_usd === undefined || state.spentUsd < budget.per_run_usd,
+    cap: capReached(config, { runUsd: state.spentUsd, dayUsd: state.daySpentUsd }),
   };
+}
+
+/** The spending cap reached, if any: the run's own first, then the rolling 24 hours'. */
+export function capReached(config: Config, spent: { runUsd?: number; dayUsd?: number }): Cap | undefined {
+  const { per_run_usd: perRun, per_day_usd: perDay } = config.settings.budget;
+  if (perRun !== undefined && spent.runUsd !== undefined && spent.runUsd >= perRun) return 'budget.per_run_usd';
+  if (perDay !== undefined && spent.dayUsd !== undefined && spent.dayUsd >= perDay) return 'budget.per_day_usd';
+  return undefined;
+}
+
+/**
+ * Whether `cap` holds `item` back: it would start a phase but for the cap (it sits queued or
+ * failed in a phase of its pipeline). For `tend status`, which has no run to plan with.
+ */
+export function heldByCap(item: Item, config: Config, cap: Cap | undefined): Cap | undefined {
+  if (!cap || (item.fields.status !== 'queued' && item.fields.status !== 'failed')) return undefined;
+  return pipelineOf(item, config)?.phases.some((p) => p.name === item.location) ? cap : undefined;
 }
 
 /** Free slots, and the items running per phase (each pipeline's per-phase concurrency counts them). */
@@ -228,8 +251,11 @@ function readyToStart(start: Start, ctx: PlanContext, result: Plan): boolean {
 
 /** Starts the item if the run's budget, a free slot and its phase's concurrency allow. */
 function startIfRoom(start: Start, ctx: PlanContext, capacity: Capacity, result: Plan): void {
-  if (!ctx.runBudgetLeft) result.budgetReached = true;
-  if (capacity.slots <= 0 || !ctx.runBudgetLeft) return;
+  if (ctx.cap) {
+    result.budgetReached = true;
+    result.cap = ctx.cap;
+  }
+  if (capacity.slots <= 0 || ctx.cap) return;
   const name = start.phase.name;
   const cap = start.pipeline.concurrency[name];
   if (cap !== undefined && (capacity.perPhase.get(name) ?? 0) >= cap) return;

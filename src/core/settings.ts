@@ -33,6 +33,8 @@ export const settingsSchema = z.looseObject({
     .strictObject({
       per_item_usd: z.number().positive().optional(),
       per_run_usd: z.number().positive().optional(),
+      // Summed over the rolling last 24 hours from the commits' Tend-Cost-USD trailers.
+      per_day_usd: z.number().positive().optional(),
     })
     .prefault({}),
   git: z

@@ -193,3 +193,8 @@ export function logTotals(transitions: LoggedTransition[]): LogTotals {
   }
   return { count: transitions.length, knownUsd: micros / 1e6, unknown, malformedCost };
 }
+
+/** The known dollars of the transitions committed at or after `fromMs` (budget.per_day_usd's window). */
+export function spentSince(transitions: LoggedTransition[], fromMs: number): number {
+  return logTotals(transitions.filter((t) => Date.parse(t.time) >= fromMs)).knownUsd;
+}

@@ -1,4 +1,4 @@
-// What budget.per_run_usd counts. A run is one `tend run` from its start until it ends, by
+// What budget.per_run_usd and budget.per_day_usd count. A run is one `tend run` from its start until it ends, by
 // itself or by a signal; a run cut off by a crash, kill -9 or a reboot and started again is the
 // same run, so a restart never hands out a fresh budget. A marker in .tend/ says a run is under
 // way; the next run finding it knows the last one was cut off and carries on its spending, which
@@ -8,6 +8,8 @@ import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { git } from '../edges/git.js';
 import { STATE_DIR } from '../edges/state-dir.js';
+import { transitionCommits } from '../edges/history.js';
+import { spentSince as spentInWindow, transitionsFrom } from '../core/transition-log.js';
 
 const MARKER = path.join(STATE_DIR, 'run-started.json');
 
@@ -45,4 +47,41 @@ async function spentSince(root: string, since: string): Promise<number> {
     .map(Number)
     .filter((n) => Number.isFinite(n))
     .reduce((a, b) => a + b, 0);
+}
+
+/** budget.per_day_usd's window: a rolling 24 hours. */
+export const DAY_MS = 24 * 60 * 60_000;
+
+/**
+ * Dollars spent in the 24 hours before `nowMs`, from the Tend-Cost-USD trailers of the commits on
+ * HEAD: every run's, on this machine or on one whose commits came in through the remote, before a
+ * restart or not. `git log --since` keeps the read to the window.
+ */
+export async function spentInLastDay(root: string, nowMs: number): Promise<number> {
+  const from = nowMs - DAY_MS;
+  const records = await transitionCommits(root, { since: new Date(from).toISOString() });
+  return spentInWindow(transitionsFrom(records), from);
+}
+
+/** How long a run trusts its last read of the day's spending (its own costs are added as they come). */
+export const DAY_READ_MS = 30_000;
+
+/** The day's spending as last read from history, and the run's own spending at that moment. */
+export interface DayRead {
+  atMs: number;
+  usd: number;
+  runUsd: number;
+}
+
+/** A fresh DayRead when budget.per_day_usd is set and `last` is older than DAY_READ_MS; else `last`. */
+export async function readDay(
+  root: string,
+  capped: boolean,
+  last: DayRead | undefined,
+  runUsd: number,
+  nowMs: number,
+): Promise<DayRead | undefined> {
+  if (!capped) return undefined;
+  if (last && nowMs - last.atMs < DAY_READ_MS) return last;
+  return { atMs: nowMs, usd: await spentInLastDay(root, nowMs), runUsd };
 }

@@ -10,6 +10,7 @@ import { BLOCKED, type Item } from '../core/backlog.js';
 import type { Config } from '../core/config.js';
 import type { Transition } from '../core/transition.js';
 import type { Decision } from '../core/decide.js';
+import type { DayRead } from './run-budget.js';
 
 export interface Reporter {
   transition(t: Transition): void;
@@ -34,7 +35,7 @@ export interface RunSummary {
   elapsedMs: number;
   /** Errors that were not an item's own fault (git, the agent CLI missing, ...). */
   errors: string[];
-  /** Why the run started nothing new although items were ready (budget.per_run_usd), if so. */
+  /** Why the run started nothing new although items were ready (budget.per_run_usd or per_day_usd), if so. */
   stoppedBy?: string;
 }
 
@@ -185,6 +186,14 @@ export class RunState {
   /** What the run has spent against budget.per_run_usd. */
   get spentUsd(): number {
     return this.carriedUsd + this.summary.costUsd;
+  }
+
+  /** The last read of the day's spending from history (budget.per_day_usd), replaced by the loop. */
+  dayRead: DayRead | undefined;
+
+  /** Spent in the last 24 hours against budget.per_day_usd: as last read, plus what the run spent since. */
+  get daySpentUsd(): number | undefined {
+    return this.dayRead && this.dayRead.usd + (this.spentUsd - this.dayRead.runUsd);
   }
 
   /** Count a transition that was committed, and report it. */

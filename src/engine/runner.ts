@@ -16,8 +16,8 @@ import { acquireRunLock } from '../edges/lock.js';
 import { approve, block, takeIn } from './moves.js';
 import { recoverPreviousRun, reportFinished, requeueStrayClaims } from './recovery.js';
 import { emptySummary, RunState, type Happened, type Reporter, type RunSummary } from './run-state.js';
-import { beginRunBudget, endRunBudget } from './run-budget.js';
-import { plan, type Plan, type Start } from '../core/scheduler.js';
+import { beginRunBudget, endRunBudget, readDay } from './run-budget.js';
+import { plan, type Cap, type Plan, type Start } from '../core/scheduler.js';
 import { commitHandChanges, takenByHand } from './taken-by-hand.js';
 import { watchRepo, type RepoWatcher } from '../edges/watcher.js';
 import { STATE_DIR } from '../edges/state-dir.js';
@@ -237,8 +237,10 @@ async function runTick(
   }
   const leftAlone = (id: string) => activeAtStart.has(id) || run.active.has(id) || run.broken.has(id);
   if (fold(run, await requeueStrayClaims(run, repo.snapshot.items, leftAlone))) return 'again';
+  const capped = run.config.settings.budget.per_day_usd !== undefined;
+  run.dayRead = await readDay(root, capped, run.dayRead, run.spentUsd, Date.now());
   const p = planNow(run, repo.snapshot);
-  reportBudget(run, p.budgetReached);
+  reportBudget(run, p.cap);
   const moved = await moveWithoutAgents(run, p);
   if (moved !== 'none') {
     if (moved === 'recheck') await sleep(100, signal);
@@ -386,18 +388,27 @@ function reportSnapshot(reporter: Reporter, snapshot: Snapshot, lastInvalid: str
   return invalidText;
 }
 
-/** Say once, on stderr and in the summary, that budget.per_run_usd keeps items from starting. */
-function reportBudget(run: RunState, reached: boolean): void {
-  if (!reached) {
-    run.summary.stoppedBy = undefined; // the cap was raised in ORCHESTRATOR.md meanwhile
+/** Say once, on stderr and in the summary, that a spending cap keeps items from starting. */
+function reportBudget(run: RunState, cap: Cap | undefined): void {
+  if (!cap) {
+    run.summary.stoppedBy = undefined; // the cap was raised in ORCHESTRATOR.md, or the day's spending rolled out
     return;
   }
-  if (run.summary.stoppedBy) return;
-  const cap = run.config.settings.budget.per_run_usd ?? 0;
-  const before = run.carriedUsd > 0 ? ` ($${run.carriedUsd.toFixed(2)} of it before a restart)` : '';
-  run.summary.stoppedBy =
-    `budget.per_run_usd reached: this run has spent $${run.spentUsd.toFixed(2)}${before} of $${cap.toFixed(2)}, ` +
-    'so it starts no new phase; raise budget.per_run_usd in ORCHESTRATOR.md, or start a new run for a new budget';
+  if (run.summary.stoppedBy?.startsWith(cap)) return;
+  const { budget } = run.config.settings;
+  if (cap === 'budget.per_day_usd') {
+    const day = `$${(run.daySpentUsd ?? 0).toFixed(2)} spent in the last 24 hours`;
+    run.summary.stoppedBy =
+      `budget.per_day_usd reached: ${day} (the commits' Tend-Cost-USD trailers) of ` +
+      `$${(budget.per_day_usd ?? 0).toFixed(2)}, so no new phase starts (running ones finish); ` +
+      'it starts again as spending rolls out of the 24 hours, or raise budget.per_day_usd in ORCHESTRATOR.md';
+  } else {
+    const before = run.carriedUsd > 0 ? ` ($${run.carriedUsd.toFixed(2)} of it before a restart)` : '';
+    const limit = (budget.per_run_usd ?? 0).toFixed(2);
+    run.summary.stoppedBy =
+      `budget.per_run_usd reached: this run has spent $${run.spentUsd.toFixed(2)}${before} of $${limit}, ` +
+      'so it starts no new phase; raise budget.per_run_usd in ORCHESTRATOR.md, or start a new run for a new budget';
+  }
   run.reporter.warn(run.summary.stoppedBy);
 }
 
@@ -410,6 +421,7 @@ function planNow(run: RunState, snapshot: Snapshot): Plan {
     freeSlots: run.concurrency - run.active.size,
     active: run.active,
     spentUsd: run.spentUsd,
+    daySpentUsd: run.daySpentUsd,
     // Ids that exist but are not planned now: their dependents wait rather than block.
     invalidIds: new Set([
       ...snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])),

@@ -105,6 +105,7 @@ describe('tend status', () => {
         branch: null,
         stale: [],
         stale_source: null,
+        held_by: null,
       });
       expect(item.age_seconds).toBeGreaterThanOrEqual(0);
     }

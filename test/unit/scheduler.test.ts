@@ -1,6 +1,6 @@
 // The scheduler: from a snapshot of the backlog to what to start now.
 import { describe, expect, it } from 'vitest';
-import { nextPhase, plan, type SchedulerState } from '../../src/core/scheduler.js';
+import { capReached, heldByCap, nextPhase, plan, type SchedulerState } from '../../src/core/scheduler.js';
 import { coding, config, doneItem, item, NOW, phase, pipeline } from './builders.js';
 
 const state = (overrides: Partial<SchedulerState> = {}): SchedulerState => ({
@@ -285,6 +285,29 @@ describe('plan: budget', () => {
     expect(plan([item('a')], capped, state({ spentUsd: 5 })).budgetReached).toBe(true);
     expect(plan([item('a')], capped, state({ spentUsd: 4.99 })).budgetReached).toBe(false);
     expect(plan([doneItem('a')], capped, state({ spentUsd: 5 })).budgetReached).toBe(false);
+  });
+
+  it('budget.per_day_usd: nothing starts once the last 24 hours have spent it, and the plan says which cap', () => {
+    const daily = config([coding()], { budget: { per_day_usd: 10 } });
+    expect(started(plan([item('a')], daily, state({ daySpentUsd: 9.99 })))).toEqual(['a']);
+    const held = plan([item('a')], daily, state({ daySpentUsd: 10 }));
+    expect(held.start).toEqual([]);
+    expect(held).toMatchObject({ budgetReached: true, cap: 'budget.per_day_usd' });
+    // Both reached: the run's own cap is named first.
+    const both = config([coding()], { budget: { per_day_usd: 10, per_run_usd: 1 } });
+    expect(plan([item('a')], both, state({ spentUsd: 1, daySpentUsd: 10 })).cap).toBe('budget.per_run_usd');
+    expect(plan([item('a')], daily, state()).cap).toBeUndefined();
+  });
+
+  it('heldByCap: only an item that would start a phase is held', () => {
+    const daily = config([coding()], { budget: { per_day_usd: 10 } });
+    const cap = capReached(daily, { dayUsd: 12 });
+    expect(cap).toBe('budget.per_day_usd');
+    expect(heldByCap(item('a'), daily, cap)).toBe('budget.per_day_usd');
+    expect(heldByCap(item('f', { status: 'failed' }), daily, cap)).toBe('budget.per_day_usd');
+    expect(heldByCap(item('w', { status: 'waiting' }), daily, cap)).toBeUndefined();
+    expect(heldByCap(doneItem('d'), daily, cap)).toBeUndefined();
+    expect(heldByCap(item('a'), daily, capReached(daily, { dayUsd: 9 }))).toBeUndefined();
   });
 
   it('blocks an item that has spent budget.per_item_usd, with the amounts in the reason', () => {

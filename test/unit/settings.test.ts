@@ -37,6 +37,7 @@ describe('parseSettings', () => {
       ...SETTING_KEYS,
       'per_item_usd',
       'per_run_usd',
+      'per_day_usd',
       'branch',
       'remote',
       'author',

@@ -8,6 +8,8 @@ import { latestDone } from '../../edges/latest-done.js';
 import { readDoneItems } from '../../edges/store.js';
 import { runHolder } from '../../edges/lock.js';
 import type { Repo } from '../../edges/repo.js';
+import { capReached, heldByCap } from '../../core/scheduler.js';
+import { spentInLastDay } from '../../engine/run-budget.js';
 
 /** How many finished items `tend status` shows by default (`--done` in the command table says the same). */
 const LATEST_DONE = 5;
@@ -29,13 +31,45 @@ async function withLatestDone(repo: Repo, limit: number): Promise<{ snapshot: Sn
   return { snapshot: { ...snapshot, items, invalid: [...snapshot.invalid, ...read.invalid] }, latest };
 }
 
+/** The spending cap reached (budget.per_day_usd, read from history), and the items it holds back. */
+async function heldBack(repo: Repo, items: Item[], now: number): Promise<Held> {
+  const perDay = repo.config.settings.budget.per_day_usd;
+  if (perDay === undefined) return { items: new Map() };
+  const dayUsd = await spentInLastDay(repo.root, now);
+  const cap = capReached(repo.config, { dayUsd });
+  const held = new Map<string, string>();
+  for (const item of items) {
+    const by = heldByCap(item, repo.config, cap);
+    if (by) held.set(item.id, by);
+  }
+  if (!cap) return { items: held };
+  const line = `budget.per_day_usd reached: $${dayUsd.toFixed(2)} spent in the last 24 hours of $${perDay.toFixed(2)}`;
+  return { items: held, line: `${line}; ${held.size} item(s) wait for it (held) until spending rolls out` };
+}
+
+/** The item's state column: done or blocked by its folder, held by a cap, else its status. */
+function itemState(item: Item, location: string, held: Held, c: ReturnType<typeof paint>): string {
+  const f = item.fields;
+  const cap = held.items.get(item.id);
+  if (cap) return c('yellow', `held (${cap})`);
+  const color =
+    f.status === 'failed' ? 'red' : f.status === 'waiting' ? 'yellow' : f.status === 'running' ? 'cyan' : 'dim';
+  return c(color, location === 'done' ? 'done' : location === 'blocked' ? 'blocked' : f.status);
+}
+
+interface Held {
+  items: ReadonlyMap<string, string>;
+  line?: string;
+}
+
 export async function status(repo: Repo, options: { json: boolean; done?: number; now?: number }): Promise<void> {
   const now = options.now ?? Date.now();
   const { snapshot, latest } = await withLatestDone(repo, options.done ?? LATEST_DONE);
   const b = board(snapshot, repo.config, latest);
   const run = await runHolder(repo.root);
+  const held = await heldBack(repo, snapshot.items, now);
   if (options.json) {
-    printJson({ ...boardJson(b, repo, now), run: run ?? null });
+    printJson({ ...boardJson(b, repo, now, held.items), run: run ?? null });
     return;
   }
   // `running` in a file with no run to hold it: the run died (kill -9, a reboot) at that point.
@@ -50,18 +84,18 @@ export async function status(repo: Repo, options: { json: boolean; done?: number
     out.push(c('bold', `${group.location} (${group.count})`));
     const rows = group.items.map((item) => {
       const f = item.fields;
-      const statusColor =
-        f.status === 'failed' ? 'red' : f.status === 'waiting' ? 'yellow' : f.status === 'running' ? 'cyan' : 'dim';
+      const state = interrupted(item) ? c('red', 'interrupted') : itemState(item, group.location, held, c);
+      const title = truncate(clean(f.title), 60);
+      const stale = f.stale.length > 0 ? c('yellow', `  stale: ${f.stale.join(', ')}`) : '';
+      const age = formatDuration(Math.max(0, now - item.createdMs));
       return [
         `  ${item.id}`,
         `p${f.priority}`,
-        interrupted(item)
-          ? c('red', 'interrupted')
-          : c(statusColor, group.location === 'done' ? 'done' : group.location === 'blocked' ? 'blocked' : f.status),
+        state,
         `att ${f.attempts}`,
-        formatDuration(Math.max(0, now - item.createdMs)),
+        age,
         `$${f.cost_usd.toFixed(2)}`,
-        truncate(clean(f.title), 60) + (f.stale.length > 0 ? c('yellow', `  stale: ${f.stale.join(', ')}`) : ''),
+        title + stale,
       ];
     });
     if (rows.length > 0) out.push(table(rows));
@@ -85,6 +119,7 @@ export async function status(repo: Repo, options: { json: boolean; done?: number
     const again = '`tend run` picks them up again (the interrupted attempt counts)';
     out.push(c('red', `${cut} item(s) were running when the run holding them ended; ${again}`));
   }
+  if (held.line) out.push(c('yellow', held.line));
   if (run) out.push(c('dim', `tend run is working here (pid ${run.pid} on ${run.host}, since ${run.started})`));
   process.stdout.write(`${out.join('\n').trimEnd()}\n`);
 }
