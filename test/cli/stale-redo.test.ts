@@ -5,7 +5,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { itemField } from '../helpers/engine.js';
+import { itemField, tendSubjects } from '../helpers/engine.js';
+import { eventually, startLiveRun } from '../helpers/processes.js';
 import { git, initializedRepo, tend, tendJson, tendOk } from '../helpers/repo.js';
 import { statusJson } from './support.js';
 
@@ -109,6 +110,38 @@ describe('stale artifacts and tend redo', () => {
     await tendOk(root, ['approve', 'signup']);
     await tendOk(root, ['run', '--once', '--agent', 'dry-run']);
     expect(await itemField(root, `${DIR}/item.md`, 'stale')).toBeUndefined();
+  });
+
+  it('live: a watching run commits the edit at once, and reruns the item once `tend redo` sends it back', async () => {
+    const root = await waitingAtSpec();
+    const run = startLiveRun(root, { args: ['--agent', 'dry-run'] });
+    await eventually(run.output, (o) => o.includes('watching backlog/'), 'the watcher to be ready');
+    await editPrd(root);
+    const marked = 'tend: signup edited by hand; PRD.md changed, stale: tech-research.md, design.md, spec.md';
+    await eventually(
+      () => tendSubjects(root),
+      (s) => s.includes(marked),
+      'the stale commit',
+    );
+    expect(await itemField(root, `${DIR}/item.md`, 'stale')).toBe('["tech-research.md","design.md","spec.md"]');
+    await tendOk(root, ['redo', 'signup', '--from', 'tech-research']);
+    const subjects = await eventually(
+      () => tendSubjects(root),
+      (s) => s.filter((x) => x === 'tend: signup spec waiting for approval').length === 2,
+      'the rerun to wait at spec again',
+    );
+    expect(subjects.slice(subjects.indexOf(marked) + 1)).toEqual([
+      'tend: signup spec -> tech-research (redo, PRD.md edited)',
+      'tend: signup tech-research started (attempt 1)',
+      'tend: signup tech-research -> design',
+      'tend: signup design started (attempt 1)',
+      'tend: signup design -> spec',
+      'tend: signup spec started (attempt 1)',
+      'tend: signup spec waiting for approval',
+    ]);
+    expect(await itemField(root, `${DIR}/item.md`, 'stale')).toBeUndefined();
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(143);
   });
 
   it('redo: an unknown phase exits 2, an unknown id 1, a phase ahead of the item 1, each with a message', async () => {

@@ -12,6 +12,7 @@ import {
   decideIntake,
   decideMergeFailed,
   decideRecovery,
+  decideRedo,
   decideRejection,
   decideRequeueAfterError,
   decideRetry,
@@ -629,5 +630,138 @@ describe('decideHandChange', () => {
         outcome: 'removed',
       },
     });
+  });
+});
+
+describe('artifacts that go stale', () => {
+  const inSpec = (spec: ItemSpec = {}) => ({
+    ...item('signup', { location: 'spec', ...spec }),
+    artifacts: ['PRD.md', 'design.md', 'research.md', 'spec.md', 'tech-research.md', 'notes.md'],
+  });
+  const edit = (files: string[], at = inSpec()) => ({
+    id: 'signup',
+    kind: 'edited' as const,
+    item: at,
+    from: [],
+    summary: 'edited by hand',
+    paths: ['backlog/spec/signup'],
+    files,
+  });
+
+  it('an earlier artifact edited by hand marks the later ones stale, in pipeline order, outcome stale', () => {
+    const d = decideHandChange(edit(['PRD.md']), undefined, CODING);
+    if (!('decision' in d)) throw new Error('expected a decision');
+    expect(d.decision.to).toBeUndefined();
+    expect(d.decision.changes).toStrictEqual({
+      stale: ['tech-research.md', 'design.md', 'spec.md'],
+      stale_source: 'PRD.md',
+    });
+    expect(d.decision.transition).toMatchObject({
+      outcome: 'stale',
+      summary: 'edited by hand; PRD.md changed, stale: tech-research.md, design.md, spec.md',
+    });
+  });
+
+  it('files edited together are not marked; an edit of the last artifact, item.md or a file of no phase marks nothing', () => {
+    const both = decideHandChange(edit(['PRD.md', 'design.md']), undefined, CODING);
+    if (!('decision' in both)) throw new Error('expected a decision');
+    expect(both.decision.changes.stale).toStrictEqual(['tech-research.md', 'spec.md']);
+    for (const files of [['spec.md'], ['item.md'], ['notes.md'], []])
+      expect(decideHandChange(edit(files), undefined, CODING)).toStrictEqual({
+        transition: { id: 'signup', phase: 'spec', summary: 'edited by hand', outcome: 'edited' },
+      });
+    // Without a pipeline (none known for the item) an edit is an edit.
+    expect('transition' in decideHandChange(edit(['PRD.md']))).toBe(true);
+  });
+
+  it('a second edit adds to the marks and keeps the earliest source', () => {
+    const marked = inSpec({ stale: ['spec.md'], stale_source: 'design.md' });
+    const d = decideHandChange(edit(['research.md'], marked), undefined, CODING);
+    if (!('decision' in d)) throw new Error('expected a decision');
+    expect(d.decision.changes).toStrictEqual({
+      stale: ['PRD.md', 'tech-research.md', 'design.md', 'spec.md'],
+      stale_source: 'research.md',
+    });
+    const later = decideHandChange(
+      edit(['design.md'], inSpec({ stale: ['design.md', 'spec.md'], stale_source: 'PRD.md' })),
+      undefined,
+      CODING,
+    );
+    if (!('decision' in later)) throw new Error('expected a decision');
+    expect(later.decision.changes).toStrictEqual({ stale: ['spec.md'], stale_source: 'PRD.md' });
+  });
+
+  it("a phase done clears its own artifact's mark; the last mark gone takes stale_source with it", () => {
+    const design = CODING.phases.find((p) => p.name === 'design')!;
+    const ok: PhaseOutcome = { ok: true, costUsd: 0, durationMs: 1, agent: 'dry-run' };
+    const marked = item('signup', { location: 'design', stale: ['design.md', 'spec.md'], stale_source: 'PRD.md' });
+    expect(decideAfterPhase(marked, CODING, design, ok, CONFIG, NOW).changes).toMatchObject({ stale: ['spec.md'] });
+    const last = item('signup', { location: 'design', stale: ['design.md'], stale_source: 'PRD.md' });
+    const changes = decideAfterPhase(last, CODING, design, ok, CONFIG, NOW).changes;
+    expect(Object.entries(changes).filter(([k]) => k.startsWith('stale'))).toStrictEqual([
+      ['stale', undefined],
+      ['stale_source', undefined],
+    ]);
+    // An item with no marks: the keys are left alone.
+    expect(
+      'stale' in decideAfterPhase(item('x', { location: 'design' }), CODING, design, ok, CONFIG, NOW).changes,
+    ).toBe(false);
+  });
+});
+
+describe('decideRedo', () => {
+  const design = CODING.phases.find((p) => p.name === 'design')!;
+  const build = CODING.phases.find((p) => p.name === 'build')!;
+
+  it('back to the phase, queued from scratch, the edit as feedback; marks before it cleared', () => {
+    const waiting = item('signup', {
+      location: 'spec',
+      status: 'waiting',
+      attempts: 1,
+      loops: 1,
+      stale: ['tech-research.md', 'design.md', 'spec.md'],
+      stale_source: 'PRD.md',
+    });
+    const d = decideRedo(waiting, CODING, design, 'Mind passkeys.');
+    expect(d.to).toBe('design');
+    expect(d.changes).toMatchObject({
+      status: 'queued',
+      attempts: 0,
+      loops: 0,
+      approved: undefined,
+      stale: ['design.md', 'spec.md'],
+      stale_source: 'PRD.md',
+    });
+    expect(d.changes.feedback).toMatch(/^PRD\.md was edited by hand .* Mind passkeys\.$/);
+    expect(d.transition).toMatchObject({
+      outcome: 'redo',
+      phase: 'design',
+      summary: 'spec -> design (redo, PRD.md edited)',
+    });
+  });
+
+  it('from done/ or blocked/ too; without marks the feedback says a person asked', () => {
+    const done = decideRedo(item('x', { location: DONE }), CODING, design);
+    expect(done.to).toBe('design');
+    expect(done.changes).toMatchObject({
+      feedback: 'A person asked for this phase to be done again.',
+      stale: undefined,
+    });
+    expect(decideRedo(item('x', { location: BLOCKED, blocked_reason: 'no' }), CODING, build).changes).toMatchObject({
+      blocked_reason: undefined,
+      blocked_phase: undefined,
+    });
+    // The phase the item is in: run again where it is.
+    expect(decideRedo(item('x', { location: 'design', status: 'waiting' }), CODING, design).to).toBeUndefined();
+  });
+
+  it('refuses a phase ahead of the item, a running item and one in the inbox', () => {
+    expect(() => decideRedo(item('x', { location: 'design' }), CODING, build)).toThrow(
+      /x is in design, which comes before build/,
+    );
+    expect(() => decideRedo(item('x', { location: 'spec', status: 'running' }), CODING, design)).toThrow(
+      /x is running/,
+    );
+    expect(() => decideRedo(item('x', { location: 'inbox' }), CODING, design)).toThrow(/still in the inbox/);
   });
 });
