@@ -53,7 +53,9 @@ describe('budget.per_day_usd', () => {
     });
     const text = (await tendOk(root, ['status'])).stdout;
     expect(text).toMatch(/pay\s+p3\s+held \(budget\.per_day_usd\)/);
-    expect(text).toContain('budget.per_day_usd reached: $3.50 spent in the last 24 hours of $3.00');
+    expect(text).toContain(
+      'budget.per_day_usd reached: $3.50 spent in the last 24 hours of $3.00; 1 item(s) held until spending rolls out',
+    );
 
     // A restart gets no fresh budget: the spending is in the history, not in the process.
     const again = await tend(root, ['run', '--once', '--json']);

@@ -44,7 +44,8 @@ async function heldBack(repo: Repo, items: Item[], now: number): Promise<Held> {
   }
   if (!cap) return { items: held };
   const line = `budget.per_day_usd reached: $${dayUsd.toFixed(2)} spent in the last 24 hours of $${perDay.toFixed(2)}`;
-  return { items: held, line: `${line}; ${held.size} item(s) wait for it (held) until spending rolls out` };
+  const waiting = held.size > 0 ? `${held.size} item(s) held` : 'nothing new starts';
+  return { items: held, line: `${line}; ${waiting} until spending rolls out of the 24 hours` };
 }
 
 /** The item's state column: done or blocked by its folder, held by a cap, else its status. */
