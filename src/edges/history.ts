@@ -116,7 +116,9 @@ async function itemRange(
     if (fork) return { from: fork, to: tip, source: 'branch' };
   }
   if (!(await headCommit(root))) return undefined;
-  const merge = await git(root, ['log', '-1', '--format=%H', '-F', `--grep=tend: merge tend/${id}`, 'HEAD']);
+  // Anchored: the merge of tend/fix must not be taken for that of tend/fix-login.
+  const grep = `--grep=^tend: merge tend/${escapeRegex(id)}$`;
+  const merge = await git(root, ['log', '-1', '--format=%H', '-E', grep, 'HEAD']);
   const commit = merge.stdout.trim();
   if (commit) return { from: `${commit}^1`, to: commit, source: 'merge' };
   return fastForwarded(root, id);

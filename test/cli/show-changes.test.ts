@@ -32,13 +32,19 @@ describe('tend show: what the work changed', () => {
   });
 
   it('merge: merge — the merge commit that landed it, once the branch is gone', async () => {
-    const root = await runRepo('commit-code.mjs', { 'backlog/tidy.md': quickFix('Tidy') }, { merge: 'merge' });
+    // tidy-up is merged after tidy: its merge commit, newer, must not be taken for tidy's.
+    const items = {
+      'backlog/tidy.md': quickFix('Tidy'),
+      'backlog/tidy-up.md': item('Tidy up', 'pipeline: quick-fix\npriority: 4\n'),
+    };
+    const root = await runRepo('commit-code.mjs', items, { merge: 'merge' });
     await tendOk(root, ['run', '--once']);
-    expect(await git(root, 'branch', '--list', 'tend/tidy')).toBe('');
+    expect(await git(root, 'branch', '--list', 'tend/tidy*')).toBe('');
     const json = await tendJson<Changes>(root, ['show', 'tidy']);
     expect(json.changes).toEqual({ files: 1, insertions: 1, deletions: 0, source: 'merge' });
     const diff = (await tendOk(root, ['show', 'tidy', '--diff'])).stdout;
-    expect(diff).toContain('+written for tidy');
+    expect(diff).toMatch(/^\+written for tidy$/m);
+    expect(diff).not.toContain('tidy-up');
   });
 
   it('merge: ff — the commits fast-forwarded in before its done transition', async () => {
