@@ -1,7 +1,13 @@
 // Pipeline files: the packaged ones parse, and every mistake names the file and the key.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parsePipeline } from '../../src/core/pipeline.js';
+import {
+  inPipelineOrder,
+  lensArtifact,
+  parsePipeline,
+  phaseIndexOfArtifact,
+  staleAfterEdit,
+} from '../../src/core/pipeline.js';
 
 const packaged = (name: string) => {
   const file = `pipelines/${name}.md`;
@@ -138,5 +144,30 @@ describe('mistakes', () => {
       'phases[2].name',
       'concurrency.x',
     ]);
+  });
+});
+
+describe('which phase wrote an artifact', () => {
+  const coding = packaged('coding').pipeline!;
+
+  it("each phase's artifact, and a fan-out lens's, belong to their phase; other files to none", () => {
+    expect(lensArtifact('review.md', 'security')).toBe('review-security.md');
+    expect(lensArtifact('notes', 'docs')).toBe('notes-docs');
+    expect(phaseIndexOfArtifact(coding, 'PRD.md')).toBe(2);
+    expect(phaseIndexOfArtifact(coding, 'review.md')).toBe(7);
+    expect(phaseIndexOfArtifact(coding, 'review-security.md')).toBe(7);
+    expect(phaseIndexOfArtifact(coding, 'review-nobody.md')).toBe(-1);
+    expect(phaseIndexOfArtifact(coding, 'item.md')).toBe(-1);
+    expect(inPipelineOrder(coding, ['notes.md', 'spec.md', 'PRD.md'])).toEqual(['PRD.md', 'spec.md', 'notes.md']);
+  });
+
+  it('an edit makes the later artifacts present stale, lens files included', () => {
+    const present = ['PRD.md', 'build.md', 'design.md', 'review-tests.md', 'review.md', 'notes.md'];
+    expect(staleAfterEdit(coding, ['design.md'], present)).toEqual({
+      source: 'design.md',
+      stale: ['build.md', 'review-tests.md', 'review.md'],
+    });
+    expect(staleAfterEdit(coding, ['review-tests.md'], present)).toBeUndefined();
+    expect(staleAfterEdit(coding, ['notes.md'], present)).toBeUndefined();
   });
 });
