@@ -1,11 +1,13 @@
 // budget.per_day_usd: the spending of the last 24 hours, summed from the Tend-Cost-USD trailers in
 // git history (so it holds across restarts and clones), stops a run from starting anything new;
 // `tend status` says which cap holds an item back.
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { item, itemField, runRepo } from '../helpers/engine.js';
 import { cleanEnv, git, scratchDir, tend, tendOk } from '../helpers/repo.js';
+import { eventually, startLiveRun } from '../helpers/processes.js';
 import { statusJson } from './support.js';
 
 const TWO =
@@ -73,6 +75,28 @@ describe('budget.per_day_usd', () => {
     expect(result.exitCode, result.report).toBe(0);
     expect(result.stderr).toContain('budget.per_day_usd reached: $3.50');
     expect(await itemField(clone, 'backlog/second/pay/item.md', 'status')).toBe('queued');
+  });
+
+  it('a phase running when the cap is reached is not stopped: it finishes, and nothing new starts', async () => {
+    const root = await cappedRepo();
+    await writeFile(path.join(root, 'backlog/slow.md'), item('Slow', 'pipeline: two\n'));
+    await git(root, 'add', 'backlog');
+    await git(root, 'commit', '--quiet', '-m', 'a second item');
+    const release = path.join(await scratchDir(), 'release');
+    const run = startLiveRun(root, {
+      args: ['--once', '--concurrency', '2'],
+      env: { FAKE_SLOW_ITEM: 'slow', FAKE_RELEASE: release },
+    });
+    // pay's first phase ($1) takes the day to $3.50 while slow's agent still works.
+    await eventually(run.output, (o) => o.includes('budget.per_day_usd reached: $3.50'), 'the cap to be reached');
+    expect(await itemField(root, 'backlog/first/slow/item.md', 'status')).toBe('running');
+    await writeFile(release, 'go\n');
+    expect(await run.exited, run.report()).toBe(0);
+    for (const id of ['pay', 'slow']) {
+      expect(await itemField(root, `backlog/second/${id}/item.md`, 'status')).toBe('queued');
+      expect(await itemField(root, `backlog/second/${id}/item.md`, 'cost_usd')).toBe('1');
+    }
+    expect(run.output()).toMatch(/2 phases done, 0 failed attempts/);
   });
 
   it('without the cap, or under it, nothing is held', async () => {
