@@ -38,8 +38,10 @@ function watchOptions(root: string, usePolling: boolean): ChokidarOptions {
     ignoreInitial: true,
     usePolling,
     interval: 500,
-    // Wait until a file has stopped growing: a half-copied file is not taken in.
-    awaitWriteFinish: { stabilityThreshold: 120, pollInterval: 25 },
+    // Wait until a file has stopped growing, so one save is one wake-up. Short, since it adds to
+    // every intake's latency: a file a process still holds open is left for later by the run
+    // itself (open-files.ts), which is what keeps a half-copied file out.
+    awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 20 },
     ignored: (file: string) => isEditorLeftover(file) || isInsideDone(root, file),
   };
 }

@@ -128,6 +128,8 @@ export class RunState {
   writing: ReadonlySet<string> = new Set<string>();
   /** The backlog may hold changes made by hand: look for them on the next tick. */
   dirty = true;
+  /** When the look for changes by hand last went inside backlog/done/ (0: not yet this run). */
+  doneScannedAt = 0;
   /** An error that stops the run (the branch moved, the agent CLI is missing). */
   fatal: Error | undefined;
 

@@ -41,17 +41,18 @@ export function takenByHand(
 
 /**
  * Commit each change made by hand outside the items of `activeAtStart`. `removedWhileRunning`:
- * items found gone when their agent was done, with its phase. Returns whether there were any, and
- * the removals committed (for the loop to forget).
+ * items found gone when their agent was done, with its phase; `withDone`: look inside done/ too.
+ * Returns whether there were any, and the removals committed (for the loop to forget).
  */
 export async function commitHandChanges(
   run: RunState,
   snapshot: Snapshot,
   activeAtStart: ReadonlySet<string>,
-  removedWhileRunning: ReadonlyMap<string, string>,
+  withDone: boolean,
 ): Promise<{ changed: boolean; seen: string[] }> {
   const seen: string[] = [];
-  for (const change of await findHandChanges(run.root, snapshot, activeAtStart)) {
+  const removedWhileRunning = run.removedWhileRunning;
+  for (const change of await findHandChanges(run.root, snapshot, activeAtStart, withDone)) {
     const ranIn = change.kind === 'removed' ? removedWhileRunning.get(change.id) : undefined;
     seen.push(change.id);
     await commitHandChange(run, change, ranIn).catch((err: unknown) =>

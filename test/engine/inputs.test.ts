@@ -2,7 +2,7 @@
 // receives, a broken prompt template, and Ctrl-C.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { item, itemField, runRepo, tendSubjects } from '../helpers/engine.js';
@@ -39,6 +39,25 @@ describe('a run beside bad input', () => {
     const bom = await read(root, 'backlog/done/bom/item.md');
     expect(bom.startsWith('\uFEFF---\ntitle: With a BOM\n')).toBe(true);
     expect(bom.endsWith('---\n# With a BOM\n\nText.\n')).toBe(true);
+  });
+});
+
+describe('changes by hand found by a run', () => {
+  it('commits an edit to a finished item and the removal of a committed inbox file, each on its own', async () => {
+    const root = await runRepo('write-artifact.mjs', {
+      'backlog/done/old/item.md': item('Old', 'pipeline: quick-fix\n'),
+      'backlog/gone.md': item('Gone', 'pipeline: quick-fix\n'),
+    });
+    const file = 'backlog/done/old/item.md';
+    await writeTree(root, { [file]: (await read(root, file)).replace('Old: some text.', 'Old: a note added later.') });
+    await rm(path.join(root, 'backlog/gone.md'));
+    const result = await tend(root, ['run', '--once']);
+    expect(result.exitCode).toBe(0);
+    const subjects = await tendSubjects(root);
+    expect(subjects).toContain('tend: old edited by hand');
+    expect(subjects).toContain('tend: gone inbox file backlog/gone.md removed');
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+    expect(await read(root, file)).toContain('Old: a note added later.');
   });
 });
 
