@@ -10,6 +10,9 @@ import { git } from '../edges/git.js';
 import { STATE_DIR } from '../edges/state-dir.js';
 import { transitionCommits } from '../edges/history.js';
 import { spentSince as spentInWindow, transitionsFrom } from '../core/transition-log.js';
+import { capReached, heldByCap, type Cap } from '../core/scheduler.js';
+import type { Config } from '../core/config.js';
+import type { Item } from '../core/backlog.js';
 
 const MARKER = path.join(STATE_DIR, 'run-started.json');
 
@@ -84,4 +87,26 @@ export async function readDay(
   if (!capped) return undefined;
   if (last && nowMs - last.atMs < DAY_READ_MS) return last;
   return { atMs: nowMs, usd: await spentInLastDay(root, nowMs), runUsd };
+}
+
+/**
+ * Outside a run (`tend status`, a report): which items budget.per_day_usd holds back now (id ->
+ * the cap), and the day's figures when it is reached. Nothing is read when the cap is not set.
+ */
+export async function heldByDayCap(
+  root: string,
+  config: Config,
+  items: readonly Item[],
+  nowMs: number,
+): Promise<{ held: Map<string, Cap>; reached?: { spentUsd: number; capUsd: number } }> {
+  const perDay = config.settings.budget.per_day_usd;
+  if (perDay === undefined) return { held: new Map() };
+  const spentUsd = await spentInLastDay(root, nowMs);
+  const cap = capReached(config, { dayUsd: spentUsd });
+  const held = new Map<string, Cap>();
+  for (const item of items) {
+    const by = heldByCap(item, config, cap);
+    if (by) held.set(item.id, by);
+  }
+  return cap ? { held, reached: { spentUsd, capUsd: perDay } } : { held };
 }

@@ -8,8 +8,7 @@ import { latestDone } from '../../edges/latest-done.js';
 import { readDoneItems } from '../../edges/store.js';
 import { runHolder } from '../../edges/lock.js';
 import type { Repo } from '../../edges/repo.js';
-import { capReached, heldByCap } from '../../core/scheduler.js';
-import { spentInLastDay } from '../../engine/run-budget.js';
+import { heldByDayCap } from '../../engine/run-budget.js';
 
 /** How many finished items `tend status` shows by default (`--done` in the command table says the same). */
 const LATEST_DONE = 5;
@@ -31,21 +30,14 @@ async function withLatestDone(repo: Repo, limit: number): Promise<{ snapshot: Sn
   return { snapshot: { ...snapshot, items, invalid: [...snapshot.invalid, ...read.invalid] }, latest };
 }
 
-/** The spending cap reached (budget.per_day_usd, read from history), and the items it holds back. */
+/** The items a spending cap holds back, and the line that says so (budget.per_day_usd, read from history). */
 async function heldBack(repo: Repo, items: Item[], now: number): Promise<Held> {
-  const perDay = repo.config.settings.budget.per_day_usd;
-  if (perDay === undefined) return { items: new Map() };
-  const dayUsd = await spentInLastDay(repo.root, now);
-  const cap = capReached(repo.config, { dayUsd });
-  const held = new Map<string, string>();
-  for (const item of items) {
-    const by = heldByCap(item, repo.config, cap);
-    if (by) held.set(item.id, by);
-  }
-  if (!cap) return { items: held };
-  const line = `budget.per_day_usd reached: $${dayUsd.toFixed(2)} spent in the last 24 hours of $${perDay.toFixed(2)}`;
-  const waiting = held.size > 0 ? `${held.size} item(s) held` : 'nothing new starts';
-  return { items: held, line: `${line}; ${waiting} until spending rolls out of the 24 hours` };
+  const day = await heldByDayCap(repo.root, repo.config, items, now);
+  if (!day.reached) return { items: day.held };
+  const { spentUsd, capUsd } = day.reached;
+  const line = `budget.per_day_usd reached: $${spentUsd.toFixed(2)} spent in the last 24 hours of $${capUsd.toFixed(2)}`;
+  const waiting = day.held.size > 0 ? `${day.held.size} item(s) held` : 'nothing new starts';
+  return { items: day.held, line: `${line}; ${waiting} until spending rolls out of the 24 hours` };
 }
 
 /** The item's state column: done or blocked by its folder, held by a cap, else its status. */
