@@ -35,7 +35,8 @@ async function heldBack(repo: Repo, items: Item[], now: number): Promise<Held> {
   const day = await heldByDayCap(repo.root, repo.config, items, now);
   if (!day.reached) return { items: day.held };
   const { spentUsd, capUsd } = day.reached;
-  const line = `budget.per_day_usd reached: $${spentUsd.toFixed(2)} spent in the last 24 hours of $${capUsd.toFixed(2)}`;
+  const spent = `$${spentUsd.toFixed(2)} spent in the last 24 hours`;
+  const line = `budget.per_day_usd reached: ${spent} of $${capUsd.toFixed(2)}`;
   const waiting = day.held.size > 0 ? `${day.held.size} item(s) held` : 'nothing new starts';
   return { items: day.held, line: `${line}; ${waiting} until spending rolls out of the 24 hours` };
 }
