@@ -102,12 +102,14 @@ export interface ItemDiff {
 /**
  * Where item `id`'s work is: branch `tend/<id>` against `base` (from where they part), else the
  * commit that landed it on HEAD: the `tend: merge tend/<id>` commit (`merge: merge`), or for
- * `merge: ff` the commits fast-forwarded in just before its done transition.
+ * `merge: ff` the commits fast-forwarded in just before its done transition (only when `landed`:
+ * the item is done and tend dropped its branch key, as it does once the work has landed).
  */
 async function itemRange(
   root: string,
   id: string,
   base: string,
+  landed: boolean,
 ): Promise<(ItemDiff['range'] & { source: 'branch' | 'merge' }) | undefined> {
   const branch = `refs/heads/tend/${id}`;
   const tip = (await git(root, ['rev-parse', '--verify', '--quiet', `${branch}^{commit}`])).stdout.trim();
@@ -121,7 +123,7 @@ async function itemRange(
   const merge = await git(root, ['log', '-1', '--format=%H', '-E', grep, 'HEAD']);
   const commit = merge.stdout.trim();
   if (commit) return { from: `${commit}^1`, to: commit, source: 'merge' };
-  return fastForwarded(root, id);
+  return landed ? fastForwarded(root, id) : undefined;
 }
 
 /**
@@ -157,8 +159,8 @@ async function fastForwarded(root: string, id: string): Promise<(ItemDiff['range
 }
 
 /** The diffstat of item `id`'s work against `base` (a branch name); zeros and `source: null` when none is found. */
-export async function itemDiff(root: string, id: string, base: string): Promise<ItemDiff> {
-  const range = await itemRange(root, id, base);
+export async function itemDiff(root: string, id: string, base: string, landed: boolean): Promise<ItemDiff> {
+  const range = await itemRange(root, id, base, landed);
   if (!range) return { files: 0, insertions: 0, deletions: 0, source: null };
   const numstat = await gitOk(root, ['diff', '--numstat', '--no-renames', range.from, range.to]);
   let files = 0;

@@ -1,6 +1,6 @@
 // `tend show <id>`: one item with its artifacts, what its work changed, and its history from git log.
 import { itemJson, problemJson } from '../../core/board.js';
-import type { Item } from '../../core/backlog.js';
+import { DONE, type Item } from '../../core/backlog.js';
 import { baseBranch, diffText, itemDiff, itemHistory, type ItemDiff, type LogEntry } from '../../edges/history.js';
 import { clean, colorEnabled, paint, printJson } from '../output.js';
 import { isValidId } from '../../core/slug.js';
@@ -30,7 +30,7 @@ export async function show(
   const base = await baseBranch(repo.root, repo.config.settings.git.branch);
   const changes: ItemDiff =
     isValidId(id) && base
-      ? await itemDiff(repo.root, id, base)
+      ? await itemDiff(repo.root, id, base, landedByTend(item))
       : { files: 0, insertions: 0, deletions: 0, source: null };
   if (options.json) {
     const { range: _range, ...counts } = changes;
@@ -56,6 +56,15 @@ export async function show(
     const patch = await diffText(repo.root, changes.range, { stat: false, color: colorEnabled(process.stdout) });
     process.stdout.write(patch ? `\n${patch}\n` : '');
   }
+}
+
+/**
+ * Whether tend may have landed the item's work without a merge commit (`merge: ff`): it is done and
+ * its `branch` key is gone, as tend drops it once the work has landed. An item that kept its branch
+ * (`merge: none`, a pull request) is never matched to commits on the base that are not its own.
+ */
+function landedByTend(item: Item | undefined): boolean {
+  return item?.location === DONE && item.fields.branch === undefined;
 }
 
 function itemLines(item: Item, c: Paint): string[] {
