@@ -184,7 +184,7 @@ function doneFooter(data) {
 function column(col, data) {
   return h(
     'section',
-    { class: 'column', 'data-location': col.location },
+    { class: col.count ? 'column' : 'column empty', 'data-location': col.location },
     h('h2', {}, col.location, h('span', { class: 'count' }, ` ${col.count}`)),
     col.items.map(card),
     col.location === 'done' ? doneFooter(data) : null,

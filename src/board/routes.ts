@@ -57,11 +57,13 @@ function eventStream(c: Context, events: Events): Response {
     await stream.writeSSE({ event: 'hello', data: '0' });
     for (;;) {
       if (pending.length === 0) {
-        const timer = new Promise<void>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
           wake = resolve;
-          setTimeout(resolve, HEARTBEAT_MS);
+          timer = setTimeout(resolve, HEARTBEAT_MS);
         });
-        await timer;
+        // A heartbeat timer left running would keep a stopped board's process alive until it fires.
+        clearTimeout(timer);
       }
       const change = pending.shift();
       if (change === -1) break;
