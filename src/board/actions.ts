@@ -50,7 +50,7 @@ export function actOnItem(cwd: string, id: string, seen: string, action: ItemAct
     const repo = await openForAction(cwd, id);
     const { item } = await findById(repo, id);
     if (!item) throw new Conflict(`${id} is no longer on the board as you saw it (it is gone or invalid now)`);
-    const now = await versionOf(repo, item);
+    const now = versionOf(item);
     if (now !== seen) {
       const where = `now in ${item.location}/, status ${item.fields.status}, priority ${item.fields.priority}`;
       throw new Conflict(`${id} changed since this page showed it (${where}); nothing was done, reload to see it`);

@@ -2,9 +2,9 @@
 // (src/core/board.ts), with done/ paged from git's history (latest first) and, for the items an
 // agent works on, what the run has left on disk about that work.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { board, boardJson, itemJson } from '../core/board.js';
 import { DONE, type Item, type Snapshot } from '../core/backlog.js';
+import { serializeItem } from '../core/item.js';
 import { latestDone } from '../edges/latest-done.js';
 import { runHolder } from '../edges/lock.js';
 import { openRepo, type Repo } from '../edges/repo.js';
@@ -22,8 +22,9 @@ export function itemVersion(location: string, text: string): string {
   return createHash('sha256').update(`${location}\0${text}`).digest('hex').slice(0, 16);
 }
 
-export async function versionOf(repo: Repo, item: Item): Promise<string> {
-  return itemVersion(item.location, await readFile(`${repo.root}/${item.file}`, 'utf8').catch(() => ''));
+/** The item's version from its file as read (the parsed frontmatter keeps the file's bytes). */
+export function versionOf(item: Item): string {
+  return itemVersion(item.location, serializeItem(item.parsed));
 }
 
 export interface Card extends ReturnType<typeof itemJson> {
@@ -57,7 +58,7 @@ export async function boardData(cwd: string, options: { doneOffset?: number; now
         const active = item.fields.status === 'running';
         return {
           ...itemJson(item, now),
-          version: await versionOf(repo, item),
+          version: versionOf(item),
           waiting_for_you: item.fields.status === 'waiting',
           interrupted: active && !run,
           running: active && run ? await runningWork(repo, item, now) : null,

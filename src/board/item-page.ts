@@ -64,7 +64,7 @@ export async function itemPage(cwd: string, id: string, now = Date.now()) {
     item: item
       ? {
           ...itemJson(item, now),
-          version: await versionOf(repo, item),
+          version: versionOf(item),
           body: item.parsed.frontmatter.body,
           html: await renderMarkdown(item.parsed.frontmatter.body),
         }

@@ -4,6 +4,7 @@ import type { Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { TendError } from '../core/problem.js';
 import { addItem, actOnItem, Conflict, type ItemAction } from './actions.js';
+import type { BoardCache } from './cache.js';
 import { boardData } from './data.js';
 import type { Events } from './events.js';
 import { FileRefused, readArtifact } from './files.js';
@@ -14,6 +15,7 @@ interface Env {
   cwd: string;
   token: string;
   events: Events;
+  cache: BoardCache;
 }
 
 const HEARTBEAT_MS = 15_000;
@@ -84,7 +86,10 @@ function reads(app: Hono, env: Env): void {
     return c.body(file.text, 200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache' });
   });
   app.get('/api/board', (c) =>
-    attempt(c, () => boardData(env.cwd, { doneOffset: Math.max(0, Number(c.req.query('doneOffset')) || 0) })),
+    attempt(c, () => {
+      const doneOffset = Math.max(0, Number(c.req.query('doneOffset')) || 0);
+      return doneOffset === 0 ? env.cache.get() : boardData(env.cwd, { doneOffset });
+    }),
   );
   app.get('/api/items/:id', (c) => attempt(c, () => itemPage(env.cwd, c.req.param('id'))));
   app.get('/api/items/:id/files/:name', (c) =>
@@ -99,6 +104,11 @@ function reads(app: Hono, env: Env): void {
 }
 
 function writes(app: Hono, env: Env): void {
+  // What the board did itself is on the next board it serves, without waiting for the watcher.
+  app.use('/api/items*', async (c, next) => {
+    await next();
+    if (c.req.method === 'POST') env.cache.forget();
+  });
   app.post('/api/items', (c) =>
     attempt(c, async () => {
       const body = (await c.req.json()) as Record<string, unknown>;

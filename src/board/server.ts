@@ -12,6 +12,7 @@ import { watchRepo } from '../edges/watcher.js';
 import { repoRoot } from '../edges/repo.js';
 import { routes } from './routes.js';
 import { Events } from './events.js';
+import { BoardCache } from './cache.js';
 
 export interface BoardServer {
   url: string;
@@ -91,7 +92,7 @@ export async function startBoard(options: BoardOptions): Promise<BoardServer> {
     '*',
     guard(() => hosts, token),
   );
-  routes(app, { cwd: root, token, events });
+  routes(app, { cwd: root, token, events, cache: new BoardCache(root, events) });
   const server = await listen(app, options.host, options.port);
   const { port } = server.address() as AddressInfo;
   hosts = ownHosts(options.host, port);

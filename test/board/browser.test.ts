@@ -102,14 +102,14 @@ describe('tend board in Chromium', () => {
     const root = await boardRepo();
     const { page, problems } = await open(root);
     await cardsIn(page, 'inbox').first().waitFor();
-    await page.evaluate(() => Object.assign(window, { tendNotReloaded: true }));
+    await page.evaluate(() => Object.assign(globalThis, { tendNotReloaded: true }));
     await tendOk(root, ['run', '--once', '--agent', 'dry-run']);
     const where = await tendJson<{ items: { id: string; location: string }[] }>(root, ['status']);
     const login = where.items.find((i) => i.id === 'fix-the-login')?.location;
     expect(login).toBe('done');
     await cardsIn(page, 'done').filter({ hasText: 'Fix the login' }).waitFor({ timeout: 5000 });
     expect(await idsIn(page, 'inbox')).toEqual([]);
-    expect(await page.evaluate(() => (window as unknown as { tendNotReloaded?: boolean }).tendNotReloaded)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as { tendNotReloaded?: boolean }).tendNotReloaded)).toBe(true);
     expect(problems).toEqual([]);
   }, 120_000);
 
@@ -131,7 +131,7 @@ describe('tend board in Chromium', () => {
     await page.locator('.markdown a', { hasText: 'click' }).click();
     await page.goto(new URL('/', page.url()).href);
     await page.locator('article[data-id="hostile"]').waitFor();
-    expect(await page.evaluate(() => (window as unknown as { tendPwned?: number }).tendPwned)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as { tendPwned?: number }).tendPwned)).toBeUndefined();
     expect(await page.locator('script:not([src])').count()).toBe(0);
     expect(problems).toEqual([]);
   });
