@@ -29,6 +29,7 @@ export function addActiveItems(root, count) {
 }
 
 function startBoard(root) {
+  const started = performance.now();
   const child = spawn(process.execPath, [TEND, 'board', '--port', '0'], {
     cwd: root,
     env: ENV,
@@ -40,7 +41,7 @@ function startBoard(root) {
     child.stdout.on('data', (chunk) => {
       out += chunk;
       const m = /tend board: (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ url: m[1], stop: () => child.kill('SIGTERM') });
+      if (m) resolve({ url: m[1], startMs: performance.now() - started, stop: () => child.kill('SIGTERM') });
     });
   });
 }
@@ -54,14 +55,17 @@ async function load(url) {
   return { ms: performance.now() - started, cards: data.columns.reduce((n, c) => n + c.items.length, 0) };
 }
 
-/** First load of a fresh board at `root`, and the median of `warm` loads after it. */
+/**
+ * A fresh board at `root`: its start-up until it prints its URL (it makes the board's JSON
+ * before), its first load, and the median of `warm` loads after it.
+ */
 export async function boardLoad(root, warm = 5) {
   const board = await startBoard(root);
   try {
     const first = await load(board.url);
     const again = [];
     for (let i = 0; i < warm; i++) again.push((await load(board.url)).ms);
-    return { firstMs: first.ms, warmMs: median(again), cards: first.cards };
+    return { startMs: board.startMs, firstMs: first.ms, warmMs: median(again), cards: first.cards };
   } finally {
     board.stop();
   }

@@ -1,7 +1,7 @@
 // The board's first page of JSON, kept between requests: made again after each change the
 // watcher reports, after each action of the board's own, and every few seconds (the ages and a
-// running agent's lines move on without a file changing). Made once at start-up, so the first
-// page a browser loads does not wait for it.
+// running agent's lines move on without a file changing). Made before `tend board` prints its
+// URL, so the first page a browser loads does not wait for it.
 import { boardData, type BoardData } from './data.js';
 import type { Events } from './events.js';
 
@@ -15,7 +15,11 @@ export class BoardCache {
     events: Events,
   ) {
     events.listen(() => this.forget());
-    this.get().catch(() => undefined);
+  }
+
+  /** Make the board now, so the first page loaded finds it made; a failure is the page's to show. */
+  async warm(): Promise<void> {
+    await this.get().catch(() => undefined);
   }
 
   forget(): void {

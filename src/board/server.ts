@@ -92,7 +92,9 @@ export async function startBoard(options: BoardOptions): Promise<BoardServer> {
     '*',
     guard(() => hosts, token),
   );
-  routes(app, { cwd: root, token, events, cache: new BoardCache(root, events) });
+  const cache = new BoardCache(root, events);
+  routes(app, { cwd: root, token, events, cache });
+  await cache.warm();
   const server = await listen(app, options.host, options.port);
   const { port } = server.address() as AddressInfo;
   hosts = ownHosts(options.host, port);
