@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git, PACKAGE_ROOT, tendJson, tendOk } from '../helpers/repo.js';
+import { git, PACKAGE_ROOT, read, tendJson, tendOk, writeTree } from '../helpers/repo.js';
 import { boardRepo, startBoard } from './support.js';
 
 const CHROMIUM = process.env.TEND_CHROMIUM ?? '/usr/bin/chromium';
@@ -35,7 +35,7 @@ afterAll(async () => {
 /** A page on a fresh board; `dialogs` collects any alert() or prompt() that content might open. */
 async function open(root: string, at = '/') {
   const board = await startBoard(root);
-  const page = await browser.newPage({ viewport: { width: 1700, height: 760 } });
+  const page = await browser.newPage({ viewport: { width: 1800, height: 760 } });
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(err.message));
   page.on('dialog', (d) => {
@@ -63,7 +63,7 @@ describe('tend board in Chromium', () => {
     expect(await page.locator('article[data-id="fix-the-login"] .label').allTextContents()).toEqual(['bug']);
     expect(await page.locator('article[data-id="stuck"] .reason').textContent()).toBe('the build failed twice');
     await mkdir(DOCS, { recursive: true });
-    await page.screenshot({ path: path.join(DOCS, 'board.png') });
+    await page.screenshot({ path: path.join(DOCS, 'board.png'), clip: { x: 0, y: 0, width: 1800, height: 340 } });
     expect(problems).toEqual([]);
   });
 
@@ -121,6 +121,25 @@ describe('tend board in Chromium', () => {
     expect(await prd.locator('pre code.language-js').textContent()).toBe('let x = 1;\n');
     expect(await page.locator('table.history td', { hasText: 'test setup' }).count()).toBe(0);
     await page.screenshot({ path: path.join(DOCS, 'item.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('an edit saved on a stale page is refused with a conflict, and the typed text stays in the form', async () => {
+    const root = await boardRepo();
+    const { page, problems } = await open(root, '/item/fix-the-login');
+    const text = page.locator('form.edit textarea');
+    await text.fill('My careful rewrite.');
+    // Meanwhile someone changes the item in their editor and commits it; the page redraws.
+    await writeTree(root, {
+      'backlog/fix-the-login.md': (await read(root, 'backlog/fix-the-login.md')).replace('priority: 1', 'priority: 5'),
+    });
+    await git(root, 'commit', '--quiet', '-am', 'hand edit');
+    await page.locator('#message.conflict').waitFor();
+    await page.locator('form.edit button[type=submit]').click();
+    await page.locator('#message', { hasText: 'Conflict: fix-the-login changed since this page showed it' }).waitFor();
+    expect(await text.inputValue()).toBe('My careful rewrite.');
+    expect(await read(root, 'backlog/fix-the-login.md')).not.toContain('My careful rewrite.');
+    expect((await git(root, 'log', '-1', '--format=%s')).trim()).toBe('hand edit');
     expect(problems).toEqual([]);
   });
 
