@@ -3,7 +3,9 @@
 import { symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { git, read, tend, writeTree } from '../helpers/repo.js';
+import { execa } from 'execa';
+import { item, runRepo } from '../helpers/engine.js';
+import { cleanEnv, git, read, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
 import { boardRepo, post, raw, startBoard } from './support.js';
 
 interface Card {
@@ -256,5 +258,35 @@ describe('tend board: actions', () => {
     await writeTree(root, { 'backlog/by-hand.md': '# Written by hand\n' });
     await until(/event: change/);
     controller.abort();
+  });
+});
+
+describe('tend board beside a run', () => {
+  it("shows a running item's agent, attempt and the last lines of its output log", async () => {
+    const root = await runRepo('hang.mjs', { 'backlog/slow.md': item('Slow', 'pipeline: quick-fix\n') });
+    const run = execa(process.execPath, [TEND_BIN, 'run'], {
+      cwd: root,
+      env: cleanEnv(),
+      extendEnv: false,
+      reject: false,
+    });
+    try {
+      const board = await startBoard(root);
+      type Running = { agent: string; attempt: string; lines: string[] } | null;
+      const running = async () => {
+        const b = await getJson<{ columns: { items: { id: string; running: Running }[] }[] }>(
+          new URL('/api/board', board.url).href,
+        );
+        return b.columns.flatMap((c) => c.items).find((i) => i.id === 'slow')?.running ?? null;
+      };
+      await expect.poll(running, { timeout: 20_000, interval: 300 }).toMatchObject({
+        agent: 'fake',
+        attempt: 'triage.1',
+        lines: expect.arrayContaining([expect.stringContaining('thinking...')]),
+      });
+    } finally {
+      run.kill('SIGTERM');
+      await run;
+    }
   });
 });
