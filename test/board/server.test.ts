@@ -290,3 +290,31 @@ describe('tend board beside a run', () => {
     }
   });
 });
+
+describe('tend board: done/ paged', () => {
+  it('shows 20 finished items at a time, latest first, and the rest on the next page', async () => {
+    const root = await boardRepo();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 25; i++) files[`backlog/done/old-${String(i).padStart(2, '0')}/item.md`] = item(`Old ${i}`);
+    await writeTree(root, files);
+    await git(root, 'add', '--all');
+    await git(root, 'commit', '--quiet', '-m', 'finished items');
+    await writeTree(root, { 'backlog/done/newest/item.md': item('Newest') });
+    await git(root, 'add', '--all');
+    await git(root, 'commit', '--quiet', '-m', 'one more');
+    const board = await startBoard(root);
+    type Page = { columns: { location: string; count: number; items: { id: string }[] }[]; done: { count: number } };
+    const page = async (offset: number) =>
+      (await getJson<Page>(new URL(`/api/board?doneOffset=${offset}`, board.url).href)).columns.find(
+        (c) => c.location === 'done',
+      );
+    const first = await page(0);
+    const second = await page(20);
+    expect(first?.count).toBe(26);
+    expect(first?.items.length).toBe(20);
+    expect(first?.items[0]?.id).toBe('newest');
+    expect(second?.items.length).toBe(6);
+    const ids = [...(first?.items ?? []), ...(second?.items ?? [])].map((i) => i.id);
+    expect(new Set(ids).size).toBe(26);
+  });
+});
