@@ -95,7 +95,12 @@ export async function startBoard(options: BoardOptions): Promise<BoardServer> {
   const cache = new BoardCache(root, events);
   routes(app, { cwd: root, token, events, cache });
   await cache.warm();
-  const server = await listen(app, options.host, options.port);
+  const server = await listen(app, options.host, options.port).catch(async (err: unknown) => {
+    // Nothing may keep a board that cannot listen alive: the watcher goes with it.
+    events.close();
+    await watcher.close();
+    throw err;
+  });
   const { port } = server.address() as AddressInfo;
   hosts = ownHosts(options.host, port);
   const url = `http://${authority(WILDCARDS.has(options.host) ? 'localhost' : options.host, port)}/`;

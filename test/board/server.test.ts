@@ -108,6 +108,15 @@ describe('tend board: reading', () => {
     expect(res.body).not.toContain('spec-me');
   });
 
+  it('a port in use: exit 1 with a fix, and nothing left running', async () => {
+    const root = await boardRepo();
+    const first = await startBoard(root);
+    const taken = await tend(root, ['board', '--port', new URL(first.url).port]);
+    expect(taken.exitCode).toBe(1);
+    expect(taken.stderr).toMatch(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+    expect(taken.stderr).toMatch(/--port \(0: any free port\)/);
+  });
+
   it('refuses a non-loopback --host unless --allow-remote is given', async () => {
     const root = await boardRepo();
     const refused = await tend(root, ['board', '--host', '0.0.0.0', '--port', '0']);
