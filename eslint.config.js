@@ -21,7 +21,7 @@ function restrict(files, patterns, { paths = [], ignores = [], writerRule = true
   const all = writerRule ? [ONLY_THE_WRITER_COMMITS, ...patterns] : patterns;
   return { files, ignores, rules: { 'no-restricted-imports': ['error', { paths, patterns: all }] } };
 }
-const ENGINE_RULES = [{ group: folders('cli'), message: 'the engine does not know the CLI' }];
+const ENGINE_RULES = [{ group: folders('cli', 'board'), message: 'the engine does not know the CLI or the board' }];
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.tend/'] },
@@ -44,12 +44,26 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The board's page script runs in the browser.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      globals: {
+        document: 'readonly',
+        location: 'readonly',
+        fetch: 'readonly',
+        prompt: 'readonly',
+        FormData: 'readonly',
+        EventSource: 'readonly',
+      },
+    },
+  },
   restrict(['src/**/*.ts'], []),
   restrict(
     ['src/core/**/*.ts'],
     [
       {
-        group: folders('edges', 'engine', 'cli', 'agents'),
+        group: folders('edges', 'engine', 'cli', 'agents', 'board'),
         message: 'src/core/ imports only src/core/: it is the pure model, loaded by every command',
       },
     ],
@@ -71,7 +85,12 @@ export default tseslint.config(
   ),
   restrict(
     ['src/edges/**/*.ts'],
-    [{ group: folders('engine', 'cli', 'agents'), message: 'src/edges/ is below the agents, the engine and the CLI' }],
+    [
+      {
+        group: folders('engine', 'cli', 'agents', 'board'),
+        message: 'src/edges/ is below the agents, the engine, the CLI and the board',
+      },
+    ],
   ),
   restrict(
     ['src/edges/watcher.ts'],
@@ -89,6 +108,16 @@ export default tseslint.config(
         group: ['**/journal.js', '**/git.js', '**/writer.js'],
         message: 'commands act through the engine (src/engine/actions.ts), never on git or the journal',
       },
+    ],
+  ),
+  restrict(
+    ['src/board/**/*.ts'],
+    [
+      {
+        group: ['**/journal.js', '**/writer.js'],
+        message: 'the board acts through the engine (src/engine/actions.ts), never on the journal or the writer',
+      },
+      { group: folders('agents'), message: 'the board shows what runs leave on disk; it starts no agent' },
     ],
   ),
   restrict(['src/engine/**/*.ts'], ENGINE_RULES),

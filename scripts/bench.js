@@ -7,11 +7,12 @@
 // Settings (environment): BENCH_SIZES=100,1000,10000  BENCH_ITEMS=2 (items per measured run)
 // BENCH_LIVE=50 BENCH_GAP_MS=200 (live intake)  BENCH_SLEEP_MS=10000 (CPU while an agent waits)
 // BENCH_NIGHT_SIZES=100,1000 BENCH_NIGHT=15 BENCH_SLOTS=4 BENCH_SCALE=1 (simulated night)
-// BENCH_BACKLOG_MD=0 (skip Backlog.md)  BENCH_STARTUP_RUNS=21  BENCH_OUT=bench-results.json
+// BENCH_BACKLOG_MD=0 (skip Backlog.md); `tend board` is loaded at every size  BENCH_STARTUP_RUNS=21  BENCH_OUT=bench-results.json
 // Start-up alone: BENCH_SIZES= npm run bench
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { backlogCli, backlogList, backlogRepo } from './bench/backlog-md.js';
+import { addActiveItems, boardLoad } from './bench/board.js';
 import { liveIntake } from './bench/live.js';
 import { night } from './bench/makespan.js';
 import { add, cpuWhileWaiting, runPerTransition, status, writeBenchPipelines } from './bench/measures.js';
@@ -34,6 +35,8 @@ async function measureSize(size, cli) {
   r.status = status(root);
   r.statusAll = status(root, 1, ['--all']);
   r.add = add(root);
+  log(`${size}: tend board, first load`);
+  r.board = await boardLoad(root);
   log(`${size}: run --once, repo phases`);
   r.repoRun = runPerTransition(root, 'bench-repo', ITEMS);
   log(`${size}: run --once, worktree phases`);
@@ -47,6 +50,11 @@ async function measureSize(size, cli) {
     r.night = night(root, num('BENCH_NIGHT', 15), num('BENCH_SLOTS', 4), num('BENCH_SCALE', 1));
   }
   removeRepo(root);
+  log(`${size}: tend board with ${size} items in work`);
+  const busy = tendRepo(0);
+  addActiveItems(busy, size);
+  r.boardActive = { ...(await boardLoad(busy)), status: status(busy) };
+  removeRepo(busy);
   if (cli) {
     log(`${size}: Backlog.md`);
     const other = backlogRepo(cli, size);
@@ -69,6 +77,12 @@ function table(rows) {
     ['tend status --all (reads done/)', (r) => `${ms(r.statusAll.wallMs)}${mib(r.statusAll)}`],
     ['Backlog.md task list --plain', (r) => (r.backlogMd ? `${ms(r.backlogMd.wallMs)}${mib(r.backlogMd)}` : 'n/a')],
     ['  speed-up: Backlog.md / tend', (r) => x(r.backlogMd?.wallMs, r.status.wallMs)],
+    ['tend board start-up (done/)', (r) => ms(r.board.startMs)],
+    ['  first load (warm)', (r) => `${ms(r.board.firstMs)} (${ms(r.board.warmMs)})`],
+    ['  start-up / tend status', (r) => x(r.board.startMs, r.status.wallMs)],
+    ['tend board start-up, all in work', (r) => ms(r.boardActive.startMs)],
+    ['  first load (warm)', (r) => `${ms(r.boardActive.firstMs)} (${ms(r.boardActive.warmMs)})`],
+    ['  start-up / tend status at the same', (r) => x(r.boardActive.startMs, r.boardActive.status.wallMs)],
     ['tend add (with its commit)', (r) => ms(r.add.wallMs)],
     ['  add / raw commit', (r) => x(r.add.wallMs, r.rawCommitMs)],
     ['per transition, repo phases', (r) => `${ms(r.repoRun.perTransitionMs)}${mib(r.repoRun)}`],

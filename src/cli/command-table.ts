@@ -331,5 +331,33 @@ const log = command({
   },
 });
 
+function boardOptions(y: Argv) {
+  return y
+    .option('port', { type: 'number', default: 4377, describe: 'the port to listen on (0: any free port)' })
+    .option('host', { type: 'string', default: '127.0.0.1', describe: 'the address to listen on' })
+    .option('open', { type: 'boolean', default: false, describe: 'open the page in the default browser' })
+    .option('allow-remote', {
+      type: 'boolean',
+      default: false,
+      describe: 'allow a --host that is not loopback (prints a warning: anyone who reaches it sees the backlog)',
+    })
+    .check((a) => {
+      if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error('--port must be 0 to 65535');
+      return true;
+    })
+    .example('$0 board --open', 'serve the board on 127.0.0.1:4377 and open it')
+    .example('$0 board --port 0', 'any free port; the URL is printed');
+}
+
+const board = command({
+  command: 'board',
+  describe: 'serve the backlog as a live web page: columns, item pages, add/approve/reject/retry/edit',
+  builder: boardOptions,
+  async run(args, { cwd }) {
+    const { boardCommand } = await import('./commands/board.js');
+    await boardCommand(cwd, { port: args.port, host: args.host, open: args.open, allowRemote: args['allow-remote'] });
+  },
+});
+
 /** In the order `tend --help` lists them. */
-export const COMMANDS = [init, add, status, show, log, doctor, run, approve, reject, retry, redo];
+export const COMMANDS = [init, add, status, show, log, doctor, run, approve, reject, retry, redo, board];

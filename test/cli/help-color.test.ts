@@ -9,7 +9,20 @@ import { scratchDir, scratchRepo, tend, tendOk, writeTree } from '../helpers/rep
 import { ANSI, copyRepo, outsideGitEnv, sharedRepo } from './support.js';
 
 /** Every command `tend --help` lists; the first test fails when one is added and not listed here. */
-const COMMANDS = ['init', 'add', 'status', 'show', 'log', 'doctor', 'run', 'approve', 'reject', 'retry', 'redo'];
+const COMMANDS = [
+  'init',
+  'add',
+  'status',
+  'show',
+  'log',
+  'doctor',
+  'run',
+  'approve',
+  'reject',
+  'retry',
+  'redo',
+  'board',
+];
 
 /** NO_COLOR wins over FORCE_COLOR, so with both set no output may carry an escape code. */
 const NO_COLOR_DESPITE_FORCE = { NO_COLOR: '1', FORCE_COLOR: '1' };
@@ -130,6 +143,8 @@ describe('NO_COLOR, command by command', () => {
     ['reject', ['reject', 'to-reject', '--reason', 'say more']],
     ['retry', ['retry', 'stuck']],
     ['redo', ['redo', 'to-approve', '--from', 'triage']],
+    // board serves until it is interrupted: what it prints is checked in test/board/server.test.ts.
+    ['board', ['board', '--help']],
   ];
 
   it('covers every command', () => {
