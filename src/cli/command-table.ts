@@ -218,7 +218,7 @@ const run = command({
 
 type ItemActions = typeof import('./commands/item-actions.js');
 
-/** approve, reject, retry: open the repository for an action on `id`, act, print what was done. */
+/** approve, reject, retry, pr: open the repository for an action on `id`, act, print what was done. */
 async function actOnItem(cwd: string, id: string, act: (actions: ItemActions, repo: Repo) => Promise<string>) {
   const actions = await import('./commands/item-actions.js');
   const { openForAction } = await import('../engine/actions.js');
@@ -336,5 +336,20 @@ const report = command({
   },
 });
 
+const pr = command({
+  command: 'pr <id>',
+  describe:
+    "open a pull request for a done item's branch with gh (pushed to git.remote or origin first); records its URL",
+  builder: (y) =>
+    idPositional(y).example(
+      '$0 pr fix-login',
+      'push tend/fix-login, open its pull request, commit the URL on the item',
+    ),
+  async run(args, { cwd }) {
+    const id = String(args.id);
+    await actOnItem(cwd, id, ({ pr }, repo) => pr(repo, id));
+  },
+});
+
 /** In the order `tend --help` lists them. */
-export const COMMANDS = [init, add, status, show, log, report, doctor, run, approve, reject, retry];
+export const COMMANDS = [init, add, status, show, log, report, doctor, run, approve, reject, retry, pr];

@@ -13,7 +13,6 @@ import { currentBranchFast, git } from './git.js';
 import { transitionCommits, type LogQuery } from './history.js';
 import { openRepo, type Repo } from './repo.js';
 import { readDoneItems } from './store.js';
-import { branchExists, itemBranch } from './workspace.js';
 
 /** The artifacts whose text the report quotes; any other is only linked. */
 const QUOTED = new Set(['prd.md', 'spec.md', 'build.md', 'review.md']);
@@ -89,8 +88,10 @@ export function parseShortstat(text: string, of: string): ChangeSize {
  * exists (built in the checkout, or fast-forwarded and the branch deleted).
  */
 export async function changeSize(root: string, item: Item, base: string): Promise<ChangeSize | undefined> {
-  const branch = itemBranch(item.id);
-  if (item.fields.branch === branch && (await branchExists(root, branch))) {
+  // Named here rather than taken from workspace.ts, which opens pull requests through this module.
+  const branch = `tend/${item.id}`;
+  const exists = await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]);
+  if (item.fields.branch === branch && exists.exitCode === 0) {
     const range = `${base}...${branch}`;
     const stat = await git(root, ['diff', '--shortstat', range, '--']);
     if (stat.exitCode === 0) return parseShortstat(stat.stdout, range);
