@@ -10,7 +10,6 @@ import { BACKLOG_DIR, BLOCKED, DONE, type Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { decideMergeFailed, type Decision } from '../core/decide.js';
 import { itemLogDir, STATE_DIR } from './state-dir.js';
-import { withPullRequest } from './pull-request.js';
 
 export const WORKTREES_DIR = path.join(STATE_DIR, 'worktrees');
 
@@ -769,6 +768,8 @@ export async function settleWorkspace(
     return { ...settled, changes: { ...settled.changes, warning: why } };
   }
   if (settled.to === DONE && settings.merge === 'pr') {
+    // Loaded here: every command that commits reaches this module, and only merge: pr runs gh.
+    const { withPullRequest } = await import('./pull-request.js');
     return withPullRequest({ root, item, baseBranch, remote: settings.git.remote, signal }, settled, warn);
   }
   if (settled.to !== DONE || landed === undefined || settings.git.keep_branches) return settled;
