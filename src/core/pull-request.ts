@@ -2,7 +2,7 @@
 // the report, the URL is recorded on the item and in a `Tend-PR` trailer. Pure.
 import { DONE, type Item } from './backlog.js';
 import type { Decision } from './decide.js';
-import { oneFinished } from './report-md.js';
+import { oneFinished, wrapLines } from './report-md.js';
 import type { Finished } from './report.js';
 
 /** The item's part of the report, for a pull request's body: what, why, review verdicts, cost, links. */
@@ -10,7 +10,7 @@ export function pullRequestBody(finished: Finished, linkPrefix: string): string 
   const [, , ...rest] = oneFinished({ ...finished, branch: null, pr: null }, linkPrefix);
   // The title is the pull request's own; "review it" would point at the pull request itself.
   const lines = rest.filter((l) => !l.startsWith('- review it:'));
-  return [`Opened by tend for item \`${finished.id}\`.`, '', ...lines, ''].join('\n');
+  return [`Opened by tend for item \`${finished.id}\`.`, '', ...wrapLines(lines), ''].join('\n');
 }
 
 /** The item's done transition records the pull request opened for it (`tend pr` by hand). */

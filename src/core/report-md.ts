@@ -57,7 +57,36 @@ export function reportMarkdown(report: Report, options: MarkdownOptions = {}): s
   out.push(...troubleMd(report));
   out.push(...timeMd(report));
   out.push(...moneyMd(report));
-  return `${out.join('\n').trimEnd()}\n`;
+  return `${wrapLines(out).join('\n').trimEnd()}\n`;
+}
+
+/** Where prose and list lines are broken, so the report reads in a pager without a wide terminal. */
+export const WRAP_COLUMNS = 100;
+
+// A word, with any code span in it kept whole (a code span may hold spaces); a lone backtick too.
+const WORD = /(?:`[^`\n]*`|[^\s`]|`)+/g;
+
+/**
+ * Prose and list lines broken at spaces to WRAP_COLUMNS (Markdown joins them again when it
+ * renders); a list item's continuation is indented under it. Tables and headings are left whole.
+ */
+export function wrapLines(lines: string[]): string[] {
+  return lines.flatMap((line) => {
+    if (line.length <= WRAP_COLUMNS || /^\s*(\||#)/.test(line)) return [line];
+    const indent = /^(- | {2})/.test(line) ? '  ' : '';
+    const lead = /^\s*/.exec(line)?.[0] ?? '';
+    const words = line.trim().match(WORD) ?? [];
+    const out: string[] = [];
+    let current = lead + (words.shift() ?? '');
+    for (const word of words) {
+      if (current.length + 1 + word.length > WRAP_COLUMNS) {
+        out.push(current);
+        current = indent + word;
+      } else current += ` ${word}`;
+    }
+    out.push(current);
+    return out;
+  });
 }
 
 const KIND_LABEL: Record<Attention['kind'], string> = {
@@ -99,13 +128,8 @@ export function oneFinished(f: Finished, prefix: string, heading = '###'): strin
   if (f.review) {
     out.push(`**Review:** ${escapeMd(f.review.verdict)} (${link(f.review.file, prefix)})`, '');
     if (f.review.lenses.length > 0) {
-      const rows = f.review.lenses.map((l) => [
-        escapeMd(l.lens),
-        escapeMd(l.verdict),
-        escapeMd(l.summary),
-        l.file ? link(l.file, prefix) : '-',
-      ]);
-      out.push(...tableMd(['lens', 'verdict', 'summary', 'file'], rows), '');
+      const rows = f.review.lenses.map((l) => [escapeMd(l.lens), escapeMd(l.verdict), escapeMd(l.summary)]);
+      out.push(...tableMd(['lens', 'verdict', 'summary'], rows), '');
     }
   } else out.push('**Review:** none', '');
   const where = f.pr
@@ -116,10 +140,12 @@ export function oneFinished(f: Finished, prefix: string, heading = '###'): strin
   out.push(`- review it: ${where}`);
   out.push(`- change: ${changeText(f)}`);
   out.push(`- finished ${utc(f.time)}, cost ${formatMoney(f.cost)}`);
-  // A lens's own review is linked from the lens table already.
+  // Each lens's own review is counted rather than listed: nine links say little more than one.
   const lensFiles = new Set(f.review?.lenses.map((l) => l.file));
   const artifacts = f.artifacts.filter((a) => !lensFiles.has(a));
-  if (artifacts.length > 0) out.push(`- artifacts: ${artifacts.map((a) => link(a, prefix)).join(', ')}`);
+  const lenses = f.artifacts.length - artifacts.length;
+  const more = lenses > 0 ? ` (and ${lenses} lens review${lenses === 1 ? '' : 's'} beside review.md)` : '';
+  if (artifacts.length > 0) out.push(`- artifacts: ${artifacts.map((a) => link(a, prefix)).join(', ')}${more}`);
   return out;
 }
 

@@ -10,7 +10,7 @@ import {
   type ReportInput,
   type ReportItemInput,
 } from '../../src/core/report.js';
-import { reportMarkdown } from '../../src/core/report-md.js';
+import { reportMarkdown, wrapLines } from '../../src/core/report-md.js';
 import { reportHtml } from '../../src/core/report-html.js';
 import { readTransition, type LoggedTransition } from '../../src/core/transition-log.js';
 
@@ -307,7 +307,9 @@ describe('the Markdown', () => {
     expect(md).toContain('- change: 3 files changed, +40 -2 (`main...tend/alpha`)');
     expect(md).toContain('- finished 2025-12-01 22:50 UTC, cost $1.00');
     expect(md).toContain('[review.md](../backlog/done/alpha/review.md)');
-    expect(md).toContain('| correctness | approve | no blockers, a \\| pipe | [review-correctness.md]');
+    expect(md).toContain('| correctness | approve | no blockers, a \\| pipe |\n');
+    expect(md).toContain('[spec.md](../backlog/done/alpha/spec.md)');
+    expect(md).toContain('(and 1 lens review beside review.md)');
     expect(md).toContain('| build | 4 | 1m5s | 1m40s (`alpha`) |');
     expect(md).toContain('- agent slots busy: 4% (busy / (makespan × concurrency 2))');
     expect(md).toContain('| `beta` | unknown (2 runs) | 2 |');
@@ -323,6 +325,21 @@ describe('the Markdown', () => {
     const html = reportHtml(out, 'r');
     expect(html).not.toContain('<script>');
     expect(html).not.toContain('href="javascript');
+  });
+});
+
+describe('wrapLines', () => {
+  it('breaks prose and list items at 100 columns, keeps code spans and tables whole', () => {
+    const item = `- ${'word '.repeat(19)}\`tend reject x --reason "why"\` end`;
+    const table = `| ${'cell '.repeat(30)}|`;
+    const wrapped = wrapLines([item, table, 'short']);
+    expect(wrapped).toEqual([
+      `- ${'word '.repeat(19).trimEnd()}`,
+      '  `tend reject x --reason "why"` end',
+      table,
+      'short',
+    ]);
+    expect(wrapLines(['x'.repeat(120)])).toEqual(['x'.repeat(120)]);
   });
 });
 
