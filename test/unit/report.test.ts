@@ -309,7 +309,7 @@ describe('the Markdown', () => {
     expect(md).toContain('[review.md](../backlog/done/alpha/review.md)');
     expect(md).toContain('| correctness | approve | no blockers, a \\| pipe |\n');
     expect(md).toContain('[spec.md](../backlog/done/alpha/spec.md)');
-    expect(md).toMatch(/\(and 1 lens review\s+beside\s+review\.md\)/);
+    expect(md).toMatch(/\(and 1 lens\s+review\s+beside\s+review\.md\)/);
     expect(md).toContain('| build | 4 | 1m5s | 1m40s (`alpha`) |');
     expect(md).toContain('- agent slots busy: 4% (busy / (makespan × concurrency 2))');
     expect(md).toContain('| `beta` | unknown (2 runs) | 2 |');
