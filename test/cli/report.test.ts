@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commit, tendAt } from '../helpers/history.js';
 import { git, scratchDir, scratchRepo, tend, writeTree } from '../helpers/repo.js';
+import { outsideGitEnv } from './support.js';
 import type { Report } from '../../src/core/report.js';
 
 const trailers = (fields: Record<string, string>) =>
@@ -240,6 +241,22 @@ describe('tend report over a scripted night', () => {
 });
 
 describe('tend report without tend history', () => {
+  it('outside a git repository: exit 1 and why on stderr', async () => {
+    const dir = await scratchDir();
+    const result = await tend(dir, ['report'], { env: outsideGitEnv(dir) });
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/not inside a git repository/);
+  });
+
+  it('--out where nothing can be written: exit 1, the path and a fix', async () => {
+    const root = await scratchRepo({ 'README.md': '# project\n' });
+    const result = await tend(root, ['report', '--out', 'README.md/night.md']);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/cannot write README\.md\/night\.md: (ENOTDIR|EEXIST)/);
+    expect(result.stderr).toMatch(/choose another --out path/);
+  });
+
   it('a history with no tend commits: an empty report, exit 0', async () => {
     const root = await scratchRepo({ 'README.md': '# project\n' });
     await commit(root, undefined, 'Second commit', 'Signed-off-by: A Person <a@example.com>');
