@@ -136,7 +136,7 @@ export function oneFinished(f: Finished, prefix: string, heading = '###'): strin
     ? `pull request ${f.pr}`
     : f.branch
       ? `branch ${code(f.branch)}`
-      : 'no branch (built in the checkout)';
+      : 'no branch kept (its work has landed, or it was built in the checkout)';
   out.push(`- review it: ${where}`);
   out.push(`- change: ${changeText(f)}`);
   out.push(`- finished ${utc(f.time)}, cost ${formatMoney(f.cost)}`);

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commit, tendAt } from '../helpers/history.js';
+import { item, runRepo } from '../helpers/engine.js';
 import { git, scratchDir, scratchRepo, tend, writeTree } from '../helpers/repo.js';
 import { outsideGitEnv } from './support.js';
 import type { Report } from '../../src/core/report.js';
@@ -268,5 +269,23 @@ describe('tend report without tend history', () => {
     expect(result.stdout).toContain('No agent ran in this window.');
     const model = JSON.parse((await tend(root, ['report', '--json'])).stdout) as Report;
     expect(model).toMatchObject({ transitions: 0, attention: [], finished: [], time: { concurrency: null } });
+  });
+});
+
+describe('tend report: the size of work that has landed', () => {
+  it('merge: merge measures the merge commit; merge: ff (branch deleted) says the size is unknown', async () => {
+    const quickFix = (title: string) => item(title, 'pipeline: quick-fix\n');
+    const merged = await runRepo('commit-code.mjs', { 'backlog/feature.md': quickFix('Feature') }, { merge: 'merge' });
+    expect((await tend(merged, ['run', '--once'])).exitCode).toBe(0);
+    const mergeCommit = (await git(merged, 'log', '-1', '--merges', '--format=%H')).trim();
+    const model = JSON.parse((await tend(merged, ['report', '--json'])).stdout) as Report;
+    expect(model.finished.map((f) => [f.id, f.branch, f.change])).toEqual([
+      ['feature', null, { files: 1, insertions: 1, deletions: 0, of: mergeCommit.slice(0, 12) }],
+    ]);
+    const ff = await runRepo('commit-code.mjs', { 'backlog/fast.md': quickFix('Fast') }, { merge: 'ff' });
+    expect((await tend(ff, ['run', '--once'])).exitCode).toBe(0);
+    const md = (await tend(ff, ['report'])).stdout;
+    expect(md).toContain('- change: size of change unknown (no branch or merge commit found)');
+    expect(md).toContain('- review it: no branch kept (its work has landed, or it was built in the checkout)');
   });
 });
