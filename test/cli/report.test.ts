@@ -102,6 +102,7 @@ const NIGHT = ['--since', '2025-11-30 21:00', '--until', '2025-12-01 23:59'];
 describe('tend report over a scripted night', () => {
   let root = '';
   let dryRuns = 0;
+  // Two items through the whole coding pipeline and a dozen commits: slow on a loaded machine.
   beforeAll(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'tend-report-'));
     await makeNight(root);
@@ -113,7 +114,7 @@ describe('tend report over a scripted night', () => {
       '--until=2025-11-30 23:00',
     );
     dryRuns = runs.split('\n').filter((l) => l.trim() === 'dry-run').length;
-  });
+  }, 120_000);
   afterAll(async () => {
     if (root) await rm(root, { recursive: true, force: true });
   });
@@ -287,5 +288,5 @@ describe('tend report: the size of work that has landed', () => {
     const md = (await tend(ff, ['report'])).stdout;
     expect(md).toContain('- change: size of change unknown (no branch or merge commit found)');
     expect(md).toContain('- review it: no branch kept (its work has landed, or it was built in the checkout)');
-  });
+  }, 120_000);
 });

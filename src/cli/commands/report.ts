@@ -3,7 +3,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildReport } from '../../core/report.js';
-import { reportHtml } from '../../core/report-html.js';
 import { reportMarkdown } from '../../core/report-md.js';
 import { TendError } from '../../core/problem.js';
 import { reportSources } from '../../edges/report-sources.js';
@@ -30,7 +29,9 @@ export async function report(cwd: string, options: ReportOptions): Promise<void>
   if (options.format === 'json') text = `${JSON.stringify(model, null, 2)}\n`;
   else {
     const markdown = reportMarkdown(model, { linkPrefix });
-    text = options.format === 'html' ? reportHtml(markdown, `tend report: ${options.since}`) : markdown;
+    // remark and its plugins are loaded only for HTML: Markdown and JSON need none of them.
+    const html = options.format === 'html' ? await import('../../core/report-html.js') : undefined;
+    text = html ? html.reportHtml(markdown, `tend report: ${options.since}`) : markdown;
   }
   if (out === undefined) {
     process.stdout.write(text);
