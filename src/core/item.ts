@@ -23,6 +23,8 @@ export interface ItemFields {
   resume_at?: string;
   blocked_reason?: string;
   branch?: string;
+  /** The pull request opened for the item's branch (`tend pr`, or `merge: pr`). */
+  pr?: string;
   loops: number;
 }
 
@@ -47,6 +49,7 @@ export type ItemChanges = {
   blocked_reason?: string;
   blocked_phase?: string;
   branch?: string;
+  pr?: string;
   loops?: number;
   /** Usage-limit waits in a row (see MAX_LIMIT_WAITS in decide.ts). */
   limit_waits?: number;
@@ -91,6 +94,7 @@ const itemSchema = z.looseObject({
   resume_at: isoDate.optional(),
   blocked_reason: z.string().optional(),
   branch: z.string().optional(),
+  pr: z.string().min(1).optional(),
   loops: z.int().min(0).default(0),
 });
 
@@ -110,6 +114,7 @@ const EXPECTED: Record<string, string> = {
   resume_at: 'a date such as 2026-11-25T21:04:00Z',
   blocked_reason: 'a line of text',
   branch: 'a git branch name',
+  pr: 'the URL of its pull request',
   loops: 'a whole number, 0 or more',
 };
 

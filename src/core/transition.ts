@@ -5,7 +5,8 @@
  * What a transition did, as its `Tend-Outcome` trailer says it (the README lists them). A phase
  * ends `done`, `failed`, `blocked`, `waiting`, `parked` or `interrupted`; a run also takes items
  * in (`intake`), claims them (`claimed`) and gives them back (`requeued`); a person approves,
- * rejects or retries; changes made by hand are `edited`, `moved` or `removed`.
+ * rejects or retries; `tend pr` records a pull request (`pr`); changes made by hand are `edited`,
+ * `moved` or `removed`.
  */
 export const OUTCOMES = [
   'init',
@@ -22,6 +23,7 @@ export const OUTCOMES = [
   'interrupted',
   'requeued',
   'retry',
+  'pr',
   'edited',
   'moved',
   'removed',

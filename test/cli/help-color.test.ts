@@ -9,7 +9,21 @@ import { scratchDir, scratchRepo, tend, tendOk, writeTree } from '../helpers/rep
 import { ANSI, copyRepo, outsideGitEnv, sharedRepo } from './support.js';
 
 /** Every command `tend --help` lists; the first test fails when one is added and not listed here. */
-const COMMANDS = ['init', 'add', 'status', 'show', 'log', 'doctor', 'run', 'approve', 'reject', 'retry', 'board'];
+const COMMANDS = [
+  'init',
+  'add',
+  'status',
+  'show',
+  'log',
+  'report',
+  'doctor',
+  'run',
+  'approve',
+  'reject',
+  'retry',
+  'pr',
+  'board',
+];
 
 /** NO_COLOR wins over FORCE_COLOR, so with both set no output may carry an escape code. */
 const NO_COLOR_DESPITE_FORCE = { NO_COLOR: '1', FORCE_COLOR: '1' };
@@ -118,12 +132,15 @@ describe('NO_COLOR, command by command', () => {
     if (ran) await rm(ran, { recursive: true, force: true });
   });
 
-  const runs: [string, string[]][] = [
+  // The exit code each is expected to end with (0 unless given): `tend pr` needs a done item, gh
+  // and a remote (test/cli/pr.test.ts), so here it refuses, and its refusal is plain too.
+  const runs: [string, string[], number?][] = [
     ['init', ['init']],
     ['add', ['add', 'Another item', '-p', '2']],
     ['status', ['status']],
     ['show', ['show', 'to-approve']],
     ['log', ['log']],
+    ['report', ['report']],
     ['doctor', ['doctor']],
     ['run', ['run', '--once']],
     ['approve', ['approve', 'to-approve']],
@@ -131,16 +148,17 @@ describe('NO_COLOR, command by command', () => {
     ['retry', ['retry', 'stuck']],
     // board serves until it is interrupted: what it prints is checked in test/board/server.test.ts.
     ['board', ['board', '--help']],
+    ['pr', ['pr', 'to-approve'], 1],
   ];
 
   it('covers every command', () => {
     expect(runs.map(([command]) => command).sort()).toEqual([...COMMANDS].sort());
   });
 
-  it.each(runs)('tend %s succeeds and prints no escape codes', async (command, args) => {
+  it.each(runs)('tend %s ends as expected and prints no escape codes', async (command, args, exitCode = 0) => {
     const root = command === 'init' ? await scratchRepo() : await copyRepo(ran);
     const result = await tend(root, args, { env: NO_COLOR_DESPITE_FORCE });
-    expect(result.exitCode, result.report).toBe(0);
+    expect(result.exitCode, result.report).toBe(exitCode);
     expect(result.stdout + result.stderr).not.toMatch(ANSI);
   });
 
