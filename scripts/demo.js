@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The quick start: tend's own sample backlog, in a scratch copy (so the checkout stays clean),
-// taken through the whole `coding` pipeline by the built-in dry-run agent.
+// taken through the whole `coding` pipeline by the built-in dry-run agent, then the night's report.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -44,3 +44,5 @@ run('node', [tend, 'run', '--once', '--agent', 'dry-run']);
 console.log('\n$ tend status');
 run('node', [tend, 'status']);
 console.log(`\nRead the night back: cd ${scratch} && git log --oneline | head -20`);
+console.log('\n$ tend report');
+run('node', [tend, 'report']);

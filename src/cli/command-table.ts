@@ -226,7 +226,7 @@ const run = command({
 
 type ItemActions = typeof import('./commands/item-actions.js');
 
-/** approve, reject, retry: open the repository for an action on `id`, act, print what was done. */
+/** approve, reject, retry, pr: open the repository for an action on `id`, act, print what was done. */
 async function actOnItem(cwd: string, id: string, act: (actions: ItemActions, repo: Repo) => Promise<string>) {
   const actions = await import('./commands/item-actions.js');
   const { openForAction } = await import('../engine/actions.js');
@@ -359,5 +359,55 @@ const board = command({
   },
 });
 
+const REPORT_FORMATS = ['md', 'json', 'html'] as const;
+
+function reportOptions(y: Argv) {
+  return y
+    .option('since', {
+      type: 'string',
+      default: '12 hours ago',
+      describe: 'from then on: anything git log --since takes',
+    })
+    .option('until', { type: 'string', describe: 'up to then: anything git log --until takes' })
+    .option('format', { type: 'string', choices: REPORT_FORMATS, default: 'md', describe: 'md, json or html' })
+    .option('out', { alias: 'o', type: 'string', describe: 'write the report to this file instead of stdout' })
+    .options(json)
+    .check((a) => {
+      if (a.json && a.format !== 'md' && a.format !== 'json')
+        throw new Error('--json cannot be combined with --format');
+      return true;
+    })
+    .example('$0 report', 'the last 12 hours as Markdown (pipe it to less, or paste it in an issue)')
+    .example('$0 report --since yesterday --format html --out night.html', 'one self-contained HTML file')
+    .example('$0 report --since 2026-12-01 --until 2026-12-02 --json', 'the model as JSON (keys in the README)');
+}
+
+const report = command({
+  command: 'report',
+  describe:
+    'the night from git history: what waits for you, what finished (what, review, size, links), failures, time, money',
+  builder: reportOptions,
+  async run(args, { cwd }) {
+    const { report } = await import('./commands/report.js');
+    const format = args.json ? 'json' : (args.format as (typeof REPORT_FORMATS)[number]);
+    await report(cwd, { since: args.since, until: args.until, format, out: args.out });
+  },
+});
+
+const pr = command({
+  command: 'pr <id>',
+  describe:
+    "open a pull request for a done item's branch with gh (pushed to git.remote or origin first); records its URL",
+  builder: (y) =>
+    idPositional(y).example(
+      '$0 pr fix-login',
+      'push tend/fix-login, open its pull request, commit the URL on the item',
+    ),
+  async run(args, { cwd }) {
+    const id = String(args.id);
+    await actOnItem(cwd, id, ({ pr }, repo) => pr(repo, id));
+  },
+});
+
 /** In the order `tend --help` lists them. */
-export const COMMANDS = [init, add, status, show, log, doctor, run, approve, reject, retry, redo, board];
+export const COMMANDS = [init, add, status, show, log, report, doctor, run, approve, reject, retry, redo, pr, board];

@@ -23,6 +23,8 @@ export interface ItemFields {
   resume_at?: string;
   blocked_reason?: string;
   branch?: string;
+  /** The pull request opened for the item's branch (`tend pr`, or `merge: pr`). */
+  pr?: string;
   loops: number;
   /** Artifacts written before a person edited an earlier phase's artifact: to be redone. */
   stale: string[];
@@ -51,6 +53,7 @@ export type ItemChanges = {
   blocked_reason?: string;
   blocked_phase?: string;
   branch?: string;
+  pr?: string;
   loops?: number;
   /** Usage-limit waits in a row (see MAX_LIMIT_WAITS in decide.ts). */
   limit_waits?: number;
@@ -99,6 +102,7 @@ const itemSchema = z.looseObject({
   resume_at: isoDate.optional(),
   blocked_reason: z.string().optional(),
   branch: z.string().optional(),
+  pr: z.string().min(1).optional(),
   loops: z.int().min(0).default(0),
   stale: oneOrMany(z.string().min(1)).default([]),
   stale_source: z.string().min(1).optional(),
@@ -120,6 +124,7 @@ const EXPECTED: Record<string, string> = {
   resume_at: 'a date such as 2026-11-25T21:04:00Z',
   blocked_reason: 'a line of text',
   branch: 'a git branch name',
+  pr: 'the URL of its pull request',
   loops: 'a whole number, 0 or more',
   stale: 'a list of artifact file names, e.g. [design.md, spec.md]',
   stale_source: 'an artifact file name, e.g. PRD.md',

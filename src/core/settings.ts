@@ -28,7 +28,7 @@ export const settingsSchema = z.looseObject({
   retries: z.int().min(0).max(20).default(2),
   retry_backoff: durationMs.default(60_000),
   workspace: z.enum(['repo', 'worktree']).default('repo'),
-  merge: z.enum(['none', 'ff', 'merge']).default('none'),
+  merge: z.enum(['none', 'ff', 'merge', 'pr']).default('none'),
   budget: z
     .strictObject({
       per_item_usd: z.number().positive().optional(),

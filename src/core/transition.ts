@@ -5,8 +5,9 @@
  * What a transition did, as its `Tend-Outcome` trailer says it (the README lists them). A phase
  * ends `done`, `failed`, `blocked`, `waiting`, `parked` or `interrupted`; a run also takes items
  * in (`intake`), claims them (`claimed`) and gives them back (`requeued`); a person approves,
- * rejects or retries; changes made by hand are `edited`, `moved` or `removed`, and an earlier
- * phase's artifact edited by hand marks the later ones `stale` until `tend redo` (`redo`) reruns them.
+ * rejects or retries; `tend pr` records a pull request (`pr`); changes made by hand are `edited`,
+ * `moved` or `removed`, and an earlier phase's artifact edited by hand marks the later ones `stale`
+ * until `tend redo` (`redo`) reruns them.
  */
 export const OUTCOMES = [
   'init',
@@ -23,6 +24,7 @@ export const OUTCOMES = [
   'interrupted',
   'requeued',
   'retry',
+  'pr',
   'edited',
   'moved',
   'removed',

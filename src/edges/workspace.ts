@@ -578,7 +578,7 @@ export async function mergeBranch(
 ): Promise<MergeResult> {
   const branch = itemBranch(id);
   if (!(await branchExists(root, branch))) return { ok: true, note: 'no branch' };
-  if (mode === 'none') return { ok: true, note: `branch ${branch} kept for review` };
+  if (mode === 'none' || mode === 'pr') return { ok: true, note: `branch ${branch} kept for review` };
   return withGitLock(() => mergeLocked(root, id, mode, baseBranch, author));
 }
 
@@ -766,6 +766,11 @@ export async function settleWorkspace(
     const kept = `the worktree ${path.relative(root, worktreeDir(root, item.id))} was kept`;
     const why = `${kept}: ${err instanceof Error ? err.message : String(err)}`;
     return { ...settled, changes: { ...settled.changes, warning: why } };
+  }
+  if (settled.to === DONE && settings.merge === 'pr') {
+    // Loaded here: every command that commits reaches this module, and only merge: pr runs gh.
+    const { withPullRequest } = await import('./pull-request.js');
+    return withPullRequest({ root, item, baseBranch, remote: settings.git.remote, signal }, settled, warn);
   }
   if (settled.to !== DONE || landed === undefined || settings.git.keep_branches) return settled;
   return dropLandedBranch(root, item.id, landed, settled);

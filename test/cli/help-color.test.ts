@@ -15,12 +15,14 @@ const COMMANDS = [
   'status',
   'show',
   'log',
+  'report',
   'doctor',
   'run',
   'approve',
   'reject',
   'retry',
   'redo',
+  'pr',
   'board',
 ];
 
@@ -131,12 +133,15 @@ describe('NO_COLOR, command by command', () => {
     if (ran) await rm(ran, { recursive: true, force: true });
   });
 
-  const runs: [string, string[]][] = [
+  // The exit code each is expected to end with (0 unless given): `tend pr` needs a done item, gh
+  // and a remote (test/cli/pr.test.ts), so here it refuses, and its refusal is plain too.
+  const runs: [string, string[], number?][] = [
     ['init', ['init']],
     ['add', ['add', 'Another item', '-p', '2']],
     ['status', ['status']],
     ['show', ['show', 'to-approve']],
     ['log', ['log']],
+    ['report', ['report']],
     ['doctor', ['doctor']],
     ['run', ['run', '--once']],
     ['approve', ['approve', 'to-approve']],
@@ -145,16 +150,17 @@ describe('NO_COLOR, command by command', () => {
     ['redo', ['redo', 'to-approve', '--from', 'triage']],
     // board serves until it is interrupted: what it prints is checked in test/board/server.test.ts.
     ['board', ['board', '--help']],
+    ['pr', ['pr', 'to-approve'], 1],
   ];
 
   it('covers every command', () => {
     expect(runs.map(([command]) => command).sort()).toEqual([...COMMANDS].sort());
   });
 
-  it.each(runs)('tend %s succeeds and prints no escape codes', async (command, args) => {
+  it.each(runs)('tend %s ends as expected and prints no escape codes', async (command, args, exitCode = 0) => {
     const root = command === 'init' ? await scratchRepo() : await copyRepo(ran);
     const result = await tend(root, args, { env: NO_COLOR_DESPITE_FORCE });
-    expect(result.exitCode, result.report).toBe(0);
+    expect(result.exitCode, result.report).toBe(exitCode);
     expect(result.stdout + result.stderr).not.toMatch(ANSI);
   });
 

@@ -6,28 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commit, tendAt } from '../helpers/history.js';
 import { cleanEnv, git, scratchDir, scratchRepo, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
 import { outsideGitEnv } from './support.js';
 import type { LoggedTransition } from '../../src/core/transition-log.js';
 
 /** Times are shown in the reader's time zone; these tests read in UTC. */
 const UTC = { TZ: 'UTC' };
-
-function at(iso: string): Record<string, string> {
-  return { GIT_AUTHOR_DATE: iso, GIT_COMMITTER_DATE: iso };
-}
-
-async function tendAt(root: string, iso: string, args: string[]): Promise<void> {
-  const result = await tend(root, args, { env: at(iso) });
-  if (result.exitCode !== 0) throw new Error(`expected exit 0 from ${result.report}`);
-}
-
-/** A commit as a person (or a script) makes it: `git commit -m subject -m trailers`, at `iso` or now. */
-async function commit(root: string, iso: string | undefined, subject: string, ...paragraphs: string[]) {
-  const env = cleanEnv(iso ? at(iso) : {});
-  const messages = [subject, ...paragraphs].flatMap((m) => ['-m', m]);
-  await execa('git', ['commit', '--quiet', '--allow-empty', ...messages], { cwd: root, env, extendEnv: false });
-}
 
 /** A subject no field separator may be confused by: tabs, quotes, the old \x1f/\x1e separators, escapes. */
 const ODD_SUBJECT = 'tend: alpha review done\t"$(rm -rf /)" `x` \x1f\x1e é 漢字 \x1b[31mred';

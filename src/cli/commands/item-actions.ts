@@ -51,6 +51,12 @@ export async function retry(repo: Repo, id: string): Promise<string> {
   return act(repo, item, decideRetry(item, pipelineOf(item, repo.config)));
 }
 
+/** Open a pull request for a finished item's branch, and record it on the item. */
+export async function pr(repo: Repo, id: string): Promise<string> {
+  const { openPr } = await import('../../engine/pull-request.js');
+  return openPr(repo, await findItem(repo, id));
+}
+
 /** A phase name the item's pipeline does not have: a usage error (exit 2). */
 export class UnknownPhase extends TendError {}
 
