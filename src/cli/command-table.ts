@@ -20,7 +20,8 @@ export interface CommandContext {
 
 export interface TendCommand<A = never> {
   command: string;
-  describe: string;
+  /** false hides the command from `tend --help` (git's merge driver, which people do not type). */
+  describe: string | false;
   builder: (y: Argv, context: CommandContext) => Argv<A>;
   /** Returns the exit code (EXIT_OK when nothing is returned). */
   run: (args: ArgumentsCamelCase<A>, context: CommandContext) => Promise<number | void>;
@@ -301,5 +302,26 @@ const log = command({
   },
 });
 
+const mergeDriver = command({
+  command: 'merge-driver <base> <ours> <theirs> [name]',
+  describe: false,
+  builder: (y) =>
+    y
+      .positional('base', { type: 'string', describe: 'the common ancestor (%O)' })
+      .positional('ours', { type: 'string', describe: 'our version, where the result goes (%A)' })
+      .positional('theirs', { type: 'string', describe: 'their version (%B)' })
+      .positional('name', { type: 'string', describe: 'the path being merged (%P)' }),
+  async run(args) {
+    const { runMergeDriver } = await import('../edges/merge-driver.js');
+    const conflicts = await runMergeDriver(
+      String(args.base),
+      String(args.ours),
+      String(args.theirs),
+      args.name ?? 'item.md',
+    );
+    return conflicts === 0 ? EXIT_OK : EXIT_FAILURE;
+  },
+});
+
 /** In the order `tend --help` lists them. */
-export const COMMANDS = [init, add, status, show, log, doctor, run, approve, reject, retry];
+export const COMMANDS = [init, add, status, show, log, doctor, run, approve, reject, retry, mergeDriver];
