@@ -302,6 +302,24 @@ const log = command({
   },
 });
 
+const sync = command({
+  command: 'sync [remote]',
+  describe: 'pull the backlog from the git remote (rebase; item files merge key by key) and push it',
+  builder: (y) =>
+    y
+      .positional('remote', {
+        type: 'string',
+        describe: 'a git remote or URL (default: git.remote in ORCHESTRATOR.md)',
+      })
+      .options(json)
+      .example('$0 sync', 'with git.remote')
+      .example('$0 sync origin', 'with origin'),
+  async run(args, { cwd }) {
+    const { syncCommand } = await import('./commands/sync.js');
+    return syncCommand(cwd, args.remote, args.json);
+  },
+});
+
 const mergeDriver = command({
   command: 'merge-driver <base> <ours> <theirs> [name]',
   describe: false,
@@ -324,4 +342,4 @@ const mergeDriver = command({
 });
 
 /** In the order `tend --help` lists them. */
-export const COMMANDS = [init, add, status, show, log, doctor, run, approve, reject, retry, mergeDriver];
+export const COMMANDS = [init, add, status, show, log, doctor, run, approve, reject, retry, sync, mergeDriver];

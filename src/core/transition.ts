@@ -5,7 +5,8 @@
  * What a transition did, as its `Tend-Outcome` trailer says it (the README lists them). A phase
  * ends `done`, `failed`, `blocked`, `waiting`, `parked` or `interrupted`; a run also takes items
  * in (`intake`), claims them (`claimed`) and gives them back (`requeued`); a person approves,
- * rejects or retries; changes made by hand are `edited`, `moved` or `removed`.
+ * rejects or retries; changes made by hand are `edited`, `moved` or `removed`; an id another
+ * clone took first is `renamed` at a sync.
  */
 export const OUTCOMES = [
   'init',
@@ -25,6 +26,7 @@ export const OUTCOMES = [
   'edited',
   'moved',
   'removed',
+  'renamed',
 ] as const;
 
 export type Outcome = (typeof OUTCOMES)[number];

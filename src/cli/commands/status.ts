@@ -8,6 +8,7 @@ import { latestDone } from '../../edges/latest-done.js';
 import { readDoneItems } from '../../edges/store.js';
 import { runHolder } from '../../edges/lock.js';
 import type { Repo } from '../../edges/repo.js';
+import { syncStatus, type SyncStatus } from '../../edges/remote.js';
 
 /** How many finished items `tend status` shows by default (`--done` in the command table says the same). */
 const LATEST_DONE = 5;
@@ -34,8 +35,9 @@ export async function status(repo: Repo, options: { json: boolean; done?: number
   const { snapshot, latest } = await withLatestDone(repo, options.done ?? LATEST_DONE);
   const b = board(snapshot, repo.config, latest);
   const run = await runHolder(repo.root);
+  const sync = await syncStatus(repo.root, repo.config.settings.git.remote);
   if (options.json) {
-    printJson({ ...boardJson(b, repo, now), run: run ?? null });
+    printJson({ ...boardJson(b, repo, now), run: run ?? null, sync: sync ?? null });
     return;
   }
   // `running` in a file with no run to hold it: the run died (kill -9, a reboot) at that point.
@@ -86,5 +88,24 @@ export async function status(repo: Repo, options: { json: boolean; done?: number
     out.push(c('red', `${cut} item(s) were running when the run holding them ended; ${again}`));
   }
   if (run) out.push(c('dim', `tend run is working here (pid ${run.pid} on ${run.host}, since ${run.started})`));
+  if (sync?.ahead !== undefined) out.push(c(sync.lastError ? 'yellow' : 'dim', syncLine(sync, sync.ahead)));
   process.stdout.write(`${out.join('\n').trimEnd()}\n`);
+}
+
+/** One line on where the clone stands against its remote: ahead since when, and why it could not push. */
+function syncLine(sync: SyncStatus, ahead: number): string {
+  const upstream = `${sync.remote}/${sync.branch}`;
+  if (sync.ahead === 0)
+    return `sync: up to date with ${upstream}${sync.lastPush ? ` (last push ${local(sync.lastPush)})` : ''}`;
+  const since = sync.aheadSince ? ` since ${local(sync.aheadSince)}` : '';
+  const why = sync.lastError ? `; last try: ${sync.lastError}` : '; `tend sync` pushes them';
+  return `sync: ${ahead} commit(s) not on ${upstream}${since}${why}`;
+}
+
+/** An ISO time as the person's local `YYYY-MM-DD HH:MM`. */
+function local(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
