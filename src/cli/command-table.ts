@@ -196,6 +196,10 @@ function runOptions(y: Argv) {
       default: false,
       describe: 'poll for file changes instead of file system events (network drives)',
     })
+    .option('sync', {
+      type: 'string',
+      describe: 'sync with this git remote (alone: git.remote): pull before planning, push each transition',
+    })
     .options(json)
     .check((a) => {
       if (a.concurrency !== undefined && (!Number.isInteger(a.concurrency) || a.concurrency < 1))
@@ -213,7 +217,9 @@ const run = command({
   async run(args, { cwd }) {
     const { runCommand } = await import('./commands/run.js');
     const { once, agent, concurrency, quiet, json, poll } = args;
-    return runCommand(cwd, { once, agent, concurrency, quiet, json, poll });
+    // `--sync` alone comes as an empty string: the remote is git.remote's.
+    const sync = args.sync === undefined ? undefined : args.sync || true;
+    return runCommand(cwd, { once, agent, concurrency, quiet, json, poll, sync });
   },
 });
 

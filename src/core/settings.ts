@@ -39,6 +39,8 @@ export const settingsSchema = z.looseObject({
     .strictObject({
       branch: z.string().min(1).optional(),
       remote: z.string().min(1).optional(),
+      // How often a live run with a remote fetches it when nothing of its own is to push.
+      sync_every: durationMs.default(30_000),
       author: z
         .string()
         .regex(/^[^<>]+ <[^<>]+>$/, 'expected "Name <email>"')

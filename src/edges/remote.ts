@@ -19,14 +19,17 @@ export class RemoteRefused extends TendError {}
 export class SyncConflict extends TendError {}
 
 const REFUSED =
-  /Permission denied|Authentication failed|could not read Username|access denied|403|pre-receive hook declined|protected branch|hook declined|not allowed to push|GH006|remote rejected/i;
+  /Permission denied|Authentication failed|could not read Username|access denied|403|pre-receive hook declined|protected branch|hook declined|not allowed to push|GH006/i;
 const UNREACHABLE =
   /does not appear to be a git repository|Could not read from remote repository|Could not resolve host|Connection refused|Connection timed out|Network is unreachable|unable to access|No such file or directory|Operation timed out/i;
+/** Another push updating the same ref at that moment: a race lost, like a non-fast-forward. */
+const RACED = /failed to update ref|cannot lock ref|incorrect old value|unable to update local ref/i;
 const REJECTED = /\[rejected\]|non-fast-forward|fetch first|stale info|failed to push some refs/i;
 
 /** Sort a failed fetch or push: refused, unreachable, or (for push) rejected because the remote moved. */
 function classify(remote: string, what: 'fetch' | 'push', stderr: string): TendError | 'rejected' {
   const text = stderr.trim().split('\n').slice(-3).join(' ');
+  if (what === 'push' && RACED.test(stderr)) return 'rejected';
   if (REFUSED.test(stderr)) {
     return new RemoteRefused(
       `the remote ${remote} refused the ${what}: ${text}`,
@@ -228,4 +231,35 @@ export async function syncStatus(root: string, configured: string | undefined): 
   const ahead = await aheadOfRemote(root, remote, branch);
   const mine = state?.remote === remote ? state : undefined;
   return { remote, branch, ahead, aheadSince: mine?.aheadSince, lastError: mine?.lastError, lastPush: mine?.lastPush };
+}
+
+/**
+ * Take commit `commit` out of `branch`'s history, replaying what came after it (a claim another
+ * clone won: no commit of ours may survive for it). Nothing else changes.
+ */
+export async function dropCommit(root: string, branch: string, commit: string): Promise<void> {
+  const args = ['-c', 'core.hooksPath=/dev/null', 'rebase', '--autostash', '--quiet', '--onto', `${commit}^`, commit];
+  const result = await git(root, [...args, branch]);
+  if (result.exitCode !== 0) {
+    await git(root, ['rebase', '--abort']);
+    throw new SyncConflict(`could not take back the claim ${commit.slice(0, 12)}: ${result.stderr.trim()}`);
+  }
+  await adoptBranchTip(root, branch);
+}
+
+/** The item file at `file` in `rev`, as text; undefined when `rev` has no such file. */
+export async function fileAt(root: string, rev: string, file: string): Promise<string | undefined> {
+  const result = await git(root, ['show', `${rev}:${file}`]);
+  return result.exitCode === 0 ? result.stdout : undefined;
+}
+
+/** The last commit on HEAD that touched `file`. */
+export async function lastCommitOf(root: string, file: string): Promise<string | undefined> {
+  const result = await git(root, ['log', '-1', '--format=%H', '--', file]);
+  return result.exitCode === 0 && result.stdout.trim() ? result.stdout.trim() : undefined;
+}
+
+/** Whether `commit` is in `rev`'s history. */
+export async function contains(root: string, rev: string, commit: string): Promise<boolean> {
+  return (await git(root, ['merge-base', '--is-ancestor', commit, rev])).exitCode === 0;
 }

@@ -32,8 +32,7 @@ export async function recoverPreviousRun(
   for (const item of now) {
     if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running' || busy.has(item.id))
       continue;
-    const host = item.fields.owner?.split(':')[0];
-    if (host !== undefined && host !== os.hostname() && run.config.settings.git.remote) continue;
+    if (heldByAnotherClone(run, item.fields.owner)) continue;
     const phase = pipelineOf(item, run.config)?.phases.find((p) => p.name === item.location);
     // `running` as committed is a claim of this phase; otherwise it is what a half-done move
     // carried over from the phase before (its journal lost with .tend/), and no attempt here
@@ -53,6 +52,23 @@ export async function recoverPreviousRun(
     await run.attempt(happened, item, decideRecovery(item, claimedHere ? phase : undefined, run.config));
   }
   return { ...happened, busy };
+}
+
+/**
+ * Whether `owner` is another clone's live run: with a remote, items another host holds are its
+ * own to recover, and so are those of a live process on this host (a second clone here).
+ */
+function heldByAnotherClone(run: RunState, owner: string | undefined): boolean {
+  if (!owner || !(run.remote ?? run.config.settings.git.remote)) return false;
+  const [host, pid] = [owner.slice(0, owner.lastIndexOf(':')), Number(owner.slice(owner.lastIndexOf(':') + 1))];
+  if (host !== os.hostname()) return true;
+  if (!Number.isInteger(pid) || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function reportFinished(reporter: Reporter, subjects: string[]): void {

@@ -3,11 +3,17 @@
 // schedules and after each transition. The writer makes every commit (a renamed id, the rebase);
 // this module only decides and pushes.
 import { uniqueId } from '../core/slug.js';
+import { ENGINE_KEYS } from '../core/item-merge.js';
+import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
+import type { Item } from '../core/backlog.js';
 import { commitMessage } from '../core/transition.js';
 import { TendError } from '../core/problem.js';
 import { BACKLOG_DIR } from '../core/backlog.js';
 import {
   aheadBehind,
+  contains,
+  fileAt,
+  lastCommitOf,
   aheadOfRemote,
   collisions,
   fetchBranch,
@@ -40,9 +46,29 @@ const MAX_PUSH_RACES = 8;
  * RemoteRefused (access, a protected branch, a hook), or SyncConflict (undone, nothing lost).
  * Whatever happens is recorded for `tend status`.
  */
-export async function syncOnce(target: Target & { branch: string }, remote: string): Promise<SyncReport> {
+export async function syncOnce(
+  target: Target & { branch: string },
+  remote: string,
+  beforeIntegrate?: (upstream: string) => Promise<void>,
+): Promise<SyncReport> {
+  const run = syncQueue.then(() => syncGuarded(target, remote, beforeIntegrate));
+  syncQueue = run.catch(() => undefined);
+  return run;
+}
+
+/**
+ * One sync at a time in this process: the loop's and a job's claim would otherwise fetch into the
+ * same tracking ref at once, which git refuses (`cannot lock ref`).
+ */
+let syncQueue: Promise<unknown> = Promise.resolve();
+
+async function syncGuarded(
+  target: Target & { branch: string },
+  remote: string,
+  beforeIntegrate?: (upstream: string) => Promise<void>,
+): Promise<SyncReport> {
   try {
-    const report = await syncRaces(target, remote);
+    const report = await syncRaces(target, remote, beforeIntegrate);
     await writeSyncState(target.root, { remote, lastPush: new Date().toISOString() });
     return report;
   } catch (err) {
@@ -51,13 +77,18 @@ export async function syncOnce(target: Target & { branch: string }, remote: stri
   }
 }
 
-async function syncRaces(target: Target & { branch: string }, remote: string): Promise<SyncReport> {
+async function syncRaces(
+  target: Target & { branch: string },
+  remote: string,
+  beforeIntegrate: ((upstream: string) => Promise<void>) | undefined,
+): Promise<SyncReport> {
   const { root, branch } = target;
   const report: SyncReport = { pulled: 0, pushed: 0, renamed: [] };
   for (let race = 0; race < MAX_PUSH_RACES; race++) {
     const remoteTip = await fetchBranch(root, remote, branch);
     const upstream = trackingRef(remote, branch);
     if (remoteTip) {
+      await beforeIntegrate?.(upstream);
       const renamed = await renameCollisions(target, remote, upstream);
       report.renamed.push(...renamed);
       const { ahead, behind } = await aheadBehind(root, upstream);
@@ -141,4 +172,43 @@ export async function syncByHand(cwd: string, named: string | undefined): Promis
   await carryOut({ root: repo.root, branch }, PENDING);
   const report = await syncOnce({ root: repo.root, branch, author: settings.git.author }, remote);
   return { ...report, remote };
+}
+
+/**
+ * Claim by push: the claim commit of `claimed` (which was `before`) goes to the remote before its
+ * agent starts. When the remote has moved the item meanwhile (another clone claimed it, ran it,
+ * moved it), the claim is taken out of our history, so no commit of ours survives for it, and
+ * 'lost' is returned: the loop schedules again from what the remote says. A person's edit of the
+ * item's own keys (a priority) does not void the claim; it is merged in.
+ */
+export async function claimByPush(
+  target: Target & { branch: string },
+  remote: string,
+  before: Item,
+  claimed: Item,
+): Promise<'held' | 'lost'> {
+  const { root } = target;
+  const commit = await lastCommitOf(root, claimed.file);
+  let lost = false;
+  const check = async (upstream: string): Promise<void> => {
+    if (lost || !commit || (await contains(root, upstream, commit))) return;
+    const theirs = await fileAt(root, upstream, before.file);
+    const base = await fileAt(root, `${commit}^`, before.file);
+    if (theirs !== undefined && base !== undefined && !engineMoved(base, theirs)) return;
+    lost = true;
+    await carryOut(target, { drop: commit });
+  };
+  await syncOnce(target, remote, check);
+  return lost ? 'lost' : 'held';
+}
+
+/** Whether the engine's keys differ between two texts of an item (unreadable counts as moved). */
+function engineMoved(a: string, b: string): boolean {
+  const data = (text: string) => {
+    const split = splitFrontmatter(text);
+    return 'value' in split ? readYaml(split.value).data : undefined;
+  };
+  const [x, y] = [data(a), data(b)];
+  if (!x || !y) return true;
+  return ENGINE_KEYS.some((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]));
 }

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { checkNotRewritten, commitPaths, currentBranchFast, withGitLock } from '../edges/git.js';
-import { integrate } from '../edges/remote.js';
+import { dropCommit, integrate } from '../edges/remote.js';
 import { serializeItem, updateItem } from '../core/item.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { commitMessage, type Transition } from '../core/transition.js';
@@ -59,6 +59,11 @@ export interface IntegrateChange {
   integrate: { upstream: string; merge: boolean };
 }
 
+/** A commit of ours taken out of the branch (a claim another clone won first). */
+export interface DropChange {
+  drop: string;
+}
+
 /** The journal records a killed tend process left: finished, or reported busy while their process lives. */
 export interface PendingChange {
   pending: true;
@@ -82,11 +87,12 @@ export interface ItemWritten {
 export function carryOut(target: ItemTarget, change: ItemChange): Promise<ItemWritten>;
 export function carryOut(target: Target, change: FilesChange): Promise<boolean>;
 export function carryOut(target: Target, change: PendingChange): Promise<Finished>;
-export function carryOut(target: Target & { branch: string }, change: IntegrateChange): Promise<void>;
+export function carryOut(target: Target & { branch: string }, change: IntegrateChange | DropChange): Promise<void>;
 export function carryOut(
   target: Target,
-  change: ItemChange | FilesChange | PendingChange | IntegrateChange,
+  change: ItemChange | FilesChange | PendingChange | IntegrateChange | DropChange,
 ): Promise<ItemWritten | boolean | Finished | void> {
+  if ('drop' in change) return dropOwn(target as Target & { branch: string }, change.drop);
   if ('pending' in change) return finishPending(target);
   if ('integrate' in change) return integrateRemote(target as Target & { branch: string }, change.integrate);
   if ('paths' in change) return commitFiles(target, change);
@@ -137,6 +143,11 @@ async function integrateRemote(
 ): Promise<void> {
   await checkNotRewritten(target.root, target.branch);
   await withGitLock(() => integrate(target.root, target.branch, upstream, merge));
+}
+
+async function dropOwn(target: Target & { branch: string }, commit: string): Promise<void> {
+  await checkNotRewritten(target.root, target.branch);
+  await withGitLock(() => dropCommit(target.root, target.branch, commit));
 }
 
 async function commitFiles(target: Target, change: FilesChange): Promise<boolean> {

@@ -39,6 +39,7 @@ describe('parseSettings', () => {
       'per_run_usd',
       'branch',
       'remote',
+      'sync_every',
       'author',
       'after_create',
       'before_run',

@@ -1,0 +1,45 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { git, scratchDir, tend } from '../helpers/repo.js';
+import { cloneOf, sharedRepo } from '../helpers/remote.js';
+
+const PAIR = '---\nphases:\n  - { name: triage }\n  - { name: build }\n---\nTwo phases in the checkout.\n';
+const ITEM = (title: string) =>
+  `---\ntitle: ${title}\npipeline: pair\ncreated: 2026-12-01T00:00:00Z\n---\n${title}: some text.\n`;
+
+/** Every (item, outcome, phase) in the remote's history, one line per transition commit. */
+async function transitions(repo: string): Promise<string[]> {
+  const format =
+    '%(trailers:key=Tend-Item,valueonly,separator=)|%(trailers:key=Tend-Outcome,valueonly,separator=)|%(trailers:key=Tend-Phase,valueonly,separator=)';
+  const out = await git(repo, 'log', 'main', `--format=${format}`, '--grep=^Tend-Item:');
+  return out.split('\n').filter(Boolean).sort();
+}
+
+describe('tend run --sync', () => {
+  it('two clones racing on one item with a slow agent: each phase runs once, each transition is in the history once', async () => {
+    const { remote } = await sharedRepo(
+      { 'pipelines/pair.md': PAIR, 'backlog/race.md': ITEM('Race') },
+      { script: 'count-and-sleep.mjs' },
+    );
+    const [a, b] = [await cloneOf(remote), await cloneOf(remote)];
+    const counts = path.join(await scratchDir(), 'counts');
+    const env = { FAKE_COUNT_FILE: counts, FAKE_DELAY_MS: '1500' };
+    const runs = await Promise.all([a, b].map((dir) => tend(dir, ['run', '--once', '--sync', 'origin'], { env })));
+    for (const run of runs) expect(run.exitCode, run.report).toBe(0);
+
+    const ran = (await readFile(counts, 'utf8')).split('\n').filter(Boolean).sort();
+    expect(ran).toEqual(['race build', 'race triage']);
+    expect(await transitions(remote)).toEqual([
+      'race|claimed|build',
+      'race|claimed|triage',
+      'race|done|build',
+      'race|done|triage',
+      'race|intake|inbox',
+    ]);
+    for (const dir of [a, b]) {
+      await git(dir, 'pull', '--quiet', '--rebase');
+      expect(await git(dir, 'ls-files', 'backlog/done/race')).toContain('backlog/done/race/item.md');
+    }
+  });
+});
