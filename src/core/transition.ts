@@ -6,7 +6,7 @@
  * ends `done`, `failed`, `blocked`, `waiting`, `parked` or `interrupted`; a run also takes items
  * in (`intake`), claims them (`claimed`) and gives them back (`requeued`); a person approves,
  * rejects or retries; changes made by hand are `edited`, `moved` or `removed`; an id another
- * clone took first is `renamed` at a sync.
+ * clone took first is `renamed` at a sync; a claim whose lease ran out is `taken-over`.
  */
 export const OUTCOMES = [
   'init',
@@ -27,6 +27,7 @@ export const OUTCOMES = [
   'moved',
   'removed',
   'renamed',
+  'taken-over',
 ] as const;
 
 export type Outcome = (typeof OUTCOMES)[number];

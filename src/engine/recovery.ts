@@ -6,7 +6,7 @@ import { stopOrphanedAgents } from '../edges/process.js';
 import { DONE, INBOX, type Item } from '../core/backlog.js';
 import { git, literal } from '../edges/git.js';
 import { openRepo } from '../edges/repo.js';
-import { decideRecovery, decideStrayRequeue } from '../core/decide.js';
+import { decideRecovery, decideStrayRequeue, decideTakeover } from '../core/decide.js';
 import { AGENT_PID_DIR } from './phase.js';
 import { nothingYet, type Happened, type Reporter, type RunState } from './run-state.js';
 import { pipelineOf } from '../core/scheduler.js';
@@ -91,6 +91,34 @@ export async function requeueStrayClaims(
   for (const item of items) {
     if (item.fields.status !== 'running' || item.fields.owner !== run.owner || leftAlone(item.id)) continue;
     await run.attempt(happened, item, decideStrayRequeue(item));
+  }
+  return happened;
+}
+
+/**
+ * Leases: a claim another clone's run holds is taken over once its phase's timeout plus
+ * `git.lease_grace` has passed since the claim commit (its author date, which a rebase keeps).
+ * Its run would have stopped the agent by then, so it has stopped itself. A phase without a
+ * timeout has no lease.
+ */
+export async function takeOverExpiredLeases(
+  run: RunState,
+  items: Item[],
+  leftAlone: (id: string) => boolean,
+): Promise<Happened> {
+  const happened = nothingYet();
+  if (!run.remote) return happened;
+  const { settings } = run.config;
+  for (const item of items) {
+    const owner = item.fields.owner;
+    if (item.fields.status !== 'running' || !owner || owner === run.owner || leftAlone(item.id)) continue;
+    const phase = pipelineOf(item, run.config)?.phases.find((p) => p.name === item.location);
+    const timeout = phase?.timeout ?? settings.timeout;
+    if (!phase || timeout === 0 || !heldByAnotherClone(run, owner)) continue;
+    const claimed = await git(run.root, ['log', '-1', '--format=%at', '--', literal(item.file)]);
+    const at = Number(claimed.stdout.trim()) * 1000;
+    if (!Number.isFinite(at) || at === 0 || Date.now() < at + timeout + settings.git.lease_grace) continue;
+    await run.attempt(happened, item, decideTakeover(item, phase, run.config, owner));
   }
   return happened;
 }

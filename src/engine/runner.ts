@@ -14,7 +14,7 @@ import { runJob, type JobEvent } from './job.js';
 import { AgentUnavailable } from './phase.js';
 import { acquireRunLock } from '../edges/lock.js';
 import { approve, block, takeIn } from './moves.js';
-import { recoverPreviousRun, reportFinished, requeueStrayClaims } from './recovery.js';
+import { recoverPreviousRun, reportFinished, requeueStrayClaims, takeOverExpiredLeases } from './recovery.js';
 import { emptySummary, RunState, type Happened, type Reporter, type RunSummary } from './run-state.js';
 import { beginRunBudget, endRunBudget } from './run-budget.js';
 import { plan, type Plan, type Start } from '../core/scheduler.js';
@@ -252,6 +252,7 @@ async function runTick(
   }
   const leftAlone = (id: string) => activeAtStart.has(id) || run.active.has(id) || run.broken.has(id);
   if (fold(run, await requeueStrayClaims(run, repo.snapshot.items, leftAlone))) return 'again';
+  if (fold(run, await takeOverExpiredLeases(run, repo.snapshot.items, leftAlone))) return 'again';
   const p = planNow(run, repo.snapshot);
   reportBudget(run, p.budgetReached);
   const moved = await moveWithoutAgents(run, p);

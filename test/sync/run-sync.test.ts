@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { git, scratchDir, tend } from '../helpers/repo.js';
+import { git, scratchDir, tend, writeTree } from '../helpers/repo.js';
 import { cloneOf, sharedRepo } from '../helpers/remote.js';
 
 const PAIR = '---\nphases:\n  - { name: triage }\n  - { name: build }\n---\nTwo phases in the checkout.\n';
@@ -41,5 +41,34 @@ describe('tend run --sync', () => {
       await git(dir, 'pull', '--quiet', '--rebase');
       expect(await git(dir, 'ls-files', 'backlog/done/race')).toContain('backlog/done/race/item.md');
     }
+  });
+});
+
+describe('leases', () => {
+  it("another host's claim is taken over after its lease, visibly; a fresh claim is left alone", async () => {
+    const running = (title: string) =>
+      ITEM(title).replace('pipeline: pair', 'pipeline: pair\nstatus: running\nowner: gone-host:4242\nattempts: 1');
+    const { remote, first } = await sharedRepo({ 'pipelines/pair.md': PAIR }, { script: 'count-and-sleep.mjs' });
+    await writeTree(first, { 'backlog/triage/stale/item.md': running('Stale') });
+    await git(first, 'add', '--all');
+    await git(first, 'commit', '--quiet', '--date=2 hours ago', '-m', 'tend: stale triage started (attempt 1)');
+    await writeTree(first, { 'backlog/triage/fresh/item.md': running('Fresh') });
+    await git(first, 'add', '--all');
+    await git(first, 'commit', '--quiet', '-m', 'tend: fresh triage started (attempt 1)');
+    await git(first, 'push', '--quiet');
+
+    const clone = await cloneOf(remote);
+    const counts = path.join(await scratchDir(), 'counts');
+    const run = await tend(clone, ['run', '--once', '--sync', 'origin'], { env: { FAKE_COUNT_FILE: counts } });
+    expect(run.exitCode, run.report).toBe(0);
+    expect(run.stdout).toMatch(/stale triage requeued \(the lease of gone-host:4242 ran out\)/);
+    expect((await readFile(counts, 'utf8')).split('\n').filter(Boolean).sort()).toEqual([
+      'stale build',
+      'stale triage',
+    ]);
+    const history = await transitions(remote);
+    expect(history.filter((t) => t.startsWith('stale|taken-over'))).toEqual(['stale|taken-over|triage']);
+    expect(history.filter((t) => t.startsWith('fresh|'))).toEqual([]);
+    expect(await git(clone, 'show', 'HEAD:backlog/triage/fresh/item.md')).toMatch(/owner: gone-host:4242/);
   });
 });

@@ -40,6 +40,7 @@ describe('parseSettings', () => {
       'branch',
       'remote',
       'sync_every',
+      'lease_grace',
       'author',
       'after_create',
       'before_run',
