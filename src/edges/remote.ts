@@ -28,7 +28,13 @@ const REJECTED = /\[rejected\]|non-fast-forward|fetch first|stale info|failed to
 
 /** Sort a failed fetch or push: refused, unreachable, or (for push) rejected because the remote moved. */
 function classify(remote: string, what: 'fetch' | 'push', stderr: string): TendError | 'rejected' {
-  const text = stderr.trim().split('\n').slice(-3).join(' ');
+  // The server's own words (`remote: ...`) and git's verdict, not its progress lines.
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .map((l) => l.trim());
+  const telling = lines.filter((l) => /^(remote:|error:|fatal:|!)|rejected|denied/i.test(l) && l !== 'remote:');
+  const text = (telling.length > 0 ? telling : lines).slice(-4).join(' ').replace(/\s+/g, ' ');
   if (what === 'push' && RACED.test(stderr)) return 'rejected';
   if (REFUSED.test(stderr)) {
     return new RemoteRefused(

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { git, scratchDir, tend, writeTree } from '../helpers/repo.js';
@@ -70,5 +70,36 @@ describe('leases', () => {
     expect(history.filter((t) => t.startsWith('stale|taken-over'))).toEqual(['stale|taken-over|triage']);
     expect(history.filter((t) => t.startsWith('fresh|'))).toEqual([]);
     expect(await git(clone, 'show', 'HEAD:backlog/triage/fresh/item.md')).toMatch(/owner: gone-host:4242/);
+  });
+});
+
+describe('tend run --sync without the remote', () => {
+  it('a remote taken away: the run works locally and says so; once it is back, the next run pushes everything', async () => {
+    const { remote, first } = await sharedRepo({ 'pipelines/pair.md': PAIR }, { script: 'count-and-sleep.mjs' });
+    await rename(remote, `${remote}.away`);
+    await writeTree(first, { 'backlog/offline.md': ITEM('Offline') });
+    const offline = await tend(first, ['run', '--once', '--sync', 'origin']);
+    expect(offline.exitCode, offline.report).toBe(0);
+    expect(offline.stderr).toMatch(/the remote origin cannot be reached[\s\S]*keeps working and committing locally/);
+    expect(await git(first, 'ls-files', 'backlog/done/offline')).toContain('item.md');
+    expect((await tend(first, ['status'])).stdout).toMatch(/sync: \d+ commit\(s\) not on origin\/main since/);
+
+    await rename(`${remote}.away`, remote);
+    const back = await tend(first, ['run', '--once', '--sync', 'origin']);
+    expect(back.exitCode, back.report).toBe(0);
+    expect(await git(remote, 'rev-parse', 'main')).toBe(await git(first, 'rev-parse', 'HEAD'));
+    expect((await transitions(remote)).filter((t) => t.startsWith('offline|done'))).toHaveLength(2);
+  });
+
+  it('a remote that refuses the push stops the run with the reason, instead of retrying', async () => {
+    const { remote, first } = await sharedRepo({ 'pipelines/pair.md': PAIR }, { script: 'count-and-sleep.mjs' });
+    const hook = path.join(remote, 'hooks', 'pre-receive');
+    await writeFile(hook, '#!/bin/sh\necho "main is protected" >&2\nexit 1\n');
+    await chmod(hook, 0o755);
+    await writeTree(first, { 'backlog/refused.md': ITEM('Refused') });
+    const run = await tend(first, ['run', '--once', '--sync', 'origin']);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/the remote origin refused the push[\s\S]*main is protected/);
+    expect(run.stderr.match(/refused the push/g)?.length).toBeLessThanOrEqual(2);
   });
 });
