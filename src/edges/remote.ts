@@ -269,3 +269,18 @@ export async function lastCommitOf(root: string, file: string): Promise<string |
 export async function contains(root: string, rev: string, commit: string): Promise<boolean> {
   return (await git(root, ['merge-base', '--is-ancestor', commit, rev])).exitCode === 0;
 }
+
+/**
+ * Push the item work branches (`tend/<id>`), so a pull request can be opened from any clone.
+ * Best effort: a branch the remote has moved on is left as it is there, and said.
+ */
+export async function pushWorkBranches(root: string, remote: string): Promise<string | undefined> {
+  const any = await git(root, ['for-each-ref', '--count=1', '--format=%(refname)', 'refs/heads/tend/']);
+  if (any.exitCode !== 0 || any.stdout.trim() === '') return undefined;
+  const result = await git(root, ['push', '--quiet', '--porcelain', remote, 'refs/heads/tend/*:refs/heads/tend/*']);
+  if (result.exitCode === 0) return undefined;
+  const why = classify(remote, 'push', `${result.stderr}\n${result.stdout}`);
+  return why === 'rejected'
+    ? `some tend/<id> branches were not pushed: ${remote} has other commits on them`
+    : why.message;
+}

@@ -26,6 +26,8 @@ export async function syncIfDue(run: RunState, force = false): Promise<boolean> 
     const report = await syncOnce({ root: run.root, branch: run.branch, author: run.author }, remote);
     for (const r of report.renamed)
       run.reporter.warn(`${r.from} is renamed ${r.to}: ${remote} has another item with that id`);
+    if (report.branchesNote && report.branchesNote !== state.note) run.reporter.warn(report.branchesNote);
+    state.note = report.branchesNote;
     if (state.offline) run.reporter.info(`the remote ${remote} is back: this clone's commits are pushed`);
     Object.assign(state, { offline: false, backoffMs: 0, nextAt: now + run.config.settings.git.sync_every });
     state.head = (await headCommit(run.root)) ?? '';

@@ -19,12 +19,13 @@ import {
   fetchBranch,
   idsIn,
   push,
+  pushWorkBranches,
   readSyncState,
   trackingRef,
   writeSyncState,
 } from '../edges/remote.js';
 import { carryOut, PENDING, workingBranch, type Target } from './writer.js';
-import { checkCanCommit } from '../edges/git.js';
+import { checkCanCommit, git } from '../edges/git.js';
 import { openRepo } from '../edges/repo.js';
 
 export { RemoteRefused, RemoteUnreachable } from '../edges/remote.js';
@@ -36,6 +37,8 @@ export interface SyncReport {
   pushed: number;
   /** Items of ours renamed because the other side had taken their id. */
   renamed: { from: string; to: string }[];
+  /** Why some work branches (`tend/<id>`) were not pushed, when they were not. */
+  branchesNote?: string;
 }
 
 /** Pushes rejected in a row (another clone pushing each time in between) before a sync gives up. */
@@ -94,13 +97,18 @@ async function syncRaces(
       const { ahead, behind } = await aheadBehind(root, upstream);
       await carryOut(target, { integrate: { upstream, merge: renamed.length > 0 } });
       report.pulled += behind;
-      if (ahead === 0) return report;
+      if (ahead === 0) {
+        report.branchesNote = await pushWorkBranches(root, remote);
+        return report;
+      }
       report.pushed = ahead;
     }
+    if (!remoteTip)
+      report.pushed = Number((await git(root, ['rev-list', '--count', `refs/heads/${branch}`])).stdout) || 0;
     const pushed = await push(root, remote, [`refs/heads/${branch}:refs/heads/${branch}`]);
     if (pushed === 'pushed') {
-      if (!remoteTip) report.pushed = (await aheadOfRemote(root, remote, branch)) ?? 0;
       await fetchBranch(root, remote, branch);
+      report.branchesNote = await pushWorkBranches(root, remote);
       return report;
     }
   }

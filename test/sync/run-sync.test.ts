@@ -103,3 +103,16 @@ describe('tend run --sync without the remote', () => {
     expect(run.stderr.match(/refused the push/g)?.length).toBeLessThanOrEqual(2);
   });
 });
+
+describe('work branches travel', () => {
+  it("a worktree phase's branch tend/<id> is pushed, so a pull request can be opened from any clone", async () => {
+    const built = '---\nphases:\n  - { name: build, workspace: worktree }\n---\nOne build in a worktree.\n';
+    const { remote, first } = await sharedRepo({ 'pipelines/built.md': built }, { script: 'commit-code.mjs' });
+    await writeTree(first, { 'backlog/feature.md': ITEM('Feature').replace('pipeline: pair', 'pipeline: built') });
+    const run = await tend(first, ['run', '--once', '--sync', 'origin']);
+    expect(run.exitCode, run.report).toBe(0);
+    expect(await git(remote, 'rev-parse', 'tend/feature')).toBe(await git(first, 'rev-parse', 'tend/feature'));
+    const laptop = await cloneOf(remote);
+    expect(await git(laptop, 'log', '--format=%s', '-1', 'origin/tend/feature')).not.toBe('');
+  });
+});
