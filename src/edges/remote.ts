@@ -244,6 +244,8 @@ export async function syncStatus(root: string, configured: string | undefined): 
  * clone won: no commit of ours may survive for it). Nothing else changes.
  */
 export async function dropCommit(root: string, branch: string, commit: string): Promise<void> {
+  // Only a commit the branch still holds: one a sync rewrote since is not ours to take out.
+  if (!(await contains(root, `refs/heads/${branch}`, commit))) return;
   const args = ['-c', 'core.hooksPath=/dev/null', 'rebase', '--autostash', '--quiet', '--onto', `${commit}^`, commit];
   const result = await git(root, [...args, branch]);
   if (result.exitCode !== 0) {

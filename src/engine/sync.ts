@@ -196,9 +196,10 @@ export async function claimByPush(
   claimed: Item,
 ): Promise<'held' | 'lost'> {
   const { root } = target;
-  const commit = await lastCommitOf(root, claimed.file);
   let lost = false;
   const check = async (upstream: string): Promise<void> => {
+    // Looked up here, inside the sync: a sync before this one may have rebased the claim.
+    const commit = await lastCommitOf(root, claimed.file);
     if (lost || !commit || (await contains(root, upstream, commit))) return;
     const theirs = await fileAt(root, upstream, before.file);
     const base = await fileAt(root, `${commit}^`, before.file);
@@ -207,16 +208,22 @@ export async function claimByPush(
     await carryOut(target, { drop: commit });
   };
   await syncOnce(target, remote, check);
-  return lost ? 'lost' : 'held';
+  if (lost) return 'lost';
+  // A sync of the loop may have rebased our claim onto another clone's first: the item is then
+  // theirs (their claim won the merge, ours became empty), and nothing may run here.
+  const now = await fileAt(root, 'HEAD', claimed.file);
+  const data = now === undefined ? undefined : dataOf(now);
+  return data?.status === 'running' && data.owner === claimed.fields.owner ? 'held' : 'lost';
+}
+
+function dataOf(text: string): Record<string, unknown> | undefined {
+  const split = splitFrontmatter(text);
+  return 'value' in split ? readYaml(split.value).data : undefined;
 }
 
 /** Whether the engine's keys differ between two texts of an item (unreadable counts as moved). */
 function engineMoved(a: string, b: string): boolean {
-  const data = (text: string) => {
-    const split = splitFrontmatter(text);
-    return 'value' in split ? readYaml(split.value).data : undefined;
-  };
-  const [x, y] = [data(a), data(b)];
+  const [x, y] = [dataOf(a), dataOf(b)];
   if (!x || !y) return true;
   return ENGINE_KEYS.some((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]));
 }

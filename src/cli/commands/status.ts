@@ -1,4 +1,5 @@
 // `tend status`: the board as text or JSON.
+import { hostname } from 'node:os';
 import { board, boardJson } from '../../core/board.js';
 import { formatDuration } from '../../core/duration.js';
 import { clean, paint, printJson, table, truncate } from '../output.js';
@@ -41,7 +42,7 @@ export async function status(repo: Repo, options: { json: boolean; done?: number
     return;
   }
   // `running` in a file with no run to hold it: the run died (kill -9, a reboot) at that point.
-  const interrupted = (item: Item) => item.fields.status === 'running' && !run;
+  const interrupted = (item: Item) => item.fields.status === 'running' && !run && !heldElsewhere(item, sync);
   const c = paint(process.stdout);
   const out: string[] = [];
   const groups = b.groups.filter((g) => g.count > 0);
@@ -108,4 +109,9 @@ function local(iso: string): string {
   if (Number.isNaN(d.getTime())) return iso;
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** With a remote, a claim of another host's run is that run's, not one cut off here. */
+function heldElsewhere(item: Item, sync: SyncStatus | undefined): boolean {
+  return sync !== undefined && !item.fields.owner?.startsWith(`${hostname()}:`);
 }
