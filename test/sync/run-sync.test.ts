@@ -41,7 +41,7 @@ describe('tend run --sync', () => {
       await git(dir, 'pull', '--quiet', '--rebase');
       expect(await git(dir, 'ls-files', 'backlog/done/race')).toContain('backlog/done/race/item.md');
     }
-  });
+  }, 120_000);
 });
 
 describe('leases', () => {
