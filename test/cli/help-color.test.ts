@@ -9,7 +9,7 @@ import { scratchDir, scratchRepo, tend, tendOk, writeTree } from '../helpers/rep
 import { ANSI, copyRepo, outsideGitEnv, sharedRepo } from './support.js';
 
 /** Every command `tend --help` lists; the first test fails when one is added and not listed here. */
-const COMMANDS = ['init', 'add', 'status', 'show', 'log', 'doctor', 'run', 'approve', 'reject', 'retry'];
+const COMMANDS = ['init', 'add', 'status', 'show', 'log', 'doctor', 'run', 'approve', 'reject', 'retry', 'sync'];
 
 /** NO_COLOR wins over FORCE_COLOR, so with both set no output may carry an escape code. */
 const NO_COLOR_DESPITE_FORCE = { NO_COLOR: '1', FORCE_COLOR: '1' };
