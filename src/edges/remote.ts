@@ -3,6 +3,7 @@
 // when it fails is sorted into what tend does about it: an unreachable remote is waited out
 // (offline), a refusal (authentication, a protected branch, a hook) is an error said once, and a
 // rejected push means another clone moved first.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -54,7 +55,10 @@ function classify(remote: string, what: 'fetch' | 'push', stderr: string): TendE
 
 /** `refs/remotes/<remote>/<branch>`, where the remote's branch is fetched to. */
 export function trackingRef(remote: string, branch: string): string {
-  return `refs/remotes/${remote}/${branch}`;
+  if (/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(remote)) return `refs/remotes/${remote}/${branch}`;
+  // A path or URL is no ref name (`..`, `:`): its tracking ref is named after its hash.
+  const key = createHash('sha1').update(remote).digest('hex').slice(0, 16);
+  return `refs/tend/remotes/${key}/${branch}`;
 }
 
 /**

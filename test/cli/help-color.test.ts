@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { item, runRepo } from '../helpers/engine.js';
-import { scratchDir, scratchRepo, tend, tendOk, writeTree } from '../helpers/repo.js';
+import { git, scratchDir, scratchRepo, tend, tendOk, writeTree } from '../helpers/repo.js';
 import { ANSI, copyRepo, outsideGitEnv, sharedRepo } from './support.js';
 
 /** Every command `tend --help` lists; the first test fails when one is added and not listed here. */
@@ -129,6 +129,8 @@ describe('NO_COLOR, command by command', () => {
     ['approve', ['approve', 'to-approve']],
     ['reject', ['reject', 'to-reject', '--reason', 'say more']],
     ['retry', ['retry', 'stuck']],
+    // A bare repository made for the test (below) under the copy's ignored .tend/ is the remote.
+    ['sync', ['sync', '.tend/remote.git']],
   ];
 
   it('covers every command', () => {
@@ -137,6 +139,7 @@ describe('NO_COLOR, command by command', () => {
 
   it.each(runs)('tend %s succeeds and prints no escape codes', async (command, args) => {
     const root = command === 'init' ? await scratchRepo() : await copyRepo(ran);
+    if (command === 'sync') await git(root, 'init', '--quiet', '--bare', '.tend/remote.git');
     const result = await tend(root, args, { env: NO_COLOR_DESPITE_FORCE });
     expect(result.exitCode, result.report).toBe(0);
     expect(result.stdout + result.stderr).not.toMatch(ANSI);
