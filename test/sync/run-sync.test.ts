@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { git, scratchDir, tend, writeTree } from '../helpers/repo.js';
 import { cloneOf, sharedRepo } from '../helpers/remote.js';
+import { eventually, startLiveRun, waitFor } from '../helpers/processes.js';
 
 const PAIR = '---\nphases:\n  - { name: triage }\n  - { name: build }\n---\nTwo phases in the checkout.\n';
 const ITEM = (title: string) =>
@@ -115,4 +116,26 @@ describe('work branches travel', () => {
     const laptop = await cloneOf(remote);
     expect(await git(laptop, 'log', '--format=%s', '-1', 'origin/tend/feature')).not.toBe('');
   });
+});
+
+describe('a live run with a remote', () => {
+  it('picks up an item pushed from another clone without a restart, and pushes what it did', async () => {
+    const { remote, first: server } = await sharedRepo(
+      { 'pipelines/pair.md': PAIR },
+      { script: 'count-and-sleep.mjs', overrides: { git: '{ remote: origin, sync_every: 1s }' } },
+    );
+    const live = startLiveRun(server, { args: ['--sync'] });
+    await waitFor(() => live.output().includes('watching'), 'the run to start watching');
+    const laptop = await cloneOf(remote);
+    await writeTree(laptop, { 'backlog/from-laptop.md': ITEM('From laptop') });
+    await git(laptop, 'add', '--all');
+    await git(laptop, 'commit', '--quiet', '-m', 'an item from the laptop');
+    await git(laptop, 'push', '--quiet');
+    await eventually(
+      async () => (await transitions(remote)).filter((t) => t.startsWith('from-laptop|done')).length,
+      (n) => n === 2,
+      'both phases of the laptop item to be done and pushed',
+      60_000,
+    );
+  }, 90_000);
 });
