@@ -20,7 +20,8 @@ export interface CommandContext {
 
 export interface TendCommand<A = never> {
   command: string;
-  describe: string;
+  /** false hides the command from `tend --help` (git's merge driver, which people do not type). */
+  describe: string | false;
   builder: (y: Argv, context: CommandContext) => Argv<A>;
   /** Returns the exit code (EXIT_OK when nothing is returned). */
   run: (args: ArgumentsCamelCase<A>, context: CommandContext) => Promise<number | void>;
@@ -203,6 +204,10 @@ function runOptions(y: Argv) {
       default: false,
       describe: 'poll for file changes instead of file system events (network drives)',
     })
+    .option('sync', {
+      type: 'string',
+      describe: 'sync with this git remote (alone: git.remote): pull before planning, push each transition',
+    })
     .options(json)
     .check((a) => {
       if (a.concurrency !== undefined && (!Number.isInteger(a.concurrency) || a.concurrency < 1))
@@ -220,7 +225,9 @@ const run = command({
   async run(args, { cwd }) {
     const { runCommand } = await import('./commands/run.js');
     const { once, agent, concurrency, quiet, json, poll } = args;
-    return runCommand(cwd, { once, agent, concurrency, quiet, json, poll });
+    // `--sync` alone comes as an empty string: the remote is git.remote's.
+    const sync = args.sync === undefined ? undefined : args.sync || true;
+    return runCommand(cwd, { once, agent, concurrency, quiet, json, poll, sync });
   },
 });
 
@@ -409,5 +416,61 @@ const pr = command({
   },
 });
 
+const sync = command({
+  command: 'sync [remote]',
+  describe: 'pull the backlog from the git remote (rebase; item files merge key by key) and push it',
+  builder: (y) =>
+    y
+      .positional('remote', {
+        type: 'string',
+        describe: 'a git remote or URL (default: git.remote in ORCHESTRATOR.md)',
+      })
+      .options(json)
+      .example('$0 sync', 'with git.remote')
+      .example('$0 sync origin', 'with origin'),
+  async run(args, { cwd }) {
+    const { syncCommand } = await import('./commands/sync.js');
+    return syncCommand(cwd, args.remote, args.json);
+  },
+});
+
+const mergeDriver = command({
+  command: 'merge-driver <base> <ours> <theirs> [name]',
+  describe: false,
+  builder: (y) =>
+    y
+      .positional('base', { type: 'string', describe: 'the common ancestor (%O)' })
+      .positional('ours', { type: 'string', describe: 'our version, where the result goes (%A)' })
+      .positional('theirs', { type: 'string', describe: 'their version (%B)' })
+      .positional('name', { type: 'string', describe: 'the path being merged (%P)' }),
+  async run(args) {
+    const { runMergeDriver } = await import('../edges/merge-driver.js');
+    const conflicts = await runMergeDriver(
+      String(args.base),
+      String(args.ours),
+      String(args.theirs),
+      args.name ?? 'item.md',
+    );
+    return conflicts === 0 ? EXIT_OK : EXIT_FAILURE;
+  },
+});
+
 /** In the order `tend --help` lists them. */
-export const COMMANDS = [init, add, status, show, log, report, doctor, run, approve, reject, retry, redo, pr, board];
+export const COMMANDS = [
+  init,
+  add,
+  status,
+  show,
+  log,
+  report,
+  doctor,
+  run,
+  approve,
+  reject,
+  retry,
+  redo,
+  pr,
+  sync,
+  board,
+  mergeDriver,
+];

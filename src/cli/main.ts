@@ -50,7 +50,8 @@ export async function main(argv: string[]): Promise<number> {
   for (const entry of COMMANDS) {
     cli = cli.command(
       entry.command,
-      entry.describe,
+      // yargs hides a command whose description is false; its typings only name strings.
+      entry.describe as string,
       (y) => entry.builder(y, context),
       async (args) => {
         // yargs still calls the handler after reporting a usage error.

@@ -318,6 +318,27 @@ export function decideRecovery(item: Item, phase: Phase | undefined, config: Con
   };
 }
 
+/**
+ * Another clone's claim whose lease ran out (its run stopped, its machine died): the item is
+ * requeued here, visibly, and the cut-short attempt counts, as after a crash (decideRecovery).
+ */
+export function decideTakeover(item: Item, phase: Phase | undefined, config: Config, owner: string): Decision {
+  const recovered = decideRecovery(item, phase, config);
+  const why = `the lease of ${owner} ran out`;
+  const summary = recovered.to
+    ? `${item.location} -> blocked (${why}, last attempt)`
+    : `${item.location} requeued (${why})`;
+  return {
+    ...recovered,
+    transition: {
+      ...recovered.transition,
+      summary,
+      outcome: recovered.to ? 'blocked' : 'taken-over',
+      extra: { ...recovered.transition.extra, 'Tend-Previous-Owner': owner },
+    },
+  };
+}
+
 /** A waiting item a human approved: move on from its phase (for triage, in the pipeline its artifact chose). */
 export function decideApproval(
   item: Item,

@@ -41,6 +41,10 @@ export const settingsSchema = z.looseObject({
     .strictObject({
       branch: z.string().min(1).optional(),
       remote: z.string().min(1).optional(),
+      // How often a live run with a remote fetches it when nothing of its own is to push.
+      sync_every: durationMs.default(30_000),
+      // A claim another clone's run holds is taken over this long after its phase's timeout.
+      lease_grace: durationMs.default(10 * 60_000),
       author: z
         .string()
         .regex(/^[^<>]+ <[^<>]+>$/, 'expected "Name <email>"')

@@ -7,7 +7,8 @@
  * in (`intake`), claims them (`claimed`) and gives them back (`requeued`); a person approves,
  * rejects or retries; `tend pr` records a pull request (`pr`); changes made by hand are `edited`,
  * `moved` or `removed`, and an earlier phase's artifact edited by hand marks the later ones `stale`
- * until `tend redo` (`redo`) reruns them.
+ * until `tend redo` (`redo`) reruns them; an id another clone took first is `renamed` at a sync; a
+ * claim whose lease ran out is `taken-over`.
  */
 export const OUTCOMES = [
   'init',
@@ -30,6 +31,8 @@ export const OUTCOMES = [
   'removed',
   'stale',
   'redo',
+  'renamed',
+  'taken-over',
 ] as const;
 
 export type Outcome = (typeof OUTCOMES)[number];

@@ -356,6 +356,15 @@ async function commitNow(root: string, paths: string[], message: string, options
 const lastCommits = new Map<string, string>();
 
 /**
+ * The branch was rewritten by tend itself (a sync rebased its commits onto the remote's): its new
+ * tip is where tend's commits are now, so the check against a rewrite under tend starts from it.
+ */
+export async function adoptBranchTip(root: string, branch: string): Promise<void> {
+  const tip = (await branchTipFast(root, branch)) ?? (await gitOk(root, ['rev-parse', `refs/heads/${branch}`])).trim();
+  lastCommits.set(`${root}\0${branch}`, tip);
+}
+
+/**
  * A branch rewritten under tend (a `git reset --hard`, a rebase or an amend by an agent or a
  * person) no longer holds tend's last commit: committing on top would bury the lost transitions
  * without a word, and tend would run finished phases again. Nothing more is committed.

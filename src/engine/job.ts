@@ -7,6 +7,7 @@ import { engineKeysChanged, reclaimFolder, withPutBack, type PutBack } from './a
 import { decideAfterPhase, decideClaim, decideRequeueAfterError, type PhaseOutcome } from '../core/decide.js';
 import { committedData } from './hand-edits.js';
 import { runPhase } from './phase.js';
+import { pushClaim } from './run-sync.js';
 import type { RunState } from './run-state.js';
 import { agentOf, type Start } from '../core/scheduler.js';
 import { branchExists, itemBranch } from '../edges/workspace.js';
@@ -23,7 +24,9 @@ export type JobEvent =
   /** The item left the backlog while its agent ran: the loop commits the removal. */
   | { kind: 'removed'; phase: string }
   /** The job failed for a reason that is not the item's fault (the item was requeued). */
-  | { kind: 'failed'; error: unknown };
+  | { kind: 'failed'; error: unknown }
+  /** Another clone moved the item before our claim reached the remote: our claim is gone, nothing ran. */
+  | { kind: 'lost' };
 
 /** What a job is given by the loop that starts it. */
 export interface JobHost {
@@ -43,6 +46,11 @@ export async function runJob(host: JobHost, { item, pipeline, phase }: Start): P
   let current = item;
   try {
     current = await claim(run, item, phase);
+    if ((await pushClaim(run, item, current)) === 'lost') {
+      current = item;
+      host.note({ kind: 'lost' });
+      return;
+    }
     const outcome = await runPhase({
       root: run.root,
       config: run.config,

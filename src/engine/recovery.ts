@@ -6,7 +6,7 @@ import { stopOrphanedAgents } from '../edges/process.js';
 import { DONE, INBOX, type Item } from '../core/backlog.js';
 import { git, literal } from '../edges/git.js';
 import { openRepo } from '../edges/repo.js';
-import { decideRecovery, decideStrayRequeue } from '../core/decide.js';
+import { decideRecovery, decideStrayRequeue, decideTakeover } from '../core/decide.js';
 import { AGENT_PID_DIR } from './phase.js';
 import { nothingYet, type Happened, type Reporter, type RunState } from './run-state.js';
 import { pipelineOf } from '../core/scheduler.js';
@@ -32,8 +32,7 @@ export async function recoverPreviousRun(
   for (const item of now) {
     if (item.location === INBOX || item.location === DONE || item.fields.status !== 'running' || busy.has(item.id))
       continue;
-    const host = item.fields.owner?.split(':')[0];
-    if (host !== undefined && host !== os.hostname() && run.config.settings.git.remote) continue;
+    if (heldByAnotherClone(run, item.fields.owner)) continue;
     const phase = pipelineOf(item, run.config)?.phases.find((p) => p.name === item.location);
     // `running` as committed is a claim of this phase; otherwise it is what a half-done move
     // carried over from the phase before (its journal lost with .tend/), and no attempt here
@@ -53,6 +52,23 @@ export async function recoverPreviousRun(
     await run.attempt(happened, item, decideRecovery(item, claimedHere ? phase : undefined, run.config));
   }
   return { ...happened, busy };
+}
+
+/**
+ * Whether `owner` is another clone's live run: with a remote, items another host holds are its
+ * own to recover, and so are those of a live process on this host (a second clone here).
+ */
+function heldByAnotherClone(run: RunState, owner: string | undefined): boolean {
+  if (!owner || !(run.remote ?? run.config.settings.git.remote)) return false;
+  const [host, pid] = [owner.slice(0, owner.lastIndexOf(':')), Number(owner.slice(owner.lastIndexOf(':') + 1))];
+  if (host !== os.hostname()) return true;
+  if (!Number.isInteger(pid) || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function reportFinished(reporter: Reporter, subjects: string[]): void {
@@ -75,6 +91,34 @@ export async function requeueStrayClaims(
   for (const item of items) {
     if (item.fields.status !== 'running' || item.fields.owner !== run.owner || leftAlone(item.id)) continue;
     await run.attempt(happened, item, decideStrayRequeue(item));
+  }
+  return happened;
+}
+
+/**
+ * Leases: a claim another clone's run holds is taken over once its phase's timeout plus
+ * `git.lease_grace` has passed since the claim commit (its author date, which a rebase keeps).
+ * Its run would have stopped the agent by then, so it has stopped itself. A phase without a
+ * timeout has no lease.
+ */
+export async function takeOverExpiredLeases(
+  run: RunState,
+  items: Item[],
+  leftAlone: (id: string) => boolean,
+): Promise<Happened> {
+  const happened = nothingYet();
+  if (!run.remote) return happened;
+  const { settings } = run.config;
+  for (const item of items) {
+    const owner = item.fields.owner;
+    if (item.fields.status !== 'running' || !owner || owner === run.owner || leftAlone(item.id)) continue;
+    const phase = pipelineOf(item, run.config)?.phases.find((p) => p.name === item.location);
+    const timeout = phase?.timeout ?? settings.timeout;
+    if (!phase || timeout === 0 || !heldByAnotherClone(run, owner)) continue;
+    const claimed = await git(run.root, ['log', '-1', '--format=%at', '--', literal(item.file)]);
+    const at = Number(claimed.stdout.trim()) * 1000;
+    if (!Number.isFinite(at) || at === 0 || Date.now() < at + timeout + settings.git.lease_grace) continue;
+    await run.attempt(happened, item, decideTakeover(item, phase, run.config, owner));
   }
   return happened;
 }

@@ -98,6 +98,14 @@ export class RunState {
   readonly carriedUsd: number;
   /** Written into `owner` of the items this run claims. */
   readonly owner = `${os.hostname()}:${process.pid}`;
+  /** The git remote this run syncs with (`--sync`, `git.remote`), and where its syncing stands. */
+  remote?: string;
+  readonly sync: { head: string; nextAt: number; backoffMs: number; offline: boolean; note?: string } = {
+    head: '',
+    nextAt: 0,
+    backoffMs: 0,
+    offline: false,
+  };
   /** The last good configuration; the loop replaces it when the files change. */
   config: Config;
   // What the loop knows between ticks, changed by runner.ts alone.

@@ -14,13 +14,16 @@ import { runJob, type JobEvent } from './job.js';
 import { AgentUnavailable } from './phase.js';
 import { acquireRunLock } from '../edges/lock.js';
 import { approve, block, takeIn } from './moves.js';
-import { recoverPreviousRun, reportFinished, requeueStrayClaims } from './recovery.js';
+import { recoverPreviousRun, reportFinished, requeueStrayClaims, takeOverExpiredLeases } from './recovery.js';
 import { emptySummary, RunState, type Happened, type Reporter, type RunSummary } from './run-state.js';
 import { beginRunBudget, endRunBudget, readDay } from './run-budget.js';
 import { plan, type Cap, type Plan, type Start } from '../core/scheduler.js';
 import { commitHandChanges, takenByHand } from './taken-by-hand.js';
 import { watchRepo, type RepoWatcher } from '../edges/watcher.js';
 import { STATE_DIR } from '../edges/state-dir.js';
+import { RemoteRefused } from '../edges/remote.js';
+import { chooseRemote } from './sync.js';
+import { syncIfDue } from './run-sync.js';
 
 export type { Reporter, RunSummary } from './run-state.js';
 
@@ -38,6 +41,8 @@ export interface RunOptions {
   watch?: boolean;
   /** Poll instead of native file events (for file systems without them). */
   polling?: boolean;
+  /** Sync with a git remote: its name (or URL), or true for `git.remote` in ORCHESTRATOR.md. */
+  sync?: string | true;
 }
 
 /** How soon an inbox file still open for writing is looked at again. */
@@ -113,6 +118,8 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
       summary,
       carriedUsd: budget.carriedUsd,
     });
+    run.remote = opts.sync === true ? chooseRemote(undefined, first.config.settings.git.remote) : opts.sync;
+    run.remote ??= first.config.settings.git.remote;
     const recovered = await recoverPreviousRun(run, first.snapshot.items);
     run.busy = recovered.busy;
     fold(run, recovered);
@@ -128,6 +135,8 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     } finally {
       await Promise.allSettled(run.jobs.values());
     }
+    // What the run committed last goes to the remote before it ends (offline: it says so).
+    if (!run.fatal) await syncIfDue(run, true);
     await endRunBudget(root);
     await runAutoMaintenance(root); // skipped after each of the run's commits (see git.ts)
     if (run.fatal) throw run.fatal;
@@ -179,8 +188,9 @@ async function tickFailed(
   err: unknown,
 ): Promise<'again' | 'stop'> {
   tick.failures += 1;
-  // The branch moved under the run: going on would commit on top of someone else's history.
-  if (err instanceof BranchMoved) {
+  // The branch moved under the run: going on would commit on top of someone else's history. A
+  // remote that refuses us (access, a protected branch) will not change its mind on a retry.
+  if (err instanceof BranchMoved || err instanceof RemoteRefused) {
     run.fatal ??= err;
     return 'stop';
   }
@@ -209,6 +219,11 @@ async function runTick(
   tick: { lastInvalid: string },
 ): Promise<'again' | 'stop'> {
   const { root, signal } = run;
+  // Pull before planning (and push what the last transitions committed).
+  if (await syncIfDue(run)) {
+    run.dirty = true;
+    return 'again';
+  }
   const repo = await openRepo(root);
   const configAt = await configChangedAt(root);
   const reload = configs.settle(repo, configAt);
@@ -243,6 +258,7 @@ async function runTick(
   }
   const leftAlone = (id: string) => activeAtStart.has(id) || run.active.has(id) || run.broken.has(id);
   if (fold(run, await requeueStrayClaims(run, repo.snapshot.items, leftAlone))) return 'again';
+  if (fold(run, await takeOverExpiredLeases(run, repo.snapshot.items, leftAlone))) return 'again';
   const capped = run.config.settings.budget.per_day_usd !== undefined;
   run.dayRead = await readDay(root, capped, run.dayRead, run.spentUsd, Date.now());
   const p = planNow(run, repo.snapshot);
@@ -341,6 +357,7 @@ function noteJob(run: RunState, id: string, event: JobEvent): void {
   else if (event.kind === 'spent') summary.costUsd += event.usd;
   else if (event.kind === 'removed') run.removedWhileRunning.set(id, event.phase);
   else if (event.kind === 'failed') jobFailed(run, id, event.error);
+  else if (event.kind === 'lost') run.reporter.info(`${id}: another clone claimed or moved it first; planning again`);
   else {
     if (event.ok) summary.phasesDone += 1;
     else if (event.failure) summary.failures += 1;
@@ -351,7 +368,7 @@ function noteJob(run: RunState, id: string, event: JobEvent): void {
 
 /** A job failed for a reason that is not the item's fault (its item was requeued): count the error. */
 function jobFailed(run: RunState, id: string, err: unknown): void {
-  if (err instanceof AgentUnavailable || err instanceof BranchMoved) {
+  if (err instanceof AgentUnavailable || err instanceof BranchMoved || err instanceof RemoteRefused) {
     run.fatal ??= err;
     return;
   }
@@ -489,6 +506,7 @@ async function waitForWork(
       watcher && run.writing.size === 0 ? IDLE_LOOK_MS : pollMs,
       Number.isFinite(due) ? Math.max(10, due - Date.now()) : Infinity,
       configSettling ? CONFIG_SETTLE_MS : Infinity,
+      run.remote ? Math.max(10, run.sync.nextAt - Date.now()) : Infinity,
     );
     await Promise.race([sleep(idleMs, signal), ...(woken ? [woken] : [])]);
   }

@@ -13,6 +13,7 @@ import { parseSettings } from '../core/settings.js';
 import { checkCanCommit, checkIdentity, findRepoRoot, git, headCommit, initRepo, isIgnored } from '../edges/git.js';
 import { checkFolders } from '../edges/repo.js';
 import { STATE_DIR } from '../edges/state-dir.js';
+import { attributesWithDriver, configureDriver } from '../edges/merge-driver.js';
 import { carryOut } from './writer.js';
 
 const STARTER_CONTEXT = `Describe your project here for the agents: what it is, how to build and test it, the
@@ -133,8 +134,19 @@ export async function init(cwd: string, options: { author?: string } = {}): Prom
   } else if (await gitignoreLeftByInit(root)) {
     recovered.push('.gitignore');
   }
+  if (await addDriverAttributes(root)) created.push('.gitattributes');
+  // Local git config does not travel with a clone: each init (run again on a clone) sets it.
+  await configureDriver(root);
   const paths = [...created, ...recovered];
   const committed = paths.length > 0 && (await carryOut({ root, author }, { paths, message: INIT_MESSAGE }));
   const commit = committed ? await headCommit(root) : undefined;
   return { root, createdRepo, created, kept, recovered, commit };
+}
+
+/** `.gitattributes` sends item files to tend's merge driver; true when init added the line. */
+async function addDriverAttributes(root: string): Promise<boolean> {
+  const text = await attributesWithDriver(root);
+  if (text === undefined) return false;
+  await writeFile(path.join(root, '.gitattributes'), text);
+  return true;
 }

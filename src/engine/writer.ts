@@ -8,7 +8,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { checkNotRewritten, commitPaths, currentBranchFast } from '../edges/git.js';
+import { checkNotRewritten, commitPaths, currentBranchFast, withGitLock } from '../edges/git.js';
+import { dropCommit, integrate } from '../edges/remote.js';
 import { serializeItem, updateItem } from '../core/item.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { commitMessage, type Transition } from '../core/transition.js';
@@ -49,6 +50,18 @@ export interface FilesChange {
   message: string;
   /** A file to write first (`tend add`), committed with the paths. */
   create?: { file: string; text: string };
+  /** A file or folder to rename first (an id another clone took), committed with the paths. */
+  rename?: { from: string; to: string };
+}
+
+/** The remote's commits brought in under ours (tend sync): the only other way tend's branch moves. */
+export interface IntegrateChange {
+  integrate: { upstream: string; merge: boolean };
+}
+
+/** A commit of ours taken out of the branch (a claim another clone won first). */
+export interface DropChange {
+  drop: string;
 }
 
 /** The journal records a killed tend process left: finished, or reported busy while their process lives. */
@@ -74,11 +87,14 @@ export interface ItemWritten {
 export function carryOut(target: ItemTarget, change: ItemChange): Promise<ItemWritten>;
 export function carryOut(target: Target, change: FilesChange): Promise<boolean>;
 export function carryOut(target: Target, change: PendingChange): Promise<Finished>;
+export function carryOut(target: Target & { branch: string }, change: IntegrateChange | DropChange): Promise<void>;
 export function carryOut(
   target: Target,
-  change: ItemChange | FilesChange | PendingChange,
-): Promise<ItemWritten | boolean | Finished> {
+  change: ItemChange | FilesChange | PendingChange | IntegrateChange | DropChange,
+): Promise<ItemWritten | boolean | Finished | void> {
+  if ('drop' in change) return dropOwn(target as Target & { branch: string }, change.drop);
   if ('pending' in change) return finishPending(target);
+  if ('integrate' in change) return integrateRemote(target as Target & { branch: string }, change.integrate);
   if ('paths' in change) return commitFiles(target, change);
   return carryOutDecision(target as ItemTarget, change);
 }
@@ -117,8 +133,29 @@ async function carryOutDecision(target: ItemTarget, { item, decision }: ItemChan
   return { ...applied, transition: d.transition };
 }
 
+/**
+ * Rebase tend's commits onto the remote's (or merge them), one git operation at a time with the
+ * run's commits; a branch rewritten under tend is refused first, as before any commit.
+ */
+async function integrateRemote(
+  target: Target & { branch: string },
+  { upstream, merge }: IntegrateChange['integrate'],
+): Promise<void> {
+  await checkNotRewritten(target.root, target.branch);
+  await withGitLock(() => integrate(target.root, target.branch, upstream, merge));
+}
+
+async function dropOwn(target: Target & { branch: string }, commit: string): Promise<void> {
+  await checkNotRewritten(target.root, target.branch);
+  await withGitLock(() => dropCommit(target.root, target.branch, commit));
+}
+
 async function commitFiles(target: Target, change: FilesChange): Promise<boolean> {
   const { root } = target;
+  if (change.rename) {
+    await mkdir(path.dirname(path.join(root, change.rename.to)), { recursive: true });
+    await rename(path.join(root, change.rename.from), path.join(root, change.rename.to));
+  }
   if (change.create) {
     await mkdir(path.join(root, path.dirname(change.create.file)), { recursive: true });
     await writeFileAtomic(root, change.create.file, change.create.text);

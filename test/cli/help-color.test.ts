@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { item, runRepo } from '../helpers/engine.js';
-import { scratchDir, scratchRepo, tend, tendOk, writeTree } from '../helpers/repo.js';
+import { git, scratchDir, scratchRepo, tend, tendOk, writeTree } from '../helpers/repo.js';
 import { ANSI, copyRepo, outsideGitEnv, sharedRepo } from './support.js';
 
 /** Every command `tend --help` lists; the first test fails when one is added and not listed here. */
@@ -23,6 +23,7 @@ const COMMANDS = [
   'retry',
   'redo',
   'pr',
+  'sync',
   'board',
 ];
 
@@ -151,6 +152,8 @@ describe('NO_COLOR, command by command', () => {
     // board serves until it is interrupted: what it prints is checked in test/board/server.test.ts.
     ['board', ['board', '--help']],
     ['pr', ['pr', 'to-approve'], 1],
+    // A bare repository made for the test (below) under the copy's ignored .tend/ is the remote.
+    ['sync', ['sync', '.tend/remote.git']],
   ];
 
   it('covers every command', () => {
@@ -159,6 +162,7 @@ describe('NO_COLOR, command by command', () => {
 
   it.each(runs)('tend %s ends as expected and prints no escape codes', async (command, args, exitCode = 0) => {
     const root = command === 'init' ? await scratchRepo() : await copyRepo(ran);
+    if (command === 'sync') await git(root, 'init', '--quiet', '--bare', '.tend/remote.git');
     const result = await tend(root, args, { env: NO_COLOR_DESPITE_FORCE });
     expect(result.exitCode, result.report).toBe(exitCode);
     expect(result.stdout + result.stderr).not.toMatch(ANSI);

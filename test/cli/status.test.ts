@@ -80,7 +80,16 @@ describe('tend status', () => {
 
   it('has the documented JSON shape', async () => {
     const json = await statusJson(board());
-    expect(Object.keys(json).sort()).toEqual(['config', 'counts', 'done', 'invalid', 'items', 'run', 'version']);
+    expect(Object.keys(json).sort()).toEqual([
+      'config',
+      'counts',
+      'done',
+      'invalid',
+      'items',
+      'run',
+      'sync',
+      'version',
+    ]);
     expect(json.version).toBe(1);
     for (const item of json.items) {
       expect(item).toEqual({

@@ -40,6 +40,8 @@ describe('parseSettings', () => {
       'per_day_usd',
       'branch',
       'remote',
+      'sync_every',
+      'lease_grace',
       'author',
       'after_create',
       'before_run',

@@ -6,6 +6,7 @@ import { paint, printJson } from '../output.js';
 import { formatProblem } from '../../core/problem.js';
 import { openRepo, type Repo } from '../../edges/repo.js';
 import { findExecutable } from '../../edges/which.js';
+import { ATTRIBUTES_LINE, driverSetup, type DriverSetup } from '../../edges/merge-driver.js';
 
 export interface Check {
   name: string;
@@ -134,7 +135,26 @@ export async function doctor(cwd: string): Promise<Check[]> {
     ...agentChecks(repo),
     stateDirCheck(await stateDirIgnored(root)),
     backlogCheck(repo),
+    mergeDriverCheck(await driverSetup(root)),
   ];
+}
+
+/** Item files merge key by key only where the local git config defines the driver (a clone lacks it). */
+function mergeDriverCheck(setup: DriverSetup): Check {
+  const details: string[] = [];
+  if (!setup.attributes) details.push(`.gitattributes lacks the line \`${ATTRIBUTES_LINE}\``);
+  if (setup.driver === 'missing') details.push('git config merge.tend.driver is not set in this clone');
+  if (setup.driver === 'elsewhere') details.push(`merge.tend.driver runs a tend that is gone: ${setup.configured}`);
+  const ok = details.length === 0;
+  return {
+    name: 'item merge driver',
+    ok,
+    severity: 'warning',
+    details: ok ? ['item files merge key by key on git pull'] : details,
+    fix:
+      'run `tend init` in this clone: it sets the local git config and .gitattributes ' +
+      '(git config does not travel with a clone)',
+  };
 }
 
 export function printChecks(checks: Check[], json: boolean): void {

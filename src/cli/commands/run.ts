@@ -16,6 +16,8 @@ export interface RunCommandOptions {
   quiet: boolean;
   json: boolean;
   poll: boolean;
+  /** `--sync [REMOTE]`: a remote, or true for git.remote. */
+  sync?: string | true;
 }
 
 /** One plain line per transition: for logs, CI and pipes. */
@@ -77,6 +79,7 @@ export async function runCommand(cwd: string, options: RunCommandOptions): Promi
       polling: options.poll,
       agent: options.agent,
       concurrency: options.concurrency,
+      sync: options.sync,
       signal: controller.signal,
       reporter,
     }).finally(() => live?.close());

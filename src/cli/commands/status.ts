@@ -1,5 +1,6 @@
 // `tend status`: the board as text or JSON.
-import { board, boardJson } from '../../core/board.js';
+import { hostname } from 'node:os';
+import { board, boardJson, type Board } from '../../core/board.js';
 import { formatDuration } from '../../core/duration.js';
 import { clean, paint, printJson, table, truncate } from '../output.js';
 import { formatProblem } from '../../core/problem.js';
@@ -9,6 +10,7 @@ import { readDoneItems } from '../../edges/store.js';
 import { runHolder } from '../../edges/lock.js';
 import type { Repo } from '../../edges/repo.js';
 import { heldByDayCap } from '../../engine/run-budget.js';
+import { syncStatus, type SyncStatus } from '../../edges/remote.js';
 
 /** How many finished items `tend status` shows by default (`--done` in the command table says the same). */
 const LATEST_DONE = 5;
@@ -62,12 +64,13 @@ export async function status(repo: Repo, options: { json: boolean; done?: number
   const b = board(snapshot, repo.config, latest);
   const run = await runHolder(repo.root);
   const held = await heldBack(repo, snapshot.items, now);
+  const sync = await syncStatus(repo.root, repo.config.settings.git.remote);
   if (options.json) {
-    printJson({ ...boardJson(b, repo, now, held.items), run: run ?? null });
+    printJson({ ...boardJson(b, repo, now, held.items), run: run ?? null, sync: sync ?? null });
     return;
   }
   // `running` in a file with no run to hold it: the run died (kill -9, a reboot) at that point.
-  const interrupted = (item: Item) => item.fields.status === 'running' && !run;
+  const interrupted = (item: Item) => item.fields.status === 'running' && !run && !heldElsewhere(item, sync);
   const c = paint(process.stdout);
   const out: string[] = [];
   const groups = b.groups.filter((g) => g.count > 0);
@@ -99,14 +102,7 @@ export async function status(repo: Repo, options: { json: boolean; done?: number
     }
     out.push('');
   }
-  if (b.invalid.length > 0) {
-    out.push(c('red', c('bold', `invalid (${b.invalid.length})`)) + c('dim', ' — not touched by tend until fixed'));
-    for (const entry of b.invalid) {
-      out.push(`  ${entry.path}`);
-      for (const p of entry.problems) out.push(`    ${formatProblem(p)}`);
-    }
-    out.push('');
-  }
+  out.push(...invalidLines(b.invalid, c));
   for (const p of repo.errors) out.push(c('red', `config error: ${formatProblem(p)}`));
   const cut = b.groups.flatMap((g) => g.items).filter(interrupted).length;
   if (cut > 0) {
@@ -115,5 +111,40 @@ export async function status(repo: Repo, options: { json: boolean; done?: number
   }
   if (held.line) out.push(c('yellow', held.line));
   if (run) out.push(c('dim', `tend run is working here (pid ${run.pid} on ${run.host}, since ${run.started})`));
+  if (sync?.ahead !== undefined) out.push(c(sync.lastError ? 'yellow' : 'dim', syncLine(sync, sync.ahead)));
   process.stdout.write(`${out.join('\n').trimEnd()}\n`);
+}
+
+/** The invalid entries with their problems, under a heading; nothing when there are none. */
+function invalidLines(invalid: Board['invalid'], c: ReturnType<typeof paint>): string[] {
+  if (invalid.length === 0) return [];
+  const out = [c('red', c('bold', `invalid (${invalid.length})`)) + c('dim', ' — not touched by tend until fixed')];
+  for (const entry of invalid) {
+    out.push(`  ${entry.path}`);
+    for (const p of entry.problems) out.push(`    ${formatProblem(p)}`);
+  }
+  return [...out, ''];
+}
+
+/** One line on where the clone stands against its remote: ahead since when, and why it could not push. */
+function syncLine(sync: SyncStatus, ahead: number): string {
+  const upstream = `${sync.remote}/${sync.branch}`;
+  if (sync.ahead === 0)
+    return `sync: up to date with ${upstream}${sync.lastPush ? ` (last push ${local(sync.lastPush)})` : ''}`;
+  const since = sync.aheadSince ? ` since ${local(sync.aheadSince)}` : '';
+  const why = sync.lastError ? `; last try: ${sync.lastError}` : '; `tend sync` pushes them';
+  return `sync: ${ahead} commit(s) not on ${upstream}${since}${why}`;
+}
+
+/** An ISO time as the person's local `YYYY-MM-DD HH:MM`. */
+function local(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** With a remote, a claim of another host's run is that run's, not one cut off here. */
+function heldElsewhere(item: Item, sync: SyncStatus | undefined): boolean {
+  return sync !== undefined && !item.fields.owner?.startsWith(`${hostname()}:`);
 }

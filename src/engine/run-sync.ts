@@ -1,0 +1,68 @@
+// A run with a remote: pull before scheduling, push after each transition, fetch on a period
+// when idle, and wait out an unreachable remote with backoff while the work goes on locally.
+import type { Item } from '../core/backlog.js';
+import { TendError } from '../core/problem.js';
+import { headCommit } from '../edges/git.js';
+import { claimByPush, RemoteUnreachable, syncOnce } from './sync.js';
+import type { RunState } from './run-state.js';
+
+/** Longest wait between tries of an unreachable remote. */
+const MAX_BACKOFF_MS = 60_000;
+const FIRST_BACKOFF_MS = 1_000;
+
+/**
+ * Sync if it is due: the branch has moved since the last sync (a transition to push), or the
+ * period (`git.sync_every`) has passed. An unreachable remote is tried again with backoff; a
+ * refusal stops the run. True when commits came in (the snapshot is stale).
+ */
+export async function syncIfDue(run: RunState, force = false): Promise<boolean> {
+  const remote = run.remote;
+  if (!remote) return false;
+  const now = Date.now();
+  const head = (await headCommit(run.root)) ?? '';
+  const state = run.sync;
+  if (!force && now < state.nextAt && (state.offline || head === state.head)) return false;
+  try {
+    const report = await syncOnce({ root: run.root, branch: run.branch, author: run.author }, remote);
+    for (const r of report.renamed)
+      run.reporter.warn(`${r.from} is renamed ${r.to}: ${remote} has another item with that id`);
+    if (report.branchesNote && report.branchesNote !== state.note) run.reporter.warn(report.branchesNote);
+    state.note = report.branchesNote;
+    if (state.offline) run.reporter.info(`the remote ${remote} is back: this clone's commits are pushed`);
+    Object.assign(state, { offline: false, backoffMs: 0, nextAt: now + run.config.settings.git.sync_every });
+    state.head = (await headCommit(run.root)) ?? '';
+    return report.pulled > 0 || report.renamed.length > 0;
+  } catch (err) {
+    if (!(err instanceof RemoteUnreachable)) throw err;
+    wentOffline(run, err);
+    return false;
+  }
+}
+
+function wentOffline(run: RunState, err: TendError): void {
+  const state = run.sync;
+  if (!state.offline) run.reporter.warn(`${err.message}; ${err.fix ?? ''}`);
+  state.offline = true;
+  state.backoffMs = Math.min(MAX_BACKOFF_MS, state.backoffMs ? state.backoffMs * 2 : FIRST_BACKOFF_MS);
+  state.nextAt = Date.now() + state.backoffMs;
+}
+
+/**
+ * Push the claim of `claimed` before its agent starts. 'lost' when another clone moved the item
+ * first (our claim is gone from history); 'held' otherwise, offline included: a clone that cannot
+ * reach the remote keeps working, and its claim is pushed when the remote is back.
+ */
+export async function pushClaim(run: RunState, before: Item, claimed: Item): Promise<'held' | 'lost'> {
+  const remote = run.remote;
+  if (!remote || run.sync.offline) return 'held';
+  try {
+    const target = { root: run.root, branch: run.branch, author: run.author };
+    const result = await claimByPush(target, remote, before, claimed);
+    run.sync.head = (await headCommit(run.root)) ?? '';
+    return result;
+  } catch (err) {
+    if (!(err instanceof RemoteUnreachable)) throw err;
+    wentOffline(run, err);
+    return 'held';
+  }
+}

@@ -1,0 +1,141 @@
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { git, scratchDir, tend, writeTree } from '../helpers/repo.js';
+import { cloneOf, sharedRepo } from '../helpers/remote.js';
+import { eventually, startLiveRun, waitFor } from '../helpers/processes.js';
+
+const PAIR = '---\nphases:\n  - { name: triage }\n  - { name: build }\n---\nTwo phases in the checkout.\n';
+const ITEM = (title: string) =>
+  `---\ntitle: ${title}\npipeline: pair\ncreated: 2026-12-01T00:00:00Z\n---\n${title}: some text.\n`;
+
+/** Every (item, outcome, phase) in the remote's history, one line per transition commit. */
+async function transitions(repo: string): Promise<string[]> {
+  const format =
+    '%(trailers:key=Tend-Item,valueonly,separator=)|%(trailers:key=Tend-Outcome,valueonly,separator=)|%(trailers:key=Tend-Phase,valueonly,separator=)';
+  const out = await git(repo, 'log', 'main', `--format=${format}`, '--grep=^Tend-Item:');
+  return out.split('\n').filter(Boolean).sort();
+}
+
+describe('tend run --sync', () => {
+  it('two clones racing on one item with a slow agent: each phase runs once, each transition is in the history once', async () => {
+    const { remote } = await sharedRepo(
+      { 'pipelines/pair.md': PAIR, 'backlog/race.md': ITEM('Race') },
+      { script: 'count-and-sleep.mjs' },
+    );
+    const [a, b] = [await cloneOf(remote), await cloneOf(remote)];
+    const counts = path.join(await scratchDir(), 'counts');
+    const env = { FAKE_COUNT_FILE: counts, FAKE_DELAY_MS: '1500' };
+    const runs = await Promise.all([a, b].map((dir) => tend(dir, ['run', '--once', '--sync', 'origin'], { env })));
+    for (const run of runs) expect(run.exitCode, run.report).toBe(0);
+
+    const ran = (await readFile(counts, 'utf8')).split('\n').filter(Boolean).sort();
+    expect(ran).toEqual(['race build', 'race triage']);
+    expect(await transitions(remote)).toEqual([
+      'race|claimed|build',
+      'race|claimed|triage',
+      'race|done|build',
+      'race|done|triage',
+      'race|intake|inbox',
+    ]);
+    for (const dir of [a, b]) {
+      await git(dir, 'pull', '--quiet', '--rebase');
+      expect(await git(dir, 'ls-files', 'backlog/done/race')).toContain('backlog/done/race/item.md');
+    }
+  }, 120_000);
+});
+
+describe('leases', () => {
+  it("another host's claim is taken over after its lease, visibly; a fresh claim is left alone", async () => {
+    const running = (title: string) =>
+      ITEM(title).replace('pipeline: pair', 'pipeline: pair\nstatus: running\nowner: gone-host:4242\nattempts: 1');
+    const { remote, first } = await sharedRepo({ 'pipelines/pair.md': PAIR }, { script: 'count-and-sleep.mjs' });
+    await writeTree(first, { 'backlog/triage/stale/item.md': running('Stale') });
+    await git(first, 'add', '--all');
+    await git(first, 'commit', '--quiet', '--date=2 hours ago', '-m', 'tend: stale triage started (attempt 1)');
+    await writeTree(first, { 'backlog/triage/fresh/item.md': running('Fresh') });
+    await git(first, 'add', '--all');
+    await git(first, 'commit', '--quiet', '-m', 'tend: fresh triage started (attempt 1)');
+    await git(first, 'push', '--quiet');
+
+    const clone = await cloneOf(remote);
+    const counts = path.join(await scratchDir(), 'counts');
+    const run = await tend(clone, ['run', '--once', '--sync', 'origin'], { env: { FAKE_COUNT_FILE: counts } });
+    expect(run.exitCode, run.report).toBe(0);
+    expect(run.stdout).toMatch(/stale triage requeued \(the lease of gone-host:4242 ran out\)/);
+    expect((await readFile(counts, 'utf8')).split('\n').filter(Boolean).sort()).toEqual([
+      'stale build',
+      'stale triage',
+    ]);
+    const history = await transitions(remote);
+    expect(history.filter((t) => t.startsWith('stale|taken-over'))).toEqual(['stale|taken-over|triage']);
+    expect(history.filter((t) => t.startsWith('fresh|'))).toEqual([]);
+    expect(await git(clone, 'show', 'HEAD:backlog/triage/fresh/item.md')).toMatch(/owner: gone-host:4242/);
+  });
+});
+
+describe('tend run --sync without the remote', () => {
+  it('a remote taken away: the run works locally and says so; once it is back, the next run pushes everything', async () => {
+    const { remote, first } = await sharedRepo({ 'pipelines/pair.md': PAIR }, { script: 'count-and-sleep.mjs' });
+    await rename(remote, `${remote}.away`);
+    await writeTree(first, { 'backlog/offline.md': ITEM('Offline') });
+    const offline = await tend(first, ['run', '--once', '--sync', 'origin']);
+    expect(offline.exitCode, offline.report).toBe(0);
+    expect(offline.stderr).toMatch(/the remote origin cannot be reached[\s\S]*keeps working and committing locally/);
+    expect(await git(first, 'ls-files', 'backlog/done/offline')).toContain('item.md');
+    expect((await tend(first, ['status'])).stdout).toMatch(/sync: \d+ commit\(s\) not on origin\/main since/);
+
+    await rename(`${remote}.away`, remote);
+    const back = await tend(first, ['run', '--once', '--sync', 'origin']);
+    expect(back.exitCode, back.report).toBe(0);
+    expect(await git(remote, 'rev-parse', 'main')).toBe(await git(first, 'rev-parse', 'HEAD'));
+    expect((await transitions(remote)).filter((t) => t.startsWith('offline|done'))).toHaveLength(2);
+  });
+
+  it('a remote that refuses the push stops the run with the reason, instead of retrying', async () => {
+    const { remote, first } = await sharedRepo({ 'pipelines/pair.md': PAIR }, { script: 'count-and-sleep.mjs' });
+    const hook = path.join(remote, 'hooks', 'pre-receive');
+    await writeFile(hook, '#!/bin/sh\necho "main is protected" >&2\nexit 1\n');
+    await chmod(hook, 0o755);
+    await writeTree(first, { 'backlog/refused.md': ITEM('Refused') });
+    const run = await tend(first, ['run', '--once', '--sync', 'origin']);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/the remote origin refused the push[\s\S]*main is protected/);
+    expect(run.stderr.match(/refused the push/g)?.length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('work branches travel', () => {
+  it("a worktree phase's branch tend/<id> is pushed, so a pull request can be opened from any clone", async () => {
+    const built = '---\nphases:\n  - { name: build, workspace: worktree }\n---\nOne build in a worktree.\n';
+    const { remote, first } = await sharedRepo({ 'pipelines/built.md': built }, { script: 'commit-code.mjs' });
+    await writeTree(first, { 'backlog/feature.md': ITEM('Feature').replace('pipeline: pair', 'pipeline: built') });
+    const run = await tend(first, ['run', '--once', '--sync', 'origin']);
+    expect(run.exitCode, run.report).toBe(0);
+    expect(await git(remote, 'rev-parse', 'tend/feature')).toBe(await git(first, 'rev-parse', 'tend/feature'));
+    const laptop = await cloneOf(remote);
+    expect(await git(laptop, 'log', '--format=%s', '-1', 'origin/tend/feature')).not.toBe('');
+  });
+});
+
+describe('a live run with a remote', () => {
+  it('picks up an item pushed from another clone without a restart, and pushes what it did', async () => {
+    const { remote, first: server } = await sharedRepo(
+      { 'pipelines/pair.md': PAIR },
+      { script: 'count-and-sleep.mjs', overrides: { git: '{ remote: origin, sync_every: 1s }' } },
+    );
+    const live = startLiveRun(server, { args: ['--sync'] });
+    await waitFor(() => live.output().includes('watching'), 'the run to start watching');
+    const laptop = await cloneOf(remote);
+    await writeTree(laptop, { 'backlog/from-laptop.md': ITEM('From laptop') });
+    await git(laptop, 'add', '--all');
+    await git(laptop, 'commit', '--quiet', '-m', 'an item from the laptop');
+    await git(laptop, 'push', '--quiet');
+    await eventually(
+      async () => (await transitions(remote)).filter((t) => t.startsWith('from-laptop|done')).length,
+      (n) => n === 2,
+      'both phases of the laptop item to be done and pushed',
+      60_000,
+    );
+  }, 90_000);
+});
