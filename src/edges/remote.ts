@@ -290,3 +290,53 @@ export async function pushWorkBranches(root: string, remote: string): Promise<st
     ? `some tend/<id> branches were not pushed: ${remote} has other commits on them`
     : why.message;
 }
+
+/**
+ * Items `upstream` took over since HEAD last had it (a lease run out, `Tend-Previous-Owner`):
+ * id -> the owners taken from.
+ */
+export async function takeoversSince(root: string, upstream: string): Promise<Map<string, Set<string>>> {
+  const format =
+    '%(trailers:key=Tend-Item,valueonly,separator=)%x1f%(trailers:key=Tend-Previous-Owner,valueonly,separator=)';
+  const out = await gitOk(root, ['log', '--grep=^Tend-Previous-Owner:', `--format=${format}`, `HEAD..${upstream}`]);
+  const found = new Map<string, Set<string>>();
+  for (const line of out.split('\n')) {
+    const [id = '', owner = ''] = line.split('\x1f').map((s) => s.trim());
+    if (id && owner) found.set(id, (found.get(id) ?? new Set()).add(owner));
+  }
+  return found;
+}
+
+/** Commits HEAD has that `upstream` lacks, of item `id` (their `Tend-Item`), newest first. */
+export async function ownCommitsOf(root: string, upstream: string, id: string): Promise<string[]> {
+  const format = '%H%x1f%(trailers:key=Tend-Item,valueonly,separator=)';
+  const out = await gitOk(root, ['log', '--no-merges', `--format=${format}`, `${upstream}..HEAD`]);
+  return out
+    .split('\n')
+    .map((line) => line.split('\x1f').map((s) => s.trim()))
+    .filter(([hash, item]) => hash && item === id)
+    .map(([hash = '']) => hash);
+}
+
+/** The texts of item `id`'s item.md that `commit` changed, as they were in its parent (absent ones left out). */
+export async function itemTextsBefore(root: string, commit: string, id: string): Promise<string[]> {
+  const out = await gitOk(root, ['diff-tree', '-r', '--no-renames', '--name-only', '--no-commit-id', commit]);
+  const inbox = `${BACKLOG_DIR}/${id}.md`;
+  const mine = out.split('\n').filter((p) => p === inbox || (idOfPath(p) === id && p.endsWith('/item.md')));
+  const texts = await Promise.all(mine.map((p) => fileAt(root, `${commit}^`, p)));
+  return texts.filter((t): t is string => t !== undefined);
+}
+
+/** A ref not taken yet for work of item `id` a sync takes out of the branch: `refs/tend/dropped/<id>/<n>`. */
+export async function freeDroppedRef(root: string, id: string): Promise<string> {
+  const out = await gitOk(root, ['for-each-ref', '--format=%(refname)', `refs/tend/dropped/${id}/`]);
+  const taken = new Set(out.split('\n').filter(Boolean));
+  let n = taken.size + 1;
+  while (taken.has(`refs/tend/dropped/${id}/${n}`)) n++;
+  return `refs/tend/dropped/${id}/${n}`;
+}
+
+/** Point `ref` at `commit`, so work taken out of the branch stays reachable (and out of git gc's way). */
+export async function keepRef(root: string, ref: string, commit: string): Promise<void> {
+  await gitOk(root, ['update-ref', ref, commit]);
+}

@@ -3,7 +3,7 @@
 import type { Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { headCommit } from '../edges/git.js';
-import { claimByPush, RemoteUnreachable, syncOnce } from './sync.js';
+import { claimByPush, droppedNote, RemoteUnreachable, syncOnce } from './sync.js';
 import type { RunState } from './run-state.js';
 
 /** Longest wait between tries of an unreachable remote. */
@@ -26,6 +26,7 @@ export async function syncIfDue(run: RunState, force = false): Promise<boolean> 
     const report = await syncOnce({ root: run.root, branch: run.branch, author: run.author }, remote);
     for (const r of report.renamed)
       run.reporter.warn(`${r.from} is renamed ${r.to}: ${remote} has another item with that id`);
+    for (const d of report.dropped) run.reporter.warn(droppedNote(d, remote));
     if (report.branchesNote && report.branchesNote !== state.note) run.reporter.warn(report.branchesNote);
     state.note = report.branchesNote;
     if (state.offline) run.reporter.info(`the remote ${remote} is back: this clone's commits are pushed`);

@@ -17,10 +17,14 @@ import {
   aheadOfRemote,
   collisions,
   fetchBranch,
+  freeDroppedRef,
   idsIn,
+  itemTextsBefore,
+  ownCommitsOf,
   push,
   pushWorkBranches,
   readSyncState,
+  takeoversSince,
   trackingRef,
   writeSyncState,
 } from '../edges/remote.js';
@@ -39,6 +43,16 @@ export interface SyncReport {
   renamed: { from: string; to: string }[];
   /** Why some work branches (`tend/<id>`) were not pushed, when they were not. */
   branchesNote?: string;
+  /** Work of ours on items the remote took over from us (a lease run out): out of the branch, kept under `ref`. */
+  dropped: Dropped[];
+}
+
+export interface Dropped {
+  id: string;
+  /** The claim the remote took the item over from. */
+  owner: string;
+  commits: number;
+  ref: string;
 }
 
 /** Pushes rejected in a row (another clone pushing each time in between) before a sync gives up. */
@@ -86,12 +100,13 @@ async function syncRaces(
   beforeIntegrate: ((upstream: string) => Promise<void>) | undefined,
 ): Promise<SyncReport> {
   const { root, branch } = target;
-  const report: SyncReport = { pulled: 0, pushed: 0, renamed: [] };
+  const report: SyncReport = { pulled: 0, pushed: 0, renamed: [], dropped: [] };
   for (let race = 0; race < MAX_PUSH_RACES; race++) {
     const remoteTip = await fetchBranch(root, remote, branch);
     const upstream = trackingRef(remote, branch);
     if (remoteTip) {
       await beforeIntegrate?.(upstream);
+      report.dropped.push(...(await dropTakenOver(target, upstream)));
       const renamed = await renameCollisions(target, remote, upstream);
       report.renamed.push(...renamed);
       const { ahead, behind } = await aheadBehind(root, upstream);
@@ -115,6 +130,39 @@ async function syncRaces(
   throw new TendError(
     `the remote ${remote} took other clones' commits ${MAX_PUSH_RACES} times in a row before ours`,
     'run `tend sync` again in a moment',
+  );
+}
+
+/**
+ * A dead owner's late push loses: when the remote took an item over from a claim (its lease ran
+ * out: `Tend-Previous-Owner`) and our first commit of that item the remote lacks was made while
+ * the item showed that same claim, all our commits of the item the remote lacks are taken out of
+ * our history (the other clone redid that work), and kept under `refs/tend/dropped/<id>/<n>`.
+ */
+async function dropTakenOver(target: Target & { branch: string }, upstream: string): Promise<Dropped[]> {
+  const { root } = target;
+  const takeovers = await takeoversSince(root, upstream);
+  const dropped: Dropped[] = [];
+  for (const [id, owners] of takeovers) {
+    // Looked up per item: dropping one item's commits rewrites the hashes of the commits after them.
+    const commits = await ownCommitsOf(root, upstream, id);
+    const first = commits[commits.length - 1];
+    if (!first) continue;
+    const before = (await itemTextsBefore(root, first, id)).map((text) => dataOf(text)?.owner);
+    const owner = before.find((o): o is string => typeof o === 'string' && owners.has(o));
+    if (!owner) continue;
+    const ref = await freeDroppedRef(root, id);
+    await carryOut(target, { drop: commits, keep: ref });
+    dropped.push({ id, owner, commits: commits.length, ref });
+  }
+  return dropped;
+}
+
+/** What a run or `tend sync` says of work dropped because its item was taken over. */
+export function droppedNote(d: Dropped, remote: string): string {
+  return (
+    `${d.id}: ${remote} took it over from ${d.owner} (its lease ran out), so ${d.commits} commit(s) made here ` +
+    `under that claim are taken out of this branch; they are kept under ${d.ref} (\`git log ${d.ref}\`)`
   );
 }
 

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { checkNotRewritten, commitPaths, currentBranchFast, withGitLock } from '../edges/git.js';
-import { dropCommit, integrate } from '../edges/remote.js';
+import { dropCommit, integrate, keepRef } from '../edges/remote.js';
 import { serializeItem, updateItem } from '../core/item.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { commitMessage, type Transition } from '../core/transition.js';
@@ -59,9 +59,14 @@ export interface IntegrateChange {
   integrate: { upstream: string; merge: boolean };
 }
 
-/** A commit of ours taken out of the branch (a claim another clone won first). */
+/**
+ * Commits of ours taken out of the branch: a claim another clone won first, or the work done
+ * under a claim another clone took over (given newest first). `keep`: a ref left on the newest,
+ * so the work stays reachable.
+ */
 export interface DropChange {
-  drop: string;
+  drop: string | string[];
+  keep?: string;
 }
 
 /** The journal records a killed tend process left: finished, or reported busy while their process lives. */
@@ -92,7 +97,7 @@ export function carryOut(
   target: Target,
   change: ItemChange | FilesChange | PendingChange | IntegrateChange | DropChange,
 ): Promise<ItemWritten | boolean | Finished | void> {
-  if ('drop' in change) return dropOwn(target as Target & { branch: string }, change.drop);
+  if ('drop' in change) return dropOwn(target as Target & { branch: string }, change);
   if ('pending' in change) return finishPending(target);
   if ('integrate' in change) return integrateRemote(target as Target & { branch: string }, change.integrate);
   if ('paths' in change) return commitFiles(target, change);
@@ -145,9 +150,14 @@ async function integrateRemote(
   await withGitLock(() => integrate(target.root, target.branch, upstream, merge));
 }
 
-async function dropOwn(target: Target & { branch: string }, commit: string): Promise<void> {
+async function dropOwn(target: Target & { branch: string }, { drop, keep }: DropChange): Promise<void> {
   await checkNotRewritten(target.root, target.branch);
-  await withGitLock(() => dropCommit(target.root, target.branch, commit));
+  const commits = typeof drop === 'string' ? [drop] : drop;
+  await withGitLock(async () => {
+    if (keep && commits[0]) await keepRef(target.root, keep, commits[0]);
+    // Newest first: taking one out rewrites only the commits after it, never an older one still to go.
+    for (const commit of commits) await dropCommit(target.root, target.branch, commit);
+  });
 }
 
 async function commitFiles(target: Target, change: FilesChange): Promise<boolean> {

@@ -1,6 +1,6 @@
 // `tend sync [REMOTE]`: one pull and push by hand (src/engine/sync.ts).
-import { RemoteUnreachable, syncByHand } from '../../engine/sync.js';
-import { printJson } from '../output.js';
+import { droppedNote, RemoteUnreachable, syncByHand } from '../../engine/sync.js';
+import { paint, printJson } from '../output.js';
 
 export async function syncCommand(cwd: string, remote: string | undefined, json: boolean): Promise<number> {
   try {
@@ -12,6 +12,9 @@ export async function syncCommand(cwd: string, remote: string | undefined, json:
     for (const r of report.renamed) {
       process.stdout.write(`renamed ${r.from} -> ${r.to}: ${report.remote} has another item with that id\n`);
     }
+    const err = paint(process.stderr);
+    for (const d of report.dropped)
+      process.stderr.write(`${err('yellow', 'warning')}: ${droppedNote(d, report.remote)}\n`);
     process.stdout.write(`synced with ${report.remote}: ${report.pulled} commit(s) in, ${report.pushed} out\n`);
     return 0;
   } catch (err) {
