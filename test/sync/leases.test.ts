@@ -63,3 +63,67 @@ describe('a claim taken over after its lease', () => {
     expect(await readFile(path.join(laptop, 'backlog/done/late/triage.md'), 'utf8')).toContain('by B');
   }, 60_000);
 });
+
+/**
+ * A pre-receive hook that stalls the first push of a claim from the process group named in
+ * `dir`/stall-pgid (it writes `dir`/stalled first), so the test can kill that runner mid-push.
+ */
+async function stallClaimPushes(remote: string, dir: string): Promise<void> {
+  const hook = path.join(remote, 'hooks', 'pre-receive');
+  await writeFile(
+    hook,
+    `#!/bin/sh
+read old new ref
+group=$(awk '{print $5}' /proc/$$/stat)
+[ -e '${dir}/stalled' ] && exit 0
+[ "$group" = "$(cat '${dir}/stall-pgid' 2>/dev/null)" ] || exit 0
+git log -1 --format=%B "$new" | grep -q '^Tend-Outcome: claimed$' || exit 0
+echo "$new" > '${dir}/stalled'
+sleep 60
+`,
+  );
+  await chmod(hook, 0o755);
+}
+
+describe('kill -9 of a syncing runner', () => {
+  it('killed while its claim is being pushed, then restarted: nothing lost, nothing run twice', async () => {
+    const items = ['k1', 'k2'];
+    const one = '---\nphases:\n  - { name: build }\n---\nOne phase in the checkout.\n';
+    const { remote } = await sharedRepo(
+      {
+        'pipelines/one.md': one,
+        ...Object.fromEntries(items.map((id) => [`backlog/${id}.md`, ITEM(id).replace('pair', 'one')])),
+      },
+      { script: 'count-and-sleep.mjs', overrides: { concurrency: 1 } },
+    );
+    const [a, b] = [await cloneOf(remote), await cloneOf(remote)];
+    const dir = await scratchDir();
+    await stallClaimPushes(remote, dir);
+    const env = { FAKE_COUNT_FILE: path.join(dir, 'counts') };
+    const args = ['run', '--once', '--sync', 'origin'];
+    // Its own process group, as a shell would start it: the kill takes git push and the hook with it.
+    const runner = spawn(process.execPath, [TEND_BIN, ...args], { cwd: a, env: cleanEnv(env), detached: true });
+    killAfterTest(runner);
+    const gone = new Promise((resolve) => runner.once('exit', resolve));
+    await writeTree(dir, { 'stall-pgid': `${runner.pid}\n` });
+    await eventually(() => readFile(path.join(dir, 'stalled'), 'utf8').catch(() => ''), Boolean, 'a stalled push');
+    process.kill(-(runner.pid ?? 0), 'SIGKILL');
+    await gone;
+
+    // The other clone does the work meanwhile; then the killed runner is started again.
+    const other = await tend(b, args, { env });
+    expect(other.exitCode, other.report).toBe(0);
+    const restarted = await tend(a, args, { env });
+    expect(restarted.exitCode, restarted.report).toBe(0);
+    for (const clone of [a, b]) {
+      expect((await tend(clone, ['sync', 'origin'])).exitCode).toBe(0);
+      const files = (await git(clone, 'ls-files', 'backlog')).split('\n').filter((f) => f.endsWith('item.md'));
+      expect(files.sort()).toEqual(items.map((id) => `backlog/done/${id}/item.md`));
+      expect(await git(clone, 'status', '--porcelain')).toBe('');
+    }
+    const ran = (await readFile(env.FAKE_COUNT_FILE, 'utf8')).split('\n').filter(Boolean).sort();
+    expect(ran).toEqual(items.map((id) => `${id} build`));
+    const done = (await transitions(remote)).filter((t) => t.includes('|done|'));
+    expect(done).toEqual(items.map((id) => `${id}|done|build`));
+  }, 60_000);
+});
