@@ -291,31 +291,26 @@ export async function pushWorkBranches(root: string, remote: string): Promise<st
     : why.message;
 }
 
-/**
- * Items `upstream` took over since HEAD last had it (a lease run out, `Tend-Previous-Owner`):
- * id -> the owners taken from.
- */
-export async function takeoversSince(root: string, upstream: string): Promise<Map<string, Set<string>>> {
-  const format =
-    '%(trailers:key=Tend-Item,valueonly,separator=)%x1f%(trailers:key=Tend-Previous-Owner,valueonly,separator=)';
-  const out = await gitOk(root, ['log', '--grep=^Tend-Previous-Owner:', `--format=${format}`, `HEAD..${upstream}`]);
-  const found = new Map<string, Set<string>>();
-  for (const line of out.split('\n')) {
-    const [id = '', owner = ''] = line.split('\x1f').map((s) => s.trim());
-    if (id && owner) found.set(id, (found.get(id) ?? new Set()).add(owner));
-  }
-  return found;
+/** A transition commit, as its trailers say it. */
+export interface TransitionSeen {
+  hash: string;
+  id: string;
+  outcome: string;
+  /** The claim it took the item over from (`Tend-Previous-Owner`), when it did. */
+  previousOwner?: string;
 }
 
-/** Commits HEAD has that `upstream` lacks, of item `id` (their `Tend-Item`), newest first. */
-export async function ownCommitsOf(root: string, upstream: string, id: string): Promise<string[]> {
-  const format = '%H%x1f%(trailers:key=Tend-Item,valueonly,separator=)';
-  const out = await gitOk(root, ['log', '--no-merges', `--format=${format}`, `${upstream}..HEAD`]);
-  return out
-    .split('\n')
-    .map((line) => line.split('\x1f').map((s) => s.trim()))
-    .filter(([hash, item]) => hash && item === id)
-    .map(([hash = '']) => hash);
+/** The transition commits in `range` (`a..b`), newest first. */
+export async function transitionsIn(root: string, range: string): Promise<TransitionSeen[]> {
+  const key = (k: string) => `%(trailers:key=${k},valueonly,separator=)`;
+  const format = `%H%x1f${key('Tend-Item')}%x1f${key('Tend-Outcome')}%x1f${key('Tend-Previous-Owner')}`;
+  const out = await gitOk(root, ['log', '--no-merges', '--grep=^Tend-Item:', `--format=${format}`, range]);
+  const seen: TransitionSeen[] = [];
+  for (const line of out.split('\n')) {
+    const [hash = '', id = '', outcome = '', previousOwner = ''] = line.split('\x1f').map((f) => f.trim());
+    if (hash && id) seen.push({ hash, id, outcome, previousOwner: previousOwner || undefined });
+  }
+  return seen;
 }
 
 /** The texts of item `id`'s item.md that `commit` changed, as they were in its parent (absent ones left out). */

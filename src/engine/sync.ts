@@ -20,12 +20,11 @@ import {
   freeDroppedRef,
   idsIn,
   itemTextsBefore,
-  ownCommitsOf,
   push,
   pushWorkBranches,
   readSyncState,
-  takeoversSince,
   trackingRef,
+  transitionsIn,
   writeSyncState,
 } from '../edges/remote.js';
 import { carryOut, PENDING, workingBranch, type Target } from './writer.js';
@@ -43,14 +42,14 @@ export interface SyncReport {
   renamed: { from: string; to: string }[];
   /** Why some work branches (`tend/<id>`) were not pushed, when they were not. */
   branchesNote?: string;
-  /** Work of ours on items the remote took over from us (a lease run out): out of the branch, kept under `ref`. */
+  /** Work of ours the remote made void (a claim it took over, or never had): out of the branch, kept under `ref`. */
   dropped: Dropped[];
 }
 
 export interface Dropped {
   id: string;
-  /** The claim the remote took the item over from. */
-  owner: string;
+  /** The claim the remote took the item over from; none for a claim of ours it never had. */
+  owner?: string;
   commits: number;
   ref: string;
 }
@@ -106,7 +105,7 @@ async function syncRaces(
     const upstream = trackingRef(remote, branch);
     if (remoteTip) {
       await beforeIntegrate?.(upstream);
-      report.dropped.push(...(await dropTakenOver(target, upstream)));
+      report.dropped.push(...(await dropVoided(target, upstream)));
       const renamed = await renameCollisions(target, remote, upstream);
       report.renamed.push(...renamed);
       const { ahead, behind } = await aheadBehind(root, upstream);
@@ -133,36 +132,51 @@ async function syncRaces(
   );
 }
 
+/** Outcomes of the remote's that move an item on: a claim of ours that had not reached it is void after one. */
+const MOVED_ON = new Set([
+  ...['claimed', 'done', 'failed', 'blocked', 'waiting', 'parked', 'interrupted', 'requeued', 'taken-over'],
+  ...['approved', 'rejected', 'retry', 'moved', 'removed', 'redo'],
+]);
+
 /**
- * A dead owner's late push loses: when the remote took an item over from a claim (its lease ran
- * out: `Tend-Previous-Owner`) and our first commit of that item the remote lacks was made while
- * the item showed that same claim, all our commits of the item the remote lacks are taken out of
- * our history (the other clone redid that work), and kept under `refs/tend/dropped/<id>/<n>`.
+ * Work of ours the remote has made void is taken out of our history and kept under
+ * `refs/tend/dropped/<id>/<n>`, so a late push never overwrites what another clone did:
+ * - a dead owner's late push: the remote took the item over from a claim (its lease ran out,
+ *   `Tend-Previous-Owner`), and our first commit of the item it lacks was made under that claim;
+ * - a claim that never reached the remote (the run was killed mid-push, or offline), after which
+ *   the remote moved the item on (another clone claimed it, ran it, moved it).
+ * Every commit of ours of that item the remote lacks goes: it all came after the void claim.
  */
-async function dropTakenOver(target: Target & { branch: string }, upstream: string): Promise<Dropped[]> {
+async function dropVoided(target: Target & { branch: string }, upstream: string): Promise<Dropped[]> {
   const { root } = target;
-  const takeovers = await takeoversSince(root, upstream);
+  const theirs = (await transitionsIn(root, `HEAD..${upstream}`)).filter(
+    (t) => t.previousOwner !== undefined || MOVED_ON.has(t.outcome),
+  );
   const dropped: Dropped[] = [];
-  for (const [id, owners] of takeovers) {
+  for (const id of new Set(theirs.map((t) => t.id))) {
     // Looked up per item: dropping one item's commits rewrites the hashes of the commits after them.
-    const commits = await ownCommitsOf(root, upstream, id);
-    const first = commits[commits.length - 1];
+    const ours = (await transitionsIn(root, `${upstream}..HEAD`)).filter((t) => t.id === id);
+    const first = ours[ours.length - 1];
     if (!first) continue;
-    const before = (await itemTextsBefore(root, first, id)).map((text) => dataOf(text)?.owner);
+    const owners = new Set(theirs.flatMap((t) => (t.id === id && t.previousOwner ? [t.previousOwner] : [])));
+    const before = (await itemTextsBefore(root, first.hash, id)).map((text) => dataOf(text)?.owner);
     const owner = before.find((o): o is string => typeof o === 'string' && owners.has(o));
-    if (!owner) continue;
+    if (!owner && first.outcome !== 'claimed') continue;
     const ref = await freeDroppedRef(root, id);
-    await carryOut(target, { drop: commits, keep: ref });
-    dropped.push({ id, owner, commits: commits.length, ref });
+    await carryOut(target, { drop: ours.map((t) => t.hash), keep: ref });
+    dropped.push({ id, owner, commits: ours.length, ref });
   }
   return dropped;
 }
 
-/** What a run or `tend sync` says of work dropped because its item was taken over. */
+/** What a run or `tend sync` says of work it dropped. */
 export function droppedNote(d: Dropped, remote: string): string {
+  const why = d.owner
+    ? `${remote} took it over from ${d.owner} (its lease ran out)`
+    : `${remote} moved it on before this clone's claim reached it`;
   return (
-    `${d.id}: ${remote} took it over from ${d.owner} (its lease ran out), so ${d.commits} commit(s) made here ` +
-    `under that claim are taken out of this branch; they are kept under ${d.ref} (\`git log ${d.ref}\`)`
+    `${d.id}: ${why}, so ${d.commits} commit(s) made here under that claim are taken out of this branch; ` +
+    `they are kept under ${d.ref} (\`git log ${d.ref}\`)`
   );
 }
 

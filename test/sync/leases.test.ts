@@ -61,7 +61,7 @@ describe('a claim taken over after its lease', () => {
     await git(laptop, 'pull', '--quiet', '--rebase');
     expect(await git(laptop, 'status', '--porcelain')).toBe('');
     expect(await readFile(path.join(laptop, 'backlog/done/late/triage.md'), 'utf8')).toContain('by B');
-  }, 60_000);
+  }, 90_000);
 });
 
 /**
@@ -125,5 +125,14 @@ describe('kill -9 of a syncing runner', () => {
     expect(ran).toEqual(items.map((id) => `${id} build`));
     const done = (await transitions(remote)).filter((t) => t.includes('|done|'));
     expect(done).toEqual(items.map((id) => `${id}|done|build`));
-  }, 60_000);
+    // The killed runner's claim never reached the remote: the restart takes it (and its requeue)
+    // out instead of pushing them on top of the other clone's work.
+    for (const id of items) {
+      const last = await git(remote, 'log', '-1', `--grep=^Tend-Item: ${id}$`, '--format=%s', 'main');
+      expect(last).toBe(`tend: ${id} build -> done`);
+    }
+    expect(restarted.stderr).toMatch(
+      /k\d: origin moved it on before this clone's claim reached it, so 2 commit\(s\) .* refs\/tend\/dropped\/k\d\/1/,
+    );
+  }, 90_000);
 });
