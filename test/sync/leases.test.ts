@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cleanEnv, git, scratchDir, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
+import { cleanEnv, git, read, scratchDir, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
 import { cloneOf, sharedRepo } from '../helpers/remote.js';
 import { eventually, killAfterTest, startLiveRun } from '../helpers/processes.js';
 
@@ -61,6 +61,48 @@ describe('a claim taken over after its lease', () => {
     await git(laptop, 'pull', '--quiet', '--rebase');
     expect(await git(laptop, 'status', '--porcelain')).toBe('');
     expect(await readFile(path.join(laptop, 'backlog/done/late/triage.md'), 'utf8')).toContain('by B');
+  }, 90_000);
+});
+
+describe('tend sync by hand after a takeover', () => {
+  it('drops the late work of the claim taken over, says so on stderr and lists it in --json', async () => {
+    const claimed = ITEM('Gone').replace(
+      'pipeline: pair',
+      'pipeline: pair\nstatus: running\nowner: gone-host:4242\nattempts: 1',
+    );
+    const { remote, first } = await sharedRepo({ 'pipelines/pair.md': PAIR }, { script: 'write-given-text.mjs' });
+    await writeTree(first, { 'backlog/build/gone/item.md': claimed });
+    await git(first, 'add', '--all');
+    await git(first, 'commit', '--quiet', '--date=2 hours ago', '-m', 'tend: gone build started (attempt 1)');
+    await git(first, 'push', '--quiet');
+    // The dead owner's clone holds its phase's result, never pushed: what its run had committed.
+    const late = await cloneOf(remote);
+    await git(late, 'rm', '-r', '--quiet', 'backlog/build/gone');
+    await writeTree(late, {
+      'backlog/done/gone/item.md': ITEM('Gone').replace('pipeline: pair', 'pipeline: pair\nattempts: 1'),
+      'backlog/done/gone/build.md': '# build\n\nthe late one\n',
+    });
+    await git(late, 'add', '--all');
+    const trailers = 'Tend-Item: gone\nTend-Phase: build\nTend-Outcome: done';
+    await git(late, 'commit', '--quiet', '-m', `tend: gone build -> done\n\n${trailers}`);
+
+    const other = await cloneOf(remote);
+    const env = { FAKE_TEXT_BUILD: '# build\n\nredone here\n' };
+    const run = await tend(other, ['run', '--once', '--sync', 'origin'], { env });
+    expect(run.exitCode, run.report).toBe(0);
+    const synced = await tend(late, ['sync', 'origin', '--json']);
+    expect(synced.exitCode, synced.report).toBe(0);
+    expect(synced.stderr).toMatch(
+      /^warning: gone: origin took it over from gone-host:4242 \(its lease ran out\), so 1 commit\(s\) made here/,
+    );
+    expect(JSON.parse(synced.stdout).dropped).toEqual([
+      { id: 'gone', owner: 'gone-host:4242', commits: 1, ref: 'refs/tend/dropped/gone/1' },
+    ]);
+    expect(await read(late, 'backlog/done/gone/build.md')).toBe('# build\n\nredone here\n');
+    expect(await git(late, 'show', 'refs/tend/dropped/gone/1:backlog/done/gone/build.md')).toContain('the late one');
+    expect(await git(remote, 'rev-parse', 'main')).toBe(await git(late, 'rev-parse', 'HEAD'));
+    const again = await tend(late, ['sync', 'origin']);
+    expect(again.stderr).not.toMatch(/taken out/);
   }, 90_000);
 });
 

@@ -5,6 +5,10 @@ import { paint, printJson } from '../output.js';
 export async function syncCommand(cwd: string, remote: string | undefined, json: boolean): Promise<number> {
   try {
     const report = await syncByHand(cwd, remote);
+    // On stderr, --json or not: work taken out of the branch is said, whatever reads stdout.
+    const err = paint(process.stderr);
+    for (const d of report.dropped)
+      process.stderr.write(`${err('yellow', 'warning')}: ${droppedNote(d, report.remote)}\n`);
     if (json) {
       printJson({ version: 1, ...report });
       return 0;
@@ -12,9 +16,6 @@ export async function syncCommand(cwd: string, remote: string | undefined, json:
     for (const r of report.renamed) {
       process.stdout.write(`renamed ${r.from} -> ${r.to}: ${report.remote} has another item with that id\n`);
     }
-    const err = paint(process.stderr);
-    for (const d of report.dropped)
-      process.stderr.write(`${err('yellow', 'warning')}: ${droppedNote(d, report.remote)}\n`);
     process.stdout.write(`synced with ${report.remote}: ${report.pulled} commit(s) in, ${report.pushed} out\n`);
     return 0;
   } catch (err) {
