@@ -3,7 +3,7 @@
 // schedules and after each transition. The writer makes every commit (a renamed id, the rebase);
 // this module only decides and pushes.
 import { uniqueId } from '../core/slug.js';
-import { ENGINE_KEYS } from '../core/item-merge.js';
+import { PROGRESS_KEYS } from '../core/engine-keys.js';
 import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
 import type { Item } from '../core/backlog.js';
 import { commitMessage } from '../core/transition.js';
@@ -221,9 +221,9 @@ function dataOf(text: string): Record<string, unknown> | undefined {
   return 'value' in split ? readYaml(split.value).data : undefined;
 }
 
-/** Whether the engine's keys differ between two texts of an item (unreadable counts as moved). */
+/** Whether the keys of the item's progress differ between two texts of an item (unreadable counts as moved). */
 function engineMoved(a: string, b: string): boolean {
   const [x, y] = [dataOf(a), dataOf(b)];
   if (!x || !y) return true;
-  return ENGINE_KEYS.some((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]));
+  return PROGRESS_KEYS.some((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]));
 }
