@@ -98,7 +98,7 @@ async function race(scratch) {
   const failures = [];
   runs.forEach((r, i) => r.code !== 0 && failures.push(`clone ${i} exited ${r.code}: ${r.output.slice(-2000)}`));
   for (const [i, dir] of clones.entries()) {
-    const synced = await tendRun(dir, ['sync']);
+    const synced = await tendRun(dir, ['sync', 'origin']);
     if (synced.code !== 0) failures.push(`tend sync on clone ${i}: ${synced.output}`);
     const done = readdirSync(path.join(dir, 'backlog', 'done')).length;
     if (done !== ITEMS) failures.push(`clone ${i} holds ${done} of ${ITEMS} items in done/`);
