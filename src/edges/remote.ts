@@ -85,6 +85,17 @@ export async function push(root: string, remote: string, refs: string[]): Promis
   throw why;
 }
 
+/**
+ * Push the local `branch` to the remote's, and on success point its tracking ref at what was
+ * pushed: the remote's branch is now exactly that commit, so no fetch is needed to know it.
+ */
+export async function pushBranch(root: string, remote: string, branch: string): Promise<'pushed' | 'rejected'> {
+  const tip = (await gitOk(root, ['rev-parse', '--verify', `refs/heads/${branch}^{commit}`])).trim();
+  const pushed = await push(root, remote, [`${tip}:refs/heads/${branch}`]);
+  if (pushed === 'pushed') await gitOk(root, ['update-ref', trackingRef(remote, branch), tip]);
+  return pushed;
+}
+
 /** How many commits HEAD has that `upstream` lacks, and the other way round. */
 export async function aheadBehind(root: string, upstream: string): Promise<{ ahead: number; behind: number }> {
   const out = await gitOk(root, ['rev-list', '--left-right', '--count', `HEAD...${upstream}`]);

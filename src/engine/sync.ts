@@ -18,7 +18,7 @@ import {
   collisions,
   fetchBranch,
   idsIn,
-  push,
+  pushBranch,
   pushWorkBranches,
   readSyncState,
   trackingRef,
@@ -91,12 +91,17 @@ async function syncRaces(
     const remoteTip = await fetchBranch(root, remote, branch);
     const upstream = trackingRef(remote, branch);
     if (remoteTip) {
-      await beforeIntegrate?.(upstream);
-      const renamed = await renameCollisions(target, remote, upstream);
-      report.renamed.push(...renamed);
-      const { ahead, behind } = await aheadBehind(root, upstream);
-      await carryOut(target, { integrate: { upstream, merge: renamed.length > 0 } });
-      report.pulled += behind;
+      let { ahead, behind } = await aheadBehind(root, upstream);
+      // Nothing came in (the common case after our own transition): nothing to check, rename or
+      // rebase, and the remote's item files are ours as they were.
+      if (behind > 0) {
+        await beforeIntegrate?.(upstream);
+        const renamed = await renameCollisions(target, remote, upstream);
+        report.renamed.push(...renamed);
+        if (renamed.length > 0 || beforeIntegrate) ({ ahead, behind } = await aheadBehind(root, upstream));
+        await carryOut(target, { integrate: { upstream, merge: renamed.length > 0 } });
+        report.pulled += behind;
+      }
       if (ahead === 0) {
         report.branchesNote = await pushWorkBranches(root, remote);
         return report;
@@ -105,9 +110,7 @@ async function syncRaces(
     }
     if (!remoteTip)
       report.pushed = Number((await git(root, ['rev-list', '--count', `refs/heads/${branch}`])).stdout) || 0;
-    const pushed = await push(root, remote, [`refs/heads/${branch}:refs/heads/${branch}`]);
-    if (pushed === 'pushed') {
-      await fetchBranch(root, remote, branch);
+    if ((await pushBranch(root, remote, branch)) === 'pushed') {
       report.branchesNote = await pushWorkBranches(root, remote);
       return report;
     }
