@@ -13,19 +13,16 @@ const FIRST_BACKOFF_MS = 1_000;
 
 /**
  * Sync if it is due: the branch has moved since the last sync (a transition to push), or the
- * period (`git.sync_every`) has passed. `pushLater`: the run's own commits may wait for the push
- * of the next claim, which carries them (one fetch and push per phase instead of two); only the
- * period makes this call sync. An unreachable remote is tried again with backoff; a refusal stops
- * the run. True when commits came in (the snapshot is stale).
+ * period (`git.sync_every`) has passed. An unreachable remote is tried again with backoff; a
+ * refusal stops the run. True when commits came in (the snapshot is stale).
  */
-export async function syncIfDue(run: RunState, force = false, pushLater = false): Promise<boolean> {
+export async function syncIfDue(run: RunState, force = false): Promise<boolean> {
   const remote = run.remote;
   if (!remote) return false;
   const now = Date.now();
-  const state = run.sync;
-  if (!force && now < state.nextAt && (state.offline || pushLater)) return false;
   const head = (await headCommit(run.root)) ?? '';
-  if (!force && now < state.nextAt && head === state.head) return false;
+  const state = run.sync;
+  if (!force && now < state.nextAt && (state.offline || head === state.head)) return false;
   try {
     const report = await syncOnce({ root: run.root, branch: run.branch, author: run.author }, remote);
     for (const r of report.renamed)

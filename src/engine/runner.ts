@@ -219,9 +219,8 @@ async function runTick(
   tick: { lastInvalid: string },
 ): Promise<'again' | 'stop'> {
   const { root, signal } = run;
-  // Pull before planning when the period is due; what the last transitions committed is pushed
-  // with the next claim, or below when nothing starts.
-  if (await syncIfDue(run, false, true)) {
+  // Pull before planning (and push what the last transitions committed).
+  if (await syncIfDue(run)) {
     run.dirty = true;
     return 'again';
   }
@@ -267,10 +266,6 @@ async function runTick(
   const moved = await moveWithoutAgents(run, p);
   if (moved !== 'none') {
     if (moved === 'recheck') await sleep(100, signal);
-    return 'again';
-  }
-  if (p.start.length === 0 && (await syncIfDue(run))) {
-    run.dirty = true;
     return 'again';
   }
   for (const start of p.start) {
