@@ -20,7 +20,7 @@ export interface Reporter {
   activity?(id: string, phase: string, lens: string | undefined, line: string): void;
   /** Items per folder, after each fresh read of the backlog. */
   board?(counts: Record<string, number>): void;
-  /** Where the clone stands against its remote, after each sync of a run with one (the live view shows a failing one). */
+  /** Where the clone stands against its remote after each sync (the live view shows a failing one). */
   sync?(status: SyncStatus): void;
 }
 
