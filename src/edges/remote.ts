@@ -20,7 +20,7 @@ export class RemoteRefused extends TendError {}
 export class SyncConflict extends TendError {}
 
 const REFUSED =
-  /Permission denied|Authentication failed|could not read Username|access denied|403|pre-receive hook declined|protected branch|hook declined|not allowed to push|GH006/i;
+  /Permission denied|Authentication failed|could not read Username|access denied|\b403\b|pre-receive hook declined|protected branch|hook declined|not allowed to push|GH006/i;
 const UNREACHABLE =
   /does not appear to be a git repository|Could not read from remote repository|Could not resolve host|Connection refused|Connection timed out|Network is unreachable|unable to access|No such file or directory|Operation timed out/i;
 /** Another push updating the same ref at that moment: a race lost, like a non-fast-forward. */
@@ -83,6 +83,18 @@ export async function push(root: string, remote: string, refs: string[]): Promis
   const why = classify(remote, 'push', `${result.stderr}\n${result.stdout}`);
   if (why === 'rejected') return 'rejected';
   throw why;
+}
+
+/**
+ * Push the local `branch` to the remote's, and on success point its tracking ref at what was
+ * pushed: the remote's branch is now exactly that commit, so no fetch is needed to know it.
+ */
+export async function pushBranch(root: string, remote: string, branch: string): Promise<'pushed' | 'rejected'> {
+  const tip = (await gitOk(root, ['rev-parse', '--verify', `refs/heads/${branch}^{commit}`])).trim();
+  // The ref, not the commit, is named: git's answer then holds no hash for the patterns below to misread.
+  const pushed = await push(root, remote, [`refs/heads/${branch}:refs/heads/${branch}`]);
+  if (pushed === 'pushed') await gitOk(root, ['update-ref', trackingRef(remote, branch), tip]);
+  return pushed;
 }
 
 /** How many commits HEAD has that `upstream` lacks, and the other way round. */

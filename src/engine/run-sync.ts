@@ -3,6 +3,7 @@
 import type { Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { headCommit } from '../edges/git.js';
+import { syncStatus } from '../edges/remote.js';
 import { claimByPush, droppedNote, RemoteUnreachable, syncOnce } from './sync.js';
 import type { RunState } from './run-state.js';
 
@@ -32,12 +33,21 @@ export async function syncIfDue(run: RunState, force = false): Promise<boolean> 
     if (state.offline) run.reporter.info(`the remote ${remote} is back: this clone's commits are pushed`);
     Object.assign(state, { offline: false, backoffMs: 0, nextAt: now + run.config.settings.git.sync_every });
     state.head = (await headCommit(run.root)) ?? '';
+    await tellSync(run, remote);
     return report.pulled > 0 || report.renamed.length > 0;
   } catch (err) {
     if (!(err instanceof RemoteUnreachable)) throw err;
     wentOffline(run, err);
+    await tellSync(run, remote);
     return false;
   }
+}
+
+/** Where the clone stands now, for a reporter that shows it (the live view): read only then. */
+async function tellSync(run: RunState, remote: string): Promise<void> {
+  if (!run.reporter.sync) return;
+  const status = await syncStatus(run.root, remote).catch(() => undefined);
+  if (status) run.reporter.sync(status);
 }
 
 function wentOffline(run: RunState, err: TendError): void {
@@ -64,6 +74,7 @@ export async function pushClaim(run: RunState, before: Item, claimed: Item): Pro
   } catch (err) {
     if (!(err instanceof RemoteUnreachable)) throw err;
     wentOffline(run, err);
+    await tellSync(run, remote);
     return 'held';
   }
 }

@@ -3,7 +3,7 @@
 // schedules and after each transition. The writer makes every commit (a renamed id, the rebase);
 // this module only decides and pushes.
 import { uniqueId } from '../core/slug.js';
-import { ENGINE_KEYS } from '../core/item-merge.js';
+import { PROGRESS_KEYS } from '../core/engine-keys.js';
 import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
 import type { Item } from '../core/backlog.js';
 import { commitMessage } from '../core/transition.js';
@@ -20,7 +20,7 @@ import {
   freeDroppedRef,
   idsIn,
   itemTextsBefore,
-  push,
+  pushBranch,
   pushWorkBranches,
   readSyncState,
   trackingRef,
@@ -104,13 +104,18 @@ async function syncRaces(
     const remoteTip = await fetchBranch(root, remote, branch);
     const upstream = trackingRef(remote, branch);
     if (remoteTip) {
-      await beforeIntegrate?.(upstream);
-      report.dropped.push(...(await dropVoided(target, upstream)));
-      const renamed = await renameCollisions(target, remote, upstream);
-      report.renamed.push(...renamed);
-      const { ahead, behind } = await aheadBehind(root, upstream);
-      await carryOut(target, { integrate: { upstream, merge: renamed.length > 0 } });
-      report.pulled += behind;
+      let { ahead, behind } = await aheadBehind(root, upstream);
+      // Nothing came in (the common case after our own transition): nothing to check, rename or
+      // rebase, and the remote's item files are ours as they were.
+      if (behind > 0) {
+        await beforeIntegrate?.(upstream);
+        report.dropped.push(...(await dropVoided(target, upstream)));
+        const renamed = await renameCollisions(target, remote, upstream);
+        report.renamed.push(...renamed);
+        ({ ahead, behind } = await aheadBehind(root, upstream));
+        await carryOut(target, { integrate: { upstream, merge: renamed.length > 0 } });
+        report.pulled += behind;
+      }
       if (ahead === 0) {
         report.branchesNote = await pushWorkBranches(root, remote);
         return report;
@@ -119,9 +124,7 @@ async function syncRaces(
     }
     if (!remoteTip)
       report.pushed = Number((await git(root, ['rev-list', '--count', `refs/heads/${branch}`])).stdout) || 0;
-    const pushed = await push(root, remote, [`refs/heads/${branch}:refs/heads/${branch}`]);
-    if (pushed === 'pushed') {
-      await fetchBranch(root, remote, branch);
+    if ((await pushBranch(root, remote, branch)) === 'pushed') {
       report.branchesNote = await pushWorkBranches(root, remote);
       return report;
     }
@@ -283,9 +286,9 @@ function dataOf(text: string): Record<string, unknown> | undefined {
   return 'value' in split ? readYaml(split.value).data : undefined;
 }
 
-/** Whether the engine's keys differ between two texts of an item (unreadable counts as moved). */
+/** Whether the keys of the item's progress differ between two texts of an item (unreadable counts as moved). */
 function engineMoved(a: string, b: string): boolean {
   const [x, y] = [dataOf(a), dataOf(b)];
   if (!x || !y) return true;
-  return ENGINE_KEYS.some((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]));
+  return PROGRESS_KEYS.some((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]));
 }
