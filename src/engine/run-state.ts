@@ -167,6 +167,7 @@ export class RunState {
       settings: this.config.settings,
       signal: this.signal,
       warn: (message) => this.reporter.warn(message),
+      remote: this.remote,
     };
   }
 
