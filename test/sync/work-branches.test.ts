@@ -66,12 +66,12 @@ describe('work branches travel between clones', () => {
     // merge: ff on B put A's code on the remote's main.
     expect(await git(remote, 'show', 'main:src/feature.txt')).toBe('written for feature');
     expect(await git(remote, 'log', '--format=%s', 'main')).toContain('build feature');
-  }, 60_000);
+  }, 120_000);
 
   it('both clones with commits of their own on tend/<id>: the review does not run, both are kept, the reason says how to pick', async () => {
     const { remote, first: a } = await sharedRepo(
       { 'pipelines/two.md': BUILD_THEN_REVIEW, 'backlog/feature.md': ITEM('two') },
-      { script: 'commit-code.mjs', overrides: { merge: 'ff' } },
+      { script: 'commit-code.mjs', overrides: { merge: 'ff', retries: 0 } },
     );
     await runSynced(a);
     const built = await git(a, 'rev-parse', 'tend/feature');
@@ -97,7 +97,7 @@ describe('work branches travel between clones', () => {
     expect(await git(b, 'rev-parse', 'tend/feature')).toBe(ours);
     expect(await git(remote, 'rev-parse', 'tend/feature')).toBe(built);
     expect(await git(remote, 'ls-tree', '--name-only', 'main', 'src/')).toBe('');
-  }, 60_000);
+  }, 120_000);
 
   it('tend pr on a clone that did not build: the branch is fetched from the remote and the pull request opened', async () => {
     const built = '---\nphases:\n  - { name: build, workspace: worktree }\n---\nOne build in a worktree.\n';
@@ -119,5 +119,5 @@ describe('work branches travel between clones', () => {
     expect(call.input).toContain('1 file changed, +1 -0');
     expect(await git(b, 'rev-parse', 'tend/feature')).toBe(await git(a, 'rev-parse', 'tend/feature'));
     expect(await read(b, 'backlog/done/feature/item.md')).toContain('pr: https://github.com/example/project/pull/12');
-  }, 60_000);
+  }, 120_000);
 });
