@@ -32,9 +32,12 @@ async function runSynced(dir: string): Promise<void> {
   expect(run.exitCode, run.report).toBe(0);
 }
 
-/** Pull what the other clone pushed, then approve the phase it left waiting. */
-async function approveAfterSync(dir: string, id: string): Promise<void> {
-  await tendOk(dir, ['sync', 'origin']);
+/**
+ * Pull the other clone's transitions, then approve the phase it left waiting. Only main is
+ * pulled: the run that follows must fetch the work branch itself.
+ */
+async function approveAfterPull(dir: string, id: string): Promise<void> {
+  await git(dir, 'pull', '--quiet', '--rebase', 'origin', 'main');
   await tendOk(dir, ['approve', id]);
 }
 
@@ -51,13 +54,14 @@ describe('work branches travel between clones', () => {
     expect(await git(b, 'ls-files', 'backlog/prd/feature')).toContain('item.md');
 
     // A builds: its tend/feature starts from the one B pushed, and A's commit reaches the remote.
-    await approveAfterSync(a, 'feature');
+    await approveAfterPull(a, 'feature');
     await runSynced(a);
     expect(await git(a, 'log', '--format=%s', '-1', 'tend/feature')).toBe('build feature');
     expect(await git(remote, 'rev-parse', 'tend/feature')).toBe(await git(a, 'rev-parse', 'tend/feature'));
 
     // B reviews, in its worktree from the PRD: the worktree was brought up to A's commit.
-    await approveAfterSync(b, 'feature');
+    await approveAfterPull(b, 'feature');
+    expect(await git(b, 'log', '--format=%s', 'origin/tend/feature')).not.toContain('build feature');
     await runSynced(b);
     const review = await read(b, 'backlog/done/feature/review.md');
     expect(review).toContain('commits: build feature');
