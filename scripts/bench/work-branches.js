@@ -1,10 +1,11 @@
 // What fetching the remote's work branches costs a sync: `tend run --sync` fetches its branch and
 // `refs/heads/tend/*` in one fetch. Measured against a bare remote holding `count` work branches,
 // up to date (the usual case: nothing new), beside a fetch of the branch alone.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { medianRun, removeRepo, sh, timed } from './tools.js';
+import { ENV, medianRun, removeRepo, sh, timed } from './tools.js';
 
 export function workBranchFetch(count, times = 11) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tend-bench-fetch-'));
@@ -15,7 +16,7 @@ export function workBranchFetch(count, times = 11) {
   sh(clone, 'git', 'commit', '--quiet', '--allow-empty', '-m', 'base');
   // Branches made in one go: `git update-ref --stdin`, not a process each.
   const lines = Array.from({ length: count }, (_, i) => `create refs/heads/tend/item-${i} HEAD\n`).join('');
-  if (count > 0) sh(clone, 'sh', '-c', `printf '%s' "$0" | git update-ref --stdin`, lines);
+  if (count > 0) execFileSync('git', ['update-ref', '--stdin'], { cwd: clone, env: ENV, input: lines });
   sh(clone, 'git', 'push', '--quiet', remote, 'refs/heads/*:refs/heads/*');
   const track = 'refs/tend/remotes/bench';
   const branch = ['fetch', '--quiet', '--no-tags', remote, `+refs/heads/main:${track}/main`];
