@@ -61,19 +61,39 @@ export function trackingRef(remote: string, branch: string): string {
   return `refs/tend/remotes/${key}/${branch}`;
 }
 
+/** The fetch refspec that brings the remote's work branches (`tend/<id>`) into their tracking refs. */
+export function workBranchesRefspec(remote: string): string {
+  return `+refs/heads/tend/*:${trackingRef(remote, 'tend/*')}`;
+}
+
 /**
  * Fetch the remote's `branch` into its tracking ref. Returns the commit it is on, or undefined
- * when the remote has no such branch yet (the first push creates it).
+ * when the remote has no such branch yet (the first push creates it). `workBranches`: the
+ * remote's `tend/<id>` come along in the same fetch, and a tracking ref of one the remote no
+ * longer has (deleted once its pull request was merged) is pruned.
  */
-export async function fetchBranch(root: string, remote: string, branch: string): Promise<string | undefined> {
+export async function fetchBranch(
+  root: string,
+  remote: string,
+  branch: string,
+  workBranches = false,
+): Promise<string | undefined> {
   const ref = trackingRef(remote, branch);
-  const result = await git(root, ['fetch', '--quiet', '--no-tags', remote, `+refs/heads/${branch}:${ref}`]);
+  const refspecs = [`+refs/heads/${branch}:${ref}`, ...(workBranches ? [workBranchesRefspec(remote)] : [])];
+  const prune = workBranches ? ['--prune'] : [];
+  const result = await git(root, ['fetch', '--quiet', '--no-tags', ...prune, remote, ...refspecs]);
   if (result.exitCode !== 0) {
     if (/couldn't find remote ref/i.test(result.stderr)) return undefined;
     const why = classify(remote, 'fetch', result.stderr);
     throw why === 'rejected' ? new TendError(result.stderr) : why;
   }
   return (await gitOk(root, ['rev-parse', ref])).trim();
+}
+
+/** Whether the remote had `branch` when it was last fetched (its tracking ref exists). */
+export async function remoteHad(root: string, remote: string, branch: string): Promise<boolean> {
+  const ref = trackingRef(remote, branch);
+  return (await git(root, ['rev-parse', '--quiet', '--verify', `${ref}^{commit}`])).exitCode === 0;
 }
 
 /** Push `refs` (local:remote pairs). 'rejected' when the remote moved since we fetched. */

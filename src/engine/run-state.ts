@@ -170,6 +170,7 @@ export class RunState {
       settings: this.config.settings,
       signal: this.signal,
       warn: (message) => this.reporter.warn(message),
+      remote: this.remote,
     };
   }
 

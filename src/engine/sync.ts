@@ -101,7 +101,8 @@ async function syncRaces(
   const { root, branch } = target;
   const report: SyncReport = { pulled: 0, pushed: 0, renamed: [], dropped: [] };
   for (let race = 0; race < MAX_PUSH_RACES; race++) {
-    const remoteTip = await fetchBranch(root, remote, branch);
+    // The work branches come in the same fetch: a phase that starts here next builds on them.
+    const remoteTip = await fetchBranch(root, remote, branch, true);
     const upstream = trackingRef(remote, branch);
     if (remoteTip) {
       let { ahead, behind } = await aheadBehind(root, upstream);
@@ -124,8 +125,9 @@ async function syncRaces(
     }
     if (!remoteTip)
       report.pushed = Number((await git(root, ['rev-list', '--count', `refs/heads/${branch}`])).stdout) || 0;
+    // Work branches first: a clone that sees a phase's transition finds the code it names there.
+    report.branchesNote = await pushWorkBranches(root, remote);
     if ((await pushBranch(root, remote, branch)) === 'pushed') {
-      report.branchesNote = await pushWorkBranches(root, remote);
       return report;
     }
   }

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { checkNotRewritten, commitPaths, currentBranchFast, withGitLock } from '../edges/git.js';
-import { dropCommit, integrate, keepRef } from '../edges/remote.js';
+import { dropCommit, integrate, keepRef, trackingRef } from '../edges/remote.js';
 import { serializeItem, updateItem } from '../core/item.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { commitMessage, type Transition } from '../core/transition.js';
@@ -17,7 +17,7 @@ import type { Decision } from '../core/decide.js';
 import type { Settings } from '../core/settings.js';
 import { done, forget, pendingRecords, readyToFinish, record, sha256, type Finished } from '../edges/journal.js';
 import { readItemFile, refuseSymlinkedFolders, writeFileAtomic } from '../edges/store.js';
-import { settleWorkspace } from '../edges/workspace.js';
+import { itemBranch, settleWorkspace } from '../edges/workspace.js';
 import { BACKLOG_DIR, INBOX, ITEM_FILE, type Item } from '../core/backlog.js';
 
 /** Where changes are committed, and as whom. */
@@ -36,6 +36,8 @@ export interface ItemTarget extends Target {
   signal?: AbortSignal;
   /** Told of what the settling found and kept (work a review lens left in its worktree). */
   warn?: (message: string) => void;
+  /** The remote the clone syncs with: an item's branch built on another clone is taken from it. */
+  remote?: string;
 }
 
 /** A decision about an item. */
@@ -133,7 +135,10 @@ async function carryOutDecision(target: ItemTarget, { item, decision }: ItemChan
   // paid result is committed once the person switches back, not run again.
   await checkNotRewritten(target.root, target.branch);
   const signal = target.signal ?? new AbortController().signal;
-  const d = await settleWorkspace(target.root, item, decision, target.settings, target.branch, signal, target.warn);
+  const { remote } = target;
+  const upstream = remote ? { ref: trackingRef(remote, itemBranch(item.id)), remote } : undefined;
+  const { root, settings, branch, warn } = target;
+  const d = await settleWorkspace(root, item, decision, settings, branch, signal, warn, upstream);
   const applied = await applyTransition(target, item, d);
   return { ...applied, transition: d.transition };
 }
