@@ -10,6 +10,7 @@ import { BACKLOG_DIR, BLOCKED, DONE, type Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { decideMergeFailed, type Decision } from '../core/decide.js';
 import { itemLogDir, STATE_DIR } from './state-dir.js';
+import { rebaseAside } from './rewrite.js';
 
 export const WORKTREES_DIR = path.join(STATE_DIR, 'worktrees');
 
@@ -634,7 +635,7 @@ async function mergeLocked(
   return { ok: true, note, landed: tip };
 }
 
-/** `ff`: `tip` rebased onto `base` in a scratch worktree; the item's branch and worktree are left as they are. */
+/** `ff`: `tip` rebased onto `base` aside (rewrite.ts); the item's branch and worktree are left as they are. */
 async function rebased(
   root: string,
   id: string,
@@ -645,42 +646,13 @@ async function rebased(
   author: string | undefined,
 ): Promise<Built> {
   if ((await git(root, ['merge-base', '--is-ancestor', base, tip])).exitCode === 0) return { ok: true, commit: tip };
-  const scratch = path.join(root, WORKTREES_DIR, `.rebase-${id}`);
-  const drop = async () => {
-    await git(root, ['worktree', 'remove', '--force', scratch]);
-    await rm(scratch, { recursive: true, force: true });
-    await git(root, ['worktree', 'prune']);
+  const rebase = await rebaseAside(root, `rebase-${id}`, tip, [base], committerEnv(author));
+  if (rebase.ok) return rebase;
+  const why = describeGitError(rebase.why);
+  return {
+    ok: false,
+    reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${why}; the branch is kept as it was`,
   };
-  await drop(); // left by a run killed mid-rebase
-  await mkdir(path.dirname(scratch), { recursive: true });
-  const added = await git(root, [
-    '-c',
-    'core.hooksPath=/dev/null',
-    'worktree',
-    'add',
-    '--quiet',
-    '--detach',
-    scratch,
-    tip,
-  ]);
-  if (added.exitCode !== 0)
-    return { ok: false, reason: `could not make a worktree to rebase ${branch}: ${describeGitError(added.stderr)}` };
-  try {
-    const rebase = await git(scratch, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', base], {
-      env: committerEnv(author),
-    });
-    if (rebase.exitCode !== 0) {
-      await git(scratch, ['rebase', '--abort']);
-      const why = describeGitError(`${rebase.stdout}\n${rebase.stderr}`);
-      return {
-        ok: false,
-        reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${why}; the branch is kept as it was`,
-      };
-    }
-    return { ok: true, commit: (await git(scratch, ['rev-parse', 'HEAD'])).stdout.trim() };
-  } finally {
-    await drop();
-  }
 }
 
 /** `merge`: a merge commit of `tip` into `base` (first parent the base), made without a checkout. */

@@ -3,7 +3,7 @@
 import type { Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { headCommit } from '../edges/git.js';
-import { claimByPush, RemoteUnreachable, syncOnce } from './sync.js';
+import { CheckoutBusy, claimByPush, RemoteUnreachable, syncOnce } from './sync.js';
 import type { RunState } from './run-state.js';
 
 /** Longest wait between tries of an unreachable remote. */
@@ -28,15 +28,23 @@ export async function syncIfDue(run: RunState, force = false): Promise<boolean> 
       run.reporter.warn(`${r.from} is renamed ${r.to}: ${remote} has another item with that id`);
     if (report.branchesNote && report.branchesNote !== state.note) run.reporter.warn(report.branchesNote);
     state.note = report.branchesNote;
-    if (state.offline) run.reporter.info(`the remote ${remote} is back: this clone's commits are pushed`);
+    if (state.offline) run.reporter.info(`syncing with ${remote} works again: this clone's commits are pushed`);
     Object.assign(state, { offline: false, backoffMs: 0, nextAt: now + run.config.settings.git.sync_every });
     state.head = (await headCommit(run.root)) ?? '';
     return report.pulled > 0 || report.renamed.length > 0;
   } catch (err) {
-    if (!(err instanceof RemoteUnreachable)) throw err;
+    if (!waitable(err)) throw err;
     wentOffline(run, err);
     return false;
   }
+}
+
+/**
+ * A sync that cannot happen now but will later: the remote is unreachable, or a local change
+ * (yours, or an agent's in the checkout) sits in a file the remote's commits change.
+ */
+function waitable(err: unknown): err is TendError {
+  return err instanceof RemoteUnreachable || err instanceof CheckoutBusy;
 }
 
 function wentOffline(run: RunState, err: TendError): void {
@@ -61,7 +69,7 @@ export async function pushClaim(run: RunState, before: Item, claimed: Item): Pro
     run.sync.head = (await headCommit(run.root)) ?? '';
     return result;
   } catch (err) {
-    if (!(err instanceof RemoteUnreachable)) throw err;
+    if (!waitable(err)) throw err;
     wentOffline(run, err);
     return 'held';
   }

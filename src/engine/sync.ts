@@ -29,6 +29,7 @@ import { checkCanCommit, git } from '../edges/git.js';
 import { openRepo } from '../edges/repo.js';
 
 export { RemoteRefused, RemoteUnreachable } from '../edges/remote.js';
+export { CheckoutBusy } from '../edges/rewrite.js';
 
 export interface SyncReport {
   /** Commits the remote had that we did not, brought in. */
