@@ -125,21 +125,27 @@ export interface Collision {
   path: string;
 }
 
+/** What both sides added since they parted: the ids they share, and every id (with its files) ours added. */
+export interface Collisions {
+  clashes: Collision[];
+  ours: Map<string, string[]>;
+}
+
 /** Ids the local branch and `upstream` each added since their merge base. */
-export async function collisions(root: string, upstream: string): Promise<Collision[]> {
+export async function collisions(root: string, upstream: string): Promise<Collisions> {
   const base = await git(root, ['merge-base', 'HEAD', upstream]);
-  if (base.exitCode !== 0) return [];
+  if (base.exitCode !== 0) return { clashes: [], ours: new Map() };
   const mb = base.stdout.trim();
   const [ours, theirs] = await Promise.all([newIds(root, mb, 'HEAD'), newIds(root, mb, upstream)]);
-  const found: Collision[] = [];
+  const clashes: Collision[] = [];
   for (const [id, files] of ours) {
     if (!theirs.has(id)) continue;
     const file = files[0] ?? '';
     const parts = file.split('/');
     const where = parts.length === 2 ? file : parts.slice(0, 3).join('/');
-    if (existsSync(path.join(root, where))) found.push({ id, path: where });
+    if (existsSync(path.join(root, where))) clashes.push({ id, path: where });
   }
-  return found;
+  return { clashes, ours };
 }
 
 /**

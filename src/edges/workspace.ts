@@ -145,6 +145,36 @@ export async function runHook(
   return `hook ${name} (\`${command}\`) failed: ${why}; see ${logFile}`;
 }
 
+/**
+ * The item `from` is now `to` (a sync found its id taken by another clone's item): its work
+ * branch, worktree, reviewed commit and logs follow it, so the other item's `tend/<from>` is
+ * never taken for this one's. Returns what could not follow (it stays under the old name).
+ */
+export async function renameWorkspace(root: string, from: string, to: string): Promise<string | undefined> {
+  const [oldBranch, newBranch] = [itemBranch(from), itemBranch(to)];
+  const steps: [boolean, string[]][] = [
+    [await branchExists(root, oldBranch), ['branch', '-m', oldBranch, newBranch]],
+    [
+      await isWorktree(root, worktreeDir(root, from)),
+      ['worktree', 'move', worktreeDir(root, from), worktreeDir(root, to)],
+    ],
+  ];
+  for (const [needed, args] of steps) {
+    if (!needed) continue;
+    const result = await git(root, args);
+    if (result.exitCode !== 0)
+      return `${from}'s ${args[0]} could not follow it to ${to}: ${describeGitError(result.stderr)}`;
+  }
+  const reviewed = await git(root, ['rev-parse', '--verify', '--quiet', reviewedRef(from)]);
+  if (reviewed.exitCode === 0) {
+    await git(root, ['update-ref', reviewedRef(to), reviewed.stdout.trim()]);
+    await forgetReviewed(root, from);
+  }
+  const [oldLogs, newLogs] = [itemLogDir(root, from), itemLogDir(root, to)];
+  if (existsSync(oldLogs) && !existsSync(newLogs)) await rename(oldLogs, newLogs);
+  return undefined;
+}
+
 /** Where the commit a review saw is kept: the merge takes that, never what came after it. */
 function reviewedRef(id: string): string {
   return `refs/tend/reviewed/${id}`;

@@ -25,7 +25,9 @@ export async function syncIfDue(run: RunState, force = false): Promise<boolean> 
   try {
     const report = await syncOnce({ root: run.root, branch: run.branch, author: run.author }, remote);
     for (const r of report.renamed)
-      run.reporter.warn(`${r.from} is renamed ${r.to}: ${remote} has another item with that id`);
+      run.reporter.warn(
+        `${r.from} is renamed ${r.to}: ${remote} has another item with that id${r.note ? `; ${r.note}` : ''}`,
+      );
     if (report.branchesNote && report.branchesNote !== state.note) run.reporter.warn(report.branchesNote);
     state.note = report.branchesNote;
     if (state.offline) run.reporter.info(`syncing with ${remote} works again: this clone's commits are pushed`);
