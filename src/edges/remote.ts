@@ -9,7 +9,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TendError } from '../core/problem.js';
 import { BACKLOG_DIR } from '../core/backlog.js';
-import { adoptBranchTip, currentBranchFast, git, gitOk } from './git.js';
+import { currentBranchFast, git, gitOk } from './git.js';
+import { mergeAside, moveCheckout, rebaseAside } from './rewrite.js';
 import { STATE_DIR } from './state-dir.js';
 
 /** The remote cannot be reached now (no network, a moved path, a host down): work goes on locally. */
@@ -156,21 +157,27 @@ export interface Collision {
   path: string;
 }
 
+/** What both sides added since they parted: the ids they share, and every id (with its files) ours added. */
+export interface Collisions {
+  clashes: Collision[];
+  ours: Map<string, string[]>;
+}
+
 /** Ids the local branch and `upstream` each added since their merge base. */
-export async function collisions(root: string, upstream: string): Promise<Collision[]> {
+export async function collisions(root: string, upstream: string): Promise<Collisions> {
   const base = await git(root, ['merge-base', 'HEAD', upstream]);
-  if (base.exitCode !== 0) return [];
+  if (base.exitCode !== 0) return { clashes: [], ours: new Map() };
   const mb = base.stdout.trim();
   const [ours, theirs] = await Promise.all([newIds(root, mb, 'HEAD'), newIds(root, mb, upstream)]);
-  const found: Collision[] = [];
+  const clashes: Collision[] = [];
   for (const [id, files] of ours) {
     if (!theirs.has(id)) continue;
     const file = files[0] ?? '';
     const parts = file.split('/');
     const where = parts.length === 2 ? file : parts.slice(0, 3).join('/');
-    if (existsSync(path.join(root, where))) found.push({ id, path: where });
+    if (existsSync(path.join(root, where))) clashes.push({ id, path: where });
   }
-  return found;
+  return { clashes, ours };
 }
 
 /**
@@ -195,28 +202,31 @@ export async function idsIn(root: string, rev: string): Promise<Set<string>> {
 /**
  * Bring `upstream`'s commits in under ours: a fast-forward when we have none of our own, a
  * rebase of ours onto it, or a merge when `merge` is asked for (after a renamed id, whose add a
- * rebase would replay onto the other clone's). Your uncommitted changes are stashed around it by
- * git (`--autostash`). On a conflict the operation is aborted and nothing is lost.
+ * rebase would replay onto the other clone's). The new commits are made aside and the checkout
+ * then moved to them (rewrite.ts): your uncommitted work is never stashed. On a conflict nothing
+ * changes and nothing is lost.
  */
 export async function integrate(root: string, branch: string, upstream: string, merge: boolean): Promise<void> {
   const { ahead, behind } = await aheadBehind(root, upstream);
   if (behind === 0) return;
-  const args =
-    ahead === 0
-      ? ['merge', '--ff-only', '--autostash', '--quiet', upstream]
-      : merge
-        ? ['merge', '--no-ff', '--autostash', '--quiet', '--no-edit', '-m', `tend: sync with ${upstream}`, upstream]
-        : ['rebase', '--autostash', '--quiet', upstream];
-  const result = await git(root, ['-c', 'core.hooksPath=/dev/null', ...args]);
-  if (result.exitCode !== 0) {
-    await git(root, [args[0] === 'rebase' ? 'rebase' : 'merge', '--abort']);
-    const why = result.stderr.trim().split('\n').slice(-2).join(' ');
+  const from = (await gitOk(root, ['rev-parse', `refs/heads/${branch}`])).trim();
+  const why = `tend: sync with ${upstream}`;
+  let to: string | undefined;
+  let stopped = '';
+  if (ahead === 0) to = (await gitOk(root, ['rev-parse', upstream])).trim();
+  else if (merge) to = await mergeAside(root, from, upstream, why);
+  else {
+    const rebased = await rebaseAside(root, 'sync', from, [upstream]);
+    if (rebased.ok) to = rebased.commit;
+    else stopped = rebased.why.split('\n').slice(-2).join(' ');
+  }
+  if (!to) {
     throw new SyncConflict(
-      `bringing in ${upstream} stopped on a conflict, and was undone: ${why}`,
+      `bringing in ${upstream} stopped on a conflict, and was undone${stopped ? `: ${stopped}` : ''}`,
       `run \`git pull --rebase\` and resolve it by hand (item files merge key by key; a conflict is in their text)`,
     );
   }
-  await adoptBranchTip(root, branch);
+  await moveCheckout(root, branch, from, to, why);
 }
 
 /** What the last syncs found, kept in .tend/ for `tend status` and the live view. */
@@ -282,13 +292,10 @@ export async function syncStatus(root: string, configured: string | undefined): 
 export async function dropCommit(root: string, branch: string, commit: string): Promise<void> {
   // Only a commit the branch still holds: one a sync rewrote since is not ours to take out.
   if (!(await contains(root, `refs/heads/${branch}`, commit))) return;
-  const args = ['-c', 'core.hooksPath=/dev/null', 'rebase', '--autostash', '--quiet', '--onto', `${commit}^`, commit];
-  const result = await git(root, [...args, branch]);
-  if (result.exitCode !== 0) {
-    await git(root, ['rebase', '--abort']);
-    throw new SyncConflict(`could not take back the claim ${commit.slice(0, 12)}: ${result.stderr.trim()}`);
-  }
-  await adoptBranchTip(root, branch);
+  const from = (await gitOk(root, ['rev-parse', `refs/heads/${branch}`])).trim();
+  const rebased = await rebaseAside(root, 'drop', from, ['--onto', `${commit}^`, commit]);
+  if (!rebased.ok) throw new SyncConflict(`could not take back the claim ${commit.slice(0, 12)}: ${rebased.why}`);
+  await moveCheckout(root, branch, from, rebased.commit, `tend: take back ${commit.slice(0, 12)}`);
 }
 
 /** The item file at `file` in `rev`, as text; undefined when `rev` has no such file. */

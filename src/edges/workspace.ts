@@ -10,6 +10,7 @@ import { BACKLOG_DIR, BLOCKED, DONE, type Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { decideMergeFailed, type Decision } from '../core/decide.js';
 import { itemLogDir, STATE_DIR } from './state-dir.js';
+import { rebaseAside } from './rewrite.js';
 
 export const WORKTREES_DIR = path.join(STATE_DIR, 'worktrees');
 
@@ -202,6 +203,36 @@ export async function runHook(
   if (result.exitCode === 0) return undefined;
   const why = result.spawnError ?? (result.stopped ? `stopped (${result.stopped})` : `exit ${result.exitCode}`);
   return `hook ${name} (\`${command}\`) failed: ${why}; see ${logFile}`;
+}
+
+/**
+ * The item `from` is now `to` (a sync found its id taken by another clone's item): its work
+ * branch, worktree, reviewed commit and logs follow it, so the other item's `tend/<from>` is
+ * never taken for this one's. Returns what could not follow (it stays under the old name).
+ */
+export async function renameWorkspace(root: string, from: string, to: string): Promise<string | undefined> {
+  const [oldBranch, newBranch] = [itemBranch(from), itemBranch(to)];
+  const steps: [boolean, string[]][] = [
+    [await branchExists(root, oldBranch), ['branch', '-m', oldBranch, newBranch]],
+    [
+      await isWorktree(root, worktreeDir(root, from)),
+      ['worktree', 'move', worktreeDir(root, from), worktreeDir(root, to)],
+    ],
+  ];
+  for (const [needed, args] of steps) {
+    if (!needed) continue;
+    const result = await git(root, args);
+    if (result.exitCode !== 0)
+      return `${from}'s ${args[0]} could not follow it to ${to}: ${describeGitError(result.stderr)}`;
+  }
+  const reviewed = await git(root, ['rev-parse', '--verify', '--quiet', reviewedRef(from)]);
+  if (reviewed.exitCode === 0) {
+    await git(root, ['update-ref', reviewedRef(to), reviewed.stdout.trim()]);
+    await forgetReviewed(root, from);
+  }
+  const [oldLogs, newLogs] = [itemLogDir(root, from), itemLogDir(root, to)];
+  if (existsSync(oldLogs) && !existsSync(newLogs)) await rename(oldLogs, newLogs);
+  return undefined;
 }
 
 /** Where the commit a review saw is kept: the merge takes that, never what came after it. */
@@ -711,7 +742,7 @@ async function mergeLocked(
   return { ok: true, note, landed: tip };
 }
 
-/** `ff`: `tip` rebased onto `base` in a scratch worktree; the item's branch and worktree are left as they are. */
+/** `ff`: `tip` rebased onto `base` aside (rewrite.ts); the item's branch and worktree are left as they are. */
 async function rebased(
   root: string,
   id: string,
@@ -722,42 +753,13 @@ async function rebased(
   author: string | undefined,
 ): Promise<Built> {
   if ((await git(root, ['merge-base', '--is-ancestor', base, tip])).exitCode === 0) return { ok: true, commit: tip };
-  const scratch = path.join(root, WORKTREES_DIR, `.rebase-${id}`);
-  const drop = async () => {
-    await git(root, ['worktree', 'remove', '--force', scratch]);
-    await rm(scratch, { recursive: true, force: true });
-    await git(root, ['worktree', 'prune']);
+  const rebase = await rebaseAside(root, `rebase-${id}`, tip, [base], committerEnv(author));
+  if (rebase.ok) return rebase;
+  const why = describeGitError(rebase.why);
+  return {
+    ok: false,
+    reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${why}; the branch is kept as it was`,
   };
-  await drop(); // left by a run killed mid-rebase
-  await mkdir(path.dirname(scratch), { recursive: true });
-  const added = await git(root, [
-    '-c',
-    'core.hooksPath=/dev/null',
-    'worktree',
-    'add',
-    '--quiet',
-    '--detach',
-    scratch,
-    tip,
-  ]);
-  if (added.exitCode !== 0)
-    return { ok: false, reason: `could not make a worktree to rebase ${branch}: ${describeGitError(added.stderr)}` };
-  try {
-    const rebase = await git(scratch, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', base], {
-      env: committerEnv(author),
-    });
-    if (rebase.exitCode !== 0) {
-      await git(scratch, ['rebase', '--abort']);
-      const why = describeGitError(`${rebase.stdout}\n${rebase.stderr}`);
-      return {
-        ok: false,
-        reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${why}; the branch is kept as it was`,
-      };
-    }
-    return { ok: true, commit: (await git(scratch, ['rev-parse', 'HEAD'])).stdout.trim() };
-  } finally {
-    await drop();
-  }
 }
 
 /** `merge`: a merge commit of `tip` into `base` (first parent the base), made without a checkout. */

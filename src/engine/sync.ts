@@ -8,7 +8,9 @@ import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
 import type { Item } from '../core/backlog.js';
 import { commitMessage } from '../core/transition.js';
 import { TendError } from '../core/problem.js';
-import { BACKLOG_DIR } from '../core/backlog.js';
+import { BACKLOG_DIR, ITEM_FILE } from '../core/backlog.js';
+import { readItemFile } from '../edges/store.js';
+import { renameWorkspace } from '../edges/workspace.js';
 import {
   aheadBehind,
   contains,
@@ -32,6 +34,7 @@ import { checkCanCommit, git } from '../edges/git.js';
 import { openRepo } from '../edges/repo.js';
 
 export { RemoteRefused, RemoteUnreachable } from '../edges/remote.js';
+export { CheckoutBusy } from '../edges/rewrite.js';
 
 export interface SyncReport {
   /** Commits the remote had that we did not, brought in. */
@@ -39,7 +42,7 @@ export interface SyncReport {
   /** Commits of ours the remote took. */
   pushed: number;
   /** Items of ours renamed because the other side had taken their id. */
-  renamed: { from: string; to: string }[];
+  renamed: Renamed[];
   /** Why some work branches (`tend/<id>`) were not pushed, when they were not. */
   branchesNote?: string;
   /** Work of ours the remote made void (a claim it took over, or never had): out of the branch, kept under `ref`. */
@@ -52,6 +55,13 @@ export interface Dropped {
   owner?: string;
   commits: number;
   ref: string;
+}
+
+/** An item of ours renamed; `note` says what of its workspace could not follow. */
+export interface Renamed {
+  from: string;
+  to: string;
+  note?: string;
 }
 
 /** Pushes rejected in a row (another clone pushing each time in between) before a sync gives up. */
@@ -188,18 +198,15 @@ export function droppedNote(d: Dropped, remote: string): string {
 /**
  * Items both sides added under the same id since they parted: ours came later (it is the one
  * being brought onto the remote), so ours takes the next free id (`-2`, `-3`, ...), one commit
- * each, and both items are kept.
+ * each, and both items are kept. Our items added meanwhile that depend on it follow it in the
+ * same commit; its work branch, worktree and logs follow it too (renameWorkspace).
  */
-async function renameCollisions(
-  target: Target,
-  remote: string,
-  upstream: string,
-): Promise<{ from: string; to: string }[]> {
-  const found = await collisions(target.root, upstream);
-  if (found.length === 0) return [];
+async function renameCollisions(target: Target, remote: string, upstream: string): Promise<Renamed[]> {
+  const { clashes, ours: added } = await collisions(target.root, upstream);
+  if (clashes.length === 0) return [];
   const [ours, theirs] = await Promise.all([idsIn(target.root, 'HEAD'), idsIn(target.root, upstream)]);
-  const renamed: { from: string; to: string }[] = [];
-  for (const { id, path: from } of found) {
+  const renamed: Renamed[] = [];
+  for (const { id, path: from } of clashes) {
     const to = uniqueId(id, (c) => ours.has(c) || theirs.has(c));
     ours.add(to);
     const dest = from.endsWith('.md') ? `${BACKLOG_DIR}/${to}.md` : `${from.slice(0, -id.length)}${to}`;
@@ -209,10 +216,30 @@ async function renameCollisions(
       outcome: 'renamed',
       extra: { 'Tend-Renamed-From': id },
     });
-    await carryOut(target, { paths: [from, dest], message, rename: { from, to: dest } });
-    renamed.push({ from: id, to });
+    const update = await dependents(target.root, added, id, to);
+    await carryOut(target, { paths: [from, dest], message, rename: { from, to: dest }, update });
+    const note = await renameWorkspace(target.root, id, to);
+    renamed.push({ from: id, to, ...(note ? { note } : {}) });
   }
   return renamed;
+}
+
+/** Our items added since the fork whose `depends_on` names `from`: they meant ours, now `to`. */
+async function dependents(
+  root: string,
+  added: Map<string, string[]>,
+  from: string,
+  to: string,
+): Promise<{ file: string; id: string; changes: { depends_on: string[] } }[]> {
+  const found = [];
+  for (const [id, files] of added) {
+    const file = files.find((f) => f.endsWith(`/${ITEM_FILE}`) || /^backlog\/[^/]+\.md$/.test(f));
+    if (id === from || !file) continue;
+    const read = await readItemFile(root, file, id).catch(() => undefined);
+    const deps = read && 'parsed' in read ? read.parsed.fields.depends_on : [];
+    if (deps.includes(from)) found.push({ file, id, changes: { depends_on: deps.map((d) => (d === from ? to : d)) } });
+  }
+  return found;
 }
 
 /** Record a failed sync: since when the clone has been ahead, and why. */

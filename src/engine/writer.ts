@@ -10,7 +10,7 @@ import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { checkNotRewritten, commitPaths, currentBranchFast, withGitLock } from '../edges/git.js';
 import { dropCommit, integrate, keepRef, trackingRef } from '../edges/remote.js';
-import { serializeItem, updateItem } from '../core/item.js';
+import { serializeItem, updateItem, type ItemChanges } from '../core/item.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { commitMessage, type Transition } from '../core/transition.js';
 import type { Decision } from '../core/decide.js';
@@ -54,6 +54,8 @@ export interface FilesChange {
   create?: { file: string; text: string };
   /** A file or folder to rename first (an id another clone took), committed with the paths. */
   rename?: { from: string; to: string };
+  /** Items whose frontmatter to change first (their `depends_on` on a renamed id), committed with the paths. */
+  update?: { file: string; id: string; changes: ItemChanges }[];
 }
 
 /** The remote's commits brought in under ours (tend sync): the only other way tend's branch moves. */
@@ -175,7 +177,13 @@ async function commitFiles(target: Target, change: FilesChange): Promise<boolean
     await mkdir(path.join(root, path.dirname(change.create.file)), { recursive: true });
     await writeFileAtomic(root, change.create.file, change.create.text);
   }
-  const paths = change.create ? [change.create.file, ...change.paths] : change.paths;
+  for (const { file, id, changes } of change.update ?? []) {
+    const fresh = await readItemFile(root, file, id);
+    // An item left invalid by hand is not touched; the scheduler reports it as it is.
+    if ('parsed' in fresh) await writeFileAtomic(root, file, serializeItem(updateItem(fresh.parsed, changes)));
+  }
+  const updated = (change.update ?? []).map((u) => u.file);
+  const paths = [...(change.create ? [change.create.file] : []), ...change.paths, ...updated];
   return commitPaths(root, paths, change.message, { author: target.author, branch: target.branch });
 }
 

@@ -53,6 +53,52 @@ describe('tend sync', () => {
     expect(await read(b, 'backlog/triage/fix-login-2/item.md')).toContain('from b');
   });
 
+  it('a renamed item takes its work branch, worktree and logs along, and our items that depend on it', async () => {
+    const item = (text: string, deps = '') => `---\ntitle: ${text}\nstatus: queued\n${deps}---\n${text}\n`;
+    const { remote, first: a } = await sharedRepo();
+    const b = await cloneOf(remote);
+    await writeTree(a, { 'backlog/build/fix-login/item.md': item('from a') });
+    await git(a, 'add', '--all');
+    await git(a, 'commit', '--quiet', '-m', 'a');
+    await writeTree(b, {
+      'backlog/build/fix-login/item.md': item('from b'),
+      'backlog/deploy.md': item('deploy', 'depends_on: [fix-login]\n'),
+      '.tend/logs/fix-login/build.log': 'built on b\n',
+    });
+    await git(b, 'add', '--all', 'backlog');
+    await git(b, 'commit', '--quiet', '-m', 'b');
+    // The work B's agent did in the item's worktree, as a build phase leaves it.
+    await git(b, 'worktree', 'add', '--quiet', '-b', 'tend/fix-login', '.tend/worktrees/fix-login');
+    await writeTree(b, { '.tend/worktrees/fix-login/code.txt': 'b built this\n' });
+    await git(path.join(b, '.tend/worktrees/fix-login'), 'add', 'code.txt');
+    await git(path.join(b, '.tend/worktrees/fix-login'), 'commit', '--quiet', '-m', 'build on b');
+    await tendOk(a, ['sync', 'origin']);
+
+    expect((await tendOk(b, ['sync', 'origin'])).stdout).toMatch(/renamed fix-login -> fix-login-2/);
+    expect(await git(b, 'branch', '--list', 'tend/*', '--format=%(refname:short)')).toBe('tend/fix-login-2');
+    expect(await git(b, 'log', '-1', '--format=%s', 'tend/fix-login-2')).toBe('build on b');
+    expect(await read(b, '.tend/worktrees/fix-login-2/code.txt')).toBe('b built this\n');
+    expect(await git(path.join(b, '.tend/worktrees/fix-login-2'), 'branch', '--show-current')).toBe('tend/fix-login-2');
+    expect(await read(b, '.tend/logs/fix-login-2/build.log')).toBe('built on b\n');
+    expect(await read(b, 'backlog/deploy.md')).toContain('depends_on: [fix-login-2]');
+    const renaming = await git(
+      b,
+      'log',
+      '-1',
+      '--format=',
+      '--name-only',
+      '--no-renames',
+      '--grep=^Tend-Outcome: renamed$',
+    );
+    expect(renaming.split('\n').sort()).toEqual([
+      'backlog/build/fix-login-2/item.md',
+      'backlog/build/fix-login/item.md',
+      'backlog/deploy.md',
+    ]);
+    expect(await read(b, 'backlog/build/fix-login/item.md')).toContain('from a');
+    expect(await git(b, 'status', '--porcelain')).toBe('');
+  });
+
   it('git.remote in ORCHESTRATOR.md is the default; without one, tend sync says how to name one', async () => {
     const { first } = await sharedRepo();
     const none = await tend(first, ['sync']);

@@ -15,6 +15,7 @@ export async function syncCommand(cwd: string, remote: string | undefined, json:
     }
     for (const r of report.renamed) {
       process.stdout.write(`renamed ${r.from} -> ${r.to}: ${report.remote} has another item with that id\n`);
+      if (r.note) process.stderr.write(`tend: warning: ${r.note}\n`);
     }
     process.stdout.write(`synced with ${report.remote}: ${report.pulled} commit(s) in, ${report.pushed} out\n`);
     return 0;
