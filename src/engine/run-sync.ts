@@ -4,7 +4,7 @@ import type { Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { headCommit } from '../edges/git.js';
 import { syncStatus } from '../edges/remote.js';
-import { CheckoutBusy, claimByPush, droppedNote, RemoteUnreachable, syncOnce } from './sync.js';
+import { CheckoutBusy, claimByPush, droppedNote, RemoteBusy, RemoteUnreachable, syncOnce } from './sync.js';
 import type { RunState } from './run-state.js';
 
 /** Longest wait between tries of an unreachable remote. */
@@ -38,6 +38,11 @@ export async function syncIfDue(run: RunState, force = false): Promise<boolean> 
     await tellSync(run, remote);
     return report.pulled > 0 || report.renamed.length > 0;
   } catch (err) {
+    if (err instanceof RemoteBusy) {
+      // Not offline: the remote answers, other clones just pushed first. The next sync pushes.
+      run.reporter.warn(`${err.message}; the commits stay here and the next sync pushes them`);
+      return false;
+    }
     if (!waitable(err)) throw err;
     wentOffline(run, err);
     await tellSync(run, remote);

@@ -2,6 +2,7 @@
 // bring its commits in under ours, push. `tend sync` runs it once; `tend run --sync` before it
 // schedules and after each transition. The writer makes every commit (a renamed id, the rebase);
 // this module only decides and pushes.
+import { setTimeout } from 'node:timers/promises';
 import { uniqueId } from '../core/slug.js';
 import { PROGRESS_KEYS } from '../core/engine-keys.js';
 import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
@@ -66,10 +67,18 @@ export interface Renamed {
 
 /** Pushes rejected in a row (another clone pushing each time in between) before a sync gives up. */
 const MAX_PUSH_RACES = 8;
+/** Longest random wait after a rejected push: clones that keep pushing in step fall out of step. */
+const MAX_RACE_WAIT_MS = 3_000;
 
 /**
- * Sync once. Throws RemoteUnreachable (the commits stay local, a later sync pushes them),
- * RemoteRefused (access, a protected branch, a hook), or SyncConflict (undone, nothing lost).
+ * Other clones pushed first every time this sync tried: nothing is wrong, the commits stay here
+ * and a later sync pushes them (a run goes on; a claim is taken back and planned again).
+ */
+export class RemoteBusy extends TendError {}
+
+/**
+ * Sync once. Throws RemoteUnreachable or RemoteBusy (the commits stay local, a later sync pushes
+ * them), RemoteRefused (access, a protected branch, a hook), or SyncConflict (undone, nothing lost).
  * Whatever happens is recorded for `tend status`.
  */
 export async function syncOnce(
@@ -140,8 +149,9 @@ async function syncRaces(
     if ((await pushBranch(root, remote, branch)) === 'pushed') {
       return report;
     }
+    if (race < MAX_PUSH_RACES - 1) await setTimeout(Math.random() * Math.min(MAX_RACE_WAIT_MS, 200 * 2 ** race));
   }
-  throw new TendError(
+  throw new RemoteBusy(
     `the remote ${remote} took other clones' commits ${MAX_PUSH_RACES} times in a row before ours`,
     'run `tend sync` again in a moment',
   );
@@ -301,7 +311,16 @@ export async function claimByPush(
     lost = true;
     await carryOut(target, { drop: commit });
   };
-  await syncOnce(target, remote, check);
+  try {
+    await syncOnce(target, remote, check);
+  } catch (err) {
+    if (!(err instanceof RemoteBusy)) throw err;
+    // The claim did not reach the remote, so it is no claim: taken back, and the loop plans again.
+    const commit = await lastCommitOf(root, claimed.file);
+    if (commit && !(await contains(root, trackingRef(remote, target.branch), commit)))
+      await carryOut(target, { drop: commit });
+    return 'lost';
+  }
   if (lost) return 'lost';
   // A sync of the loop may have rebased our claim onto another clone's first: the item is then
   // theirs (their claim won the merge, ours became empty), and nothing may run here.

@@ -3,25 +3,13 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanEnv, git, read, scratchDir, tend, TEND_BIN, writeTree } from '../helpers/repo.js';
-import { cloneOf, sharedRepo } from '../helpers/remote.js';
+import { cloneOf, PAIR, pairItem, sharedRepo, transitions } from '../helpers/remote.js';
 import { eventually, killAfterTest, startLiveRun } from '../helpers/processes.js';
-
-const PAIR = '---\nphases:\n  - { name: triage }\n  - { name: build }\n---\nTwo phases in the checkout.\n';
-const ITEM = (title: string) =>
-  `---\ntitle: ${title}\npipeline: pair\ncreated: 2026-12-01T00:00:00Z\n---\n${title}: some text.\n`;
-
-/** Every (item, outcome, phase) in the remote's history, one line per transition commit. */
-async function transitions(repo: string): Promise<string[]> {
-  const format =
-    '%(trailers:key=Tend-Item,valueonly,separator=)|%(trailers:key=Tend-Outcome,valueonly,separator=)|%(trailers:key=Tend-Phase,valueonly,separator=)';
-  const out = await git(repo, 'log', 'main', `--format=${format}`, '--grep=^Tend-Item:');
-  return out.split('\n').filter(Boolean).sort();
-}
 
 describe('a claim taken over after its lease', () => {
   it("the dead owner's late push loses: its work is taken out of its branch and kept under a ref", async () => {
     const { remote } = await sharedRepo(
-      { 'pipelines/pair.md': PAIR, 'backlog/late.md': ITEM('Late') },
+      { 'pipelines/pair.md': PAIR, 'backlog/late.md': pairItem('Late') },
       {
         script: 'wait-for-release.mjs',
         overrides: { timeout: '60s', concurrency: 1, git: '{ remote: origin, sync_every: 10m }' },
@@ -66,7 +54,7 @@ describe('a claim taken over after its lease', () => {
 
 describe('tend sync by hand after a takeover', () => {
   it('drops the late work of the claim taken over, says so on stderr and lists it in --json', async () => {
-    const claimed = ITEM('Gone').replace(
+    const claimed = pairItem('Gone').replace(
       'pipeline: pair',
       'pipeline: pair\nstatus: running\nowner: gone-host:4242\nattempts: 1',
     );
@@ -79,7 +67,7 @@ describe('tend sync by hand after a takeover', () => {
     const late = await cloneOf(remote);
     await git(late, 'rm', '-r', '--quiet', 'backlog/build/gone');
     await writeTree(late, {
-      'backlog/done/gone/item.md': ITEM('Gone').replace('pipeline: pair', 'pipeline: pair\nattempts: 1'),
+      'backlog/done/gone/item.md': pairItem('Gone').replace('pipeline: pair', 'pipeline: pair\nattempts: 1'),
       'backlog/done/gone/build.md': '# build\n\nthe late one\n',
     });
     await git(late, 'add', '--all');
@@ -134,7 +122,7 @@ describe('kill -9 of a syncing runner', () => {
     const { remote } = await sharedRepo(
       {
         'pipelines/one.md': one,
-        ...Object.fromEntries(items.map((id) => [`backlog/${id}.md`, ITEM(id).replace('pair', 'one')])),
+        ...Object.fromEntries(items.map((id) => [`backlog/${id}.md`, pairItem(id).replace('pair', 'one')])),
       },
       { script: 'count-and-sleep.mjs', overrides: { concurrency: 1 } },
     );

@@ -6,25 +6,15 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { git, scratchDir, tend } from '../helpers/repo.js';
-import { cloneOf, sharedRepo } from '../helpers/remote.js';
+import { cloneOf, PAIR, pairItem, sharedRepo, transitions } from '../helpers/remote.js';
 
 const ITEMS = 30;
-const PAIR = '---\nphases:\n  - { name: triage }\n  - { name: build }\n---\nTwo phases in the checkout.\n';
-const ITEM = (i: number) =>
-  `---\ntitle: Item ${i}\npipeline: pair\ncreated: 2026-12-01T00:00:00Z\n---\nItem ${i}: some text.\n`;
-
-/** `item|outcome|phase` of every transition commit on the remote's main. */
-async function transitions(repo: string): Promise<string[]> {
-  const format =
-    '%(trailers:key=Tend-Item,valueonly,separator=)|%(trailers:key=Tend-Outcome,valueonly,separator=)|%(trailers:key=Tend-Phase,valueonly,separator=)';
-  const out = await git(repo, 'log', 'main', `--format=${format}`, '--grep=^Tend-Item:');
-  return out.split('\n').filter(Boolean);
-}
-
 const twice = (list: string[]) => list.filter((x, i) => list.indexOf(x) !== i);
 
 async function race(clones: number): Promise<void> {
-  const files = Object.fromEntries(Array.from({ length: ITEMS }, (_, i) => [`backlog/item-${i}.md`, ITEM(i)]));
+  const files = Object.fromEntries(
+    Array.from({ length: ITEMS }, (_, i) => [`backlog/item-${i}.md`, pairItem(`Item ${i}`)]),
+  );
   const { remote } = await sharedRepo({ 'pipelines/pair.md': PAIR, ...files }, { script: 'count-and-sleep.mjs' });
   const dirs = await Promise.all(Array.from({ length: clones }, () => cloneOf(remote)));
   const counts = path.join(await scratchDir(), 'counts');

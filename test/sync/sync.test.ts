@@ -126,6 +126,25 @@ describe('tend sync', () => {
     expect((await tendOk(first, ['status'])).stdout).not.toMatch(/not on origin/);
   });
 
+  it('a remote where another clone always pushes first: tend sync gives up, keeps the commit, pushes later', async () => {
+    const { remote, first } = await sharedRepo();
+    // Each push finds main moved by "another clone" a moment before: the hook commits to main itself.
+    const hook = path.join(remote, 'hooks', 'pre-receive');
+    const outside = 'unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES';
+    const other = 'c=$(git commit-tree -p main -m "another clone" "main^{tree}") && git update-ref refs/heads/main "$c"';
+    await writeFile(hook, `#!/bin/sh\ncat >/dev/null\n${outside}\n${other}\n`);
+    await chmod(hook, 0o755);
+    await tendOk(first, ['add', 'Outpaced idea']);
+    const outpaced = await tend(first, ['sync', 'origin']);
+    expect(outpaced.exitCode, outpaced.report).toBe(1);
+    expect(outpaced.stderr).toMatch(/took other clones' commits 8 times in a row[\s\S]*kept in this clone/);
+    expect(await git(first, 'log', '-1', '--format=%s')).toBe('tend: outpaced-idea added');
+    await rename(hook, `${hook}.off`);
+    await tendOk(first, ['sync', 'origin']);
+    expect(await git(remote, 'log', '-1', '--format=%s', 'main')).toBe('tend: outpaced-idea added');
+    expect(await git(remote, 'rev-list', '--count', '--grep=another clone', 'main')).toBe('8');
+  }, 60_000);
+
   it('a remote that refuses the push (a pre-receive hook) is a clear error, not a retry', async () => {
     const { remote, first } = await sharedRepo();
     const hook = path.join(remote, 'hooks', 'pre-receive');

@@ -1,5 +1,5 @@
 // `tend sync [REMOTE]`: one pull and push by hand (src/engine/sync.ts).
-import { droppedNote, RemoteUnreachable, syncByHand } from '../../engine/sync.js';
+import { droppedNote, RemoteBusy, RemoteUnreachable, syncByHand } from '../../engine/sync.js';
 import { paint, printJson } from '../output.js';
 
 export async function syncCommand(cwd: string, remote: string | undefined, json: boolean): Promise<number> {
@@ -20,8 +20,8 @@ export async function syncCommand(cwd: string, remote: string | undefined, json:
     process.stdout.write(`synced with ${report.remote}: ${report.pulled} commit(s) in, ${report.pushed} out\n`);
     return 0;
   } catch (err) {
-    if (!(err instanceof RemoteUnreachable)) throw err;
-    // Offline is not lost work: the commits stay here and the next sync pushes them.
+    if (!(err instanceof RemoteUnreachable || err instanceof RemoteBusy)) throw err;
+    // Offline (or outpaced) is not lost work: the commits stay here and the next sync pushes them.
     process.stderr.write(
       `tend: ${err.message}\n  your commits are kept in this clone; run \`tend sync\` again later\n`,
     );
