@@ -131,7 +131,8 @@ describe('tend sync', () => {
     // Each push finds main moved by "another clone" a moment before: the hook commits to main itself.
     const hook = path.join(remote, 'hooks', 'pre-receive');
     const outside = 'unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES';
-    const other = 'c=$(git commit-tree -p main -m "another clone" "main^{tree}") && git update-ref refs/heads/main "$c"';
+    const other =
+      'c=$(git commit-tree -p main -m "another clone" "main^{tree}") && git update-ref refs/heads/main "$c"';
     await writeFile(hook, `#!/bin/sh\ncat >/dev/null\n${outside}\n${other}\n`);
     await chmod(hook, 0o755);
     await tendOk(first, ['add', 'Outpaced idea']);
