@@ -103,12 +103,18 @@ export class RunState {
   readonly owner = `${os.hostname()}:${process.pid}`;
   /** The git remote this run syncs with (`--sync`, `git.remote`), and where its syncing stands. */
   remote?: string;
-  readonly sync: { head: string; nextAt: number; backoffMs: number; offline: boolean; note?: string } = {
-    head: '',
-    nextAt: 0,
-    backoffMs: 0,
-    offline: false,
-  };
+  /**
+   * `offline`: syncs fail and are tried again with backoff; `unreachable`: because the remote
+   * cannot be reached, the one case in which a claim is held here without reaching it.
+   */
+  readonly sync: {
+    head: string;
+    nextAt: number;
+    backoffMs: number;
+    offline: boolean;
+    unreachable: boolean;
+    note?: string;
+  } = { head: '', nextAt: 0, backoffMs: 0, offline: false, unreachable: false };
   /** The last good configuration; the loop replaces it when the files change. */
   config: Config;
   // What the loop knows between ticks, changed by runner.ts alone.
