@@ -125,6 +125,11 @@ export class RunState {
   readonly controllers = new Map<string, AbortController>();
   // Items whose transition failed for a reason outside tend's control; not retried this run.
   readonly broken = new Set<string>();
+  /**
+   * Items whose claim was lost while syncs fail (the remote had moved them, but its commits cannot
+   * come in yet): not planned until a sync works, so the run does not claim them again and again.
+   */
+  readonly awaitingSync = new Set<string>();
   /** Items another tend process is carrying a transition out for right now: not planned. */
   busy: ReadonlySet<string> = new Set<string>();
   /** Errors in a row per item that were not the item's fault. */

@@ -4,7 +4,15 @@ import type { Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { headCommit } from '../edges/git.js';
 import { syncStatus } from '../edges/remote.js';
-import { CheckoutBusy, claimByPush, droppedNote, RemoteBusy, RemoteUnreachable, syncOnce } from './sync.js';
+import {
+  CheckoutBusy,
+  ClaimLostBehindChange,
+  claimByPush,
+  droppedNote,
+  RemoteBusy,
+  RemoteUnreachable,
+  syncOnce,
+} from './sync.js';
 import type { RunState } from './run-state.js';
 
 /** Longest wait between tries of an unreachable remote. */
@@ -33,6 +41,7 @@ export async function syncIfDue(run: RunState, force = false): Promise<boolean> 
     if (report.branchesNote && report.branchesNote !== state.note) run.reporter.warn(report.branchesNote);
     state.note = report.branchesNote;
     if (state.offline) run.reporter.info(`syncing with ${remote} works again: this clone's commits are pushed`);
+    run.awaitingSync.clear();
     Object.assign(state, {
       offline: false,
       unreachable: false,
@@ -99,6 +108,6 @@ export async function pushClaim(run: RunState, before: Item, claimed: Item): Pro
     if (!waitable(err)) throw err;
     wentOffline(run, err);
     await tellSync(run, remote);
-    return 'held';
+    return err instanceof ClaimLostBehindChange ? 'lost' : 'held';
   }
 }

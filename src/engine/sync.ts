@@ -287,6 +287,9 @@ export async function syncByHand(cwd: string, named: string | undefined): Promis
   return { ...report, remote };
 }
 
+/** A local change stopped the claim's sync after it found that the remote had moved the item. */
+export class ClaimLostBehindChange extends CheckoutBusy {}
+
 /**
  * Claim by push: the claim commit of `claimed` (which was `before`) goes to the remote before its
  * agent starts. When the remote has moved the item meanwhile (another clone claimed it, ran it,
@@ -318,8 +321,8 @@ export async function claimByPush(
     await syncOnce(target, remote, check);
   } catch (err) {
     // A local change in the way of the remote's commits: the claim stays when the remote had not
-    // moved the item (the caller runs it as offline), and is gone already when it had.
-    if (err instanceof CheckoutBusy && lost) return 'lost';
+    // moved the item (the caller runs it as offline), and is lost when it had.
+    if (err instanceof CheckoutBusy && lost) throw new ClaimLostBehindChange(err.message, err.fix, { cause: err });
     if (!(err instanceof RemoteBusy)) throw err;
     // Other clones kept pushing first: the claim never reached the remote, so it is no claim.
     const commit = await lastCommitOf(root, claimed.file);
