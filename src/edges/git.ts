@@ -463,18 +463,33 @@ async function commitTouched(
   ]);
   const written = new Set(files);
   const gone = [...before.filter((f) => !written.has(f)), ...touched.filter((p) => !existsSync(path.join(root, p)))];
-  await updateIndex(root, [...files, ...gone]);
   const tree = buildTree(touched, files, shas, listings, head);
+  // The index and the commit side by side; HEAD moves only once both are done.
+  const [made] = await Promise.all([
+    tree && tree.sha !== listings.get('')?.sha ? makeCommit(root, tree, head, message, options) : undefined,
+    updateIndex(root, [...files, ...gone]),
+  ]);
   if (!tree) return undefined;
-  if (tree.sha === listings.get('')?.sha) return false;
+  if (!made) return false;
+  const subject = message.split('\n')[0] ?? '';
+  const reflog = `commit${head ? '' : ' (initial)'}: ${subject}`;
+  const moved = await git(root, ['update-ref', '-m', reflog, 'HEAD', made, head ?? '']);
+  return moved.exitCode === 0 ? true : 'moved';
+}
+
+/** Write the trees and a commit of them on `head` (none on an unborn branch); the commit's id. */
+async function makeCommit(
+  root: string,
+  tree: { sha: string; trees: TreeToWrite[] },
+  head: string | undefined,
+  message: string,
+  options: CommitOptions,
+): Promise<string> {
   await writeTrees(root, tree.trees);
   const args = ['commit-tree', tree.sha, ...(head ? ['-p', head] : []), '-F', '-'];
   const made = await git(root, args, { env: authorEnv(options.author), input: cleanMessage(message) });
   if (made.exitCode !== 0) throw commitFailure(made);
-  const subject = message.split('\n')[0] ?? '';
-  const reflog = `commit${head ? '' : ' (initial)'}: ${subject}`;
-  const moved = await git(root, ['update-ref', '-m', reflog, 'HEAD', made.stdout.trim(), head ?? '']);
-  return moved.exitCode === 0 ? true : 'moved';
+  return made.stdout.trim();
 }
 
 /** The blob ids of `files`, written to the object store as `git add` writes them (filters applied). */
