@@ -1,7 +1,8 @@
 // src/edges/git.ts in this process, against real scratch repositories: what a commit of tend's
 // takes and what it leaves alone, pathspecs that are file names, the branch and history checks,
 // identity errors, and reading an item's history back from its trailers.
-import { writeFile, rm, mkdir } from 'node:fs/promises';
+import { writeFile, rm, mkdir, rename, symlink } from 'node:fs/promises';
+import { execa } from 'execa';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -96,6 +97,99 @@ describe('commitPaths', () => {
     expect(await git(root, 'log', '-1', '--format=%an <%ae>|%cn <%ce>')).toBe(
       'tend bot <bot@example.com>|tend bot <bot@example.com>',
     );
+  });
+});
+
+/** Whether HEAD's tree is the one git itself writes from an index of the whole work tree. */
+async function treeAsGitWritesIt(root: string): Promise<boolean> {
+  const index = path.join(root, '.git', 'check-index');
+  const env = { GIT_INDEX_FILE: index };
+  await execa('git', ['add', '--all'], { cwd: root, env });
+  const written = (await execa('git', ['write-tree'], { cwd: root, env })).stdout;
+  await rm(index);
+  return written === (await git(root, 'rev-parse', 'HEAD^{tree}'));
+}
+
+describe("a commit built from HEAD's trees (only what it touches)", () => {
+  it("moves an item folder between phases: the commit has the move alone, the user's staged file stays staged", async () => {
+    const root = await repoWithIdentity({
+      'backlog/build/fix-it/item.md': 'one\n',
+      'backlog/build/fix-it/notes/old.md': 'old\n',
+      'backlog/done/other/item.md': 'other\n',
+      'src/app.ts': 'app\n',
+    });
+    await writeTree(root, { 'src/staged.ts': 'staged\n' });
+    await git(root, 'add', 'src/staged.ts');
+    await writeFile(path.join(root, 'src/app.ts'), 'app, edited\n');
+    await mkdir(path.join(root, 'backlog/review'));
+    await rename(path.join(root, 'backlog/build/fix-it'), path.join(root, 'backlog/review/fix-it'));
+    await rm(path.join(root, 'backlog/review/fix-it/notes'), { recursive: true });
+    await writeTree(root, { 'backlog/review/fix-it/item.md': 'two\n', 'backlog/review/fix-it/a b*.md': 'odd\n' });
+
+    expect(await commitPaths(root, ['backlog/review/fix-it', 'backlog/build/fix-it'], 'tend: moved\n')).toBe(true);
+    expect(await git(root, 'show', '--name-status', '--no-renames', '--format=', 'HEAD')).toBe(
+      [
+        'D\tbacklog/build/fix-it/item.md',
+        'D\tbacklog/build/fix-it/notes/old.md',
+        'A\tbacklog/review/fix-it/a b*.md',
+        'A\tbacklog/review/fix-it/item.md',
+      ].join('\n'),
+    );
+    // backlog/build/ held only the item: git keeps no empty tree.
+    expect(await git(root, 'ls-tree', '--name-only', 'HEAD', 'backlog/')).toBe('backlog/done\nbacklog/review');
+    expect(await git(root, 'status', '--porcelain')).toBe(' M src/app.ts\nA  src/staged.ts');
+    expect(await git(root, 'fsck', '--strict', '--no-progress')).toBe('');
+    expect(await git(root, 'log', '-1', '--format=%s|%P', 'HEAD')).toBe(
+      `tend: moved|${await git(root, 'rev-parse', 'HEAD~1')}`,
+    );
+  });
+
+  it("writes trees in git's own order (a file 'a-b', 'a.b' beside a folder 'a'), the same as git's", async () => {
+    const root = await repoWithIdentity({ 'keep.md': 'k\n' });
+    await writeTree(root, {
+      'backlog/x/a/inner.md': '1\n',
+      'backlog/x/a-b': '2\n',
+      'backlog/x/a.b': '3\n',
+      'backlog/x/a0': '4\n',
+      'backlog/x/Z.md': '5\n',
+      'backlog/x/ü.md': '6\n',
+    });
+    expect(await commitPaths(root, ['backlog/x'], 'tend: x\n')).toBe(true);
+    expect(await treeAsGitWritesIt(root)).toBe(true);
+    expect(await git(root, 'fsck', '--strict', '--no-progress')).toBe('');
+    expect(await git(root, 'status', '--porcelain')).toBe('');
+  });
+
+  it("makes the first commit of an unborn branch, with git commit's reflog entry", async () => {
+    const root = await repoWithIdentity({});
+    await writeTree(root, { 'backlog/first.md': 'first\n', 'ORCHESTRATOR.md': 'o\n', 'notes.md': 'mine\n' });
+    expect(await commitPaths(root, ['backlog/first.md', 'ORCHESTRATOR.md'], 'tend: init\n\n\n')).toBe(true);
+    expect(await git(root, 'rev-list', '--count', 'HEAD')).toBe('1');
+    // The blank lines at its end go, as git commit's clean-up takes them away.
+    expect(await git(root, 'cat-file', 'commit', 'HEAD')).toMatch(/\n\ntend: init$/);
+    expect(await git(root, 'reflog', '-1', '--format=%gs', 'main')).toBe('commit (initial): tend: init');
+    expect(await git(root, 'status', '--porcelain')).toBe('?? notes.md');
+  });
+
+  it('a removed folder leaves HEAD, and a file staged there by hand leaves the index too', async () => {
+    const root = await repoWithIdentity({ 'backlog/inbox-item.md': 'x\n', 'keep.md': 'k\n' });
+    await writeTree(root, { 'backlog/new-by-hand.md': 'staged, never committed\n' });
+    await git(root, 'add', 'backlog/new-by-hand.md');
+    await rm(path.join(root, 'backlog/new-by-hand.md'));
+    await rm(path.join(root, 'backlog/inbox-item.md'));
+    const gone = ['backlog/inbox-item.md', 'backlog/new-by-hand.md'];
+    expect(await commitPaths(root, gone, 'tend: gone\n')).toBe(true);
+    expect(await git(root, 'ls-tree', '-r', '--name-only', 'HEAD')).toBe('keep.md');
+    expect(await git(root, 'status', '--porcelain')).toBe('');
+  });
+
+  it('a symlink among the files is left to git commit, which records it as a link', async () => {
+    const root = await repoWithIdentity({ 'keep.md': 'k\n' });
+    await writeTree(root, { 'backlog/x/item.md': 'x\n' });
+    await symlink('item.md', path.join(root, 'backlog/x/link.md'));
+    expect(await commitPaths(root, ['backlog/x'], 'tend: x\n')).toBe(true);
+    expect(await git(root, 'ls-tree', 'HEAD', 'backlog/x/link.md')).toMatch(/^120000 blob /);
+    expect(await git(root, 'status', '--porcelain')).toBe('');
   });
 });
 
