@@ -454,7 +454,8 @@ async function commitTouched(
   if (existsSync(path.join((await gitDirsOf(root)).dir, 'MERGE_HEAD'))) throw mergeInProgress();
   const found = await Promise.all(touched.map((p) => filesUnder(root, p)));
   const files = found.every((f) => f !== undefined) ? found.flat() : undefined;
-  if (!files || files.some((f) => f.includes('\n'))) return undefined;
+  // `hash-object --stdin-paths` reads one path a line, and unquotes one that starts with '"'.
+  if (!files || files.some((f) => f.includes('\n') || f.startsWith('"'))) return undefined;
   const head = await headNow(root);
   const [shas, before, listings] = await Promise.all([
     hashFiles(root, files),
@@ -474,7 +475,9 @@ async function commitTouched(
   const subject = message.split('\n')[0] ?? '';
   const reflog = `commit${head ? '' : ' (initial)'}: ${subject}`;
   const moved = await git(root, ['update-ref', '-m', reflog, 'HEAD', made, head ?? '']);
-  return moved.exitCode === 0 ? true : 'moved';
+  if (moved.exitCode === 0) return true;
+  if (/but expected|unable to resolve reference|reference already exists/.test(moved.stderr)) return 'moved';
+  throw new TendError(`git update-ref failed: ${moved.stderr.trim() || `exit code ${moved.exitCode}`}`);
 }
 
 /** Write the trees and a commit of them on `head` (none on an unborn branch); the commit's id. */
