@@ -18,6 +18,7 @@ import { night } from './bench/makespan.js';
 import { add, cpuWhileWaiting, runPerTransition, status, writeBenchPipelines } from './bench/measures.js';
 import { startup, startupLines } from './bench/startup.js';
 import { hasGnuTime, rawCommitMs, removeRepo, sh, tendRepo } from './bench/tools.js';
+import { workBranchFetch } from './bench/work-branches.js';
 
 const list = (name, fallback) => (process.env[name] ?? fallback).split(',').filter(Boolean).map(Number);
 const num = (name, fallback) => Number(process.env[name] ?? fallback);
@@ -50,6 +51,8 @@ async function measureSize(size, cli) {
     r.night = night(root, num('BENCH_NIGHT', 15), num('BENCH_SLOTS', 4), num('BENCH_SCALE', 1));
   }
   removeRepo(root);
+  log(`${size}: a sync's fetch with as many work branches on the remote`);
+  r.fetch = workBranchFetch(size);
   log(`${size}: tend board with ${size} items in work`);
   const busy = tendRepo(0);
   addActiveItems(busy, size);
@@ -96,6 +99,8 @@ function table(rows) {
       (r) => `${ms(r.live.p50)} / ${ms(r.live.p95)}${r.live.missed ? ` (${r.live.missed} missed)` : ''}`,
     ],
     ['tend CPU while one agent sleeps', (r) => cpu(r.waiting)],
+    ['sync fetch, as many tend/* on remote', (r) => ms(r.fetch.withWorkBranchesMs)],
+    ['  / fetch of the branch alone', (r) => x(r.fetch.withWorkBranchesMs, r.fetch.aloneMs)],
     [
       'night makespan / lower bound',
       (r) => (r.night ? `${x(r.night.makespanMs, r.night.boundMs)} (${(r.night.makespanMs / 1000).toFixed(0)} s)` : ''),

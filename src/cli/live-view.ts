@@ -5,6 +5,8 @@ import { formatDuration } from '../core/duration.js';
 import type { Reporter } from '../engine/runner.js';
 import { clean, paint, type Style } from './output.js';
 import type { Transition } from '../core/transition.js';
+import type { SyncStatus } from '../edges/remote.js';
+import { syncLine } from './sync-line.js';
 
 interface Running {
   phase: string;
@@ -78,6 +80,19 @@ interface LiveState {
   transitions: number;
   cost: number;
   started: number;
+  /** Where the clone stands against its remote, as the last sync left it. */
+  sync?: SyncStatus;
+}
+
+/** A row for a sync that is failing (offline): the clone is ahead of its remote, since when, and why. */
+function syncRows(sync: SyncStatus | undefined): Segment[][] {
+  if (!sync?.ahead || !sync.lastError) return [];
+  return [
+    [
+      [undefined, '  '],
+      ['yellow', syncLine(sync, sync.ahead)],
+    ],
+  ];
 }
 
 function screenRows(s: LiveState): Segment[][] {
@@ -90,6 +105,7 @@ function screenRows(s: LiveState): Segment[][] {
     [['bold', header]],
     ...[...s.running].map(([id, r]) => runningRow(id, r)),
     [[undefined, `  ${board}`]],
+    ...syncRows(s.sync),
     ...s.recent.map((segments): Segment[] => [[undefined, '  '], ...segments]),
   ];
 }
@@ -151,6 +167,10 @@ export function liveView(stream: NodeJS.WriteStream): Reporter & { close(): void
     },
     board(next) {
       state.counts = next;
+    },
+    sync(status) {
+      state.sync = status;
+      draw();
     },
     close() {
       clearInterval(timer);

@@ -7,44 +7,20 @@
 //
 // - a person owns `title`, `priority`, `labels`, `depends_on`, `approved`, `created`, the body,
 //   and any key tend does not know: the person's side wins;
-// - the engine owns `status`, `attempts`, `owner`, `cost_usd`, `pipeline`, `resume_at`,
-//   `limited_by`, `limit_waits`, `blocked_reason`, `blocked_phase`, `branch`, `loops`, `feedback`
-//   and `warning`: the side further along wins.
+// - the engine owns the keys of ENGINE_KEYS (engine-keys.ts): the side further along wins.
 //
 // The phase is the item's folder: a move on one side and an edit on the other is git's rename
-// detection, which hands the moved file to this merge. Engine keys move together: when both sides
-// changed any of them, all of them are taken from the side further along, so `status` never comes
-// from one side and `owner` from the other. *Further along* compares, in order: `cost_usd` (it
+// detection, which hands the moved file to this merge. The keys of the item's progress (`status`,
+// `owner`, ...: PROGRESS_KEYS) move together: when both sides changed any of them, all of them are
+// taken from the side further along, so `status` never comes from one side and `owner` from the
+// other; the engine's other keys (`pr`, `stale`) merge one by one. *Further along* compares, in order: `cost_usd` (it
 // only grows over an item's life), `loops`, `attempts`, then status (running > failed > waiting >
 // queued); a full tie keeps `ours` (%A). The person's side is the other one: the side whose engine
 // keys did not change (the laptop), or, when both or neither changed them, the side that is not
 // further along (when neither did, `ours`).
 import { isDeepStrictEqual } from 'node:util';
+import { engineOwned, PROGRESS_KEYS, progressKey } from './engine-keys.js';
 import { joinFrontmatter, readYaml, setFields, splitFrontmatter, type Frontmatter } from './frontmatter.js';
-
-export const ENGINE_KEYS = [
-  'status',
-  'attempts',
-  'owner',
-  'cost_usd',
-  'pipeline',
-  'resume_at',
-  'limited_by',
-  'limit_waits',
-  'blocked_reason',
-  'blocked_phase',
-  'branch',
-  'loops',
-  'feedback',
-  'warning',
-] as const;
-
-const ENGINE = new Set<string>(ENGINE_KEYS);
-
-/** A key the engine writes (taken from the side further along), as against one a person owns. */
-export function engineOwned(key: string): boolean {
-  return ENGINE.has(key);
-}
 
 type Side = 'ours' | 'theirs';
 type Data = Record<string, unknown>;
@@ -98,7 +74,7 @@ export function compareProgress(a: Data, b: Data): number {
 }
 
 function changedEngine(base: Data, side: Data): boolean {
-  return ENGINE_KEYS.some((k) => !isDeepStrictEqual(base[k], side[k]));
+  return PROGRESS_KEYS.some((k) => !isDeepStrictEqual(base[k], side[k]));
 }
 
 /** Which side the engine keys come from, and which side is the person's. */
@@ -128,10 +104,10 @@ export function mergeData(base: Data, ours: Data, theirs: Data): { data: Data; e
   for (const key of keys) {
     const [b, o, t] = [base[key], ours[key], theirs[key]];
     let value: unknown;
-    if (ENGINE.has(key) && bothMoved) value = pick[engine][key];
+    if (progressKey(key) && bothMoved) value = pick[engine][key];
     else if (isDeepStrictEqual(o, t) || isDeepStrictEqual(b, t)) value = o;
     else if (isDeepStrictEqual(b, o)) value = t;
-    else value = pick[ENGINE.has(key) ? engine : person][key];
+    else value = pick[engineOwned(key) ? engine : person][key];
     if (value !== undefined) data[key] = value;
   }
   return { data, engineFrom: engine };

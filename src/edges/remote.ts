@@ -9,7 +9,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TendError } from '../core/problem.js';
 import { BACKLOG_DIR } from '../core/backlog.js';
-import { adoptBranchTip, currentBranchFast, git, gitOk } from './git.js';
+import { currentBranchFast, git, gitOk } from './git.js';
+import { mergeAside, moveCheckout, rebaseAside } from './rewrite.js';
 import { STATE_DIR } from './state-dir.js';
 
 /** The remote cannot be reached now (no network, a moved path, a host down): work goes on locally. */
@@ -20,7 +21,7 @@ export class RemoteRefused extends TendError {}
 export class SyncConflict extends TendError {}
 
 const REFUSED =
-  /Permission denied|Authentication failed|could not read Username|access denied|403|pre-receive hook declined|protected branch|hook declined|not allowed to push|GH006/i;
+  /Permission denied|Authentication failed|could not read Username|access denied|\b403\b|pre-receive hook declined|protected branch|hook declined|not allowed to push|GH006/i;
 const UNREACHABLE =
   /does not appear to be a git repository|Could not read from remote repository|Could not resolve host|Connection refused|Connection timed out|Network is unreachable|unable to access|No such file or directory|Operation timed out/i;
 /** Another push updating the same ref at that moment: a race lost, like a non-fast-forward. */
@@ -61,19 +62,39 @@ export function trackingRef(remote: string, branch: string): string {
   return `refs/tend/remotes/${key}/${branch}`;
 }
 
+/** The fetch refspec that brings the remote's work branches (`tend/<id>`) into their tracking refs. */
+export function workBranchesRefspec(remote: string): string {
+  return `+refs/heads/tend/*:${trackingRef(remote, 'tend/*')}`;
+}
+
 /**
  * Fetch the remote's `branch` into its tracking ref. Returns the commit it is on, or undefined
- * when the remote has no such branch yet (the first push creates it).
+ * when the remote has no such branch yet (the first push creates it). `workBranches`: the
+ * remote's `tend/<id>` come along in the same fetch, and a tracking ref of one the remote no
+ * longer has (deleted once its pull request was merged) is pruned.
  */
-export async function fetchBranch(root: string, remote: string, branch: string): Promise<string | undefined> {
+export async function fetchBranch(
+  root: string,
+  remote: string,
+  branch: string,
+  workBranches = false,
+): Promise<string | undefined> {
   const ref = trackingRef(remote, branch);
-  const result = await git(root, ['fetch', '--quiet', '--no-tags', remote, `+refs/heads/${branch}:${ref}`]);
+  const refspecs = [`+refs/heads/${branch}:${ref}`, ...(workBranches ? [workBranchesRefspec(remote)] : [])];
+  const prune = workBranches ? ['--prune'] : [];
+  const result = await git(root, ['fetch', '--quiet', '--no-tags', ...prune, remote, ...refspecs]);
   if (result.exitCode !== 0) {
     if (/couldn't find remote ref/i.test(result.stderr)) return undefined;
     const why = classify(remote, 'fetch', result.stderr);
     throw why === 'rejected' ? new TendError(result.stderr) : why;
   }
   return (await gitOk(root, ['rev-parse', ref])).trim();
+}
+
+/** Whether the remote had `branch` when it was last fetched (its tracking ref exists). */
+export async function remoteHad(root: string, remote: string, branch: string): Promise<boolean> {
+  const ref = trackingRef(remote, branch);
+  return (await git(root, ['rev-parse', '--quiet', '--verify', `${ref}^{commit}`])).exitCode === 0;
 }
 
 /** Push `refs` (local:remote pairs). 'rejected' when the remote moved since we fetched. */
@@ -83,6 +104,18 @@ export async function push(root: string, remote: string, refs: string[]): Promis
   const why = classify(remote, 'push', `${result.stderr}\n${result.stdout}`);
   if (why === 'rejected') return 'rejected';
   throw why;
+}
+
+/**
+ * Push the local `branch` to the remote's, and on success point its tracking ref at what was
+ * pushed: the remote's branch is now exactly that commit, so no fetch is needed to know it.
+ */
+export async function pushBranch(root: string, remote: string, branch: string): Promise<'pushed' | 'rejected'> {
+  const tip = (await gitOk(root, ['rev-parse', '--verify', `refs/heads/${branch}^{commit}`])).trim();
+  // The ref, not the commit, is named: git's answer then holds no hash for the patterns below to misread.
+  const pushed = await push(root, remote, [`refs/heads/${branch}:refs/heads/${branch}`]);
+  if (pushed === 'pushed') await gitOk(root, ['update-ref', trackingRef(remote, branch), tip]);
+  return pushed;
 }
 
 /** How many commits HEAD has that `upstream` lacks, and the other way round. */
@@ -124,21 +157,27 @@ export interface Collision {
   path: string;
 }
 
+/** What both sides added since they parted: the ids they share, and every id (with its files) ours added. */
+export interface Collisions {
+  clashes: Collision[];
+  ours: Map<string, string[]>;
+}
+
 /** Ids the local branch and `upstream` each added since their merge base. */
-export async function collisions(root: string, upstream: string): Promise<Collision[]> {
+export async function collisions(root: string, upstream: string): Promise<Collisions> {
   const base = await git(root, ['merge-base', 'HEAD', upstream]);
-  if (base.exitCode !== 0) return [];
+  if (base.exitCode !== 0) return { clashes: [], ours: new Map() };
   const mb = base.stdout.trim();
   const [ours, theirs] = await Promise.all([newIds(root, mb, 'HEAD'), newIds(root, mb, upstream)]);
-  const found: Collision[] = [];
+  const clashes: Collision[] = [];
   for (const [id, files] of ours) {
     if (!theirs.has(id)) continue;
     const file = files[0] ?? '';
     const parts = file.split('/');
     const where = parts.length === 2 ? file : parts.slice(0, 3).join('/');
-    if (existsSync(path.join(root, where))) found.push({ id, path: where });
+    if (existsSync(path.join(root, where))) clashes.push({ id, path: where });
   }
-  return found;
+  return { clashes, ours };
 }
 
 /**
@@ -163,28 +202,31 @@ export async function idsIn(root: string, rev: string): Promise<Set<string>> {
 /**
  * Bring `upstream`'s commits in under ours: a fast-forward when we have none of our own, a
  * rebase of ours onto it, or a merge when `merge` is asked for (after a renamed id, whose add a
- * rebase would replay onto the other clone's). Your uncommitted changes are stashed around it by
- * git (`--autostash`). On a conflict the operation is aborted and nothing is lost.
+ * rebase would replay onto the other clone's). The new commits are made aside and the checkout
+ * then moved to them (rewrite.ts): your uncommitted work is never stashed. On a conflict nothing
+ * changes and nothing is lost.
  */
 export async function integrate(root: string, branch: string, upstream: string, merge: boolean): Promise<void> {
   const { ahead, behind } = await aheadBehind(root, upstream);
   if (behind === 0) return;
-  const args =
-    ahead === 0
-      ? ['merge', '--ff-only', '--autostash', '--quiet', upstream]
-      : merge
-        ? ['merge', '--no-ff', '--autostash', '--quiet', '--no-edit', '-m', `tend: sync with ${upstream}`, upstream]
-        : ['rebase', '--autostash', '--quiet', upstream];
-  const result = await git(root, ['-c', 'core.hooksPath=/dev/null', ...args]);
-  if (result.exitCode !== 0) {
-    await git(root, [args[0] === 'rebase' ? 'rebase' : 'merge', '--abort']);
-    const why = result.stderr.trim().split('\n').slice(-2).join(' ');
+  const from = (await gitOk(root, ['rev-parse', `refs/heads/${branch}`])).trim();
+  const why = `tend: sync with ${upstream}`;
+  let to: string | undefined;
+  let stopped = '';
+  if (ahead === 0) to = (await gitOk(root, ['rev-parse', upstream])).trim();
+  else if (merge) to = await mergeAside(root, from, upstream, why);
+  else {
+    const rebased = await rebaseAside(root, 'sync', from, [upstream]);
+    if (rebased.ok) to = rebased.commit;
+    else stopped = rebased.why.split('\n').slice(-2).join(' ');
+  }
+  if (!to) {
     throw new SyncConflict(
-      `bringing in ${upstream} stopped on a conflict, and was undone: ${why}`,
+      `bringing in ${upstream} stopped on a conflict, and was undone${stopped ? `: ${stopped}` : ''}`,
       `run \`git pull --rebase\` and resolve it by hand (item files merge key by key; a conflict is in their text)`,
     );
   }
-  await adoptBranchTip(root, branch);
+  await moveCheckout(root, branch, from, to, why);
 }
 
 /** What the last syncs found, kept in .tend/ for `tend status` and the live view. */
@@ -250,13 +292,10 @@ export async function syncStatus(root: string, configured: string | undefined): 
 export async function dropCommit(root: string, branch: string, commit: string): Promise<void> {
   // Only a commit the branch still holds: one a sync rewrote since is not ours to take out.
   if (!(await contains(root, `refs/heads/${branch}`, commit))) return;
-  const args = ['-c', 'core.hooksPath=/dev/null', 'rebase', '--autostash', '--quiet', '--onto', `${commit}^`, commit];
-  const result = await git(root, [...args, branch]);
-  if (result.exitCode !== 0) {
-    await git(root, ['rebase', '--abort']);
-    throw new SyncConflict(`could not take back the claim ${commit.slice(0, 12)}: ${result.stderr.trim()}`);
-  }
-  await adoptBranchTip(root, branch);
+  const from = (await gitOk(root, ['rev-parse', `refs/heads/${branch}`])).trim();
+  const rebased = await rebaseAside(root, 'drop', from, ['--onto', `${commit}^`, commit]);
+  if (!rebased.ok) throw new SyncConflict(`could not take back the claim ${commit.slice(0, 12)}: ${rebased.why}`);
+  await moveCheckout(root, branch, from, rebased.commit, `tend: take back ${commit.slice(0, 12)}`);
 }
 
 /** The item file at `file` in `rev`, as text; undefined when `rev` has no such file. */
@@ -289,4 +328,49 @@ export async function pushWorkBranches(root: string, remote: string): Promise<st
   return why === 'rejected'
     ? `some tend/<id> branches were not pushed: ${remote} has other commits on them`
     : why.message;
+}
+
+/** A transition commit, as its trailers say it. */
+export interface TransitionSeen {
+  hash: string;
+  id: string;
+  outcome: string;
+  /** The claim it took the item over from (`Tend-Previous-Owner`), when it did. */
+  previousOwner?: string;
+}
+
+/** The transition commits in `range` (`a..b`), newest first. */
+export async function transitionsIn(root: string, range: string): Promise<TransitionSeen[]> {
+  const key = (k: string) => `%(trailers:key=${k},valueonly,separator=)`;
+  const format = `%H%x1f${key('Tend-Item')}%x1f${key('Tend-Outcome')}%x1f${key('Tend-Previous-Owner')}`;
+  const out = await gitOk(root, ['log', '--no-merges', '--grep=^Tend-Item:', `--format=${format}`, range]);
+  const seen: TransitionSeen[] = [];
+  for (const line of out.split('\n')) {
+    const [hash = '', id = '', outcome = '', previousOwner = ''] = line.split('\x1f').map((f) => f.trim());
+    if (hash && id) seen.push({ hash, id, outcome, previousOwner: previousOwner || undefined });
+  }
+  return seen;
+}
+
+/** The texts of item `id`'s item.md that `commit` changed, as they were in its parent (absent ones left out). */
+export async function itemTextsBefore(root: string, commit: string, id: string): Promise<string[]> {
+  const out = await gitOk(root, ['diff-tree', '-r', '--no-renames', '--name-only', '--no-commit-id', commit]);
+  const inbox = `${BACKLOG_DIR}/${id}.md`;
+  const mine = out.split('\n').filter((p) => p === inbox || (idOfPath(p) === id && p.endsWith('/item.md')));
+  const texts = await Promise.all(mine.map((p) => fileAt(root, `${commit}^`, p)));
+  return texts.filter((t): t is string => t !== undefined);
+}
+
+/** A ref not taken yet for work of item `id` a sync takes out of the branch: `refs/tend/dropped/<id>/<n>`. */
+export async function freeDroppedRef(root: string, id: string): Promise<string> {
+  const out = await gitOk(root, ['for-each-ref', '--format=%(refname)', `refs/tend/dropped/${id}/`]);
+  const taken = new Set(out.split('\n').filter(Boolean));
+  let n = taken.size + 1;
+  while (taken.has(`refs/tend/dropped/${id}/${n}`)) n++;
+  return `refs/tend/dropped/${id}/${n}`;
+}
+
+/** Point `ref` at `commit`, so work taken out of the branch stays reachable (and out of git gc's way). */
+export async function keepRef(root: string, ref: string, commit: string): Promise<void> {
+  await gitOk(root, ['update-ref', ref, commit]);
 }

@@ -10,6 +10,7 @@ import { BACKLOG_DIR, BLOCKED, DONE, type Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { decideMergeFailed, type Decision } from '../core/decide.js';
 import { itemLogDir, STATE_DIR } from './state-dir.js';
+import { rebaseAside } from './rewrite.js';
 
 export const WORKTREES_DIR = path.join(STATE_DIR, 'worktrees');
 
@@ -111,6 +112,66 @@ export async function branchExists(root: string, branch: string): Promise<boolea
   return (await git(root, ['rev-parse', '--quiet', '--verify', `refs/heads/${branch}`])).exitCode === 0;
 }
 
+/** What bringing an item's branch up to the remote's did. */
+export type CaughtUp = 'none' | 'created' | 'fast-forwarded' | 'current';
+
+/**
+ * Bring the item's branch up to `upstream` (the remote's `tend/<id>` as last fetched), so a phase,
+ * a merge or a pull request on this clone has the work another clone built: created when missing,
+ * fast-forwarded when behind, in the item's worktree when there is one (so it sees the commits).
+ * A branch with commits of its own that the remote lacks is kept ('current': the next sync pushes
+ * them). When both sides have commits of their own, nothing moves: tend cannot tell which is the
+ * item's work, so a WorkspaceError says so, names both tips and how to keep one.
+ */
+export async function catchUpBranch(root: string, id: string, upstream: string, remote: string): Promise<CaughtUp> {
+  const theirs = await commitOf(root, upstream);
+  if (!theirs) return 'none';
+  const branch = itemBranch(id);
+  return withGitLock(async () => {
+    const ours = await commitOf(root, `refs/heads/${branch}`);
+    if (!ours) {
+      // An empty old value: created only if no other process made it meanwhile.
+      await gitOrFail(root, ['update-ref', `refs/heads/${branch}`, theirs, ''], `could not create ${branch}`);
+      return 'created';
+    }
+    if (ours === theirs || (await isAncestor(root, theirs, ours))) return 'current';
+    if (!(await isAncestor(root, ours, theirs)))
+      throw new WorkspaceError(await diverged(root, id, ours, theirs, remote));
+    const dir = worktreeDir(root, id);
+    if ((await isWorktree(root, dir)) && !(await offBranch(root, dir, branch))) {
+      // In the worktree, so its files follow; git refuses if uncommitted changes are in the way.
+      const ff = ['-c', 'core.hooksPath=/dev/null', '-c', 'merge.autoStash=false', 'merge', '--ff-only', '--quiet'];
+      await gitOrFail(dir, [...ff, theirs], `could not bring ${branch} up to ${remote}'s in its worktree`);
+    } else {
+      await gitOrFail(root, ['update-ref', `refs/heads/${branch}`, theirs, ours], `could not update ${branch}`);
+    }
+    return 'fast-forwarded';
+  });
+}
+
+async function isAncestor(root: string, commit: string, of: string): Promise<boolean> {
+  return (await git(root, ['merge-base', '--is-ancestor', commit, of])).exitCode === 0;
+}
+
+/** Why the item's branch and the remote's cannot both be kept on one tip, and how to keep one. */
+async function diverged(root: string, id: string, ours: string, theirs: string, remote: string): Promise<string> {
+  const branch = itemBranch(id);
+  const counts = await gitOrFail(root, ['rev-list', '--left-right', '--count', `${ours}...${theirs}`], 'rev-list');
+  const [here = '?', there = '?'] = counts.trim().split(/\s+/);
+  const [a, b] = [ours.slice(0, 12), theirs.slice(0, 12)];
+  // A branch checked out in the item's worktree is moved there (`git branch -f` refuses it).
+  const dir = worktreeDir(root, id);
+  const keepTheirs = (await isWorktree(root, dir))
+    ? `git -C ${path.relative(root, dir)} reset --keep ${b}`
+    : `git branch -f ${branch} ${b}`;
+  return (
+    `${branch} here (${a}) and on ${remote} (${b}) each have commits the other lacks ` +
+    `(${here} here, ${there} there), so tend does not pick one to build on or merge; ` +
+    `keep ${remote}'s with \`${keepTheirs}\` (yours stay at ${a}), or yours with ` +
+    `\`git push --force ${remote} ${branch}\`, then \`tend retry ${id}\``
+  );
+}
+
 export type HookName = 'after_create' | 'before_run' | 'after_run' | 'before_remove';
 
 /** Run a workspace hook (a shell command from ORCHESTRATOR.md) in `dir`. Returns a failure text or undefined. */
@@ -144,6 +205,36 @@ export async function runHook(
   return `hook ${name} (\`${command}\`) failed: ${why}; see ${logFile}`;
 }
 
+/**
+ * The item `from` is now `to` (a sync found its id taken by another clone's item): its work
+ * branch, worktree, reviewed commit and logs follow it, so the other item's `tend/<from>` is
+ * never taken for this one's. Returns what could not follow (it stays under the old name).
+ */
+export async function renameWorkspace(root: string, from: string, to: string): Promise<string | undefined> {
+  const [oldBranch, newBranch] = [itemBranch(from), itemBranch(to)];
+  const steps: [boolean, string[]][] = [
+    [await branchExists(root, oldBranch), ['branch', '-m', oldBranch, newBranch]],
+    [
+      await isWorktree(root, worktreeDir(root, from)),
+      ['worktree', 'move', worktreeDir(root, from), worktreeDir(root, to)],
+    ],
+  ];
+  for (const [needed, args] of steps) {
+    if (!needed) continue;
+    const result = await git(root, args);
+    if (result.exitCode !== 0)
+      return `${from}'s ${args[0]} could not follow it to ${to}: ${describeGitError(result.stderr)}`;
+  }
+  const reviewed = await git(root, ['rev-parse', '--verify', '--quiet', reviewedRef(from)]);
+  if (reviewed.exitCode === 0) {
+    await git(root, ['update-ref', reviewedRef(to), reviewed.stdout.trim()]);
+    await forgetReviewed(root, from);
+  }
+  const [oldLogs, newLogs] = [itemLogDir(root, from), itemLogDir(root, to)];
+  if (existsSync(oldLogs) && !existsSync(newLogs)) await rename(oldLogs, newLogs);
+  return undefined;
+}
+
 /** Where the commit a review saw is kept: the merge takes that, never what came after it. */
 function reviewedRef(id: string): string {
   return `refs/tend/reviewed/${id}`;
@@ -170,6 +261,7 @@ export async function prepareWorkspace(
   signal: AbortSignal,
   recordedBranch?: string,
   reviewing = false,
+  upstream?: { ref: string; remote: string },
 ): Promise<Workspace> {
   if (kind === 'repo') return { kind, dir: root, branch: baseBranch, baseBranch, diffCommand: 'git diff HEAD' };
   const branch = itemBranch(id);
@@ -182,13 +274,10 @@ export async function prepareWorkspace(
     diffCommand: `git diff ${shellWord(baseBranch)}...${branch}`,
   };
   // The item records its branch when it first claims a worktree phase, and only if no such
-  // branch existed: one that did is an earlier item's with the same id, never built upon.
-  if (recordedBranch !== branch && (await branchExists(root, branch))) {
-    throw new WorkspaceError(
-      `a branch ${branch} already exists but is not this item's (left by an earlier item with the same id?)`,
-      `delete it (git branch -D ${branch}) or rename it, then \`tend retry ${id}\``,
-    );
-  }
+  // branch existed (here, or on the remote): one that did is an earlier item's with the same id,
+  // never built upon. The remote's branch of this item is brought in first (upstream, when synced).
+  if (recordedBranch !== branch) await refuseOthersBranch(root, id, upstream);
+  else if (upstream) await catchUpBranch(root, id, upstream.ref, upstream.remote);
   if (await isWorktree(root, dir)) {
     const off = await offBranch(root, dir, branch);
     if (off) throw new WorkspaceError(off);
@@ -210,6 +299,25 @@ export async function prepareWorkspace(
       `could not note the commit ${id}'s review starts from`,
     );
   return workspace;
+}
+
+/** A branch tend/<id> here or on the remote that the item did not record is an earlier item's: refused. */
+async function refuseOthersBranch(root: string, id: string, upstream?: { ref: string; remote: string }) {
+  const branch = itemBranch(id);
+  if (await branchExists(root, branch)) {
+    throw new WorkspaceError(
+      `a branch ${branch} already exists but is not this item's (left by an earlier item with the same id?)`,
+      `delete it (git branch -D ${branch}) or rename it, then \`tend retry ${id}\``,
+    );
+  }
+  if (upstream && (await commitOf(root, upstream.ref))) {
+    const { remote } = upstream;
+    throw new WorkspaceError(
+      `a branch ${branch} already exists on ${remote} but is not this item's ` +
+        '(left by an earlier item with the same id?)',
+      `delete it there (git push ${remote} --delete ${branch}) or rename it, then \`tend retry ${id}\``,
+    );
+  }
 }
 
 /** A workspace hook failed: the attempt fails (it counts), the run goes on. */
@@ -634,7 +742,7 @@ async function mergeLocked(
   return { ok: true, note, landed: tip };
 }
 
-/** `ff`: `tip` rebased onto `base` in a scratch worktree; the item's branch and worktree are left as they are. */
+/** `ff`: `tip` rebased onto `base` aside (rewrite.ts); the item's branch and worktree are left as they are. */
 async function rebased(
   root: string,
   id: string,
@@ -645,42 +753,13 @@ async function rebased(
   author: string | undefined,
 ): Promise<Built> {
   if ((await git(root, ['merge-base', '--is-ancestor', base, tip])).exitCode === 0) return { ok: true, commit: tip };
-  const scratch = path.join(root, WORKTREES_DIR, `.rebase-${id}`);
-  const drop = async () => {
-    await git(root, ['worktree', 'remove', '--force', scratch]);
-    await rm(scratch, { recursive: true, force: true });
-    await git(root, ['worktree', 'prune']);
+  const rebase = await rebaseAside(root, `rebase-${id}`, tip, [base], committerEnv(author));
+  if (rebase.ok) return rebase;
+  const why = describeGitError(rebase.why);
+  return {
+    ok: false,
+    reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${why}; the branch is kept as it was`,
   };
-  await drop(); // left by a run killed mid-rebase
-  await mkdir(path.dirname(scratch), { recursive: true });
-  const added = await git(root, [
-    '-c',
-    'core.hooksPath=/dev/null',
-    'worktree',
-    'add',
-    '--quiet',
-    '--detach',
-    scratch,
-    tip,
-  ]);
-  if (added.exitCode !== 0)
-    return { ok: false, reason: `could not make a worktree to rebase ${branch}: ${describeGitError(added.stderr)}` };
-  try {
-    const rebase = await git(scratch, ['-c', 'core.hooksPath=/dev/null', 'rebase', '--quiet', base], {
-      env: committerEnv(author),
-    });
-    if (rebase.exitCode !== 0) {
-      await git(scratch, ['rebase', '--abort']);
-      const why = describeGitError(`${rebase.stdout}\n${rebase.stderr}`);
-      return {
-        ok: false,
-        reason: `${branch} does not rebase cleanly onto ${baseBranch}: ${why}; the branch is kept as it was`,
-      };
-    }
-    return { ok: true, commit: (await git(scratch, ['rev-parse', 'HEAD'])).stdout.trim() };
-  } finally {
-    await drop();
-  }
 }
 
 /** `merge`: a merge commit of `tip` into `base` (first parent the base), made without a checkout. */
@@ -742,15 +821,20 @@ export async function settleWorkspace(
   baseBranch: string,
   signal: AbortSignal,
   warn?: (message: string) => void,
+  upstream?: { ref: string; remote: string },
 ): Promise<Decision> {
   const branch = itemBranch(item.id);
   // d.to is undefined for a change made by hand, e.g. a folder moved into done/: no merge then.
   const to = d.to ?? item.location;
   // Only its own branch (recorded when it claimed a worktree phase), never an earlier item's.
-  if ((to !== DONE && to !== BLOCKED) || item.fields.branch !== branch || !(await branchExists(root, branch))) return d;
+  if ((to !== DONE && to !== BLOCKED) || item.fields.branch !== branch) return d;
+  // What lands is the work as the remote has it, when another clone built it (or built more).
+  const behind = d.to === DONE && upstream ? await caughtUp(root, item.id, upstream) : undefined;
+  if (!(await branchExists(root, branch))) return behind ? decideMergeFailed(item, d, behind) : d;
   let settled: Decision = { ...d, changes: { ...d.changes, branch } };
   let landed: string | undefined;
-  if (d.to === DONE) {
+  if (behind) settled = decideMergeFailed(item, settled, behind);
+  else if (d.to === DONE) {
     const merged = await mergeBranch(root, item.id, settings.merge, baseBranch, settings.git.author);
     if (merged.ok) landed = merged.landed;
     else {
@@ -774,6 +858,17 @@ export async function settleWorkspace(
   }
   if (settled.to !== DONE || landed === undefined || settings.git.keep_branches) return settled;
   return dropLandedBranch(root, item.id, landed, settled);
+}
+
+/** catchUpBranch for a merge: why the branch cannot be merged, or undefined. */
+async function caughtUp(root: string, id: string, upstream: { ref: string; remote: string }) {
+  try {
+    await catchUpBranch(root, id, upstream.ref, upstream.remote);
+    return undefined;
+  } catch (err) {
+    if (err instanceof WorkspaceError) return err.message;
+    throw err;
+  }
 }
 
 /**

@@ -40,7 +40,9 @@ export async function act(repo: Repo, item: Item, decision: Decision): Promise<s
   await checkCanCommit(repo.root, author, { waitForIndex: false });
   const branch = await workingBranch(repo.root, settings.git.branch, 'command');
   const warn = (message: string) => process.stderr.write(`tend: ${message}\n`);
-  const written = await carryOut({ root: repo.root, branch, author, settings, warn }, { item, decision });
+  // An item's branch built on another clone is merged as the remote had it at the last sync.
+  const target = { root: repo.root, branch, author, settings, warn, remote: settings.git.remote };
+  const written = await carryOut(target, { item, decision });
   return `${item.id}: ${written.transition.summary}`;
 }
 

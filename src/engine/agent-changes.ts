@@ -7,26 +7,13 @@ import { readdir, rename, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readItemFile } from '../edges/store.js';
 import { BACKLOG_DIR, ITEM_FILE, type Item } from '../core/backlog.js';
+import { KEPT_FROM_AGENTS } from '../core/engine-keys.js';
 import type { Decision } from '../core/decide.js';
 import type { ItemChanges } from '../core/item.js';
 import { frontmatterChanges } from './hand-edits.js';
 
-/** The frontmatter keys tend keeps: nobody else's edits to them steer the run. */
-export const ENGINE_KEYS = [
-  'status',
-  'attempts',
-  'owner',
-  'cost_usd',
-  'loops',
-  'resume_at',
-  'blocked_reason',
-  'blocked_phase',
-  'branch',
-  'limit_waits',
-] as const;
-
 /**
- * Keys of ENGINE_KEYS (and `approved`) with the values tend last committed, to be written back
+ * Keys of KEPT_FROM_AGENTS (and `approved`) with the values tend last committed, to be written back
  * as they were: they were valid then, so they are taken as the types the schema gives them.
  */
 export function asChanges(committed: Record<string, unknown>): ItemChanges {
@@ -50,7 +37,7 @@ export async function engineKeysChanged(root: string, claimed: Item): Promise<Pu
   if (!now || 'problems' in now) return { restore: {} };
   const before: Record<string, unknown> = {};
   const after: Record<string, unknown> = {};
-  for (const key of [...ENGINE_KEYS, 'approved']) {
+  for (const key of [...KEPT_FROM_AGENTS, 'approved']) {
     const was = key === 'approved' ? undefined : claimed.parsed.data[key];
     if (JSON.stringify(was) === JSON.stringify(now.parsed.data[key])) continue;
     before[key] = was;

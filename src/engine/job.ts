@@ -11,6 +11,7 @@ import { pushClaim } from './run-sync.js';
 import type { RunState } from './run-state.js';
 import { agentOf, type Start } from '../core/scheduler.js';
 import { branchExists, itemBranch } from '../edges/workspace.js';
+import { remoteHad } from '../edges/remote.js';
 
 /** What a job tells the loop as it goes; the loop alone changes what the run knows. */
 export type JobEvent =
@@ -59,6 +60,7 @@ export async function runJob(host: JobHost, { item, pipeline, phase }: Start): P
       phase,
       agentOverride: run.agent,
       baseBranch: run.branch,
+      remote: run.remote,
       signal: host.signal,
       onActivity: (lens, line) => run.reporter.activity?.(item.id, phase.name, lens, line),
       onWarning: (message) => run.reporter.warn(message),
@@ -77,11 +79,15 @@ export async function runJob(host: JobHost, { item, pipeline, phase }: Start): P
 
 /**
  * Claim the item for `phase`. The first worktree phase records the item's branch, unless a
- * branch of that name exists already: an earlier item's, which the phase then refuses to build on.
+ * branch of that name exists already (here, or on the remote as last fetched): an earlier item's,
+ * which the phase then refuses to build on.
  */
 async function claim(run: RunState, item: Item, phase: Phase): Promise<Item> {
   const inWorktree = (phase.workspace ?? run.config.settings.workspace) === 'worktree';
-  const claimsBranch = inWorktree && !item.fields.branch && !(await branchExists(run.root, itemBranch(item.id)));
+  const branch = itemBranch(item.id);
+  const taken = async () =>
+    (await branchExists(run.root, branch)) || (!!run.remote && (await remoteHad(run.root, run.remote, branch)));
+  const claimsBranch = inWorktree && !item.fields.branch && !(await taken());
   return run.apply(item, decideClaim(item, phase, run.owner, claimsBranch ? itemBranch(item.id) : undefined));
 }
 

@@ -24,6 +24,7 @@ import {
   closeLensWorktrees,
   closeLeftoverLensWorktrees,
   commitsNotByTend,
+  itemBranch,
   lensWorktreeDir,
   openLensWorktree,
   prepareWorkspace,
@@ -33,6 +34,7 @@ import {
   type Workspace,
 } from '../edges/workspace.js';
 import { itemLogDir, STATE_DIR } from '../edges/state-dir.js';
+import { trackingRef } from '../edges/remote.js';
 
 export class AgentUnavailable extends TendError {}
 
@@ -48,6 +50,8 @@ export interface PhaseRun {
   /** `--agent` given to `tend run`, overriding the configuration. */
   agentOverride?: string;
   baseBranch: string;
+  /** The remote the run syncs with: the item's branch is brought up to its copy there first. */
+  remote?: string;
   signal: AbortSignal;
   onActivity?: (lens: string | undefined, line: string) => void;
   onWarning?: (message: string) => void;
@@ -237,8 +241,9 @@ function lensWorktrees(attempt: Attempt, workspace: Workspace): boolean {
 
 /** The attempt's workspaces with their before_run hooks done; a failure of any fails the attempt. */
 async function openWorkspace(attempt: Attempt): Promise<Opened | { failed: PhaseOutcome }> {
-  const { root, item, phase, config, baseBranch, signal } = attempt.run;
+  const { root, item, phase, config, baseBranch, signal, remote } = attempt.run;
   const settings = config.settings;
+  const upstream = remote ? { ref: trackingRef(remote, itemBranch(item.id)), remote } : undefined;
   let workspace: Workspace;
   try {
     workspace = await prepareWorkspace(
@@ -251,6 +256,7 @@ async function openWorkspace(attempt: Attempt): Promise<Opened | { failed: Phase
       signal,
       item.fields.branch,
       phase.on_reject !== undefined,
+      upstream,
     );
   } catch (err) {
     if (err instanceof WorkspaceError) return { failed: failedBeforeAgents(attempt, err.message) };

@@ -5,6 +5,7 @@
 // backlog: through the writer, one commit per transition; it alone also counts and reports each
 // commit as it lands, so the count holds even for a step that fails after committing.
 import os from 'node:os';
+import type { SyncStatus } from '../edges/remote.js';
 import { carryOut, type ItemTarget } from './writer.js';
 import { BLOCKED, type Item } from '../core/backlog.js';
 import type { Config } from '../core/config.js';
@@ -19,6 +20,8 @@ export interface Reporter {
   activity?(id: string, phase: string, lens: string | undefined, line: string): void;
   /** Items per folder, after each fresh read of the backlog. */
   board?(counts: Record<string, number>): void;
+  /** Where the clone stands against its remote after each sync (the live view shows a failing one). */
+  sync?(status: SyncStatus): void;
 }
 
 export interface RunSummary {
@@ -167,6 +170,7 @@ export class RunState {
       settings: this.config.settings,
       signal: this.signal,
       warn: (message) => this.reporter.warn(message),
+      remote: this.remote,
     };
   }
 

@@ -3,7 +3,8 @@
 import type { Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { headCommit } from '../edges/git.js';
-import { claimByPush, RemoteUnreachable, syncOnce } from './sync.js';
+import { syncStatus } from '../edges/remote.js';
+import { CheckoutBusy, claimByPush, droppedNote, RemoteBusy, RemoteUnreachable, syncOnce } from './sync.js';
 import type { RunState } from './run-state.js';
 
 /** Longest wait between tries of an unreachable remote. */
@@ -25,18 +26,43 @@ export async function syncIfDue(run: RunState, force = false): Promise<boolean> 
   try {
     const report = await syncOnce({ root: run.root, branch: run.branch, author: run.author }, remote);
     for (const r of report.renamed)
-      run.reporter.warn(`${r.from} is renamed ${r.to}: ${remote} has another item with that id`);
+      run.reporter.warn(
+        `${r.from} is renamed ${r.to}: ${remote} has another item with that id${r.note ? `; ${r.note}` : ''}`,
+      );
+    for (const d of report.dropped) run.reporter.warn(droppedNote(d, remote));
     if (report.branchesNote && report.branchesNote !== state.note) run.reporter.warn(report.branchesNote);
     state.note = report.branchesNote;
-    if (state.offline) run.reporter.info(`the remote ${remote} is back: this clone's commits are pushed`);
+    if (state.offline) run.reporter.info(`syncing with ${remote} works again: this clone's commits are pushed`);
     Object.assign(state, { offline: false, backoffMs: 0, nextAt: now + run.config.settings.git.sync_every });
     state.head = (await headCommit(run.root)) ?? '';
+    await tellSync(run, remote);
     return report.pulled > 0 || report.renamed.length > 0;
   } catch (err) {
-    if (!(err instanceof RemoteUnreachable)) throw err;
+    if (err instanceof RemoteBusy) {
+      // Not offline: the remote answers, other clones just pushed first. The next sync pushes.
+      run.reporter.warn(`${err.message}; the commits stay here and the next sync pushes them`);
+      return false;
+    }
+    if (!waitable(err)) throw err;
     wentOffline(run, err);
+    await tellSync(run, remote);
     return false;
   }
+}
+
+/** Where the clone stands now, for a reporter that shows it (the live view): read only then. */
+async function tellSync(run: RunState, remote: string): Promise<void> {
+  if (!run.reporter.sync) return;
+  const status = await syncStatus(run.root, remote).catch(() => undefined);
+  if (status) run.reporter.sync(status);
+}
+
+/**
+ * A sync that cannot happen now but will later: the remote is unreachable, or a local change
+ * (yours, or an agent's in the checkout) sits in a file the remote's commits change.
+ */
+function waitable(err: unknown): err is TendError {
+  return err instanceof RemoteUnreachable || err instanceof CheckoutBusy;
 }
 
 function wentOffline(run: RunState, err: TendError): void {
@@ -61,8 +87,9 @@ export async function pushClaim(run: RunState, before: Item, claimed: Item): Pro
     run.sync.head = (await headCommit(run.root)) ?? '';
     return result;
   } catch (err) {
-    if (!(err instanceof RemoteUnreachable)) throw err;
+    if (!waitable(err)) throw err;
     wentOffline(run, err);
+    await tellSync(run, remote);
     return 'held';
   }
 }

@@ -2,13 +2,16 @@
 // bring its commits in under ours, push. `tend sync` runs it once; `tend run --sync` before it
 // schedules and after each transition. The writer makes every commit (a renamed id, the rebase);
 // this module only decides and pushes.
+import { setTimeout } from 'node:timers/promises';
 import { uniqueId } from '../core/slug.js';
-import { ENGINE_KEYS } from '../core/item-merge.js';
+import { PROGRESS_KEYS } from '../core/engine-keys.js';
 import { readYaml, splitFrontmatter } from '../core/frontmatter.js';
 import type { Item } from '../core/backlog.js';
 import { commitMessage } from '../core/transition.js';
 import { TendError } from '../core/problem.js';
-import { BACKLOG_DIR } from '../core/backlog.js';
+import { BACKLOG_DIR, ITEM_FILE } from '../core/backlog.js';
+import { readItemFile } from '../edges/store.js';
+import { renameWorkspace } from '../edges/workspace.js';
 import {
   aheadBehind,
   contains,
@@ -17,11 +20,14 @@ import {
   aheadOfRemote,
   collisions,
   fetchBranch,
+  freeDroppedRef,
   idsIn,
-  push,
+  itemTextsBefore,
+  pushBranch,
   pushWorkBranches,
   readSyncState,
   trackingRef,
+  transitionsIn,
   writeSyncState,
 } from '../edges/remote.js';
 import { carryOut, PENDING, workingBranch, type Target } from './writer.js';
@@ -29,6 +35,7 @@ import { checkCanCommit, git } from '../edges/git.js';
 import { openRepo } from '../edges/repo.js';
 
 export { RemoteRefused, RemoteUnreachable } from '../edges/remote.js';
+export { CheckoutBusy } from '../edges/rewrite.js';
 
 export interface SyncReport {
   /** Commits the remote had that we did not, brought in. */
@@ -36,17 +43,42 @@ export interface SyncReport {
   /** Commits of ours the remote took. */
   pushed: number;
   /** Items of ours renamed because the other side had taken their id. */
-  renamed: { from: string; to: string }[];
+  renamed: Renamed[];
   /** Why some work branches (`tend/<id>`) were not pushed, when they were not. */
   branchesNote?: string;
+  /** Work of ours the remote made void (a claim it took over, or never had): out of the branch, kept under `ref`. */
+  dropped: Dropped[];
+}
+
+export interface Dropped {
+  id: string;
+  /** The claim the remote took the item over from; none for a claim of ours it never had. */
+  owner?: string;
+  commits: number;
+  ref: string;
+}
+
+/** An item of ours renamed; `note` says what of its workspace could not follow. */
+export interface Renamed {
+  from: string;
+  to: string;
+  note?: string;
 }
 
 /** Pushes rejected in a row (another clone pushing each time in between) before a sync gives up. */
 const MAX_PUSH_RACES = 8;
+/** Longest random wait after a rejected push: clones that keep pushing in step fall out of step. */
+const MAX_RACE_WAIT_MS = 3_000;
 
 /**
- * Sync once. Throws RemoteUnreachable (the commits stay local, a later sync pushes them),
- * RemoteRefused (access, a protected branch, a hook), or SyncConflict (undone, nothing lost).
+ * Other clones pushed first every time this sync tried: nothing is wrong, the commits stay here
+ * and a later sync pushes them (a run goes on; a claim is taken back and planned again).
+ */
+export class RemoteBusy extends TendError {}
+
+/**
+ * Sync once. Throws RemoteUnreachable or RemoteBusy (the commits stay local, a later sync pushes
+ * them), RemoteRefused (access, a protected branch, a hook), or SyncConflict (undone, nothing lost).
  * Whatever happens is recorded for `tend status`.
  */
 export async function syncOnce(
@@ -86,17 +118,24 @@ async function syncRaces(
   beforeIntegrate: ((upstream: string) => Promise<void>) | undefined,
 ): Promise<SyncReport> {
   const { root, branch } = target;
-  const report: SyncReport = { pulled: 0, pushed: 0, renamed: [] };
+  const report: SyncReport = { pulled: 0, pushed: 0, renamed: [], dropped: [] };
   for (let race = 0; race < MAX_PUSH_RACES; race++) {
-    const remoteTip = await fetchBranch(root, remote, branch);
+    // The work branches come in the same fetch: a phase that starts here next builds on them.
+    const remoteTip = await fetchBranch(root, remote, branch, true);
     const upstream = trackingRef(remote, branch);
     if (remoteTip) {
-      await beforeIntegrate?.(upstream);
-      const renamed = await renameCollisions(target, remote, upstream);
-      report.renamed.push(...renamed);
-      const { ahead, behind } = await aheadBehind(root, upstream);
-      await carryOut(target, { integrate: { upstream, merge: renamed.length > 0 } });
-      report.pulled += behind;
+      let { ahead, behind } = await aheadBehind(root, upstream);
+      // Nothing came in (the common case after our own transition): nothing to check, rename or
+      // rebase, and the remote's item files are ours as they were.
+      if (behind > 0) {
+        await beforeIntegrate?.(upstream);
+        report.dropped.push(...(await dropVoided(target, upstream)));
+        const renamed = await renameCollisions(target, remote, upstream);
+        report.renamed.push(...renamed);
+        ({ ahead, behind } = await aheadBehind(root, upstream));
+        await carryOut(target, { integrate: { upstream, merge: renamed.length > 0 } });
+        report.pulled += behind;
+      }
       if (ahead === 0) {
         report.branchesNote = await pushWorkBranches(root, remote);
         return report;
@@ -105,34 +144,79 @@ async function syncRaces(
     }
     if (!remoteTip)
       report.pushed = Number((await git(root, ['rev-list', '--count', `refs/heads/${branch}`])).stdout) || 0;
-    const pushed = await push(root, remote, [`refs/heads/${branch}:refs/heads/${branch}`]);
-    if (pushed === 'pushed') {
-      await fetchBranch(root, remote, branch);
-      report.branchesNote = await pushWorkBranches(root, remote);
+    // Work branches first: a clone that sees a phase's transition finds the code it names there.
+    report.branchesNote = await pushWorkBranches(root, remote);
+    if ((await pushBranch(root, remote, branch)) === 'pushed') {
       return report;
     }
+    if (race < MAX_PUSH_RACES - 1) await setTimeout(Math.random() * Math.min(MAX_RACE_WAIT_MS, 200 * 2 ** race));
   }
-  throw new TendError(
+  throw new RemoteBusy(
     `the remote ${remote} took other clones' commits ${MAX_PUSH_RACES} times in a row before ours`,
     'run `tend sync` again in a moment',
+  );
+}
+
+/** Outcomes of the remote's that move an item on: a claim of ours that had not reached it is void after one. */
+const MOVED_ON = new Set([
+  ...['claimed', 'done', 'failed', 'blocked', 'waiting', 'parked', 'interrupted', 'requeued', 'taken-over'],
+  ...['approved', 'rejected', 'retry', 'moved', 'removed', 'redo'],
+]);
+
+/**
+ * Work of ours the remote has made void is taken out of our history and kept under
+ * `refs/tend/dropped/<id>/<n>`, so a late push never overwrites what another clone did:
+ * - a dead owner's late push: the remote took the item over from a claim (its lease ran out,
+ *   `Tend-Previous-Owner`), and our first commit of the item it lacks was made under that claim;
+ * - a claim that never reached the remote (the run was killed mid-push, or offline), after which
+ *   the remote moved the item on (another clone claimed it, ran it, moved it).
+ * Every commit of ours of that item the remote lacks goes: it all came after the void claim.
+ */
+async function dropVoided(target: Target & { branch: string }, upstream: string): Promise<Dropped[]> {
+  const { root } = target;
+  const theirs = (await transitionsIn(root, `HEAD..${upstream}`)).filter(
+    (t) => t.previousOwner !== undefined || MOVED_ON.has(t.outcome),
+  );
+  const dropped: Dropped[] = [];
+  for (const id of new Set(theirs.map((t) => t.id))) {
+    // Looked up per item: dropping one item's commits rewrites the hashes of the commits after them.
+    const ours = (await transitionsIn(root, `${upstream}..HEAD`)).filter((t) => t.id === id);
+    const first = ours[ours.length - 1];
+    if (!first) continue;
+    const owners = new Set(theirs.flatMap((t) => (t.id === id && t.previousOwner ? [t.previousOwner] : [])));
+    const before = (await itemTextsBefore(root, first.hash, id)).map((text) => dataOf(text)?.owner);
+    const owner = before.find((o): o is string => typeof o === 'string' && owners.has(o));
+    if (!owner && first.outcome !== 'claimed') continue;
+    const ref = await freeDroppedRef(root, id);
+    await carryOut(target, { drop: ours.map((t) => t.hash), keep: ref });
+    dropped.push({ id, owner, commits: ours.length, ref });
+  }
+  return dropped;
+}
+
+/** What a run or `tend sync` says of work it dropped. */
+export function droppedNote(d: Dropped, remote: string): string {
+  const why = d.owner
+    ? `${remote} took it over from ${d.owner} (its lease ran out)`
+    : `${remote} moved it on before this clone's claim reached it`;
+  return (
+    `${d.id}: ${why}, so ${d.commits} commit(s) made here under that claim are taken out of this branch; ` +
+    `they are kept under ${d.ref} (\`git log ${d.ref}\`)`
   );
 }
 
 /**
  * Items both sides added under the same id since they parted: ours came later (it is the one
  * being brought onto the remote), so ours takes the next free id (`-2`, `-3`, ...), one commit
- * each, and both items are kept.
+ * each, and both items are kept. Our items added meanwhile that depend on it follow it in the
+ * same commit; its work branch, worktree and logs follow it too (renameWorkspace).
  */
-async function renameCollisions(
-  target: Target,
-  remote: string,
-  upstream: string,
-): Promise<{ from: string; to: string }[]> {
-  const found = await collisions(target.root, upstream);
-  if (found.length === 0) return [];
+async function renameCollisions(target: Target, remote: string, upstream: string): Promise<Renamed[]> {
+  const { clashes, ours: added } = await collisions(target.root, upstream);
+  if (clashes.length === 0) return [];
   const [ours, theirs] = await Promise.all([idsIn(target.root, 'HEAD'), idsIn(target.root, upstream)]);
-  const renamed: { from: string; to: string }[] = [];
-  for (const { id, path: from } of found) {
+  const renamed: Renamed[] = [];
+  for (const { id, path: from } of clashes) {
     const to = uniqueId(id, (c) => ours.has(c) || theirs.has(c));
     ours.add(to);
     const dest = from.endsWith('.md') ? `${BACKLOG_DIR}/${to}.md` : `${from.slice(0, -id.length)}${to}`;
@@ -142,10 +226,30 @@ async function renameCollisions(
       outcome: 'renamed',
       extra: { 'Tend-Renamed-From': id },
     });
-    await carryOut(target, { paths: [from, dest], message, rename: { from, to: dest } });
-    renamed.push({ from: id, to });
+    const update = await dependents(target.root, added, id, to);
+    await carryOut(target, { paths: [from, dest], message, rename: { from, to: dest }, update });
+    const note = await renameWorkspace(target.root, id, to);
+    renamed.push({ from: id, to, ...(note ? { note } : {}) });
   }
   return renamed;
+}
+
+/** Our items added since the fork whose `depends_on` names `from`: they meant ours, now `to`. */
+async function dependents(
+  root: string,
+  added: Map<string, string[]>,
+  from: string,
+  to: string,
+): Promise<{ file: string; id: string; changes: { depends_on: string[] } }[]> {
+  const found = [];
+  for (const [id, files] of added) {
+    const file = files.find((f) => f.endsWith(`/${ITEM_FILE}`) || /^backlog\/[^/]+\.md$/.test(f));
+    if (id === from || !file) continue;
+    const read = await readItemFile(root, file, id).catch(() => undefined);
+    const deps = read && 'parsed' in read ? read.parsed.fields.depends_on : [];
+    if (deps.includes(from)) found.push({ file, id, changes: { depends_on: deps.map((d) => (d === from ? to : d)) } });
+  }
+  return found;
 }
 
 /** Record a failed sync: since when the clone has been ahead, and why. */
@@ -207,7 +311,16 @@ export async function claimByPush(
     lost = true;
     await carryOut(target, { drop: commit });
   };
-  await syncOnce(target, remote, check);
+  try {
+    await syncOnce(target, remote, check);
+  } catch (err) {
+    if (!(err instanceof RemoteBusy)) throw err;
+    // The claim did not reach the remote, so it is no claim: taken back, and the loop plans again.
+    const commit = await lastCommitOf(root, claimed.file);
+    if (commit && !(await contains(root, trackingRef(remote, target.branch), commit)))
+      await carryOut(target, { drop: commit });
+    return 'lost';
+  }
   if (lost) return 'lost';
   // A sync of the loop may have rebased our claim onto another clone's first: the item is then
   // theirs (their claim won the merge, ours became empty), and nothing may run here.
@@ -221,9 +334,9 @@ function dataOf(text: string): Record<string, unknown> | undefined {
   return 'value' in split ? readYaml(split.value).data : undefined;
 }
 
-/** Whether the engine's keys differ between two texts of an item (unreadable counts as moved). */
+/** Whether the keys of the item's progress differ between two texts of an item (unreadable counts as moved). */
 function engineMoved(a: string, b: string): boolean {
   const [x, y] = [dataOf(a), dataOf(b)];
   if (!x || !y) return true;
-  return ENGINE_KEYS.some((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]));
+  return PROGRESS_KEYS.some((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]));
 }

@@ -7,7 +7,8 @@ import { pipelineOf } from '../core/scheduler.js';
 import { writeFileAtomic } from '../edges/store.js';
 import { DONE, type Item, type Snapshot } from '../core/backlog.js';
 import { serializeItem, updateItem } from '../core/item.js';
-import { asChanges, ENGINE_KEYS } from './agent-changes.js';
+import { asChanges } from './agent-changes.js';
+import { KEPT_FROM_EVERYONE } from '../core/engine-keys.js';
 import { committedData, findHandChanges, frontmatterChanges } from './hand-edits.js';
 import type { RunState } from './run-state.js';
 import { carryOut } from './writer.js';
@@ -96,7 +97,7 @@ async function putBackEngineKeys(run: RunState, item: Item, summary: string): Pr
   if (!before) return summary;
   const restore: Record<string, unknown> = {};
   const changed: Record<string, unknown> = {};
-  for (const key of ENGINE_KEYS) {
+  for (const key of KEPT_FROM_EVERYONE) {
     if (JSON.stringify(before[key]) === JSON.stringify(item.parsed.data[key])) continue;
     restore[key] = before[key];
     changed[key] = item.parsed.data[key];

@@ -9,15 +9,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { checkNotRewritten, commitPaths, currentBranchFast, withGitLock } from '../edges/git.js';
-import { dropCommit, integrate } from '../edges/remote.js';
-import { serializeItem, updateItem } from '../core/item.js';
+import { dropCommit, integrate, keepRef, trackingRef } from '../edges/remote.js';
+import { serializeItem, updateItem, type ItemChanges } from '../core/item.js';
 import { formatProblem, TendError } from '../core/problem.js';
 import { commitMessage, type Transition } from '../core/transition.js';
 import type { Decision } from '../core/decide.js';
 import type { Settings } from '../core/settings.js';
 import { done, forget, pendingRecords, readyToFinish, record, sha256, type Finished } from '../edges/journal.js';
 import { readItemFile, refuseSymlinkedFolders, writeFileAtomic } from '../edges/store.js';
-import { settleWorkspace } from '../edges/workspace.js';
+import { itemBranch, settleWorkspace } from '../edges/workspace.js';
 import { BACKLOG_DIR, INBOX, ITEM_FILE, type Item } from '../core/backlog.js';
 
 /** Where changes are committed, and as whom. */
@@ -36,6 +36,8 @@ export interface ItemTarget extends Target {
   signal?: AbortSignal;
   /** Told of what the settling found and kept (work a review lens left in its worktree). */
   warn?: (message: string) => void;
+  /** The remote the clone syncs with: an item's branch built on another clone is taken from it. */
+  remote?: string;
 }
 
 /** A decision about an item. */
@@ -52,6 +54,8 @@ export interface FilesChange {
   create?: { file: string; text: string };
   /** A file or folder to rename first (an id another clone took), committed with the paths. */
   rename?: { from: string; to: string };
+  /** Items whose frontmatter to change first (their `depends_on` on a renamed id), committed with the paths. */
+  update?: { file: string; id: string; changes: ItemChanges }[];
 }
 
 /** The remote's commits brought in under ours (tend sync): the only other way tend's branch moves. */
@@ -59,9 +63,14 @@ export interface IntegrateChange {
   integrate: { upstream: string; merge: boolean };
 }
 
-/** A commit of ours taken out of the branch (a claim another clone won first). */
+/**
+ * Commits of ours taken out of the branch: a claim another clone won first, or the work done
+ * under a claim another clone took over (given newest first). `keep`: a ref left on the newest,
+ * so the work stays reachable.
+ */
 export interface DropChange {
-  drop: string;
+  drop: string | string[];
+  keep?: string;
 }
 
 /** The journal records a killed tend process left: finished, or reported busy while their process lives. */
@@ -92,7 +101,7 @@ export function carryOut(
   target: Target,
   change: ItemChange | FilesChange | PendingChange | IntegrateChange | DropChange,
 ): Promise<ItemWritten | boolean | Finished | void> {
-  if ('drop' in change) return dropOwn(target as Target & { branch: string }, change.drop);
+  if ('drop' in change) return dropOwn(target as Target & { branch: string }, change);
   if ('pending' in change) return finishPending(target);
   if ('integrate' in change) return integrateRemote(target as Target & { branch: string }, change.integrate);
   if ('paths' in change) return commitFiles(target, change);
@@ -128,7 +137,10 @@ async function carryOutDecision(target: ItemTarget, { item, decision }: ItemChan
   // paid result is committed once the person switches back, not run again.
   await checkNotRewritten(target.root, target.branch);
   const signal = target.signal ?? new AbortController().signal;
-  const d = await settleWorkspace(target.root, item, decision, target.settings, target.branch, signal, target.warn);
+  const { remote } = target;
+  const upstream = remote ? { ref: trackingRef(remote, itemBranch(item.id)), remote } : undefined;
+  const { root, settings, branch, warn } = target;
+  const d = await settleWorkspace(root, item, decision, settings, branch, signal, warn, upstream);
   const applied = await applyTransition(target, item, d);
   return { ...applied, transition: d.transition };
 }
@@ -145,9 +157,14 @@ async function integrateRemote(
   await withGitLock(() => integrate(target.root, target.branch, upstream, merge));
 }
 
-async function dropOwn(target: Target & { branch: string }, commit: string): Promise<void> {
+async function dropOwn(target: Target & { branch: string }, { drop, keep }: DropChange): Promise<void> {
   await checkNotRewritten(target.root, target.branch);
-  await withGitLock(() => dropCommit(target.root, target.branch, commit));
+  const commits = typeof drop === 'string' ? [drop] : drop;
+  await withGitLock(async () => {
+    if (keep && commits[0]) await keepRef(target.root, keep, commits[0]);
+    // Newest first: taking one out rewrites only the commits after it, never an older one still to go.
+    for (const commit of commits) await dropCommit(target.root, target.branch, commit);
+  });
 }
 
 async function commitFiles(target: Target, change: FilesChange): Promise<boolean> {
@@ -160,7 +177,13 @@ async function commitFiles(target: Target, change: FilesChange): Promise<boolean
     await mkdir(path.join(root, path.dirname(change.create.file)), { recursive: true });
     await writeFileAtomic(root, change.create.file, change.create.text);
   }
-  const paths = change.create ? [change.create.file, ...change.paths] : change.paths;
+  for (const { file, id, changes } of change.update ?? []) {
+    const fresh = await readItemFile(root, file, id);
+    // An item left invalid by hand is not touched; the scheduler reports it as it is.
+    if ('parsed' in fresh) await writeFileAtomic(root, file, serializeItem(updateItem(fresh.parsed, changes)));
+  }
+  const updated = (change.update ?? []).map((u) => u.file);
+  const paths = [...(change.create ? [change.create.file] : []), ...change.paths, ...updated];
   return commitPaths(root, paths, change.message, { author: target.author, branch: target.branch });
 }
 

@@ -2,8 +2,10 @@
 // `script`), which makes stdout a TTY.
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { rename } from 'node:fs/promises';
 import { item, runRepo } from '../helpers/engine.js';
-import { cleanEnv, scratchDir, TEND_BIN } from '../helpers/repo.js';
+import { sharedRepo } from '../helpers/remote.js';
+import { cleanEnv, scratchDir, TEND_BIN, writeTree } from '../helpers/repo.js';
 import { trackTend } from '../helpers/tend-runs.js';
 
 async function inTerminal(cwd: string, args: string[], env: Record<string, string>, columns?: number): Promise<string> {
@@ -66,5 +68,17 @@ describe('tend run in a terminal', () => {
     expect(screen).toMatch(/\x1b\[1mtend run · 1 running · [^\n]*…\r?\n/); // the header row, cut
     expect(screen).toContain('\x1b[36man-item-whose-name-is-long\x1b[39m');
     expect(screen).not.toMatch(/\?\[\d+m/);
+  });
+
+  it('a sync that fails (the remote is away) shows that the clone is ahead of it, since when and why, as tend status does', async () => {
+    const pair = '---\nphases:\n  - { name: triage }\n  - { name: build }\n---\nTwo phases.\n';
+    const { remote, first } = await sharedRepo({ 'pipelines/pair.md': pair }, { script: 'slow-write.mjs' });
+    await rename(remote, `${remote}.away`);
+    await writeTree(first, { 'backlog/offline.md': item('Offline', 'pipeline: pair\n') });
+    const screen = await inTerminal(first, ['run', '--once', '--sync', 'origin'], { FAKE_DELAY_MS: '1500' }, 200);
+    expect(screen).toMatch(
+      / {2}sync: [1-9]\d* commit\(s\) not on origin\/main since \d{4}-\d\d-\d\d \d\d:\d\d; last try: the remote origin cannot be reached/,
+    );
+    expect(screen).toMatch(/tend run · 1 running · /);
   });
 });

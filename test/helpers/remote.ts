@@ -29,3 +29,18 @@ export async function cloneOf(remote: string): Promise<string> {
   await tendOk(dir, ['init']);
   return dir;
 }
+
+/** A pipeline of two phases run in the checkout, for the sync tests (`pipelines/pair.md`). */
+export const PAIR = '---\nphases:\n  - { name: triage }\n  - { name: build }\n---\nTwo phases in the checkout.\n';
+
+/** An inbox item on the pair pipeline. */
+export const pairItem = (title: string): string =>
+  `---\ntitle: ${title}\npipeline: pair\ncreated: 2026-12-01T00:00:00Z\n---\n${title}: some text.\n`;
+
+/** `item|outcome|phase` of every transition commit on `repo`'s main, sorted. */
+export async function transitions(repo: string): Promise<string[]> {
+  const format =
+    '%(trailers:key=Tend-Item,valueonly,separator=)|%(trailers:key=Tend-Outcome,valueonly,separator=)|%(trailers:key=Tend-Phase,valueonly,separator=)';
+  const out = await git(repo, 'log', 'main', `--format=${format}`, '--grep=^Tend-Item:');
+  return out.split('\n').filter(Boolean).sort();
+}

@@ -143,6 +143,23 @@ describe('an agent that changes its own item', () => {
     expect(await tendSubjects(root)).toContain('tend: bad one -> two (approved)');
   });
 
+  it('an agent that writes pr, stale and stale_source into its own item: put back with a warning, the item goes on', async () => {
+    const root = await runRepo('overreach.mjs', {
+      ...stepsPipeline(false),
+      'backlog/keys.md': item('Keys', 'pipeline: steps\n'),
+    });
+    const result = await tend(root, ['run', '--once'], { env: { FAKE_OVERREACH: 'engine-keys', FAKE_WHEN: 'one' } });
+    expect(result.exitCode, result.report).toBe(0);
+    expect(result.stderr).toMatch(
+      /warning: keys: .*pr .*stale.* in backlog\/one\/keys\/item\.md while its one agent ran; put back/,
+    );
+    const file = 'backlog/done/keys/item.md';
+    for (const key of ['pr', 'stale_source']) expect(await itemField(root, file, key)).toBeUndefined();
+    expect(await itemField(root, file, 'stale')).toBeUndefined();
+    expect(await git(root, 'log', '--format=%(trailers:key=Tend-Warning,valueonly)')).toMatch(/stale_source/);
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+  });
+
   it('an agent that moves its own folder to done/: moved back, the attempt fails with the reason, no phase is skipped', async () => {
     const root = await runRepo('overreach.mjs', {
       ...stepsPipeline(false),

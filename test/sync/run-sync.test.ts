@@ -2,25 +2,13 @@ import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { git, scratchDir, tend, writeTree } from '../helpers/repo.js';
-import { cloneOf, sharedRepo } from '../helpers/remote.js';
+import { cloneOf, PAIR, pairItem, sharedRepo, transitions } from '../helpers/remote.js';
 import { eventually, startLiveRun, waitFor } from '../helpers/processes.js';
-
-const PAIR = '---\nphases:\n  - { name: triage }\n  - { name: build }\n---\nTwo phases in the checkout.\n';
-const ITEM = (title: string) =>
-  `---\ntitle: ${title}\npipeline: pair\ncreated: 2026-12-01T00:00:00Z\n---\n${title}: some text.\n`;
-
-/** Every (item, outcome, phase) in the remote's history, one line per transition commit. */
-async function transitions(repo: string): Promise<string[]> {
-  const format =
-    '%(trailers:key=Tend-Item,valueonly,separator=)|%(trailers:key=Tend-Outcome,valueonly,separator=)|%(trailers:key=Tend-Phase,valueonly,separator=)';
-  const out = await git(repo, 'log', 'main', `--format=${format}`, '--grep=^Tend-Item:');
-  return out.split('\n').filter(Boolean).sort();
-}
 
 describe('tend run --sync', () => {
   it('two clones racing on one item with a slow agent: each phase runs once, each transition is in the history once', async () => {
     const { remote } = await sharedRepo(
-      { 'pipelines/pair.md': PAIR, 'backlog/race.md': ITEM('Race') },
+      { 'pipelines/pair.md': PAIR, 'backlog/race.md': pairItem('Race') },
       { script: 'count-and-sleep.mjs' },
     );
     const [a, b] = [await cloneOf(remote), await cloneOf(remote)];
@@ -48,7 +36,7 @@ describe('tend run --sync', () => {
 describe('leases', () => {
   it("another host's claim is taken over after its lease, visibly; a fresh claim is left alone", async () => {
     const running = (title: string) =>
-      ITEM(title).replace('pipeline: pair', 'pipeline: pair\nstatus: running\nowner: gone-host:4242\nattempts: 1');
+      pairItem(title).replace('pipeline: pair', 'pipeline: pair\nstatus: running\nowner: gone-host:4242\nattempts: 1');
     const { remote, first } = await sharedRepo({ 'pipelines/pair.md': PAIR }, { script: 'count-and-sleep.mjs' });
     await writeTree(first, { 'backlog/triage/stale/item.md': running('Stale') });
     await git(first, 'add', '--all');
@@ -78,7 +66,7 @@ describe('tend run --sync without the remote', () => {
   it('a remote taken away: the run works locally and says so; once it is back, the next run pushes everything', async () => {
     const { remote, first } = await sharedRepo({ 'pipelines/pair.md': PAIR }, { script: 'count-and-sleep.mjs' });
     await rename(remote, `${remote}.away`);
-    await writeTree(first, { 'backlog/offline.md': ITEM('Offline') });
+    await writeTree(first, { 'backlog/offline.md': pairItem('Offline') });
     const offline = await tend(first, ['run', '--once', '--sync', 'origin']);
     expect(offline.exitCode, offline.report).toBe(0);
     expect(offline.stderr).toMatch(/the remote origin cannot be reached[\s\S]*keeps working and committing locally/);
@@ -97,7 +85,7 @@ describe('tend run --sync without the remote', () => {
     const hook = path.join(remote, 'hooks', 'pre-receive');
     await writeFile(hook, '#!/bin/sh\necho "main is protected" >&2\nexit 1\n');
     await chmod(hook, 0o755);
-    await writeTree(first, { 'backlog/refused.md': ITEM('Refused') });
+    await writeTree(first, { 'backlog/refused.md': pairItem('Refused') });
     const run = await tend(first, ['run', '--once', '--sync', 'origin']);
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toMatch(/the remote origin refused the push[\s\S]*main is protected/);
@@ -109,7 +97,7 @@ describe('work branches travel', () => {
   it("a worktree phase's branch tend/<id> is pushed, so a pull request can be opened from any clone", async () => {
     const built = '---\nphases:\n  - { name: build, workspace: worktree }\n---\nOne build in a worktree.\n';
     const { remote, first } = await sharedRepo({ 'pipelines/built.md': built }, { script: 'commit-code.mjs' });
-    await writeTree(first, { 'backlog/feature.md': ITEM('Feature').replace('pipeline: pair', 'pipeline: built') });
+    await writeTree(first, { 'backlog/feature.md': pairItem('Feature').replace('pipeline: pair', 'pipeline: built') });
     const run = await tend(first, ['run', '--once', '--sync', 'origin']);
     expect(run.exitCode, run.report).toBe(0);
     expect(await git(remote, 'rev-parse', 'tend/feature')).toBe(await git(first, 'rev-parse', 'tend/feature'));
@@ -127,7 +115,7 @@ describe('a live run with a remote', () => {
     const live = startLiveRun(server, { args: ['--sync'] });
     await waitFor(() => live.output().includes('watching'), 'the run to start watching');
     const laptop = await cloneOf(remote);
-    await writeTree(laptop, { 'backlog/from-laptop.md': ITEM('From laptop') });
+    await writeTree(laptop, { 'backlog/from-laptop.md': pairItem('From laptop') });
     await git(laptop, 'add', '--all');
     await git(laptop, 'commit', '--quiet', '-m', 'an item from the laptop');
     await git(laptop, 'push', '--quiet');

@@ -53,6 +53,52 @@ describe('tend sync', () => {
     expect(await read(b, 'backlog/triage/fix-login-2/item.md')).toContain('from b');
   });
 
+  it('a renamed item takes its work branch, worktree and logs along, and our items that depend on it', async () => {
+    const item = (text: string, deps = '') => `---\ntitle: ${text}\nstatus: queued\n${deps}---\n${text}\n`;
+    const { remote, first: a } = await sharedRepo();
+    const b = await cloneOf(remote);
+    await writeTree(a, { 'backlog/build/fix-login/item.md': item('from a') });
+    await git(a, 'add', '--all');
+    await git(a, 'commit', '--quiet', '-m', 'a');
+    await writeTree(b, {
+      'backlog/build/fix-login/item.md': item('from b'),
+      'backlog/deploy.md': item('deploy', 'depends_on: [fix-login]\n'),
+      '.tend/logs/fix-login/build.log': 'built on b\n',
+    });
+    await git(b, 'add', '--all', 'backlog');
+    await git(b, 'commit', '--quiet', '-m', 'b');
+    // The work B's agent did in the item's worktree, as a build phase leaves it.
+    await git(b, 'worktree', 'add', '--quiet', '-b', 'tend/fix-login', '.tend/worktrees/fix-login');
+    await writeTree(b, { '.tend/worktrees/fix-login/code.txt': 'b built this\n' });
+    await git(path.join(b, '.tend/worktrees/fix-login'), 'add', 'code.txt');
+    await git(path.join(b, '.tend/worktrees/fix-login'), 'commit', '--quiet', '-m', 'build on b');
+    await tendOk(a, ['sync', 'origin']);
+
+    expect((await tendOk(b, ['sync', 'origin'])).stdout).toMatch(/renamed fix-login -> fix-login-2/);
+    expect(await git(b, 'branch', '--list', 'tend/*', '--format=%(refname:short)')).toBe('tend/fix-login-2');
+    expect(await git(b, 'log', '-1', '--format=%s', 'tend/fix-login-2')).toBe('build on b');
+    expect(await read(b, '.tend/worktrees/fix-login-2/code.txt')).toBe('b built this\n');
+    expect(await git(path.join(b, '.tend/worktrees/fix-login-2'), 'branch', '--show-current')).toBe('tend/fix-login-2');
+    expect(await read(b, '.tend/logs/fix-login-2/build.log')).toBe('built on b\n');
+    expect(await read(b, 'backlog/deploy.md')).toContain('depends_on: [fix-login-2]');
+    const renaming = await git(
+      b,
+      'log',
+      '-1',
+      '--format=',
+      '--name-only',
+      '--no-renames',
+      '--grep=^Tend-Outcome: renamed$',
+    );
+    expect(renaming.split('\n').sort()).toEqual([
+      'backlog/build/fix-login-2/item.md',
+      'backlog/build/fix-login/item.md',
+      'backlog/deploy.md',
+    ]);
+    expect(await read(b, 'backlog/build/fix-login/item.md')).toContain('from a');
+    expect(await git(b, 'status', '--porcelain')).toBe('');
+  });
+
   it('git.remote in ORCHESTRATOR.md is the default; without one, tend sync says how to name one', async () => {
     const { first } = await sharedRepo();
     const none = await tend(first, ['sync']);
@@ -79,6 +125,26 @@ describe('tend sync', () => {
     expect(await git(remote, 'log', '-1', '--format=%s', 'main')).toBe('tend: offline-idea added');
     expect((await tendOk(first, ['status'])).stdout).not.toMatch(/not on origin/);
   });
+
+  it('a remote where another clone always pushes first: tend sync gives up, keeps the commit, pushes later', async () => {
+    const { remote, first } = await sharedRepo();
+    // Each push finds main moved by "another clone" a moment before: the hook commits to main itself.
+    const hook = path.join(remote, 'hooks', 'pre-receive');
+    const outside = 'unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES';
+    const other =
+      'c=$(git commit-tree -p main -m "another clone" "main^{tree}") && git update-ref refs/heads/main "$c"';
+    await writeFile(hook, `#!/bin/sh\ncat >/dev/null\n${outside}\n${other}\n`);
+    await chmod(hook, 0o755);
+    await tendOk(first, ['add', 'Outpaced idea']);
+    const outpaced = await tend(first, ['sync', 'origin']);
+    expect(outpaced.exitCode, outpaced.report).toBe(1);
+    expect(outpaced.stderr).toMatch(/took other clones' commits 8 times in a row[\s\S]*kept in this clone/);
+    expect(await git(first, 'log', '-1', '--format=%s')).toBe('tend: outpaced-idea added');
+    await rename(hook, `${hook}.off`);
+    await tendOk(first, ['sync', 'origin']);
+    expect(await git(remote, 'log', '-1', '--format=%s', 'main')).toBe('tend: outpaced-idea added');
+    expect(await git(remote, 'rev-list', '--count', '--grep=another clone', 'main')).toBe('8');
+  }, 60_000);
 
   it('a remote that refuses the push (a pre-receive hook) is a clear error, not a retry', async () => {
     const { remote, first } = await sharedRepo();

@@ -2,6 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareProgress, mergeData, planItemMerge } from '../../src/core/item-merge.js';
 import { parseItem } from '../../src/core/item.js';
+import {
+  ENGINE_KEYS,
+  engineOwned,
+  KEPT_FROM_AGENTS,
+  KEPT_FROM_EVERYONE,
+  PROGRESS_KEYS,
+} from '../../src/core/engine-keys.js';
 
 const BASE = `---
 title: Fix login # as the reporter wrote it
@@ -74,6 +81,36 @@ describe('item merge, key by key', () => {
     expect(text).not.toContain('owner');
   });
 
+  it('a pull request recorded on the laptop while the server moves the item on: both kept', () => {
+    const laptop = BASE.replace('priority: 3', 'priority: 3\npr: https://example.com/pull/7');
+    const server = BASE.replace('status: queued', 'status: running\nowner: vm:42').replace(
+      'attempts: 0',
+      'attempts: 1',
+    );
+    for (const [ours, theirs] of [
+      [laptop, server],
+      [server, laptop],
+    ] as const) {
+      expect(fields(merged(BASE, ours, theirs))).toMatchObject({ pr: 'https://example.com/pull/7', owner: 'vm:42' });
+    }
+  });
+
+  it('stale marks changed on both sides go to the side further along, as an engine key, not to the person', () => {
+    const marked = BASE.replace('priority: 3', 'priority: 3\nstale: [design.md]\nstale_source: PRD.md');
+    // The laptop changed only the marks; the server ran on (cost) and cleared them.
+    const laptop = marked.replace('stale: [design.md]', 'stale: [design.md, spec.md]');
+    const server = BASE.replace('cost_usd: 0', 'cost_usd: 0.5');
+    for (const [ours, theirs] of [
+      [laptop, server],
+      [server, laptop],
+    ] as const) {
+      const f = fields(merged(marked, ours, theirs));
+      expect(f.stale).toEqual([]);
+      expect(f.stale_source).toBeUndefined();
+      expect(f.cost_usd).toBe(0.5);
+    }
+  });
+
   it('a file that is not an item with readable frontmatter is merged as text', () => {
     expect(planItemMerge(BASE, '---\n: : bad\n---\n', BASE).kind).toBe('text');
   });
@@ -141,5 +178,24 @@ describe('item merge properties', () => {
         expect(f.labels).toEqual(data.labels);
       }),
     );
+  });
+});
+
+describe('the keys the engine owns, one list for the merge driver and for putting keys back', () => {
+  it('the merge driver owns every key tend puts back, and pr, stale, stale_source among them', () => {
+    for (const key of [...KEPT_FROM_AGENTS, ...KEPT_FROM_EVERYONE, ...PROGRESS_KEYS])
+      expect(engineOwned(key)).toBe(true);
+    for (const key of ['pr', 'stale', 'stale_source', 'status', 'owner', 'warning']) expect(ENGINE_KEYS).toContain(key);
+    for (const key of ['title', 'priority', 'labels', 'depends_on', 'approved', 'created', 'mine', 'toString'])
+      expect(engineOwned(key)).toBe(false);
+  });
+
+  it('an agent may not change pr or the stale marks of its own item; a person may (they are not put back)', () => {
+    for (const key of ['pr', 'stale', 'stale_source']) {
+      expect(KEPT_FROM_AGENTS).toContain(key);
+      expect(KEPT_FROM_EVERYONE).not.toContain(key);
+      expect(PROGRESS_KEYS).not.toContain(key);
+    }
+    for (const key of KEPT_FROM_EVERYONE) expect(KEPT_FROM_AGENTS).toContain(key);
   });
 });

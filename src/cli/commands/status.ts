@@ -11,6 +11,7 @@ import { runHolder } from '../../edges/lock.js';
 import type { Repo } from '../../edges/repo.js';
 import { heldByDayCap } from '../../engine/run-budget.js';
 import { syncStatus, type SyncStatus } from '../../edges/remote.js';
+import { syncLine } from '../sync-line.js';
 
 /** How many finished items `tend status` shows by default (`--done` in the command table says the same). */
 const LATEST_DONE = 5;
@@ -124,24 +125,6 @@ function invalidLines(invalid: Board['invalid'], c: ReturnType<typeof paint>): s
     for (const p of entry.problems) out.push(`    ${formatProblem(p)}`);
   }
   return [...out, ''];
-}
-
-/** One line on where the clone stands against its remote: ahead since when, and why it could not push. */
-function syncLine(sync: SyncStatus, ahead: number): string {
-  const upstream = `${sync.remote}/${sync.branch}`;
-  if (sync.ahead === 0)
-    return `sync: up to date with ${upstream}${sync.lastPush ? ` (last push ${local(sync.lastPush)})` : ''}`;
-  const since = sync.aheadSince ? ` since ${local(sync.aheadSince)}` : '';
-  const why = sync.lastError ? `; last try: ${sync.lastError}` : '; `tend sync` pushes them';
-  return `sync: ${ahead} commit(s) not on ${upstream}${since}${why}`;
-}
-
-/** An ISO time as the person's local `YYYY-MM-DD HH:MM`. */
-function local(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
 /** With a remote, a claim of another host's run is that run's, not one cut off here. */
