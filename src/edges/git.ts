@@ -304,6 +304,8 @@ async function branchTipFast(root: string, branch: string): Promise<string | und
  * does the same check itself every MAINTENANCE_EVERY commits and when it ends.
  */
 const NO_AUTO_MAINTENANCE = ['-c', 'maintenance.auto=false'];
+/** The user's hooks never run on tend's commits (`git commit --no-verify` skips only some of them). */
+const NO_HOOKS = ['-c', 'core.hooksPath=/dev/null'];
 const MAINTENANCE_EVERY = 200;
 let commitsSinceMaintenance = 0;
 
@@ -409,11 +411,14 @@ async function inHead(root: string, paths: string[]): Promise<string[]> {
 }
 
 async function commitChecked(root: string, paths: string[], message: string, options: CommitOptions): Promise<boolean> {
+  // Another git committing between tend's look at HEAD and its move costs one more try; one that
+  // keeps committing (a loop, another busy clone's tend) is waited for by git commit, which holds
+  // the index lock throughout as every git commit does.
   for (let attempt = 0; attempt < 3; attempt++) {
     const made = await commitTouched(root, paths, message, options);
     if (made !== 'moved') return made ?? commitWithGit(root, paths, message, options);
   }
-  throw new TendError('HEAD kept moving while tend committed (another git is committing)', 'run tend again');
+  return commitWithGit(root, paths, message, options);
 }
 
 /**
@@ -457,27 +462,53 @@ async function commitTouched(
   // `hash-object --stdin-paths` reads one path a line, and unquotes one that starts with '"'.
   if (!files || files.some((f) => f.includes('\n') || f.startsWith('"'))) return undefined;
   const head = await headNow(root);
-  const [shas, before, listings] = await Promise.all([
+  const [shas, before, listings, sign] = await Promise.all([
     hashFiles(root, files),
     filesInHead(root, head, touched),
     readFolders(root, head, touched),
+    signsCommits(root),
   ]);
+  if (!listings) return undefined;
   const written = new Set(files);
   const gone = [...before.filter((f) => !written.has(f)), ...touched.filter((p) => !existsSync(path.join(root, p)))];
   const tree = buildTree(touched, files, shas, listings, head);
   // The index and the commit side by side; HEAD moves only once both are done.
   const [made] = await Promise.all([
-    tree && tree.sha !== listings.get('')?.sha ? makeCommit(root, tree, head, message, options) : undefined,
+    tree && tree.sha !== listings.get('')?.sha
+      ? makeCommit(root, tree, head, message, { ...options, sign })
+      : undefined,
     updateIndex(root, [...files, ...gone]),
   ]);
   if (!tree) return undefined;
   if (!made) return false;
-  const subject = message.split('\n')[0] ?? '';
-  const reflog = `commit${head ? '' : ' (initial)'}: ${subject}`;
-  const moved = await git(root, ['update-ref', '-m', reflog, 'HEAD', made, head ?? '']);
-  if (moved.exitCode === 0) return true;
-  if (/but expected|unable to resolve reference|reference already exists/.test(moved.stderr)) return 'moved';
-  throw new TendError(`git update-ref failed: ${moved.stderr.trim() || `exit code ${moved.exitCode}`}`);
+  return moveHead(root, made, head, message);
+}
+
+/**
+ * HEAD (and the branch it names) moved from `head` to `made` as `git commit` moves it, with its
+ * reflog entry and no reference-transaction hook; 'moved' when HEAD is no longer at `head`. A
+ * ref lock held by another git (its commit, a fetch) is waited for, as the index lock is.
+ */
+async function moveHead(root: string, made: string, head: string | undefined, message: string) {
+  const reflog = `commit${head ? '' : ' (initial)'}: ${message.split('\n')[0] ?? ''}`;
+  const args = [...NO_HOOKS, 'update-ref', '-m', reflog, 'HEAD', made, head ?? ''];
+  for (const wait of [...LOCK_WAITS_MS, undefined]) {
+    const moved = await git(root, args);
+    if (moved.exitCode === 0) return true;
+    if (/but expected|unable to resolve reference|reference already exists/.test(moved.stderr)) return 'moved';
+    const lock = /Unable to create '([^']*\.lock)': File exists/.exec(moved.stderr)?.[1];
+    if (lock === undefined || wait === undefined) {
+      const fix = lock && `if no git process is running, delete ${lock}; nothing was lost, run tend again`;
+      throw new TendError(`git update-ref failed: ${moved.stderr.trim() || `exit code ${moved.exitCode}`}`, fix);
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  return 'moved';
+}
+
+/** Whether the user has git sign commits (commit.gpgsign); `git commit-tree` only signs when told. */
+async function signsCommits(root: string): Promise<boolean> {
+  return (await git(root, ['config', '--bool', '--get', 'commit.gpgsign'])).stdout.trim() === 'true';
 }
 
 /** Write the trees and a commit of them on `head` (none on an unborn branch); the commit's id. */
@@ -486,10 +517,10 @@ async function makeCommit(
   tree: { sha: string; trees: TreeToWrite[] },
   head: string | undefined,
   message: string,
-  options: CommitOptions,
+  options: CommitOptions & { sign: boolean },
 ): Promise<string> {
   await writeTrees(root, tree.trees);
-  const args = ['commit-tree', tree.sha, ...(head ? ['-p', head] : []), '-F', '-'];
+  const args = ['commit-tree', tree.sha, ...(head ? ['-p', head] : []), ...(options.sign ? ['-S'] : []), '-F', '-'];
   const made = await git(root, args, { env: authorEnv(options.author), input: cleanMessage(message) });
   if (made.exitCode !== 0) throw commitFailure(made);
   return made.stdout.trim();
@@ -511,8 +542,15 @@ async function filesInHead(root: string, head: string | undefined, touched: stri
 
 type Listing = { sha: string; entries: Map<string, Leaf> };
 
-/** The trees HEAD has above `touched`, by path ('' the root), in one `git cat-file --batch`. */
-async function readFolders(root: string, head: string | undefined, touched: string[]): Promise<Map<string, Listing>> {
+/**
+ * The trees HEAD has above `touched`, by path ('' the root), in one `git cat-file --batch`;
+ * undefined when one holds a name that is not UTF-8 (git commit records it as it is).
+ */
+async function readFolders(
+  root: string,
+  head: string | undefined,
+  touched: string[],
+): Promise<Map<string, Listing> | undefined> {
   const folders = [...new Set(touched.flatMap(foldersAbove))];
   const listings = new Map<string, Listing>();
   if (!head) return listings;
@@ -520,18 +558,23 @@ async function readFolders(root: string, head: string | undefined, touched: stri
   const result = await git(root, ['cat-file', '--batch'], { input: `${names.join('\n')}\n` });
   if (result.exitCode !== 0 || !result.bytes) throw new TendError(`git cat-file failed: ${result.stderr.trim()}`);
   const hashBytes = head.length / 2;
-  splitBatch(result.bytes, folders.length).forEach((object, i) => {
+  const objects = splitBatch(result.bytes, folders.length);
+  for (const [i, object] of objects.entries()) {
     const folder = folders[i];
-    if (object && folder !== undefined)
-      listings.set(folder, { sha: object.sha, entries: parseTree(object.tree, hashBytes) });
-  });
+    const entries = object && parseTree(object.tree, hashBytes);
+    if (object && !entries) return undefined;
+    if (entries && folder !== undefined) listings.set(folder, { sha: object.sha, entries });
+  }
   return listings;
 }
 
 /** The index holds `paths` as they are on disk now (one gone from disk leaves it), with their stat. */
 async function updateIndex(root: string, paths: string[]): Promise<void> {
   if (paths.length === 0) return;
-  await gitOk(root, ['update-index', '--add', '--remove', '--replace', '-z', '--stdin'], { input: paths.join('\0') });
+  // No post-index-change hook: `git commit` ran none of the user's hooks for tend either.
+  await gitOk(root, [...NO_HOOKS, 'update-index', '--add', '--remove', '--replace', '-z', '--stdin'], {
+    input: paths.join('\0'),
+  });
 }
 
 /** HEAD's tree with `touched` replaced by `files`: the new root's id and the trees to write; undefined if empty. */

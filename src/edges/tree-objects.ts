@@ -34,7 +34,8 @@ export async function filesUnder(root: string, rel: string): Promise<string[] | 
   if (!stat.isDirectory()) return undefined;
   const found: string[] = [];
   for (const entry of await readdir(path.join(root, rel), { withFileTypes: true })) {
-    if (entry.name === '.git') return undefined;
+    // A name that is not UTF-8 comes back with U+FFFD in it, a path nothing on disk has.
+    if (entry.name === '.git' || entry.name.includes('\uFFFD')) return undefined;
     const below = await filesUnder(root, `${rel}/${entry.name}`);
     if (below === undefined) return undefined;
     found.push(...below);
@@ -42,8 +43,11 @@ export async function filesUnder(root: string, rel: string): Promise<string[] | 
   return found;
 }
 
-/** The entries of one raw tree object (`git cat-file --batch` output); ids `hashBytes` long. */
-export function parseTree(raw: Buffer, hashBytes: number): Map<string, Leaf> {
+/**
+ * The entries of one raw tree object (`git cat-file --batch` output); ids `hashBytes` long.
+ * Undefined when a name is not UTF-8: it could not be written back byte for byte.
+ */
+export function parseTree(raw: Buffer, hashBytes: number): Map<string, Leaf> | undefined {
   const entries = new Map<string, Leaf>();
   let at = 0;
   while (at < raw.length) {
@@ -51,6 +55,7 @@ export function parseTree(raw: Buffer, hashBytes: number): Map<string, Leaf> {
     const nul = raw.indexOf(0, space);
     const mode = raw.toString('latin1', at, space);
     const name = raw.toString('utf8', space + 1, nul);
+    if (!Buffer.from(name, 'utf8').equals(raw.subarray(space + 1, nul))) return undefined;
     entries.set(name, { mode, sha: raw.toString('hex', nul + 1, nul + 1 + hashBytes) });
     at = nul + 1 + hashBytes;
   }
@@ -66,16 +71,16 @@ export function splitBatch(out: Buffer, count: number): ({ sha: string; tree: Bu
   let at = 0;
   for (let i = 0; i < count; i++) {
     const eol = out.indexOf(0x0a, at);
-    const header = out.toString('utf8', at, eol).split(' ');
+    // "<id> <type> <size>" for an object; "<name> missing" for none, and a name may hold spaces.
+    const header = /^([0-9a-f]{40,64}) ([a-z]+) (\d+)$/.exec(out.toString('utf8', at, eol));
     at = eol + 1;
-    if (header.length !== 3) {
+    if (!header) {
       objects.push(undefined);
       continue;
     }
-    const size = Number(header[2]);
-    const [sha = ''] = header;
-    objects.push(header[1] === 'tree' ? { sha, tree: out.subarray(at, at + size) } : undefined);
-    at += size + 1;
+    const [, sha = '', type, size = '0'] = header;
+    objects.push(type === 'tree' ? { sha, tree: out.subarray(at, at + Number(size)) } : undefined);
+    at += Number(size) + 1;
   }
   return objects;
 }
