@@ -414,9 +414,11 @@ async function commitChecked(root: string, paths: string[], message: string, opt
   // Another git committing between tend's look at HEAD and its move costs one more try; one that
   // keeps committing (a loop, another busy clone's tend) is waited for by git commit, which holds
   // the index lock throughout as every git commit does.
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 4; attempt++) {
     const made = await commitTouched(root, paths, message, options);
     if (made !== 'moved') return made ?? commitWithGit(root, paths, message, options);
+    // A random pause, so that two committers in step do not meet again at once.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * (attempt + 1)));
   }
   return commitWithGit(root, paths, message, options);
 }
@@ -634,10 +636,16 @@ async function commitWithGit(root: string, paths: string[], message: string, opt
     '--no-verify',
     '--only',
   ];
-  const result = await git(root, [...commit, '-F', '-', '--', ...specs], {
-    env: authorEnv(options.author),
-    input: message,
-  });
+  let result: GitResult;
+  // git commit reads HEAD before it takes the index lock: another commit landing in between
+  // fails it with nothing changed, and it is made again on the new HEAD.
+  for (let attempt = 0; ; attempt++) {
+    result = await git(root, [...commit, '-F', '-', '--', ...specs], {
+      env: authorEnv(options.author),
+      input: message,
+    });
+    if (attempt >= 4 || !/cannot lock ref 'HEAD': is at \S+ but expected/.test(result.stderr)) break;
+  }
   if (result.exitCode === 0) return true;
   if (NOTHING_TO_COMMIT.test(result.stdout + result.stderr)) return false;
   throw commitFailure(result);
