@@ -6,11 +6,25 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { TendError } from '../core/problem.js';
+import {
+  cleanMessage,
+  filesUnder,
+  folderAt,
+  foldersAbove,
+  parseTree,
+  splitBatch,
+  treesOf,
+  type Folder,
+  type Leaf,
+  type TreeToWrite,
+} from './tree-objects.js';
 
 export interface GitResult {
   stdout: string;
   stderr: string;
   exitCode: number;
+  /** stdout as git wrote it, for output that is not text (`git cat-file --batch`). */
+  bytes?: Buffer;
   /** The index lock file that stayed held through every retry, when that is why git failed. */
   lockedIndex?: string;
 }
@@ -92,6 +106,7 @@ function gitOnce(
           .toString('utf8')
           .replace(/\r?\n$/, '');
       resolve({
+        bytes: Buffer.concat(out),
         stdout: text(out),
         stderr: text(err) || (signal ? `git was stopped by ${signal}` : ''),
         exitCode: code ?? 1,
@@ -289,6 +304,8 @@ async function branchTipFast(root: string, branch: string): Promise<string | und
  * does the same check itself every MAINTENANCE_EVERY commits and when it ends.
  */
 const NO_AUTO_MAINTENANCE = ['-c', 'maintenance.auto=false'];
+/** The user's hooks never run on tend's commits (`git commit --no-verify` skips only some of them). */
+const NO_HOOKS = ['-c', 'core.hooksPath=/dev/null'];
 const MAINTENANCE_EVERY = 200;
 let commitsSinceMaintenance = 0;
 
@@ -394,6 +411,209 @@ async function inHead(root: string, paths: string[]): Promise<string[]> {
 }
 
 async function commitChecked(root: string, paths: string[], message: string, options: CommitOptions): Promise<boolean> {
+  // Another git committing between tend's look at HEAD and its move costs one more try; one that
+  // keeps committing (a loop, another busy clone's tend) is waited for by git commit, which holds
+  // the index lock throughout as every git commit does.
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const made = await commitTouched(root, paths, message, options);
+    if (made !== 'moved') return made ?? commitWithGit(root, paths, message, options);
+    // A random pause, so that two committers in step do not meet again at once.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * (attempt + 1)));
+  }
+  return commitWithGit(root, paths, message, options);
+}
+
+/**
+ * The paths a commit touches, outermost only (a folder stands for what is below it); undefined
+ * for what commitTouched leaves to git: a pattern, a path out of the checkout, a line break.
+ */
+function touchedPaths(paths: string[]): string[] | undefined {
+  const clean = paths.map((p) => p.replace(/\/+$/, ''));
+  const odd = (p: string) => p.startsWith(':(') || p.includes('\n') || p.startsWith('/');
+  if (clean.some((p) => odd(p) || p.split('/').some((part) => ['', '.', '..'].includes(part)))) return undefined;
+  const sorted = [...new Set(clean)].sort();
+  return sorted.filter((p) => !sorted.some((q) => p.startsWith(`${q}/`)));
+}
+
+/** HEAD's commit (from the ref files when they have it: no process), undefined on an unborn branch. */
+async function headNow(root: string): Promise<string | undefined> {
+  const branch = await currentBranchFast(root).catch(() => undefined);
+  return (branch && (await branchTipFast(root, branch))) || headCommit(root);
+}
+
+/**
+ * Commit the paths as they are on disk on top of HEAD, touching nothing else: their blobs are
+ * hashed, the trees above them read from HEAD, changed and written, the commit made with
+ * `commit-tree` and HEAD moved with a compare-and-swap. `git commit` refreshes and rewrites the
+ * whole index and builds a second one from all of HEAD, which grows with backlog/done/. The index
+ * is brought up to date for these paths alone, first, as `git add` did (a locked index stops the
+ * commit before it is made). False when nothing changed; 'moved' when HEAD moved meanwhile;
+ * undefined when git commit must do it (a symlink, an executable, a pattern, an empty tree).
+ */
+async function commitTouched(
+  root: string,
+  paths: string[],
+  message: string,
+  options: CommitOptions,
+): Promise<boolean | 'moved' | undefined> {
+  const touched = touchedPaths(paths);
+  if (!touched) return undefined;
+  if (existsSync(path.join((await gitDirsOf(root)).dir, 'MERGE_HEAD'))) throw mergeInProgress();
+  const found = await Promise.all(touched.map((p) => filesUnder(root, p)));
+  const files = found.every((f) => f !== undefined) ? found.flat() : undefined;
+  // `hash-object --stdin-paths` reads one path a line, and unquotes one that starts with '"'.
+  if (!files || files.some((f) => f.includes('\n') || f.startsWith('"'))) return undefined;
+  const head = await headNow(root);
+  const [shas, before, listings, sign] = await Promise.all([
+    hashFiles(root, files),
+    filesInHead(root, head, touched),
+    readFolders(root, head, touched),
+    signsCommits(root),
+  ]);
+  if (!listings) return undefined;
+  const written = new Set(files);
+  const gone = [...before.filter((f) => !written.has(f)), ...touched.filter((p) => !existsSync(path.join(root, p)))];
+  const tree = buildTree(touched, files, shas, listings, head);
+  // The index and the commit side by side; HEAD moves only once both are done.
+  const [made] = await Promise.all([
+    tree && tree.sha !== listings.get('')?.sha
+      ? makeCommit(root, tree, head, message, { ...options, sign })
+      : undefined,
+    updateIndex(root, [...files, ...gone]),
+  ]);
+  if (!tree) return undefined;
+  if (!made) return false;
+  return moveHead(root, made, head, message);
+}
+
+/**
+ * HEAD (and the branch it names) moved from `head` to `made` as `git commit` moves it, with its
+ * reflog entry and no reference-transaction hook; 'moved' when HEAD is no longer at `head`. A
+ * ref lock held by another git (its commit, a fetch) is waited for, as the index lock is.
+ */
+async function moveHead(root: string, made: string, head: string | undefined, message: string) {
+  const reflog = `commit${head ? '' : ' (initial)'}: ${message.split('\n')[0] ?? ''}`;
+  const args = [...NO_HOOKS, 'update-ref', '-m', reflog, 'HEAD', made, head ?? ''];
+  for (const wait of [...LOCK_WAITS_MS, undefined]) {
+    const moved = await git(root, args);
+    if (moved.exitCode === 0) return true;
+    if (/but expected|unable to resolve reference|reference already exists/.test(moved.stderr)) return 'moved';
+    const lock = /Unable to create '([^']*\.lock)': File exists/.exec(moved.stderr)?.[1];
+    if (lock === undefined || wait === undefined) {
+      const fix = lock && `if no git process is running, delete ${lock}; nothing was lost, run tend again`;
+      throw new TendError(`git update-ref failed: ${moved.stderr.trim() || `exit code ${moved.exitCode}`}`, fix);
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  return 'moved';
+}
+
+/** Whether the user has git sign commits (commit.gpgsign); `git commit-tree` only signs when told. */
+async function signsCommits(root: string): Promise<boolean> {
+  return (await git(root, ['config', '--bool', '--get', 'commit.gpgsign'])).stdout.trim() === 'true';
+}
+
+/** Write the trees and a commit of them on `head` (none on an unborn branch); the commit's id. */
+async function makeCommit(
+  root: string,
+  tree: { sha: string; trees: TreeToWrite[] },
+  head: string | undefined,
+  message: string,
+  options: CommitOptions & { sign: boolean },
+): Promise<string> {
+  await writeTrees(root, tree.trees);
+  const args = ['commit-tree', tree.sha, ...(head ? ['-p', head] : []), ...(options.sign ? ['-S'] : []), '-F', '-'];
+  const made = await git(root, args, { env: authorEnv(options.author), input: cleanMessage(message) });
+  if (made.exitCode !== 0) throw commitFailure(made);
+  return made.stdout.trim();
+}
+
+/** The blob ids of `files`, written to the object store as `git add` writes them (filters applied). */
+async function hashFiles(root: string, files: string[]): Promise<string[]> {
+  if (files.length === 0) return [];
+  const out = await gitOk(root, ['hash-object', '-w', '--stdin-paths'], { input: `${files.join('\n')}\n` });
+  return out.split('\n');
+}
+
+/** The files HEAD has at or below `touched`. */
+async function filesInHead(root: string, head: string | undefined, touched: string[]): Promise<string[]> {
+  if (!head) return [];
+  const out = await gitOk(root, ['ls-tree', '-r', '-z', '--name-only', head, '--', ...touched.map(literal)]);
+  return out.split('\0').filter(Boolean);
+}
+
+type Listing = { sha: string; entries: Map<string, Leaf> };
+
+/**
+ * The trees HEAD has above `touched`, by path ('' the root), in one `git cat-file --batch`;
+ * undefined when one holds a name that is not UTF-8 (git commit records it as it is).
+ */
+async function readFolders(
+  root: string,
+  head: string | undefined,
+  touched: string[],
+): Promise<Map<string, Listing> | undefined> {
+  const folders = [...new Set(touched.flatMap(foldersAbove))];
+  const listings = new Map<string, Listing>();
+  if (!head) return listings;
+  const names = folders.map((f) => (f === '' ? `${head}^{tree}` : `${head}:${f}`));
+  const result = await git(root, ['cat-file', '--batch'], { input: `${names.join('\n')}\n` });
+  if (result.exitCode !== 0 || !result.bytes) throw new TendError(`git cat-file failed: ${result.stderr.trim()}`);
+  const hashBytes = head.length / 2;
+  const objects = splitBatch(result.bytes, folders.length);
+  for (const [i, object] of objects.entries()) {
+    const folder = folders[i];
+    const entries = object && parseTree(object.tree, hashBytes);
+    if (object && !entries) return undefined;
+    if (entries && folder !== undefined) listings.set(folder, { sha: object.sha, entries });
+  }
+  return listings;
+}
+
+/** The index holds `paths` as they are on disk now (one gone from disk leaves it), with their stat. */
+async function updateIndex(root: string, paths: string[]): Promise<void> {
+  if (paths.length === 0) return;
+  // No post-index-change hook: `git commit` ran none of the user's hooks for tend either.
+  await gitOk(root, [...NO_HOOKS, 'update-index', '--add', '--remove', '--replace', '-z', '--stdin'], {
+    input: paths.join('\0'),
+  });
+}
+
+/** HEAD's tree with `touched` replaced by `files`: the new root's id and the trees to write; undefined if empty. */
+function buildTree(
+  touched: string[],
+  files: string[],
+  shas: string[],
+  listings: Map<string, Listing>,
+  head: string | undefined,
+): { sha: string; trees: TreeToWrite[] } | undefined {
+  const entries = new Map([...listings].map(([folder, listing]) => [folder, listing.entries]));
+  const top: Folder = { entries: new Map(entries.get('') ?? []) };
+  const split = (rel: string) => {
+    const slash = rel.lastIndexOf('/');
+    return { dir: slash < 0 ? '' : rel.slice(0, slash), name: rel.slice(slash + 1) };
+  };
+  for (const p of touched) folderAt(top, split(p).dir, entries).entries.delete(split(p).name);
+  files.forEach((file, i) => {
+    const { dir, name } = split(file);
+    folderAt(top, dir, entries).entries.set(name, { mode: '100644', sha: shas[i] ?? '' });
+  });
+  const trees: TreeToWrite[] = [];
+  const sha = treesOf(top, (head ?? shas[0] ?? '').length === 64 ? 'sha256' : 'sha1', trees);
+  return sha === undefined ? undefined : { sha, trees };
+}
+
+/** Write the trees, children first, in one `git mktree`; each must get the id computed for it. */
+async function writeTrees(root: string, trees: TreeToWrite[]): Promise<void> {
+  const out = await gitOk(root, ['mktree', '-z', '--batch'], { input: trees.map((t) => `${t.input}\0`).join('') });
+  const ids = out.split('\n');
+  if (trees.some((tree, i) => ids[i] !== tree.sha)) {
+    throw new TendError(`git mktree wrote other trees than tend built (${ids.join(', ')})`);
+  }
+}
+
+/** The commit as `git commit --only` makes it: for paths commitTouched leaves to git (a symlink, a pattern). */
+async function commitWithGit(root: string, paths: string[], message: string, options: CommitOptions): Promise<boolean> {
   // A magic pathspec such as `:(glob)backlog/*/<id>/**` is handed to git as it is.
   const present = paths.filter((p) => p.startsWith(':(') || existsSync(path.join(root, p)));
   const gone = paths.filter((p) => !present.includes(p));
@@ -416,24 +636,37 @@ async function commitChecked(root: string, paths: string[], message: string, opt
     '--no-verify',
     '--only',
   ];
-  const result = await git(root, [...commit, '-F', '-', '--', ...specs], {
-    env: authorEnv(options.author),
-    input: message,
-  });
+  let result: GitResult;
+  // git commit reads HEAD before it takes the index lock: another commit landing in between
+  // fails it with nothing changed, and it is made again on the new HEAD.
+  for (let attempt = 0; ; attempt++) {
+    result = await git(root, [...commit, '-F', '-', '--', ...specs], {
+      env: authorEnv(options.author),
+      input: message,
+    });
+    if (attempt >= 4 || !/cannot lock ref 'HEAD': is at \S+ but expected/.test(result.stderr)) break;
+  }
   if (result.exitCode === 0) return true;
-  if (result.lockedIndex !== undefined) throw indexLockedError(result.lockedIndex);
   if (NOTHING_TO_COMMIT.test(result.stdout + result.stderr)) return false;
+  throw commitFailure(result);
+}
+
+/** What a failed commit means to the user, with the way out where git's own text has none. */
+function commitFailure(result: GitResult): TendError {
+  if (result.lockedIndex !== undefined) return indexLockedError(result.lockedIndex);
   if (/Please tell me who you are|unable to auto-detect email/.test(result.stderr)) {
-    throw new TendError(NO_IDENTITY, IDENTITY_FIX);
+    return new TendError(NO_IDENTITY, IDENTITY_FIX);
   }
-  if (/partial commit during a merge|You have unmerged paths/.test(result.stderr)) {
-    throw new TendError(
-      'the checkout is in the middle of a merge, so tend cannot commit',
-      'finish or abort the merge (git merge --continue / --abort); tend goes on after that',
-    );
-  }
-  throw new TendError(
+  if (/partial commit during a merge|You have unmerged paths/.test(result.stderr)) return mergeInProgress();
+  return new TendError(
     `git commit failed: ${result.stderr.trim() || result.stdout.trim() || `exit code ${result.exitCode}`}`,
+  );
+}
+
+function mergeInProgress(): TendError {
+  return new TendError(
+    'the checkout is in the middle of a merge, so tend cannot commit',
+    'finish or abort the merge (git merge --continue / --abort); tend goes on after that',
   );
 }
 
