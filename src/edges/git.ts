@@ -194,7 +194,8 @@ export async function checkIdentity(cwd: string, author?: string): Promise<void>
   const env = authorEnv(author);
   // Side by side: git var takes one variable a call, and each call is a process start.
   const asked = ['GIT_AUTHOR_IDENT', 'GIT_COMMITTER_IDENT'].map((who) => git(cwd, ['var', who], { env }));
-  if ((await Promise.all(asked)).some((result) => result.exitCode !== 0)) throw new TendError(NO_IDENTITY, IDENTITY_FIX);
+  if ((await Promise.all(asked)).some((result) => result.exitCode !== 0))
+    throw new TendError(NO_IDENTITY, IDENTITY_FIX);
 }
 
 /**
