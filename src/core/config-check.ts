@@ -64,25 +64,7 @@ function readSettings(text: string | undefined, found: Found): SettingsPart {
   return { settings: parsed.settings, context: parsed.context, brokenAgents: parsed.brokenAgents };
 }
 
-/**
- * The pipelines parsed from `files`, by the list itself: the reader asks which prompts they name
- * (promptsNamed) before checkConfig checks the same list, and each parse costs YAML and schema
- * work on every tick of a run.
- */
-const parsedOf = new WeakMap<PipelineFile[], ParsedPipelines & { errors: Problem[] }>();
-
 function readPipelines(files: PipelineFile[], errors: Problem[]): ParsedPipelines {
-  let parsed = parsedOf.get(files);
-  if (!parsed) {
-    const found: Problem[] = [];
-    parsed = { ...parsePipelines(files, found), errors: found };
-    parsedOf.set(files, parsed);
-  }
-  errors.push(...parsed.errors);
-  return { pipelines: parsed.pipelines, checked: parsed.checked };
-}
-
-function parsePipelines(files: PipelineFile[], errors: Problem[]): ParsedPipelines {
   const pipelines = new Map<string, Pipeline>();
   const checked: Pipeline[] = [];
   if (files.length === 0) {
