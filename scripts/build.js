@@ -45,6 +45,49 @@ const oneStringWidth = {
   },
 };
 
+/**
+ * yargs builds the whole help text of the command it runs right after calling the handler, in
+ * case the handler shows it later (~5-10 ms of every command). tend's handlers never show help,
+ * and a usage error goes to tend's own `fail`, which prints no help: the text is never read.
+ */
+const CACHE_HELP = 'yargs.getInternalMethods().getUsageInstance().cacheHelpMessage();';
+const noHelpCache = {
+  name: 'no-help-cache',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]yargs[\\/]build[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes(CACHE_HELP)) throw new Error(`build: ${args.path} changed; see noHelpCache`);
+      return { contents: text.replace(CACHE_HELP, '/* help text not cached: see scripts/build.js */'), loader: 'js' };
+    });
+  },
+};
+
+/**
+ * yaml's build for Node is CommonJS: bundled, each of its ~70 modules becomes a function that V8
+ * parses once to skip it and again when it runs, and none of it can be left out. Its ES module
+ * build (the same code, for browsers) is parsed once and is a quarter smaller once esbuild drops
+ * what tend does not use. Two differences from the Node build, both in logging: its warnings go
+ * to console.warn, made process.emitWarning here as in the Node build; and it has no LOG_TOKENS /
+ * LOG_STREAM (yaml's own debugging output, printed on stdout).
+ */
+const CONSOLE_WARN = 'console.warn(warning);';
+const yamlModules = {
+  name: 'yaml-modules',
+  setup(b) {
+    b.onResolve({ filter: /^yaml$/ }, () => {
+      const nodeBuild = fileURLToPath(import.meta.resolve('yaml'));
+      return { path: path.join(nodeBuild, '..', '..', 'browser', 'dist', 'index.js') };
+    });
+    b.onLoad({ filter: /[\\/]yaml[\\/]browser[\\/]dist[\\/]log\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes(CONSOLE_WARN)) throw new Error(`build: ${args.path} changed; see yamlModules`);
+      const emit =
+        "if (typeof process.emitWarning === 'function') process.emitWarning(warning); else console.warn(warning);";
+      return { contents: text.replace(CONSOLE_WARN, emit), loader: 'js' };
+    });
+  },
+};
+
 rmSync(DIST, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: ROOT,
@@ -60,11 +103,11 @@ const result = await build({
   // Node 20 has regular expressions with the v flag; left as literals, V8 compiles them on first use.
   supported: { 'regexp-set-notation': true },
   metafile: true,
-  // yaml's build for Node is CommonJS and requires Node's built-in modules: give each chunk a require.
+  // Some bundled CommonJS requires Node's built-in modules: give each chunk a require.
   banner: {
     js: "import { createRequire as tendCreateRequire } from 'node:module';\nconst require = tendCreateRequire(import.meta.url);",
   },
-  plugins: [oneStringWidth],
+  plugins: [oneStringWidth, noHelpCache, yamlModules],
   logLevel: 'warning',
 });
 const misplaced = Object.keys(result.metafile.outputs).filter((out) => !/^dist\/(cli|chunks)\/[^/]+$/.test(out));

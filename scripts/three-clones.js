@@ -7,6 +7,7 @@
 //
 //   npm run build && node scripts/three-clones.js            # 3 clones, 30 items, and the one-clone ratio
 //   CLONES=2 ITEMS=30 SOLO=0 node scripts/three-clones.js     # only the race, two clones
+//   KEEP=1 ...                                                # keep the repositories and each run's output
 //
 // Needs no network: the remote is a bare repository in a temporary folder. Prints the figures and
 // exits 1 when a check fails.
@@ -95,6 +96,7 @@ async function race(scratch) {
   const started = process.hrtime.bigint();
   const runs = await Promise.all(clones.map((dir) => tendRun(dir, ['run', '--once', '--sync', 'origin'], env)));
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;
+  runs.forEach((r, i) => writeFileSync(path.join(scratch, `clone-${i}.out`), r.output));
   const failures = [];
   runs.forEach((r, i) => r.code !== 0 && failures.push(`clone ${i} exited ${r.code}: ${r.output.slice(-2000)}`));
   for (const [i, dir] of clones.entries()) {

@@ -2,7 +2,7 @@
 // files and the prompts they name. Pure: edges/config-files.ts reads the files and hands them
 // over, so every rule here can be tried without a repository.
 import { COMMAND_PLACEHOLDERS, PIPELINES_DIR, SETTINGS_FILE, type LoadedConfig } from './config.js';
-import { parsePipeline, type Pipeline } from './pipeline.js';
+import { parsePipeline, type ParsedPipeline, type Pipeline } from './pipeline.js';
 import type { Problem } from './problem.js';
 import { agentType, DEFAULT_SETTINGS, parseSettings, type Settings } from './settings.js';
 import { unknownVariables } from './template.js';
@@ -64,6 +64,20 @@ function readSettings(text: string | undefined, found: Found): SettingsPart {
   return { settings: parsed.settings, context: parsed.context, brokenAgents: parsed.brokenAgents };
 }
 
+/**
+ * Each pipeline file parsed once: the reader asks for the prompts the pipelines name (to read
+ * them) and then checks the same files, and a YAML parse is most of the configuration's cost.
+ */
+const parsedFiles = new WeakMap<PipelineFile, { name: string; text: string; parsed: ParsedPipeline }>();
+
+function parsedPipeline(file: PipelineFile): ParsedPipeline {
+  const known = parsedFiles.get(file);
+  if (known && known.name === file.name && known.text === file.text) return known.parsed;
+  const parsed = parsePipeline(pipelineName(file), file.text, `${PIPELINES_DIR}/${file.name}`);
+  parsedFiles.set(file, { name: file.name, text: file.text, parsed });
+  return parsed;
+}
+
 function readPipelines(files: PipelineFile[], errors: Problem[]): ParsedPipelines {
   const pipelines = new Map<string, Pipeline>();
   const checked: Pipeline[] = [];
@@ -75,7 +89,7 @@ function readPipelines(files: PipelineFile[], errors: Problem[]): ParsedPipeline
     });
   }
   for (const file of files) {
-    const parsed = parsePipeline(pipelineName(file), file.text, `${PIPELINES_DIR}/${file.name}`);
+    const parsed = parsedPipeline(file);
     errors.push(...parsed.errors);
     if (parsed.pipeline) pipelines.set(parsed.pipeline.name, parsed.pipeline);
     const either = parsed.pipeline ?? parsed.partial;

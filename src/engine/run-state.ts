@@ -103,12 +103,18 @@ export class RunState {
   readonly owner = `${os.hostname()}:${process.pid}`;
   /** The git remote this run syncs with (`--sync`, `git.remote`), and where its syncing stands. */
   remote?: string;
-  readonly sync: { head: string; nextAt: number; backoffMs: number; offline: boolean; note?: string } = {
-    head: '',
-    nextAt: 0,
-    backoffMs: 0,
-    offline: false,
-  };
+  /**
+   * `offline`: syncs fail and are tried again with backoff; `unreachable`: because the remote
+   * cannot be reached, the one case in which a claim is held here without reaching it.
+   */
+  readonly sync: {
+    head: string;
+    nextAt: number;
+    backoffMs: number;
+    offline: boolean;
+    unreachable: boolean;
+    note?: string;
+  } = { head: '', nextAt: 0, backoffMs: 0, offline: false, unreachable: false };
   /** The last good configuration; the loop replaces it when the files change. */
   config: Config;
   // What the loop knows between ticks, changed by runner.ts alone.
@@ -119,6 +125,11 @@ export class RunState {
   readonly controllers = new Map<string, AbortController>();
   // Items whose transition failed for a reason outside tend's control; not retried this run.
   readonly broken = new Set<string>();
+  /**
+   * Items whose claim was lost while syncs fail (the remote had moved them, but its commits cannot
+   * come in yet): not planned until a sync works, so the run does not claim them again and again.
+   */
+  readonly awaitingSync = new Set<string>();
   /** Items another tend process is carrying a transition out for right now: not planned. */
   busy: ReadonlySet<string> = new Set<string>();
   /** Errors in a row per item that were not the item's fault. */

@@ -4,7 +4,15 @@ import type { Item } from '../core/backlog.js';
 import { TendError } from '../core/problem.js';
 import { headCommit } from '../edges/git.js';
 import { syncStatus } from '../edges/remote.js';
-import { CheckoutBusy, claimByPush, droppedNote, RemoteBusy, RemoteUnreachable, syncOnce } from './sync.js';
+import {
+  CheckoutBusy,
+  ClaimLostBehindChange,
+  claimByPush,
+  droppedNote,
+  RemoteBusy,
+  RemoteUnreachable,
+  syncOnce,
+} from './sync.js';
 import type { RunState } from './run-state.js';
 
 /** Longest wait between tries of an unreachable remote. */
@@ -33,7 +41,13 @@ export async function syncIfDue(run: RunState, force = false): Promise<boolean> 
     if (report.branchesNote && report.branchesNote !== state.note) run.reporter.warn(report.branchesNote);
     state.note = report.branchesNote;
     if (state.offline) run.reporter.info(`syncing with ${remote} works again: this clone's commits are pushed`);
-    Object.assign(state, { offline: false, backoffMs: 0, nextAt: now + run.config.settings.git.sync_every });
+    run.awaitingSync.clear();
+    Object.assign(state, {
+      offline: false,
+      unreachable: false,
+      backoffMs: 0,
+      nextAt: now + run.config.settings.git.sync_every,
+    });
     state.head = (await headCommit(run.root)) ?? '';
     await tellSync(run, remote);
     return report.pulled > 0 || report.renamed.length > 0;
@@ -69,18 +83,22 @@ function wentOffline(run: RunState, err: TendError): void {
   const state = run.sync;
   if (!state.offline) run.reporter.warn(`${err.message}; ${err.fix ?? ''}`);
   state.offline = true;
+  state.unreachable = err instanceof RemoteUnreachable;
   state.backoffMs = Math.min(MAX_BACKOFF_MS, state.backoffMs ? state.backoffMs * 2 : FIRST_BACKOFF_MS);
   state.nextAt = Date.now() + state.backoffMs;
 }
 
 /**
  * Push the claim of `claimed` before its agent starts. 'lost' when another clone moved the item
- * first (our claim is gone from history); 'held' otherwise, offline included: a clone that cannot
- * reach the remote keeps working, and its claim is pushed when the remote is back.
+ * first, or other clones kept pushing first (our claim is gone from history). 'held' otherwise:
+ * pushed, or the sync cannot happen now (the remote is unreachable, or a local change is in the
+ * way of its commits, which had not moved the item): the clone keeps working and its claim is
+ * pushed with the next sync that works. Only an unreachable remote makes later claims skip the
+ * push; each claim after a local change in the way tries again.
  */
 export async function pushClaim(run: RunState, before: Item, claimed: Item): Promise<'held' | 'lost'> {
   const remote = run.remote;
-  if (!remote || run.sync.offline) return 'held';
+  if (!remote || run.sync.unreachable) return 'held';
   try {
     const target = { root: run.root, branch: run.branch, author: run.author };
     const result = await claimByPush(target, remote, before, claimed);
@@ -90,6 +108,6 @@ export async function pushClaim(run: RunState, before: Item, claimed: Item): Pro
     if (!waitable(err)) throw err;
     wentOffline(run, err);
     await tellSync(run, remote);
-    return 'held';
+    return err instanceof ClaimLostBehindChange ? 'lost' : 'held';
   }
 }

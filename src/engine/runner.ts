@@ -360,13 +360,22 @@ function noteJob(run: RunState, id: string, event: JobEvent): void {
   else if (event.kind === 'spent') summary.costUsd += event.usd;
   else if (event.kind === 'removed') run.removedWhileRunning.set(id, event.phase);
   else if (event.kind === 'failed') jobFailed(run, id, event.error);
-  else if (event.kind === 'lost') run.reporter.info(`${id}: another clone claimed or moved it first; planning again`);
+  else if (event.kind === 'lost') lostClaim(run, id);
   else {
     if (event.ok) summary.phasesDone += 1;
     else if (event.failure) summary.failures += 1;
     if (event.location === DONE) summary.done.push(id);
     if (event.location === BLOCKED) summary.blocked.push(id);
   }
+}
+
+function lostClaim(run: RunState, id: string): void {
+  if (!run.sync.offline) {
+    run.reporter.info(`${id}: another clone claimed or moved it first; planning again`);
+    return;
+  }
+  run.awaitingSync.add(id);
+  run.reporter.warn(`${id}: another clone moved it first; it waits until this clone can sync again`);
 }
 
 /** A job failed for a reason that is not the item's fault (its item was requeued): count the error. */
@@ -441,7 +450,8 @@ function reportBudget(run: RunState, cap: Cap | undefined): void {
 /** The scheduler's plan for the items this run has not given up on. */
 function planNow(run: RunState, snapshot: Snapshot): Plan {
   const now = Date.now();
-  const items = snapshot.items.filter((i) => !run.broken.has(i.id) && !run.busy.has(i.id));
+  const left = (id: string) => run.broken.has(id) || run.busy.has(id) || run.awaitingSync.has(id);
+  const items = snapshot.items.filter((i) => !left(i.id));
   return plan(items, run.config, {
     now,
     freeSlots: run.concurrency - run.active.size,
@@ -453,6 +463,7 @@ function planNow(run: RunState, snapshot: Snapshot): Plan {
       ...snapshot.invalid.flatMap((i) => (i.id ? [i.id] : [])),
       ...run.broken,
       ...run.busy,
+      ...run.awaitingSync,
       ...run.active.keys(),
     ]),
     finished: snapshot.done,

@@ -33,9 +33,10 @@ import {
 import { carryOut, PENDING, workingBranch, type Target } from './writer.js';
 import { checkCanCommit, git } from '../edges/git.js';
 import { openRepo } from '../edges/repo.js';
+import { CheckoutBusy } from '../edges/rewrite.js';
 
 export { RemoteRefused, RemoteUnreachable } from '../edges/remote.js';
-export { CheckoutBusy } from '../edges/rewrite.js';
+export { CheckoutBusy };
 
 export interface SyncReport {
   /** Commits the remote had that we did not, brought in. */
@@ -286,6 +287,9 @@ export async function syncByHand(cwd: string, named: string | undefined): Promis
   return { ...report, remote };
 }
 
+/** A local change stopped the claim's sync after it found that the remote had moved the item. */
+export class ClaimLostBehindChange extends CheckoutBusy {}
+
 /**
  * Claim by push: the claim commit of `claimed` (which was `before`) goes to the remote before its
  * agent starts. When the remote has moved the item meanwhile (another clone claimed it, ran it,
@@ -308,14 +312,19 @@ export async function claimByPush(
     const theirs = await fileAt(root, upstream, before.file);
     const base = await fileAt(root, `${commit}^`, before.file);
     if (theirs !== undefined && base !== undefined && !engineMoved(base, theirs)) return;
+    // Lost even when the drop cannot happen now: no agent starts, and a later sync drops the
+    // claim as one the remote moved on from before it arrived.
     lost = true;
     await carryOut(target, { drop: commit });
   };
   try {
     await syncOnce(target, remote, check);
   } catch (err) {
+    // A local change in the way of the remote's commits: the claim stays when the remote had not
+    // moved the item (the caller runs it as offline), and is lost when it had.
+    if (err instanceof CheckoutBusy && lost) throw new ClaimLostBehindChange(err.message, err.fix, { cause: err });
     if (!(err instanceof RemoteBusy)) throw err;
-    // The claim did not reach the remote, so it is no claim: taken back, and the loop plans again.
+    // Other clones kept pushing first: the claim never reached the remote, so it is no claim.
     const commit = await lastCommitOf(root, claimed.file);
     if (commit && !(await contains(root, trackingRef(remote, target.branch), commit)))
       await carryOut(target, { drop: commit });

@@ -48,7 +48,7 @@ describe('worktrees', () => {
     // Worktrees are removed once their items are done.
     expect((await git(root, 'worktree', 'list')).trim().split('\n')).toHaveLength(1);
     expect(readdirSync(path.join(root, '.tend/worktrees'))).toEqual([]);
-  });
+  }, 90_000);
 
   it('the lenses of a review run side by side at concurrency 1, each in its own worktree at the commit under review', async () => {
     const times = await scratchDir();

@@ -80,6 +80,31 @@ describe('tend run --sync without the remote', () => {
     expect((await transitions(remote)).filter((t) => t.startsWith('offline|done'))).toHaveLength(2);
   });
 
+  it('a local change in the way of the remote: an item the remote moved is not run here, nor claimed again', async () => {
+    const queued = pairItem('Taken').replace('pipeline: pair', 'pipeline: pair\nstatus: queued');
+    const { remote, first } = await sharedRepo(
+      { 'pipelines/pair.md': PAIR, 'backlog/triage/taken/item.md': queued, 'notes.txt': 'one\n' },
+      { script: 'count-and-sleep.mjs' },
+    );
+    // Another clone claims the item (its run alive elsewhere) and changes notes.txt ...
+    const other = await cloneOf(remote);
+    const claimed = queued.replace('status: queued', 'status: running\nowner: elsewhere:1\nattempts: 1');
+    await writeTree(other, { 'backlog/triage/taken/item.md': claimed, 'notes.txt': 'two\n' });
+    await git(other, 'commit', '--quiet', '-am', 'claimed elsewhere');
+    await git(other, 'push', '--quiet');
+    // ... while this clone has a change of its own in notes.txt: the remote's commits cannot come in.
+    await writeFile(path.join(first, 'notes.txt'), 'mine\n');
+    const counts = path.join(await scratchDir(), 'counts');
+    const run = await tend(first, ['run', '--once', '--sync', 'origin'], { env: { FAKE_COUNT_FILE: counts } });
+    expect(run.exitCode, run.report).toBe(0);
+    expect(run.stderr).toMatch(/notes\.txt/);
+    expect(run.stderr).toMatch(/taken: another clone moved it first; it waits until this clone can sync again/);
+    expect(run.stdout.match(/taken triage started/g)).toHaveLength(1);
+    await expect(readFile(counts, 'utf8')).rejects.toThrow(/ENOENT/);
+    expect(await readFile(path.join(first, 'notes.txt'), 'utf8')).toBe('mine\n');
+    expect(await git(first, 'log', '--format=%s', 'HEAD')).not.toMatch(/taken triage started/);
+  }, 60_000);
+
   it('a remote that refuses the push stops the run with the reason, instead of retrying', async () => {
     const { remote, first } = await sharedRepo({ 'pipelines/pair.md': PAIR }, { script: 'count-and-sleep.mjs' });
     const hook = path.join(remote, 'hooks', 'pre-receive');

@@ -162,3 +162,23 @@ describe('promptsNamed', () => {
     ]);
   });
 });
+
+describe('promptsNamed then checkConfig on the same files (each file parsed once)', () => {
+  it('reports a broken pipeline once, as checkConfig alone does', () => {
+    const files = () => [quick, pipeline('broken.md', ['{ name: build, artifact: b.md }', '{ name: Bad }'])];
+    const alone = checkConfig({ settings: settings('agent: dry-run'), pipelines: files(), prompt: promptsOf(prompts) });
+    const same = files();
+    promptsNamed(same);
+    const after = checkConfig({ settings: settings('agent: dry-run'), pipelines: same, prompt: promptsOf(prompts) });
+    expect(after.errors).toEqual(alone.errors);
+    expect(after.errors.length).toBeGreaterThan(0);
+    expect([...after.config.pipelines.keys()]).toEqual(['quick-fix']);
+  });
+
+  it('parses a file again when its text changed since', () => {
+    const file = pipeline('edited.md', ['{ name: build, artifact: b.md }']);
+    expect(promptsNamed([file])).toEqual(['prompts/build.md']);
+    file.text = pipeline('edited.md', ['{ name: plan, artifact: p.md, prompt: prompts/plan.md }']).text;
+    expect(promptsNamed([file])).toEqual(['prompts/plan.md']);
+  });
+});
