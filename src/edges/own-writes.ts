@@ -53,23 +53,21 @@ function lstatOrUndefined(abs: string): Stats | undefined {
   }
 }
 
-/** The state recorded for `rel`, or for a folder above it that tend removed. */
-function expectationOf(root: string, rel: string): OwnState | undefined {
+/** The record for `rel`, or for a folder above it that tend removed, with its key. */
+function expectationOf(root: string, rel: string): { k: string; state: OwnState } | undefined {
   const exact = expected.get(key(root, rel));
-  if (exact) return Date.now() - exact.at > KEEP_MS ? undefined : exact.state;
+  if (exact) return Date.now() - exact.at > KEEP_MS ? undefined : { k: key(root, rel), state: exact.state };
   const parts = rel.split(/[\\/]/);
   for (let n = parts.length - 1; n > 0; n--) {
-    const above = expected.get(key(root, parts.slice(0, n).join('/')));
-    if (above && Date.now() - above.at <= KEEP_MS) return above.state.kind === 'absent' ? above.state : undefined;
+    const k = key(root, parts.slice(0, n).join('/'));
+    const above = expected.get(k);
+    if (above && Date.now() - above.at <= KEEP_MS)
+      return above.state.kind === 'absent' ? { k, state: above.state } : undefined;
   }
   return undefined;
 }
 
-/** Whether `rel` is now exactly as tend's own recent write left it (so its file event is tend's). */
-export function isOwnWrite(root: string, rel: string): boolean {
-  const state = expectationOf(root, rel);
-  if (!state) return false;
-  const abs = path.join(root, rel);
+function isAsExpected(abs: string, state: OwnState): boolean {
   const stat = lstatOrUndefined(abs);
   if (state.kind === 'absent') return stat === undefined;
   if (state.kind === 'dir') return stat?.isDirectory() === true;
@@ -82,4 +80,17 @@ export function isOwnWrite(root: string, rel: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether `rel` is now exactly as tend's own recent write left it (so its file event is tend's).
+ * Once a person has changed it, the record is dropped: an edit (or undo) by hand that puts back
+ * the very text tend wrote differs from what was committed since, and must wake the run.
+ */
+export function isOwnWrite(root: string, rel: string): boolean {
+  const found = expectationOf(root, rel);
+  if (!found) return false;
+  if (isAsExpected(path.join(root, rel), found.state)) return true;
+  expected.delete(found.k);
+  return false;
 }

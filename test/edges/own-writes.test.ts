@@ -20,14 +20,38 @@ describe("a run's own writes", () => {
     expect(isOwnWrite(await scratchDir(), file)).toBe(false);
   });
 
+  it('an edit by hand that puts back the text tend wrote is not its own (it differs from what was committed since)', async () => {
+    const root = await scratchDir();
+    const file = 'backlog/triage/a/item.md';
+    const written = '---\ntitle: A\npriority: 3\n---\n';
+    expectOwnWrite(root, file, { kind: 'text', text: written });
+    await writeTree(root, { [file]: written });
+    expect(isOwnWrite(root, file)).toBe(true);
+    await writeTree(root, { [file]: written.replace('priority: 3', 'priority: 1') });
+    expect(isOwnWrite(root, file)).toBe(false);
+    await writeTree(root, { [file]: written });
+    expect(isOwnWrite(root, file)).toBe(false);
+  });
+
+  it('a file a person writes and then deletes again where tend removed a folder is not its own', async () => {
+    const root = await scratchDir();
+    expectOwnWrite(root, 'backlog/build/a', { kind: 'absent' });
+    await writeTree(root, { 'backlog/build/a/notes.md': 'notes\n' });
+    expect(isOwnWrite(root, 'backlog/build/a/notes.md')).toBe(false);
+    await rm(path.join(root, 'backlog/build/a'), { recursive: true });
+    expect(isOwnWrite(root, 'backlog/build/a/notes.md')).toBe(false);
+  });
+
   it('an inbox file taken in is its own while gone, not once a person writes it again', async () => {
     const root = await scratchDir();
     await writeTree(root, { 'backlog/a.md': '# A\n' });
     expectOwnWrite(root, 'backlog/a.md', { kind: 'absent' });
-    expect(isOwnWrite(root, 'backlog/a.md')).toBe(false);
     await rm(path.join(root, 'backlog/a.md'));
     expect(isOwnWrite(root, 'backlog/a.md')).toBe(true);
     await writeTree(root, { 'backlog/a.md': '# A again\n' });
+    expect(isOwnWrite(root, 'backlog/a.md')).toBe(false);
+    // Deleted again by hand: the person's, though the path is as tend left it.
+    await rm(path.join(root, 'backlog/a.md'));
     expect(isOwnWrite(root, 'backlog/a.md')).toBe(false);
   });
 

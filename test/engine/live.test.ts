@@ -75,7 +75,7 @@ describe('tend run in live mode', () => {
     expect(starts[0]).toMatch(/^tend: urgent triage started/);
   }, 60_000); // four waits: on a loaded machine one may take most of its 20 s and still pass
 
-  it("commits an edit by hand made right after the item's intake, which the run's own writes do not hide", async () => {
+  it("commits an edit by hand made right after the item's intake, and its undo, which the run's own writes do not hide", async () => {
     const state = await scratchDir();
     const pidFile = path.join(state, 'pid');
     const root = await runRepo(
@@ -96,15 +96,20 @@ describe('tend run in live mode', () => {
     const file = 'backlog/triage/second/item.md';
     // At once after the intake's commit, while its own file events may still be on their way.
     await eventually(subjectsOf(root), (s) => s.includes('tend: second inbox -> triage'), 'the intake');
-    await writeFile(path.join(root, file), (await read(root, file)).replace('priority: 3', 'priority: 1'));
+    const taken = await read(root, file);
+    await writeFile(path.join(root, file), taken.replace('priority: 3', 'priority: 1'));
+    await eventually(subjectsOf(root), (s) => s.includes('tend: second edited by hand (priority 3 -> 1)'), 'the edit');
+    // Undone by hand: the very text the intake wrote, yet a change from what is committed now.
+    await writeFile(path.join(root, file), taken);
     const subjects = await eventually(
       subjectsOf(root),
-      (s) => s.includes('tend: second edited by hand (priority 3 -> 1)'),
-      'the edit commit',
+      (s) => s.includes('tend: second edited by hand (priority 1 -> 3)'),
+      'the undo commit',
     );
     expect(subjects.filter((x) => x.startsWith('tend: second'))).toEqual([
       'tend: second inbox -> triage',
       'tend: second edited by hand (priority 3 -> 1)',
+      'tend: second edited by hand (priority 1 -> 3)',
     ]);
     expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
