@@ -207,11 +207,10 @@ const IN_PROGRESS: { file: string; what: string; fix: string }[] = [
 /** Refuse when git has no identity to commit with (`cwd` may be outside any repository). */
 export async function checkIdentity(cwd: string, author?: string): Promise<void> {
   const env = authorEnv(author);
-  for (const who of ['GIT_AUTHOR_IDENT', 'GIT_COMMITTER_IDENT']) {
-    if ((await git(cwd, ['var', who], { env })).exitCode !== 0) {
-      throw new TendError(NO_IDENTITY, IDENTITY_FIX);
-    }
-  }
+  // Side by side: git var takes one variable a call, and each call is a process start.
+  const asked = ['GIT_AUTHOR_IDENT', 'GIT_COMMITTER_IDENT'].map((who) => git(cwd, ['var', who], { env }));
+  if ((await Promise.all(asked)).some((result) => result.exitCode !== 0))
+    throw new TendError(NO_IDENTITY, IDENTITY_FIX);
 }
 
 /**
@@ -220,8 +219,8 @@ export async function checkIdentity(cwd: string, author?: string): Promise<void>
  * tend waits. A commit during a person's merge would end it, or fail and leave tend's files behind.
  */
 export async function checkCanCommit(root: string, author?: string, options = { waitForIndex: true }): Promise<void> {
-  await checkIdentity(root, author);
-  const gitDir = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-dir'])).trim());
+  // The git directory as found with the root (no process): `.git`, or `.git/worktrees/<name>`.
+  const [gitDir] = await Promise.all([gitDirsOf(root).then((dirs) => dirs.dir), checkIdentity(root, author)]);
   for (const op of IN_PROGRESS) {
     if (existsSync(path.join(gitDir, op.file))) {
       const why = `${op.what} is in progress in this checkout, and tend will not commit in the middle of it`;
@@ -230,7 +229,9 @@ export async function checkCanCommit(root: string, author?: string, options = { 
   }
   if (!options.waitForIndex) return;
   // Waits while the lock is held, as every git command does; says how to get out if it stays.
-  const lockFile = path.resolve(root, (await gitOk(root, ['rev-parse', '--git-path', 'index.lock'])).trim());
+  // The index is the checkout's own, so its lock is in the checkout's git directory (what `git
+  // rev-parse --git-path index.lock` says, even with GIT_INDEX_FILE set).
+  const lockFile = path.join(gitDir, 'index.lock');
   for (const wait of [...LOCK_WAITS_MS, undefined]) {
     if (!existsSync(lockFile)) return;
     if (wait === undefined) throw indexLockedError(path.relative(root, lockFile));

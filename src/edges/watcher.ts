@@ -8,8 +8,11 @@ import { PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE } from '../core/config.js';
 import { BACKLOG_DIR, DONE } from '../core/backlog.js';
 
 export interface RepoWatcher {
-  /** Resolves at the next change (after writes settle), or at once if one is pending. */
-  next(): Promise<void>;
+  /**
+   * Resolves at the next change (after writes settle), or at once if one is pending: true unless
+   * every change since the last call was an inbox file written (see isInboxWrite).
+   */
+  next(): Promise<boolean>;
   close(): Promise<void>;
   readonly polling: boolean;
 }
@@ -32,6 +35,16 @@ function isInsideDone(root: string, file: string): boolean {
   return rel.length > 2 && rel[0] === BACKLOG_DIR && rel[1] === DONE;
 }
 
+/**
+ * A file written straight into backlog/ (an inbox file, new or rewritten): it wakes a run to take
+ * it in, but is never a change by hand to look for with git (only a committed inbox file's
+ * removal is one), so the run need not run that look in front of its intake.
+ */
+function isInboxWrite(event: string, file: string): boolean {
+  const rel = file.split(path.sep);
+  return (event === 'add' || event === 'change') && rel.length === 2 && rel[0] === BACKLOG_DIR && /\.md$/i.test(file);
+}
+
 function watchOptions(root: string, usePolling: boolean): ChokidarOptions {
   return {
     cwd: root,
@@ -49,22 +62,33 @@ function watchOptions(root: string, usePolling: boolean): ChokidarOptions {
 export async function watchRepo(
   root: string,
   onWarn: (message: string) => void,
-  options: { polling?: boolean } = {},
+  options: { polling?: boolean; ignore?: (file: string) => boolean } = {},
 ): Promise<RepoWatcher> {
   let pending = false;
+  let changedByHand = false;
   let wake: (() => void) | undefined;
   let polling = options.polling ?? false;
   let watcher: FSWatcher;
 
-  const signal = () => {
+  const signal = (byHand = true) => {
     pending = true;
+    changedByHand ||= byHand;
     wake?.();
     wake = undefined;
+  };
+  const take = () => {
+    const byHand = changedByHand;
+    pending = false;
+    changedByHand = false;
+    return byHand;
   };
 
   const start = async (usePolling: boolean): Promise<FSWatcher> => {
     const w = watch([BACKLOG_DIR, PIPELINES_DIR, PROMPTS_DIR, SETTINGS_FILE], watchOptions(root, usePolling));
-    w.on('all', signal);
+    // `ignore`: a change the watcher's owner made itself and already knows of (a run's own transitions).
+    w.on('all', (event, file) => {
+      if (!options.ignore?.(file)) signal(!isInboxWrite(event, file));
+    });
     w.on('error', (err) => {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (!polling && NATIVE_WATCH_FAILED.has(code)) {
@@ -88,15 +112,9 @@ export async function watchRepo(
       return polling;
     },
     next() {
-      if (pending) {
-        pending = false;
-        return Promise.resolve();
-      }
-      return new Promise<void>((resolve) => {
-        wake = () => {
-          pending = false;
-          resolve();
-        };
+      if (pending) return Promise.resolve(take());
+      return new Promise<boolean>((resolve) => {
+        wake = () => resolve(take());
       });
     },
     close: () => watcher.close(),

@@ -20,6 +20,7 @@ import { beginRunBudget, endRunBudget, readDay } from './run-budget.js';
 import { plan, type Cap, type Plan, type Start } from '../core/scheduler.js';
 import { commitHandChanges, takenByHand } from './taken-by-hand.js';
 import { watchRepo, type RepoWatcher } from '../edges/watcher.js';
+import { isOwnWrite } from '../edges/own-writes.js';
 import { STATE_DIR } from '../edges/state-dir.js';
 import { RemoteRefused } from '../edges/remote.js';
 import { chooseRemote } from './sync.js';
@@ -123,7 +124,9 @@ export async function runEngine(opts: RunOptions): Promise<RunSummary> {
     const recovered = await recoverPreviousRun(run, first.snapshot.items);
     run.busy = recovered.busy;
     fold(run, recovered);
-    watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), { polling: opts.polling }) : undefined;
+    // The run's own transitions do not wake it: it plans again after each one anyway.
+    const watching = { polling: opts.polling, ignore: (file: string) => isOwnWrite(root, file) };
+    watcher = opts.watch ? await watchRepo(root, (m) => reporter.warn(m), watching) : undefined;
     const watched = 'backlog/, pipelines/, prompts/ and ORCHESTRATOR.md';
     if (watcher) reporter.info(`watching ${watched}${watcher.polling ? ' (polling)' : ''}; Ctrl-C stops`);
     try {
@@ -483,8 +486,9 @@ async function waitForWork(
   const { signal, summary } = run;
   // A file being written may be closed without a last change to wake the watcher: look again soon.
   const pollMs = run.writing.size > 0 ? Math.min(WRITING_RECHECK_MS, opts.pollMs ?? 1000) : (opts.pollMs ?? 1000);
-  const woken = watcher?.next().then(() => {
-    run.dirty = true;
+  // A new inbox file alone wakes the run without a look for changes by hand: it can hold none.
+  const woken = watcher?.next().then((byHand) => {
+    if (byHand) run.dirty = true;
   });
   if (run.jobs.size > 0) {
     await Promise.race([...run.jobs.values(), sleep(pollMs, signal), ...(woken ? [woken] : [])]);

@@ -18,6 +18,7 @@ import type { Settings } from '../core/settings.js';
 import { done, forget, pendingRecords, readyToFinish, record, sha256, type Finished } from '../edges/journal.js';
 import { readItemFile, refuseSymlinkedFolders, writeFileAtomic } from '../edges/store.js';
 import { itemBranch, settleWorkspace } from '../edges/workspace.js';
+import { expectFolderMove, expectOwnWrite } from '../edges/own-writes.js';
 import { BACKLOG_DIR, INBOX, ITEM_FILE, type Item } from '../core/backlog.js';
 
 /** Where changes are committed, and as whom. */
@@ -231,6 +232,7 @@ async function applyTransition(target: Target, item: Item, d: Decision): Promise
   const before = sha256(serializeItem(fresh.parsed));
   const journaled = { id: item.id, file, moved: moving, before, after, paths: [dir], sources, message };
   const pending = await record(root, { pid: process.pid, ...journaled, author: target.author });
+  expectTransition(root, item, dir, moving, after);
   let committed = false;
   let finished = false;
   try {
@@ -256,6 +258,23 @@ async function checkDestination(root: string, item: Item, dir: string, moving: b
       `two items share the id ${item.id}; rename one of the folders`,
     );
   }
+}
+
+/**
+ * How the item's paths will look once the transition is written, so a watching run can tell its
+ * own file events from a person's (edges/own-writes.ts).
+ */
+function expectTransition(root: string, item: Item, dir: string, moving: boolean, after: string): void {
+  if (moving) {
+    expectOwnWrite(root, path.dirname(dir), { kind: 'dir' });
+    expectOwnWrite(root, dir, { kind: 'dir' });
+    if (item.location === INBOX) expectOwnWrite(root, item.file, { kind: 'absent' });
+    else if (item.dir) {
+      expectFolderMove(root, item.dir, dir);
+      expectOwnWrite(root, item.dir, { kind: 'absent' });
+    }
+  }
+  expectOwnWrite(root, `${dir}/${ITEM_FILE}`, { kind: 'text', text: after });
 }
 
 async function moveItem(root: string, item: Item, location: string, dir: string): Promise<void> {

@@ -16,12 +16,13 @@ afterEach(async () => {
   open = undefined;
 });
 
-async function watching(): Promise<{ root: string; watcher: RepoWatcher }> {
+async function watching(ignore?: (file: string) => boolean): Promise<{ root: string; watcher: RepoWatcher }> {
   const root = await scratchDir();
   await writeTree(root, FILES);
-  open = await watchRepo(root, (m) => {
+  const warn = (m: string) => {
     throw new Error(`unexpected warning: ${m}`);
-  });
+  };
+  open = await watchRepo(root, warn, { ignore });
   // chokidar says `ready` a moment before its watches are in place; a run reads the backlog
   // after starting the watcher (and looks again every few seconds), so only a test must wait.
   await new Promise((resolve) => setTimeout(resolve, 200));
@@ -36,7 +37,37 @@ function wokeWithin(watcher: RepoWatcher, ms: number): Promise<'woke' | 'quiet'>
   ]);
 }
 
+/** What the next change says (true: it may be a change by hand), or 'quiet' if none comes within `ms`. */
+function nextWithin(watcher: RepoWatcher, ms: number): Promise<boolean | 'quiet'> {
+  return Promise.race([watcher.next(), new Promise<'quiet'>((resolve) => setTimeout(() => resolve('quiet'), ms))]);
+}
+
 describe('the live watcher', () => {
+  it('says a new inbox file alone is no change by hand, and an edited item is one', async () => {
+    const { root, watcher } = await watching();
+    let next = nextWithin(watcher, 5000);
+    await writeTree(root, { 'backlog/new-task.md': '---\ntitle: New\n---\n' });
+    expect(await next).toBe(false);
+    next = nextWithin(watcher, 5000);
+    await writeTree(root, { 'backlog/build/fix-it/item.md': '---\ntitle: Fix it\npriority: 1\n---\n' });
+    expect(await next).toBe(true);
+    // Both at once: the edit counts.
+    await writeTree(root, { 'backlog/other.md': '---\ntitle: Other\n---\n' });
+    await writeTree(root, { 'backlog/build/fix-it/item.md': '---\ntitle: Fix it\npriority: 2\n---\n' });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(await nextWithin(watcher, 5000)).toBe(true);
+  });
+
+  it('does not wake for a change its owner says it made itself, and wakes for the next', async () => {
+    const { root, watcher } = await watching((file) => file.endsWith('mine.md'));
+    const quiet = wokeWithin(watcher, 1500);
+    await writeTree(root, { 'backlog/build/fix-it/mine.md': 'written by the run\n' });
+    expect(await quiet).toBe('quiet');
+    const woke = wokeWithin(watcher, 5000);
+    await writeTree(root, { 'backlog/build/fix-it/notes.md': 'written by a person\n' });
+    expect(await woke).toBe('woke');
+  });
+
   it('wakes the run for a new inbox file, an edited item and a changed ORCHESTRATOR.md', async () => {
     const { root, watcher } = await watching();
     for (const [file, text] of [

@@ -75,6 +75,48 @@ describe('tend run in live mode', () => {
     expect(starts[0]).toMatch(/^tend: urgent triage started/);
   }, 60_000); // four waits: on a loaded machine one may take most of its 20 s and still pass
 
+  it("commits an edit by hand made right after the item's intake, and its undo, which the run's own writes do not hide", async () => {
+    const state = await scratchDir();
+    const pidFile = path.join(state, 'pid');
+    const root = await runRepo(
+      'hang.mjs',
+      { 'backlog/first.md': item('First', 'pipeline: quick-fix\n') },
+      {
+        concurrency: 1,
+      },
+    );
+    const run = startLiveRun(root, { env: { FAKE_PID_FILE: pidFile } });
+    await eventually(
+      () => existsSync(pidFile),
+      (v) => v,
+      'the first agent to start',
+    );
+    // `first` holds the only slot, so `second` waits in triage/ once taken in.
+    await writeFile(path.join(root, 'backlog/second.md'), item('Second', 'pipeline: quick-fix\npriority: 3\n'));
+    const file = 'backlog/triage/second/item.md';
+    // At once after the intake's commit, while its own file events may still be on their way.
+    await eventually(subjectsOf(root), (s) => s.includes('tend: second inbox -> triage'), 'the intake');
+    const taken = await read(root, file);
+    await writeFile(path.join(root, file), taken.replace('priority: 3', 'priority: 1'));
+    await eventually(subjectsOf(root), (s) => s.includes('tend: second edited by hand (priority 3 -> 1)'), 'the edit');
+    // Undone by hand: the very text the intake wrote, yet a change from what is committed now.
+    await writeFile(path.join(root, file), taken);
+    const subjects = await eventually(
+      subjectsOf(root),
+      (s) => s.includes('tend: second edited by hand (priority 1 -> 3)'),
+      'the undo commit',
+    );
+    expect(subjects.filter((x) => x.startsWith('tend: second'))).toEqual([
+      'tend: second inbox -> triage',
+      'tend: second edited by hand (priority 3 -> 1)',
+      'tend: second edited by hand (priority 1 -> 3)',
+    ]);
+    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    run.child.kill('SIGTERM');
+    await run.exited;
+  }, 60_000);
+
   it('accepts a folder moved by hand; stops the agent of a folder deleted by hand', async () => {
     const pids = await scratchDir();
     const pidFile = path.join(pids, 'doomed.pid');

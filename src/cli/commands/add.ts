@@ -44,7 +44,7 @@ export async function add(repo: Repo, options: AddOptions): Promise<AddResult> {
 /** The item as `tend add` writes it, exactly what a human would write by hand. */
 function newItem(title: string, options: AddOptions): ParsedItem {
   const body = options.body === undefined || options.body.trim() === '' ? '' : `${options.body.replace(/\s+$/, '')}\n`;
-  const blank = parseItem(body || `# ${title}\n`, 'new item', 'item');
+  const blank = parseItem(body || `# ${title}\n`, 'new item', 'item', title);
   if (!blank.item) {
     const first = blank.problems[0];
     const where = first?.line === undefined ? '' : ` (line ${first.line})`;
