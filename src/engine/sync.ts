@@ -169,9 +169,11 @@ const MOVED_ON = new Set([
  * `refs/tend/dropped/<id>/<n>`, so a late push never overwrites what another clone did:
  * - a dead owner's late push: the remote took the item over from a claim (its lease ran out,
  *   `Tend-Previous-Owner`), and our first commit of the item it lacks was made under that claim;
- * - a claim that never reached the remote (the run was killed mid-push, or offline), after which
- *   the remote moved the item on (another clone claimed it, ran it, moved it).
- * Every commit of ours of that item the remote lacks goes: it all came after the void claim.
+ * - a claim that never reached the remote (the run was killed mid-push, or offline, or the
+ *   loop's sync came between the claim's commit and its push), after which the remote moved the
+ *   item on (another clone claimed it, ran it, moved it).
+ * The void claim and every commit of ours of that item after it go; earlier ones (our intake of
+ * the item, which the remote also took in) are not void.
  */
 async function dropVoided(target: Target & { branch: string }, upstream: string): Promise<Dropped[]> {
   const { root } = target;
@@ -187,10 +189,13 @@ async function dropVoided(target: Target & { branch: string }, upstream: string)
     const owners = new Set(theirs.flatMap((t) => (t.id === id && t.previousOwner ? [t.previousOwner] : [])));
     const before = (await itemTextsBefore(root, first.hash, id)).map((text) => dataOf(text)?.owner);
     const owner = before.find((o): o is string => typeof o === 'string' && owners.has(o));
-    if (!owner && first.outcome !== 'claimed') continue;
+    // Newest first: our earliest claim the remote lacks, and what came after it. What came before
+    // it (the item's intake here, a person's edit) is not void and is brought onto the remote's.
+    const voided = owner ? ours : ours.slice(0, ours.findLastIndex((t) => t.outcome === 'claimed') + 1);
+    if (voided.length === 0) continue;
     const ref = await freeDroppedRef(root, id);
-    await carryOut(target, { drop: ours.map((t) => t.hash), keep: ref });
-    dropped.push({ id, owner, commits: ours.length, ref });
+    await carryOut(target, { drop: voided.map((t) => t.hash), keep: ref });
+    dropped.push({ id, owner, commits: voided.length, ref });
   }
   return dropped;
 }

@@ -11,6 +11,14 @@ import { cloneOf, PAIR, pairItem, sharedRepo, transitions } from '../helpers/rem
 const ITEMS = 30;
 const twice = (list: string[]) => list.filter((x, i) => list.indexOf(x) !== i);
 
+/** For a failure: which clone ran each twice-run (item, phase), and every line each clone printed of that item. */
+function whoRan(dups: string[], lines: string[], runs: { stdout: string; stderr: string }[]): string {
+  const ids = new Set(dups.map((d) => d.split(' ')[0] ?? ''));
+  const mentions = (text: string) => text.split('\n').filter((l) => l.split(/[^\w-]+/).some((word) => ids.has(word)));
+  const said = runs.map((r, i) => `clone ${i}:\n${mentions(`${r.stdout}\n${r.stderr}`).join('\n')}`);
+  return [`ran: ${lines.filter((l) => dups.some((d) => l.startsWith(`${d} `))).join(', ')}`, ...said].join('\n');
+}
+
 async function race(clones: number): Promise<void> {
   const files = Object.fromEntries(
     Array.from({ length: ITEMS }, (_, i) => [`backlog/item-${i}.md`, pairItem(`Item ${i}`)]),
@@ -19,12 +27,15 @@ async function race(clones: number): Promise<void> {
   const dirs = await Promise.all(Array.from({ length: clones }, () => cloneOf(remote)));
   const counts = path.join(await scratchDir(), 'counts');
   const env = { FAKE_COUNT_FILE: counts, FAKE_RANDOM_MS: '300' };
-  const runs = await Promise.all(dirs.map((dir) => tend(dir, ['run', '--once', '--sync', 'origin'], { env })));
+  const runs = await Promise.all(
+    dirs.map((dir, i) => tend(dir, ['run', '--once', '--sync', 'origin'], { env: { ...env, FAKE_COUNT_TAG: `${i}` } })),
+  );
   for (const run of runs) expect(run.exitCode, run.report).toBe(0);
 
   const ids = Array.from({ length: ITEMS }, (_, i) => `item-${i}`);
-  const ran = (await readFile(counts, 'utf8')).split('\n').filter(Boolean);
-  expect(twice(ran)).toEqual([]);
+  const lines = (await readFile(counts, 'utf8')).split('\n').filter(Boolean);
+  const ran = lines.map((line) => line.replace(/ @\d+$/, ''));
+  expect(twice(ran), whoRan(twice(ran), lines, runs)).toEqual([]);
   expect(ran.sort()).toEqual(ids.flatMap((id) => [`${id} build`, `${id} triage`]).sort());
 
   const history = await transitions(remote);

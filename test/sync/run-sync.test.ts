@@ -80,6 +80,34 @@ describe('tend run --sync without the remote', () => {
     expect((await transitions(remote)).filter((t) => t.startsWith('offline|done'))).toHaveLength(2);
   });
 
+  it('work done offline on an item another clone did meanwhile: the claims and their work are dropped, kept under a ref', async () => {
+    const { remote, first: offline } = await sharedRepo(
+      { 'pipelines/pair.md': PAIR, 'backlog/both.md': pairItem('Both') },
+      { script: 'write-given-text.mjs' },
+    );
+    const online = await cloneOf(remote);
+    await rename(remote, `${remote}.away`);
+    const alone = await tend(offline, ['run', '--once', '--sync', 'origin'], {
+      env: { FAKE_TEXT_TRIAGE: 'offline\n' },
+    });
+    expect(alone.exitCode, alone.report).toBe(0);
+    await rename(`${remote}.away`, remote);
+    const other = await tend(online, ['run', '--once', '--sync', 'origin'], { env: { FAKE_TEXT_TRIAGE: 'online\n' } });
+    expect(other.exitCode, other.report).toBe(0);
+
+    // Its intake of the item is the remote's too; from its first claim on, the work is void.
+    const synced = await tend(offline, ['sync', 'origin', '--json']);
+    expect(synced.exitCode, synced.report).toBe(0);
+    expect(JSON.parse(synced.stdout).dropped).toEqual([{ id: 'both', commits: 4, ref: 'refs/tend/dropped/both/1' }]);
+    expect(synced.stderr).toMatch(/both: origin moved it on before this clone's claim reached it/);
+    expect(await git(offline, 'rev-parse', 'HEAD')).toBe(await git(remote, 'rev-parse', 'main'));
+    expect(await git(offline, 'show', 'HEAD:backlog/done/both/triage.md')).toBe('online');
+    expect(await git(offline, 'show', 'refs/tend/dropped/both/1:backlog/done/both/triage.md')).toBe('offline');
+    const history = await transitions(remote);
+    expect(history.filter((t) => t.startsWith('both|claimed'))).toHaveLength(2);
+    expect(await git(offline, 'status', '--porcelain')).toBe('');
+  });
+
   it('a local change in the way of the remote: an item the remote moved is not run here, nor claimed again', async () => {
     const queued = pairItem('Taken').replace('pipeline: pair', 'pipeline: pair\nstatus: queued');
     const { remote, first } = await sharedRepo(
