@@ -12,6 +12,7 @@ import type { RunState } from './run-state.js';
 import { agentOf, type Start } from '../core/scheduler.js';
 import { branchExists, itemBranch } from '../edges/workspace.js';
 import { remoteHad } from '../edges/remote.js';
+import { setAside } from '../edges/set-aside.js';
 
 /** What a job tells the loop as it goes; the loop alone changes what the run knows. */
 export type JobEvent =
@@ -27,7 +28,9 @@ export type JobEvent =
   /** The job failed for a reason that is not the item's fault (the item was requeued). */
   | { kind: 'failed'; error: unknown }
   /** Another clone moved the item before our claim reached the remote: our claim is gone, nothing ran. */
-  | { kind: 'lost' };
+  | { kind: 'lost' }
+  /** The claim holds (pushed, or kept while offline): the agent starts. */
+  | { kind: 'held' };
 
 /** What a job is given by the loop that starts it. */
 export interface JobHost {
@@ -45,6 +48,7 @@ export interface JobHost {
 export async function runJob(host: JobHost, { item, pipeline, phase }: Start): Promise<void> {
   const { run } = host;
   let current = item;
+  let held = false;
   try {
     current = await claim(run, item, phase);
     if ((await pushClaim(run, item, current)) === 'lost') {
@@ -52,6 +56,8 @@ export async function runJob(host: JobHost, { item, pipeline, phase }: Start): P
       host.note({ kind: 'lost' });
       return;
     }
+    held = true;
+    host.note({ kind: 'held' });
     const outcome = await runPhase({
       root: run.root,
       config: run.config,
@@ -68,13 +74,35 @@ export async function runJob(host: JobHost, { item, pipeline, phase }: Start): P
       heldElsewhere: (file) => heldByThisRun(host, file),
     });
     host.note({ kind: 'spent', usd: outcome.costUsd });
-    if (host.takenByHand()) return;
+    if ((await takenByRemote(run, current)) || host.takenByHand()) return;
     await finishPhase(host, { item: current, pipeline, phase }, outcome);
   } catch (err) {
-    if (host.takenByHand()) return;
+    if ((held && (await takenByRemote(run, current).catch(() => false))) || host.takenByHand()) return;
     await requeueAfterError(run, current, phase, err);
     host.note({ kind: 'failed', error: err });
   }
+}
+
+/**
+ * Whether a sync brought in another clone's takeover of the claim while the agent ran (the claim's
+ * lease had run out there): the item as committed is no longer running under this run's claim.
+ * Then nothing of the phase may reach the branch, where it would be pushed over the other clone's
+ * work: what the agent wrote in the item's folder is set aside under refs/tend/dropped/, and the
+ * folder put back as committed.
+ */
+async function takenByRemote(run: RunState, claimed: Item): Promise<boolean> {
+  if (!run.remote || !claimed.dir) return false;
+  const now = await committedData(run.root, claimed.file);
+  if (now?.status === 'running' && now.owner === claimed.fields.owner) return false;
+  const phase = claimed.location;
+  const message = `tend: ${claimed.id} ${phase} work set aside (${run.remote} took the claim over)\n`;
+  const ref = await setAside(run.root, claimed.id, claimed.dir, message, run.author);
+  const kept = ref ? `what it wrote is kept under ${ref} (\`git log ${ref}\`)` : 'it had written nothing';
+  run.reporter.warn(
+    `${claimed.id}: ${run.remote} took it over while its ${phase} agent ran here (the claim's lease ran out ` +
+      `there), so the agent is stopped and nothing of it is committed; ${kept}`,
+  );
+  return true;
 }
 
 /**

@@ -137,6 +137,12 @@ export class RunState {
   // Items a human moved or deleted while their agent ran: the agent is stopped, and the
   // human's change is committed as it is instead of the phase's result.
   readonly takenByHand = new Set<string>();
+  // Items whose claim is on the remote (or held offline) and whose agent may be running: what a
+  // sync brings in about them is checked (another clone may have taken the claim over).
+  readonly held = new Set<string>();
+  // Items a sync showed taken over by another clone while their agent ran: the agent is stopped,
+  // and its job commits nothing (what the agent wrote is set aside under refs/tend/dropped/).
+  readonly takenByRemote = new Set<string>();
   // Items whose job is moving their folder right now: not a human's doing.
   readonly moving = new Set<string>();
   // Items whose agent has exited while their job goes on: a change to their folder now is

@@ -1,6 +1,7 @@
 // A run with a remote: pull before scheduling, push after each transition, fetch on a period
 // when idle, and wait out an unreachable remote with backoff while the work goes on locally.
-import type { Item } from '../core/backlog.js';
+import { BACKLOG_DIR, ITEM_FILE, type Item } from '../core/backlog.js';
+import { committedData } from './hand-edits.js';
 import { TendError } from '../core/problem.js';
 import { headCommit } from '../edges/git.js';
 import { syncStatus } from '../edges/remote.js';
@@ -49,6 +50,7 @@ export async function syncIfDue(run: RunState, force = false): Promise<boolean> 
       nextAt: now + run.config.settings.git.sync_every,
     });
     state.head = (await headCommit(run.root)) ?? '';
+    if (report.pulled > 0) await stopAgentsTakenOver(run);
     await tellSync(run, remote);
     return report.pulled > 0 || report.renamed.length > 0;
   } catch (err) {
@@ -103,11 +105,27 @@ export async function pushClaim(run: RunState, before: Item, claimed: Item): Pro
     const target = { root: run.root, branch: run.branch, author: run.author };
     const result = await claimByPush(target, remote, before, claimed);
     run.sync.head = (await headCommit(run.root)) ?? '';
+    await stopAgentsTakenOver(run);
     return result;
   } catch (err) {
     if (!waitable(err)) throw err;
     wentOffline(run, err);
     await tellSync(run, remote);
     return err instanceof ClaimLostBehindChange ? 'lost' : 'held';
+  }
+}
+
+/**
+ * Stop the agents of the items this run holds whose claim the commits a sync brought in replaced:
+ * another clone took the item over (the claim's lease ran out there) and may be running the same
+ * phase. Each job then commits nothing and sets its agent's work aside (job.ts).
+ */
+async function stopAgentsTakenOver(run: RunState): Promise<void> {
+  for (const [id, phase] of run.active) {
+    if (!run.held.has(id) || run.moving.has(id) || run.takenByRemote.has(id)) continue;
+    const now = await committedData(run.root, `${BACKLOG_DIR}/${phase}/${id}/${ITEM_FILE}`);
+    if (now?.status === 'running' && now.owner === run.owner) continue;
+    run.takenByRemote.add(id);
+    run.controllers.get(id)?.abort();
   }
 }

@@ -314,7 +314,8 @@ function fold(run: RunState, happened: Happened): boolean {
 
 /** Stop the agent of each item the snapshot shows moved away from its job's phase, or removed. */
 function stopAgentsTakenByHand(run: RunState, snapshot: Snapshot): void {
-  const skip = (id: string) => run.takenByHand.has(id) || run.moving.has(id) || run.agentsDone.has(id);
+  const skip = (id: string) =>
+    run.takenByHand.has(id) || run.takenByRemote.has(id) || run.moving.has(id) || run.agentsDone.has(id);
   for (const { id, note } of takenByHand(snapshot, run.active, skip)) {
     run.takenByHand.add(id);
     run.controllers.get(id)?.abort();
@@ -341,6 +342,8 @@ function startJob(run: RunState, start: Start): void {
   const running = runJob(host, start).finally(() => {
     run.controllers.delete(id);
     run.takenByHand.delete(id);
+    run.takenByRemote.delete(id);
+    run.held.delete(id);
     run.active.delete(id);
     run.jobs.delete(id);
     run.moving.delete(id);
@@ -356,6 +359,7 @@ function startJob(run: RunState, start: Start): void {
 function noteJob(run: RunState, id: string, event: JobEvent): void {
   const { summary } = run;
   if (event.kind === 'agents-done') run.agentsDone.add(id);
+  else if (event.kind === 'held') run.held.add(id);
   else if (event.kind === 'moving') run.moving.add(id);
   else if (event.kind === 'spent') summary.costUsd += event.usd;
   else if (event.kind === 'removed') run.removedWhileRunning.set(id, event.phase);
