@@ -11,10 +11,11 @@ import { cloneOf, PAIR, pairItem, sharedRepo, transitions } from '../helpers/rem
 const ITEMS = 30;
 const twice = (list: string[]) => list.filter((x, i) => list.indexOf(x) !== i);
 
-/** For a failure: which clone ran each twice-run (item, phase), and every line each clone printed of that item. */
+/** For a failure: which clone ran each twice-run (item, phase), each clone's lines of that item and its warnings. */
 function whoRan(dups: string[], lines: string[], runs: { stdout: string; stderr: string }[]): string {
   const ids = new Set(dups.map((d) => d.split(' ')[0] ?? ''));
-  const mentions = (text: string) => text.split('\n').filter((l) => l.split(/[^\w-]+/).some((word) => ids.has(word)));
+  const mentions = (text: string) =>
+    text.split('\n').filter((l) => /^(warning|error)/.test(l) || l.split(/[^\w-]+/).some((word) => ids.has(word)));
   const said = runs.map((r, i) => `clone ${i}:\n${mentions(`${r.stdout}\n${r.stderr}`).join('\n')}`);
   return [`ran: ${lines.filter((l) => dups.some((d) => l.startsWith(`${d} `))).join(', ')}`, ...said].join('\n');
 }
