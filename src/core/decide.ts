@@ -677,3 +677,13 @@ export function decideRedo(item: Item, pipeline: Pipeline, from: Phase, reason?:
     transition: { id, phase: from.name, summary, outcome: 'redo', extra: { 'Tend-Reason': feedback } },
   };
 }
+
+/**
+ * Whether the item as committed (`committed`: undefined when its file is gone) still runs under
+ * the claim of `owner`. An item.md committed unreadable says nothing either way: held.
+ */
+export function claimHeld(committed: Record<string, unknown> | undefined, owner: string | undefined): boolean {
+  if (!committed) return false;
+  if (typeof committed.status !== 'string') return true;
+  return committed.status === 'running' && committed.owner === owner;
+}

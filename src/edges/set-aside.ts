@@ -2,6 +2,7 @@
 // clone took over while it ran): the files are kept in a commit beside the branch, under a ref of
 // refs/tend/dropped/, and the checkout is put back as HEAD has them. Nothing is lost; nothing of it
 // reaches the branch or the remote.
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, rmdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,8 @@ export async function setAside(
   message: string,
   author?: string,
 ): Promise<string | undefined> {
+  // Gone from the checkout and from HEAD (the other clone moved the item on): nothing was written.
+  if (!existsSync(path.join(root, dir)) && (await filesInHead(root, dir)).size === 0) return undefined;
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'tend-aside-'));
   try {
     const env = { ...authorEnv(author), GIT_INDEX_FILE: path.join(scratch, 'index') };
@@ -45,13 +48,17 @@ export async function setAside(
   }
 }
 
+async function filesInHead(root: string, dir: string): Promise<Set<string>> {
+  return new Set(names(await gitOk(root, ['ls-tree', '-r', '-z', '--name-only', 'HEAD', '--', literal(dir)])));
+}
+
 function names(out: string): string[] {
   return out.split('\0').filter(Boolean);
 }
 
 /** The `changed` files of `dir` as HEAD has them: restored, or removed where HEAD lacks them; the index left alone. */
 async function putBack(root: string, dir: string, changed: string[]): Promise<void> {
-  const inHead = new Set(names(await gitOk(root, ['ls-tree', '-r', '-z', '--name-only', 'HEAD', '--', literal(dir)])));
+  const inHead = await filesInHead(root, dir);
   const restore = changed.filter((f) => inHead.has(f));
   if (restore.length > 0) await gitOk(root, ['restore', '--source=HEAD', '--worktree', '--', ...restore.map(literal)]);
   await Promise.all(changed.filter((f) => !inHead.has(f)).map((f) => rm(path.join(root, f), { force: true })));

@@ -4,10 +4,17 @@
 import { BACKLOG_DIR, ITEM_FILE, type Item } from '../core/backlog.js';
 import type { Phase } from '../core/pipeline.js';
 import { engineKeysChanged, reclaimFolder, withPutBack, type PutBack } from './agent-changes.js';
-import { decideAfterPhase, decideClaim, decideRequeueAfterError, type PhaseOutcome } from '../core/decide.js';
+import {
+  claimHeld,
+  decideAfterPhase,
+  decideClaim,
+  decideRequeueAfterError,
+  type PhaseOutcome,
+} from '../core/decide.js';
 import { committedData } from './hand-edits.js';
 import { runPhase } from './phase.js';
 import { pushClaim } from './run-sync.js';
+import { betweenSyncs } from './sync.js';
 import type { RunState } from './run-state.js';
 import { agentOf, type Start } from '../core/scheduler.js';
 import { branchExists, itemBranch } from '../edges/workspace.js';
@@ -74,13 +81,22 @@ export async function runJob(host: JobHost, { item, pipeline, phase }: Start): P
       heldElsewhere: (file) => heldByThisRun(host, file),
     });
     host.note({ kind: 'spent', usd: outcome.costUsd });
-    if ((await takenByRemote(run, current)) || host.takenByHand()) return;
-    await finishPhase(host, { item: current, pipeline, phase }, outcome);
+    await outsideSyncs(run, async () => {
+      if ((await takenByRemote(run, current)) || host.takenByHand()) return;
+      await finishPhase(host, { item: current, pipeline, phase }, outcome);
+    });
   } catch (err) {
-    if ((held && (await takenByRemote(run, current).catch(() => false))) || host.takenByHand()) return;
-    await requeueAfterError(run, current, phase, err);
-    host.note({ kind: 'failed', error: err });
+    await outsideSyncs(run, async () => {
+      if ((held && (await takenByRemote(run, current))) || host.takenByHand()) return;
+      await requeueAfterError(run, current, phase, err);
+      host.note({ kind: 'failed', error: err });
+    });
   }
+}
+
+/** With a remote, `fn` runs while no sync does (betweenSyncs); without one, at once. */
+function outsideSyncs(run: RunState, fn: () => Promise<void>): Promise<void> {
+  return run.remote ? betweenSyncs(fn) : fn();
 }
 
 /**
@@ -92,12 +108,15 @@ export async function runJob(host: JobHost, { item, pipeline, phase }: Start): P
  */
 async function takenByRemote(run: RunState, claimed: Item): Promise<boolean> {
   if (!run.remote || !claimed.dir) return false;
-  const now = await committedData(run.root, claimed.file);
-  if (now?.status === 'running' && now.owner === claimed.fields.owner) return false;
+  if (claimHeld(await committedData(run.root, claimed.file), claimed.fields.owner)) return false;
   const phase = claimed.location;
   const message = `tend: ${claimed.id} ${phase} work set aside (${run.remote} took the claim over)\n`;
-  const ref = await setAside(run.root, claimed.id, claimed.dir, message, run.author);
-  const kept = ref ? `what it wrote is kept under ${ref} (\`git log ${ref}\`)` : 'it had written nothing';
+  const kept = await setAside(run.root, claimed.id, claimed.dir, message, run.author).then(
+    (ref) => (ref ? `what it wrote is kept under ${ref} (\`git log ${ref}\`)` : 'it had written nothing'),
+    (err: unknown) =>
+      `what it wrote could not be set aside (${err instanceof Error ? err.message : String(err)}) and is left ` +
+      `in ${claimed.dir}; move it away before the next sync`,
+  );
   run.reporter.warn(
     `${claimed.id}: ${run.remote} took it over while its ${phase} agent ran here (the claim's lease ran out ` +
       `there), so the agent is stopped and nothing of it is committed; ${kept}`,

@@ -2,6 +2,7 @@
 // when idle, and wait out an unreachable remote with backoff while the work goes on locally.
 import { BACKLOG_DIR, ITEM_FILE, type Item } from '../core/backlog.js';
 import { committedData } from './hand-edits.js';
+import { claimHeld } from '../core/decide.js';
 import { TendError } from '../core/problem.js';
 import { headCommit } from '../edges/git.js';
 import { syncStatus } from '../edges/remote.js';
@@ -50,7 +51,7 @@ export async function syncIfDue(run: RunState, force = false): Promise<boolean> 
       nextAt: now + run.config.settings.git.sync_every,
     });
     state.head = (await headCommit(run.root)) ?? '';
-    if (report.pulled > 0) await stopAgentsTakenOver(run);
+    if (report.pulled > 0) await stopAgentsTakenOver(run, new Set(report.renamed.map((r) => r.from)));
     await tellSync(run, remote);
     return report.pulled > 0 || report.renamed.length > 0;
   } catch (err) {
@@ -120,11 +121,10 @@ export async function pushClaim(run: RunState, before: Item, claimed: Item): Pro
  * another clone took the item over (the claim's lease ran out there) and may be running the same
  * phase. Each job then commits nothing and sets its agent's work aside (job.ts).
  */
-async function stopAgentsTakenOver(run: RunState): Promise<void> {
+async function stopAgentsTakenOver(run: RunState, renamed: ReadonlySet<string> = new Set()): Promise<void> {
   for (const [id, phase] of run.active) {
-    if (!run.held.has(id) || run.moving.has(id) || run.takenByRemote.has(id)) continue;
-    const now = await committedData(run.root, `${BACKLOG_DIR}/${phase}/${id}/${ITEM_FILE}`);
-    if (now?.status === 'running' && now.owner === run.owner) continue;
+    if (!run.held.has(id) || run.moving.has(id) || run.takenByRemote.has(id) || renamed.has(id)) continue;
+    if (claimHeld(await committedData(run.root, `${BACKLOG_DIR}/${phase}/${id}/${ITEM_FILE}`), run.owner)) continue;
     run.takenByRemote.add(id);
     run.controllers.get(id)?.abort();
   }

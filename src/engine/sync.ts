@@ -87,9 +87,7 @@ export async function syncOnce(
   remote: string,
   beforeIntegrate?: (upstream: string) => Promise<void>,
 ): Promise<SyncReport> {
-  const run = syncQueue.then(() => syncGuarded(target, remote, beforeIntegrate));
-  syncQueue = run.catch(() => undefined);
-  return run;
+  return betweenSyncs(() => syncGuarded(target, remote, beforeIntegrate));
 }
 
 /**
@@ -97,6 +95,17 @@ export async function syncOnce(
  * same tracking ref at once, which git refuses (`cannot lock ref`).
  */
 let syncQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Run `fn` while no sync runs in this process: syncs wait for it, and it for them. A job looks at
+ * its claim and commits its phase's result this way, so a takeover a sync brings in cannot land
+ * between the look and the commit.
+ */
+export function betweenSyncs<T>(fn: () => Promise<T>): Promise<T> {
+  const run = syncQueue.then(fn);
+  syncQueue = run.catch(() => undefined);
+  return run;
+}
 
 async function syncGuarded(
   target: Target & { branch: string },
@@ -181,7 +190,11 @@ async function dropVoided(target: Target & { branch: string }, upstream: string)
     (t) => t.previousOwner !== undefined || MOVED_ON.has(t.outcome),
   );
   const dropped: Dropped[] = [];
+  if (theirs.length === 0) return dropped;
+  // Another item under the same id, added on both sides: ours is renamed next, not void.
+  const clashing = new Set((await collisions(root, upstream)).clashes.map((c) => c.id));
   for (const id of new Set(theirs.map((t) => t.id))) {
+    if (clashing.has(id)) continue;
     // Looked up per item: dropping one item's commits rewrites the hashes of the commits after them.
     const ours = (await transitionsIn(root, `${upstream}..HEAD`)).filter((t) => t.id === id);
     const first = ours[ours.length - 1];

@@ -8,82 +8,86 @@ const CODING = ['triage', 'research', 'prd', 'tech-research', 'design', 'spec', 
 const LENSES = ['correctness', 'security', 'tests', 'performance', 'simplicity', 'docs', 'api', 'errors', 'style'];
 
 describe('tend run --once with dry-run over the coding pipeline', () => {
-  it('takes three items through every phase in priority order, one commit per transition', async () => {
-    const root = await initializedRepo({
-      'backlog/low.md': item('Low priority thing', 'priority: 4\n'),
-      'backlog/urgent.md': item('Urgent fix', 'priority: 1\n'),
-      'backlog/middle.md': '# Middle thing\n\nNo frontmatter at all.\n',
-      'notes.txt': 'the user is editing this\n',
-      'staged.txt': 'the user staged this\n',
-    });
-    await git(root, 'add', 'staged.txt');
+  it(
+    'takes three items through every phase in priority order, one commit per transition',
+    { timeout: 90_000 },
+    async () => {
+      const root = await initializedRepo({
+        'backlog/low.md': item('Low priority thing', 'priority: 4\n'),
+        'backlog/urgent.md': item('Urgent fix', 'priority: 1\n'),
+        'backlog/middle.md': '# Middle thing\n\nNo frontmatter at all.\n',
+        'notes.txt': 'the user is editing this\n',
+        'staged.txt': 'the user staged this\n',
+      });
+      await git(root, 'add', 'staged.txt');
 
-    const result = await tend(root, ['run', '--once', '--agent', 'dry-run']);
-    expect(result.stderr).toBe('');
-    expect(result.exitCode).toBe(0);
-    expect(result.stdout).toMatch(/done: /);
+      const result = await tend(root, ['run', '--once', '--agent', 'dry-run']);
+      expect(result.stderr).toBe('');
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toMatch(/done: /);
 
-    const board = await tendJson<{ items: { id: string; location: string }[] }>(root, ['status']);
-    expect(board.items.map((i) => [i.id, i.location]).sort()).toEqual([
-      ['low', 'done'],
-      ['middle', 'done'],
-      ['urgent', 'done'],
-    ]);
-    const artifacts = [
-      ...CODING.filter((p) => p !== 'triage').map((p) => (p === 'prd' ? 'PRD.md' : `${p}.md`)),
-      'triage.md',
-      ...LENSES.map((l) => `review-${l}.md`),
-      'item.md',
-    ];
-    for (const id of ['urgent', 'middle', 'low']) {
-      expect(await filesIn(root, `backlog/done/${id}`)).toEqual([...artifacts].sort());
-      expect(await read(root, `backlog/done/${id}/review.md`)).toMatch(/^---\nverdict: approve\n---/);
-    }
+      const board = await tendJson<{ items: { id: string; location: string }[] }>(root, ['status']);
+      expect(board.items.map((i) => [i.id, i.location]).sort()).toEqual([
+        ['low', 'done'],
+        ['middle', 'done'],
+        ['urgent', 'done'],
+      ]);
+      const artifacts = [
+        ...CODING.filter((p) => p !== 'triage').map((p) => (p === 'prd' ? 'PRD.md' : `${p}.md`)),
+        'triage.md',
+        ...LENSES.map((l) => `review-${l}.md`),
+        'item.md',
+      ];
+      for (const id of ['urgent', 'middle', 'low']) {
+        expect(await filesIn(root, `backlog/done/${id}`)).toEqual([...artifacts].sort());
+        expect(await read(root, `backlog/done/${id}/review.md`)).toMatch(/^---\nverdict: approve\n---/);
+      }
 
-    // Exactly: intake, then per phase a claim and a completion, for each item; nothing else.
-    const subjects = await tendSubjects(root);
-    const expected = (id: string) => [
-      `tend: ${id} inbox -> triage`,
-      ...CODING.flatMap((p, i) => [
-        `tend: ${id} ${p} started (attempt 1)`,
-        `tend: ${id} ${p} -> ${CODING[i + 1] ?? 'done'}`,
-      ]),
-    ];
-    expect(subjects.filter((s) => s.startsWith('tend: urgent'))).toEqual(expected('urgent'));
-    expect(subjects.filter((s) => s.startsWith('tend: middle'))).toEqual(expected('middle'));
-    expect(subjects).toHaveLength(3 * (1 + 2 * CODING.length));
-    // Started in priority order: each item's first claim comes before the next item's.
-    const firstClaim = (id: string) => subjects.indexOf(`tend: ${id} triage started (attempt 1)`);
-    expect(firstClaim('urgent')).toBeLessThan(firstClaim('middle'));
-    expect(firstClaim('middle')).toBeLessThan(firstClaim('low'));
+      // Exactly: intake, then per phase a claim and a completion, for each item; nothing else.
+      const subjects = await tendSubjects(root);
+      const expected = (id: string) => [
+        `tend: ${id} inbox -> triage`,
+        ...CODING.flatMap((p, i) => [
+          `tend: ${id} ${p} started (attempt 1)`,
+          `tend: ${id} ${p} -> ${CODING[i + 1] ?? 'done'}`,
+        ]),
+      ];
+      expect(subjects.filter((s) => s.startsWith('tend: urgent'))).toEqual(expected('urgent'));
+      expect(subjects.filter((s) => s.startsWith('tend: middle'))).toEqual(expected('middle'));
+      expect(subjects).toHaveLength(3 * (1 + 2 * CODING.length));
+      // Started in priority order: each item's first claim comes before the next item's.
+      const firstClaim = (id: string) => subjects.indexOf(`tend: ${id} triage started (attempt 1)`);
+      expect(firstClaim('urgent')).toBeLessThan(firstClaim('middle'));
+      expect(firstClaim('middle')).toBeLessThan(firstClaim('low'));
 
-    // Trailers a tool can parse.
-    const trailers = await git(
-      root,
-      'log',
-      '-1',
-      '--format=%(trailers:only,unfold)',
-      '--all-match',
-      '--grep=^Tend-Outcome: done$',
-      '--grep=urgent review',
-    );
-    expect(trailers).toMatch(
-      /Tend-Item: urgent\nTend-Phase: review\nTend-Outcome: done\nTend-Agent: dry-run\nTend-Duration: \d+s\nTend-Cost-USD: 0\.00/,
-    );
+      // Trailers a tool can parse.
+      const trailers = await git(
+        root,
+        'log',
+        '-1',
+        '--format=%(trailers:only,unfold)',
+        '--all-match',
+        '--grep=^Tend-Outcome: done$',
+        '--grep=urgent review',
+      );
+      expect(trailers).toMatch(
+        /Tend-Item: urgent\nTend-Phase: review\nTend-Outcome: done\nTend-Agent: dry-run\nTend-Duration: \d+s\nTend-Cost-USD: 0\.00/,
+      );
 
-    // The user's own work: still staged, still unstaged, in no tend commit.
-    expect((await git(root, 'diff', '--cached', '--name-only')).trim()).toBe('staged.txt');
-    expect(await git(root, 'status', '--porcelain', '--', 'notes.txt')).toBe('?? notes.txt');
-    const touched = await git(root, 'log', '--format=', '--name-only', '--grep=^Tend-Item:');
-    expect(
-      touched
-        .split('\n')
-        .filter(Boolean)
-        .every((f) => f.startsWith('backlog/')),
-    ).toBe(true);
-    // Nothing left uncommitted under backlog/.
-    expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
-  });
+      // The user's own work: still staged, still unstaged, in no tend commit.
+      expect((await git(root, 'diff', '--cached', '--name-only')).trim()).toBe('staged.txt');
+      expect(await git(root, 'status', '--porcelain', '--', 'notes.txt')).toBe('?? notes.txt');
+      const touched = await git(root, 'log', '--format=', '--name-only', '--grep=^Tend-Item:');
+      expect(
+        touched
+          .split('\n')
+          .filter(Boolean)
+          .every((f) => f.startsWith('backlog/')),
+      ).toBe(true);
+      // Nothing left uncommitted under backlog/.
+      expect(await git(root, 'status', '--porcelain', '--', 'backlog')).toBe('');
+    },
+  );
 
   it('exits 0 with nothing to do and makes no commit', async () => {
     const root = await initializedRepo();

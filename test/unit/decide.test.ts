@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BLOCKED, DONE } from '../../src/core/backlog.js';
 import type { Phase } from '../../src/core/pipeline.js';
 import {
+  claimHeld,
   decideAfterPhase,
   decideApproval,
   decideBlock,
@@ -763,5 +764,20 @@ describe('decideRedo', () => {
       /x is running/,
     );
     expect(() => decideRedo(item('x', { location: 'inbox' }), CODING, design)).toThrow(/still in the inbox/);
+  });
+});
+
+describe('claimHeld: whether the committed item still runs under our claim', () => {
+  const ours = 'vm:1';
+  it('held while it runs under our owner', () => {
+    expect(claimHeld({ status: 'running', owner: ours }, ours)).toBe(true);
+  });
+  it('not held once another clone took it over, claimed it, or moved it away', () => {
+    expect(claimHeld({ status: 'queued' }, ours)).toBe(false);
+    expect(claimHeld({ status: 'running', owner: 'other:2' }, ours)).toBe(false);
+    expect(claimHeld(undefined, ours)).toBe(false);
+  });
+  it('an item.md committed without a readable status says nothing: held', () => {
+    expect(claimHeld({}, ours)).toBe(true);
   });
 });
