@@ -314,8 +314,14 @@ function fold(run: RunState, happened: Happened): boolean {
 
 /** Stop the agent of each item the snapshot shows moved away from its job's phase, or removed. */
 function stopAgentsTakenByHand(run: RunState, snapshot: Snapshot): void {
+  // A job whose claim is not held yet has started no agent; a sync that drops its claim moves
+  // the item back, which is not a person's doing (the job then finds its claim lost).
   const skip = (id: string) =>
-    run.takenByHand.has(id) || run.takenByRemote.has(id) || run.moving.has(id) || run.agentsDone.has(id);
+    !run.held.has(id) ||
+    run.takenByHand.has(id) ||
+    run.takenByRemote.has(id) ||
+    run.moving.has(id) ||
+    run.agentsDone.has(id);
   for (const { id, note } of takenByHand(snapshot, run.active, skip)) {
     run.takenByHand.add(id);
     run.controllers.get(id)?.abort();
