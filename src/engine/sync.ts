@@ -324,12 +324,9 @@ export async function claimByPush(
   const { root } = target;
   let lost = false;
   const check = async (upstream: string): Promise<void> => {
-    // Looked up here, inside the sync: a sync before this one may have rebased the claim.
-    const commit = await lastCommitOf(root, claimed.file);
+    const commit = await claimCommit(root, claimed);
     if (lost || !commit || (await contains(root, upstream, commit))) return;
-    const theirs = await fileAt(root, upstream, before.file);
-    const base = await fileAt(root, `${commit}^`, before.file);
-    if (theirs !== undefined && base !== undefined && !engineMoved(base, theirs)) return;
+    if (!(await remoteMoved(root, upstream, commit, before))) return;
     // Lost even when the drop cannot happen now: no agent starts, and a later sync drops the
     // claim as one the remote moved on from before it arrived.
     lost = true;
@@ -343,7 +340,7 @@ export async function claimByPush(
     if (err instanceof CheckoutBusy && lost) throw new ClaimLostBehindChange(err.message, err.fix, { cause: err });
     if (!(err instanceof RemoteBusy)) throw err;
     // Other clones kept pushing first: the claim never reached the remote, so it is no claim.
-    const commit = await lastCommitOf(root, claimed.file);
+    const commit = await claimCommit(root, claimed);
     if (commit && !(await contains(root, trackingRef(remote, target.branch), commit)))
       await carryOut(target, { drop: commit });
     return 'lost';
@@ -354,6 +351,33 @@ export async function claimByPush(
   const now = await fileAt(root, 'HEAD', claimed.file);
   const data = now === undefined ? undefined : dataOf(now);
   return data?.status === 'running' && data.owner === claimed.fields.owner ? 'held' : 'lost';
+}
+
+/**
+ * Our claim commit of `claimed` as HEAD has it now (a sync may have rebased it), or undefined once
+ * it is gone: the last commit of the item's file, only when it is that claim. Once the claim is
+ * dropped, that commit is the one before it (our own transition that brought the item to this
+ * phase, perhaps not pushed yet), which must never be taken for the claim.
+ */
+async function claimCommit(root: string, claimed: Item): Promise<string | undefined> {
+  const commit = await lastCommitOf(root, claimed.file);
+  if (!commit) return undefined;
+  const [seen] = await transitionsIn(root, `${commit}^!`);
+  return seen?.id === claimed.id && seen.outcome === 'claimed' ? commit : undefined;
+}
+
+/**
+ * Whether the remote (`upstream`) moved the item on since our claim `commit` was made from
+ * `before`: its progress differs there, or, when the remote does not have the item where it was
+ * (our own earlier transition of it may not be pushed yet), the remote has commits of the item
+ * that we lack. A person's edit of the item's own keys (a priority) does not move it.
+ */
+async function remoteMoved(root: string, upstream: string, commit: string, before: Item): Promise<boolean> {
+  const theirs = await fileAt(root, upstream, before.file);
+  const base = await fileAt(root, `${commit}^`, before.file);
+  if (theirs !== undefined && base !== undefined) return engineMoved(base, theirs);
+  const paths = [`:(glob)${BACKLOG_DIR}/*/${before.id}/**`, `:(literal)${BACKLOG_DIR}/${before.id}.md`];
+  return (await git(root, ['log', '-1', '--format=%H', `HEAD..${upstream}`, '--', ...paths])).stdout.trim() !== '';
 }
 
 function dataOf(text: string): Record<string, unknown> | undefined {
