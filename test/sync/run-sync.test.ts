@@ -62,6 +62,43 @@ describe('leases', () => {
   });
 });
 
+describe('tend run --sync when other clones keep pushing first', () => {
+  it('the next phase claimed before our own transition is pushed: the claim is taken back, nothing runs twice', async () => {
+    const { remote, first } = await sharedRepo(
+      { 'pipelines/pair.md': PAIR, 'backlog/once.md': pairItem('Once') },
+      { script: 'count-and-sleep.mjs' },
+    );
+    // "Another clone" pushes first, 16 times, whenever our push would bring in the item's triage
+    // result or its build claim: the loop's sync gives up with the result unpushed, and so does
+    // the build claim's own sync.
+    const counter = path.join(await scratchDir(), 'outpaced');
+    const hook = path.join(remote, 'hooks', 'pre-receive');
+    await writeFile(
+      hook,
+      `#!/bin/sh
+read old new ref
+subject=$(git log -1 --format=%s "$new")
+case "$subject" in *"once triage -> build"*|*"once build started"*) ;; *) exit 0 ;; esac
+n=$(cat '${counter}' 2>/dev/null || echo 0)
+[ "$n" -ge 16 ] && exit 0
+echo $((n + 1)) > '${counter}'
+unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+c=$(git commit-tree -p main -m "another clone" "main^{tree}") && git update-ref refs/heads/main "$c"
+`,
+    );
+    await chmod(hook, 0o755);
+    const counts = path.join(await scratchDir(), 'counts');
+    const run = await tend(first, ['run', '--once', '--sync', 'origin'], { env: { FAKE_COUNT_FILE: counts } });
+    expect(run.exitCode, run.report).toBe(0);
+    expect(await readFile(counter, 'utf8')).toBe('16\n');
+    expect((await readFile(counts, 'utf8')).split('\n').filter(Boolean)).toEqual(['once triage', 'once build']);
+    const history = (await transitions(remote)).filter((t) => t.startsWith('once|'));
+    expect(history.filter((t) => t.startsWith('once|done'))).toEqual(['once|done|build', 'once|done|triage']);
+    expect(history.filter((t) => t.startsWith('once|requeued'))).toEqual([]);
+    expect(await git(remote, 'rev-parse', 'main')).toBe(await git(first, 'rev-parse', 'HEAD'));
+  }, 120_000);
+});
+
 describe('tend run --sync without the remote', () => {
   it('a remote taken away: the run works locally and says so; once it is back, the next run pushes everything', async () => {
     const { remote, first } = await sharedRepo({ 'pipelines/pair.md': PAIR }, { script: 'count-and-sleep.mjs' });
