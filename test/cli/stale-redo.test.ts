@@ -86,31 +86,35 @@ describe('stale artifacts and tend redo', () => {
     expect((await tendOk(root, ['status'])).stdout).not.toContain('stale');
   });
 
-  it('marks clear phase by phase: once design has run again, spec is still stale until it runs', async () => {
-    const root = await waitingAtSpec();
-    await editPrd(root);
-    await tendOk(root, ['run', '--once', '--agent', 'dry-run']);
-    // spec waits for approval: make design wait too, so the run stops between the two.
-    const pipeline = path.join(root, 'pipelines/coding.md');
-    const text = await readFile(pipeline, 'utf8');
-    await writeFile(
-      pipeline,
-      text.replace('{ name: design, artifact: design.md }', '{ name: design, artifact: design.md, approve: true }'),
-    );
-    await git(root, 'commit', '--quiet', '-am', 'design waits too');
-    await tendOk(root, ['redo', 'signup', '--from', 'tech-research', '--reason', 'Mind the passkey.']);
-    expect(await itemField(root, 'backlog/tech-research/signup/item.md', 'feedback')).toMatch(/ Mind the passkey\.$/);
-    await tendOk(root, ['run', '--once', '--agent', 'dry-run']);
-    const item = 'backlog/design/signup/item.md';
-    expect(await itemField(root, item, 'status')).toBe('waiting');
-    // design has written its artifact again (it waits for approval now): spec has not yet.
-    expect(await itemField(root, item, 'stale')).toBe('["spec.md"]');
-    expect(await itemField(root, item, 'stale_source')).toBe('PRD.md');
-    expect((await tendOk(root, ['status'])).stdout).toMatch(/signup .* stale: spec\.md$/m);
-    await tendOk(root, ['approve', 'signup']);
-    await tendOk(root, ['run', '--once', '--agent', 'dry-run']);
-    expect(await itemField(root, `${DIR}/item.md`, 'stale')).toBeUndefined();
-  });
+  it(
+    'marks clear phase by phase: once design has run again, spec is still stale until it runs',
+    { timeout: 60_000 },
+    async () => {
+      const root = await waitingAtSpec();
+      await editPrd(root);
+      await tendOk(root, ['run', '--once', '--agent', 'dry-run']);
+      // spec waits for approval: make design wait too, so the run stops between the two.
+      const pipeline = path.join(root, 'pipelines/coding.md');
+      const text = await readFile(pipeline, 'utf8');
+      await writeFile(
+        pipeline,
+        text.replace('{ name: design, artifact: design.md }', '{ name: design, artifact: design.md, approve: true }'),
+      );
+      await git(root, 'commit', '--quiet', '-am', 'design waits too');
+      await tendOk(root, ['redo', 'signup', '--from', 'tech-research', '--reason', 'Mind the passkey.']);
+      expect(await itemField(root, 'backlog/tech-research/signup/item.md', 'feedback')).toMatch(/ Mind the passkey\.$/);
+      await tendOk(root, ['run', '--once', '--agent', 'dry-run']);
+      const item = 'backlog/design/signup/item.md';
+      expect(await itemField(root, item, 'status')).toBe('waiting');
+      // design has written its artifact again (it waits for approval now): spec has not yet.
+      expect(await itemField(root, item, 'stale')).toBe('["spec.md"]');
+      expect(await itemField(root, item, 'stale_source')).toBe('PRD.md');
+      expect((await tendOk(root, ['status'])).stdout).toMatch(/signup .* stale: spec\.md$/m);
+      await tendOk(root, ['approve', 'signup']);
+      await tendOk(root, ['run', '--once', '--agent', 'dry-run']);
+      expect(await itemField(root, `${DIR}/item.md`, 'stale')).toBeUndefined();
+    },
+  );
 
   it('live: a watching run commits the edit at once, and reruns the item once `tend redo` sends it back', async () => {
     const root = await waitingAtSpec();

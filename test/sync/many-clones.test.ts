@@ -57,14 +57,14 @@ async function race(clones: number): Promise<void> {
   }
 }
 
-// Retried: on a loaded machine a race now and then still runs one (item, phase) on both clones
-// (the agent starts twice; the history keeps one); in one CI run the three-clone race failed
-// twice before it passed. The cause is not found yet; retries keep the suite catching a race
-// that breaks every time while that defect stays open.
+// Retried once: a race on a loaded machine is the least deterministic test here. The cause of the
+// twice-run phase it used to catch (a claim taken back by dropping our own unpushed transition)
+// is fixed and replayed deterministically in run-sync.test.ts; a failing attempt prints which
+// clone ran what (whoRan), so a second cause would show.
 describe('clones running tend run --once --sync at the same time over 30 items', () => {
   it(
     'two clones: every item done on both, each (item, phase) run once and in the history once',
-    { retry: 4, timeout: 400_000 },
+    { retry: 1, timeout: 400_000 },
     async () => {
       await race(2);
     },
@@ -72,7 +72,7 @@ describe('clones running tend run --once --sync at the same time over 30 items',
 
   it(
     'three clones: every item done on all three, each (item, phase) run once and in the history once',
-    { retry: 4, timeout: 600_000 },
+    { retry: 1, timeout: 600_000 },
     async () => {
       await race(3);
     },
