@@ -31,7 +31,7 @@ import {
   writeSyncState,
 } from '../edges/remote.js';
 import { carryOut, PENDING, workingBranch, type Target } from './writer.js';
-import { checkCanCommit, git } from '../edges/git.js';
+import { checkCanCommit, git, gitOk } from '../edges/git.js';
 import { openRepo } from '../edges/repo.js';
 import { CheckoutBusy } from '../edges/rewrite.js';
 
@@ -324,9 +324,10 @@ export async function claimByPush(
   const { root } = target;
   let lost = false;
   const check = async (upstream: string): Promise<void> => {
+    if (lost) return;
     const commit = await claimCommit(root, claimed);
-    if (lost || !commit || (await contains(root, upstream, commit))) return;
-    if (!(await remoteMoved(root, upstream, commit, before))) return;
+    if (!commit || (await contains(root, upstream, commit))) return;
+    if (!(await remoteMoved(root, upstream, before))) return;
     // Lost even when the drop cannot happen now: no agent starts, and a later sync drops the
     // claim as one the remote moved on from before it arrived.
     lost = true;
@@ -363,7 +364,10 @@ async function claimCommit(root: string, claimed: Item): Promise<string | undefi
   const commit = await lastCommitOf(root, claimed.file);
   if (!commit) return undefined;
   const [seen] = await transitionsIn(root, `${commit}^!`);
-  return seen?.id === claimed.id && seen.outcome === 'claimed' ? commit : undefined;
+  if (seen?.id !== claimed.id || seen.outcome !== 'claimed') return undefined;
+  // Ours, not another clone's claim of the item that a rebase put under ours.
+  const text = await fileAt(root, commit, claimed.file);
+  return text !== undefined && dataOf(text)?.owner === claimed.fields.owner ? commit : undefined;
 }
 
 /**
@@ -372,12 +376,14 @@ async function claimCommit(root: string, claimed: Item): Promise<string | undefi
  * (our own earlier transition of it may not be pushed yet), the remote has commits of the item
  * that we lack. A person's edit of the item's own keys (a priority) does not move it.
  */
-async function remoteMoved(root: string, upstream: string, commit: string, before: Item): Promise<boolean> {
-  const theirs = await fileAt(root, upstream, before.file);
-  const base = await fileAt(root, `${commit}^`, before.file);
+async function remoteMoved(root: string, upstream: string, before: Item): Promise<boolean> {
+  // Against where both sides parted, not against our claim's parent: our own unpushed commits of
+  // the item (a requeue, a transition) are no move of the remote's.
+  const fork = (await gitOk(root, ['merge-base', 'HEAD', upstream])).trim();
+  const [theirs, base] = await Promise.all([fileAt(root, upstream, before.file), fileAt(root, fork, before.file)]);
   if (theirs !== undefined && base !== undefined) return engineMoved(base, theirs);
   const paths = [`:(glob)${BACKLOG_DIR}/*/${before.id}/**`, `:(literal)${BACKLOG_DIR}/${before.id}.md`];
-  return (await git(root, ['log', '-1', '--format=%H', `HEAD..${upstream}`, '--', ...paths])).stdout.trim() !== '';
+  return (await gitOk(root, ['log', '-1', '--format=%H', `${fork}..${upstream}`, '--', ...paths])).trim() !== '';
 }
 
 function dataOf(text: string): Record<string, unknown> | undefined {
